@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Builds what is stale: the wasm planner (asc), the bundles in dist/ (esbuild), the library's types (tsc), the test bundles.
+// Usage: node scripts/build.mjs [wasm|dist|types|tests ...]   (no argument: all of them)
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const wanted = new Set(process.argv.slice(2));
+const all = wanted.size === 0;
+
+function filesUnder(dir, suffix) {
+  const out = [];
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(p, suffix));
+    else if (entry.name.endsWith(suffix)) out.push(p);
+  }
+  return out;
+}
+
+const newest = (files) => Math.max(0, ...files.map((f) => statSync(f).mtimeMs));
+const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : -1);
+
+const esbuildCommon = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['koffi'],
+  loader: { '.wasm': 'binary' },
+  logLevel: 'warning',
+};
+
+export function buildWasm({ force = false } = {}) {
+  const out = join(root, 'build', 'planner.wasm');
+  const sources = [...filesUnder(join(root, 'assembly'), '.ts'), join(root, 'asconfig.json')];
+  if (!force && mtime(out) >= newest(sources)) return false;
+  execFileSync(process.execPath, [bin('asc'), 'assembly/index.ts', '--config', 'asconfig.json', '--target', 'release'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  return true;
+}
+
+export async function buildDist() {
+  const esbuild = await import('esbuild');
+  const entryPoints = ['cli', 'index', 'intermediate', 'supervisor']
+    .map((n) => join(root, 'src', `${n}.ts`))
+    .filter(existsSync);
+  await esbuild.build({
+    ...esbuildCommon,
+    entryPoints,
+    outdir: join(root, 'dist'),
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    minifySyntax: true,
+    banner: { js: '#!/usr/bin/env node' },
+  });
+}
+
+function buildTypes() {
+  execFileSync(process.execPath, [bin('tsc'), '-p', 'tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
+}
+
+export async function buildTests(only = []) {
+  const esbuild = await import('esbuild');
+  const entryPoints = only.length ? only : filesUnder(join(root, 'test'), '.test.ts');
+  if (entryPoints.length === 0) return;
+  mkdirSync(join(root, 'build', 'test'), { recursive: true });
+  await esbuild.build({
+    ...esbuildCommon,
+    entryPoints,
+    outbase: join(root, 'test'),
+    outdir: join(root, 'build', 'test'),
+    sourcemap: 'inline',
+  });
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) await main();
+
+async function main() {
+if (all || wanted.has('wasm')) buildWasm();
+if (all || wanted.has('dist')) await buildDist();
+if (all || wanted.has('types')) buildTypes();
+if (all || wanted.has('tests')) await buildTests();
+if (!all) for (const w of wanted) if (!['wasm', 'dist', 'types', 'tests'].includes(w)) {
+  console.error(`build: unknown part '${w}' (expected wasm, dist, types or tests)`);
+  process.exit(2);
+}
+}

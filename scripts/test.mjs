@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// `npm test`: build what is stale, type-check, then run every test (or the given test files) with node --test.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { buildWasm, buildDist, buildTests } from './build.mjs';
+import { readdirSync, existsSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const node = process.execPath;
+const run = (args) => execFileSync(node, args, { cwd: root, stdio: 'inherit' });
+
+// `npm test -- test/assembly/umask.test.ts` builds and runs just that file.
+const picked = process.argv.slice(2).map((f) => resolve(root, f));
+buildWasm();
+await buildDist();
+await buildTests(picked);
+if (!process.env.DAEMONKIT_SKIP_TYPECHECK) run([join(root, 'node_modules', '.bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json']);
+
+function testFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith('.test.js') ? [join(dir, e.name)] : [],
+  );
+}
+
+const bundleOf = (f) => f.replace(join(root, 'test'), join(root, 'build', 'test')).replace(/\.ts$/, '.js');
+const files = picked.length ? picked.map(bundleOf) : testFiles(join(root, 'build', 'test')).sort();
+const r = spawnSync(node, ['--enable-source-maps', '--test', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);
