@@ -55,8 +55,6 @@ export async function buildDist() {
     ...esbuildCommon,
     entryPoints,
     outdir: join(root, 'dist'),
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
     minifySyntax: true,
     banner: { js: '#!/usr/bin/env node' },
   });

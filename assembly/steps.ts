@@ -1,0 +1,241 @@
+// Step sequencing: which process runs which daemon step, in which order, and the rules an order must keep.
+
+// Process roles.
+export const ROLE_ORIGINAL: i32 = 0;
+export const ROLE_INTERMEDIATE: i32 = 1;
+export const ROLE_SUPERVISOR: i32 = 2;
+export const ROLE_DAEMON: i32 = 3;
+
+// Steps.
+export const STEP_OPEN_READY_PIPE: i32 = 1;
+export const STEP_SPAWN_SESSION: i32 = 2;
+export const STEP_AWAIT_READY: i32 = 3;
+export const STEP_UMASK: i32 = 4;
+export const STEP_PIDFILE_LOCK: i32 = 5;
+export const STEP_CHROOT: i32 = 6;
+export const STEP_CHDIR: i32 = 7;
+export const STEP_SETGROUPS: i32 = 8;
+export const STEP_SETGID: i32 = 9;
+export const STEP_SETUID: i32 = 10;
+export const STEP_SPAWN_DAEMON: i32 = 11;
+export const STEP_PIDFILE_WRITE: i32 = 12;
+export const STEP_REPORT_EXIT: i32 = 13;
+export const STEP_SPAWN_WORKERS: i32 = 14;
+export const STEP_SUPERVISE: i32 = 15;
+export const STEP_EXEC: i32 = 16;
+export const STEP_READY: i32 = 17;
+export const STEP_RELEASE_PIDFILE: i32 = 18;
+export const STEP_CONTROL_SOCKET: i32 = 19;
+
+// Option flags (from the normalized options).
+export const OPT_SUPERVISE: i32 = 1;
+export const OPT_PIDFILE: i32 = 2;
+export const OPT_CHROOT: i32 = 4;
+export const OPT_USER: i32 = 8;
+export const OPT_GROUP: i32 = 16;
+export const OPT_FORCE_DETACH: i32 = 32;
+export const OPT_READY_PROTOCOL: i32 = 64;
+
+// What the calling process knows about itself, for the "already detached" rule.
+export const CTX_PARENT_IS_INIT: i32 = 1;
+export const CTX_SYSTEMD_INVOCATION: i32 = 2;
+export const CTX_NOTIFY_SOCKET: i32 = 4;
+export const CTX_STDIN_SOCKET: i32 = 8;
+
+/** 0 when the process must detach; otherwise the CTX_ bit that says it already is (and force was not given). */
+export function detachSkipReason(context: i32, options: i32): i32 {
+  if ((options & OPT_FORCE_DETACH) != 0) return 0;
+  if ((context & CTX_PARENT_IS_INIT) != 0) return CTX_PARENT_IS_INIT;
+  if ((context & CTX_SYSTEMD_INVOCATION) != 0) return CTX_SYSTEMD_INVOCATION;
+  if ((context & CTX_NOTIFY_SOCKET) != 0) return CTX_NOTIFY_SOCKET;
+  if ((context & CTX_STDIN_SOCKET) != 0) return CTX_STDIN_SOCKET;
+  return 0;
+}
+
+export function detachSkipText(reason: i32): string {
+  if (reason == CTX_PARENT_IS_INIT) return "parent is PID 1";
+  if (reason == CTX_SYSTEMD_INVOCATION) return "started by systemd (INVOCATION_ID is set)";
+  if (reason == CTX_NOTIFY_SOCKET) return "started by systemd (NOTIFY_SOCKET is set)";
+  if (reason == CTX_STDIN_SOCKET) return "stdin is a socket (started by inetd or a socket unit)";
+  return "";
+}
+
+function push(out: i32[], role: i32, step: i32): void {
+  out.push(role);
+  out.push(step);
+}
+
+// Steps a process that is about to spawn the final daemon applies to itself, in the only safe order:
+// umask first (so the PID file gets it), the PID file while the path is still reachable and writable,
+// chroot before chdir (a chdir before chroot would leave the cwd outside the new root),
+// supplementary groups and gid while still privileged, uid last.
+function confine(out: i32[], role: i32, options: i32): void {
+  push(out, role, STEP_UMASK);
+  if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_LOCK);
+  if ((options & OPT_SUPERVISE) != 0) {
+    if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_WRITE);
+    push(out, role, STEP_CONTROL_SOCKET);
+  }
+  if ((options & OPT_CHROOT) != 0) push(out, role, STEP_CHROOT);
+  push(out, role, STEP_CHDIR);
+  if ((options & OPT_USER) != 0) push(out, role, STEP_SETGROUPS);
+  if ((options & (OPT_USER | OPT_GROUP)) != 0) push(out, role, STEP_SETGID);
+  if ((options & OPT_USER) != 0) push(out, role, STEP_SETUID);
+}
+
+/** The ordered plan as flat (role, step) pairs. */
+export function planSteps(options: i32, context: i32): Int32Array {
+  const out: i32[] = [];
+  const pidfile = (options & OPT_PIDFILE) != 0;
+  const ready = (options & OPT_READY_PROTOCOL) != 0;
+  if (detachSkipReason(context, options) != 0) {
+    // Already a daemon: no fork, no new session; keep the PID file and say ready.
+    push(out, ROLE_DAEMON, STEP_UMASK);
+    if (pidfile) {
+      push(out, ROLE_DAEMON, STEP_PIDFILE_LOCK);
+      push(out, ROLE_DAEMON, STEP_PIDFILE_WRITE);
+    }
+    push(out, ROLE_DAEMON, STEP_READY);
+    if (pidfile) push(out, ROLE_DAEMON, STEP_RELEASE_PIDFILE);
+    return toArray(out);
+  }
+  push(out, ROLE_ORIGINAL, STEP_OPEN_READY_PIPE);
+  push(out, ROLE_ORIGINAL, STEP_SPAWN_SESSION);
+  if ((options & OPT_SUPERVISE) != 0) {
+    confine(out, ROLE_SUPERVISOR, options);
+    push(out, ROLE_SUPERVISOR, STEP_SPAWN_WORKERS);
+    push(out, ROLE_DAEMON, STEP_EXEC);
+    if (ready) push(out, ROLE_DAEMON, STEP_READY);
+    push(out, ROLE_SUPERVISOR, STEP_SUPERVISE);
+    push(out, ROLE_ORIGINAL, STEP_AWAIT_READY);
+    if (pidfile) push(out, ROLE_SUPERVISOR, STEP_RELEASE_PIDFILE);
+  } else {
+    confine(out, ROLE_INTERMEDIATE, options);
+    push(out, ROLE_INTERMEDIATE, STEP_SPAWN_DAEMON);
+    if (pidfile) push(out, ROLE_INTERMEDIATE, STEP_PIDFILE_WRITE);
+    push(out, ROLE_DAEMON, STEP_EXEC);
+    if (ready) push(out, ROLE_DAEMON, STEP_READY);
+    push(out, ROLE_INTERMEDIATE, STEP_REPORT_EXIT);
+    push(out, ROLE_ORIGINAL, STEP_AWAIT_READY);
+    if (pidfile) push(out, ROLE_DAEMON, STEP_RELEASE_PIDFILE);
+  }
+  return toArray(out);
+}
+
+function toArray(list: i32[]): Int32Array {
+  const a = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) a[i] = list[i];
+  return a;
+}
+
+function indexOf(plan: Int32Array, step: i32): i32 {
+  for (let i = 0; i + 1 < plan.length; i += 2) if (plan[i + 1] == step) return i >> 1;
+  return -1;
+}
+
+function count(plan: Int32Array, step: i32): i32 {
+  let n = 0;
+  for (let i = 0; i + 1 < plan.length; i += 2) if (plan[i + 1] == step) n++;
+  return n;
+}
+
+function roleOf(plan: Int32Array, index: i32): i32 {
+  return plan[index << 1];
+}
+
+// "a before b" when both are present; a missing step is someone else's rule.
+function before(plan: Int32Array, a: i32, b: i32): bool {
+  const ia = indexOf(plan, a);
+  const ib = indexOf(plan, b);
+  return ia < 0 || ib < 0 || ia < ib;
+}
+
+/** "" when the plan keeps every rule; otherwise the first rule it breaks. */
+export function stepOrderError(plan: Int32Array): string {
+  if ((plan.length & 1) != 0) return "a plan is a list of (role, step) pairs";
+  for (let i = 0; i < plan.length; i += 2) {
+    if (plan[i] < ROLE_ORIGINAL || plan[i] > ROLE_DAEMON) return "unknown role " + plan[i].toString();
+    if (plan[i + 1] < STEP_OPEN_READY_PIPE || plan[i + 1] > STEP_CONTROL_SOCKET) return "unknown step " + plan[i + 1].toString();
+  }
+  for (let s = STEP_OPEN_READY_PIPE; s <= STEP_CONTROL_SOCKET; s++) {
+    if (count(plan, s) > 1) return stepName(s) + " appears more than once";
+  }
+  const lock = indexOf(plan, STEP_PIDFILE_LOCK);
+  const write = indexOf(plan, STEP_PIDFILE_WRITE);
+  if ((lock < 0) != (write < 0)) return "pidfile.lock and pidfile.write go together";
+  if (lock >= 0) {
+    if (write < lock) return "pidfile.write must come after pidfile.lock";
+    const session = indexOf(plan, STEP_SPAWN_SESSION);
+    if (session >= 0 && lock < session) return "the PID file must be taken after the fork into the new session";
+    if (session >= 0 && roleOf(plan, lock) == ROLE_ORIGINAL) return "the original process must not hold the PID file";
+    if (!before(plan, STEP_PIDFILE_LOCK, STEP_CHROOT)) return "the PID file must be taken before chroot";
+    if (!before(plan, STEP_PIDFILE_LOCK, STEP_SETGID)) return "the PID file must be taken before privileges are dropped";
+    if (!before(plan, STEP_PIDFILE_LOCK, STEP_SETUID)) return "the PID file must be taken before privileges are dropped";
+    const daemon = indexOf(plan, STEP_SPAWN_DAEMON);
+    if (daemon >= 0 && write < daemon) return "the PID written must be the daemon's: pidfile.write comes after the last fork";
+  }
+  if (!before(plan, STEP_CHROOT, STEP_CHDIR)) return "chdir must come after chroot";
+  if (!before(plan, STEP_SETGROUPS, STEP_SETGID)) return "setgroups must come before setgid";
+  if (!before(plan, STEP_SETGID, STEP_SETUID)) return "setgid must come before setuid";
+  if (!before(plan, STEP_SETGROUPS, STEP_SETUID)) return "setgroups must come before setuid";
+  if (!before(plan, STEP_SETUID, STEP_SPAWN_DAEMON) || !before(plan, STEP_SETUID, STEP_SPAWN_WORKERS))
+    return "privileges must be dropped before the daemon is spawned";
+  if (!before(plan, STEP_CHDIR, STEP_SPAWN_DAEMON) || !before(plan, STEP_CHDIR, STEP_SPAWN_WORKERS))
+    return "chdir must come before the daemon is spawned";
+  if (!before(plan, STEP_UMASK, STEP_SPAWN_DAEMON) || !before(plan, STEP_UMASK, STEP_SPAWN_WORKERS))
+    return "umask must be set before the daemon is spawned";
+  const spawnSession = indexOf(plan, STEP_SPAWN_SESSION);
+  if (spawnSession >= 0 && roleOf(plan, spawnSession) != ROLE_ORIGINAL) return "only the original process spawns the new session";
+  const spawnDaemon = indexOf(plan, STEP_SPAWN_DAEMON);
+  if (spawnDaemon >= 0) {
+    if (spawnSession < 0 || spawnDaemon < spawnSession) return "the daemon must be spawned from the new session (second fork), not by the original";
+    if (roleOf(plan, spawnDaemon) != ROLE_INTERMEDIATE) return "the daemon is spawned by the intermediate";
+  }
+  const spawnWorkers = indexOf(plan, STEP_SPAWN_WORKERS);
+  if (spawnWorkers >= 0 && (spawnSession < 0 || spawnWorkers < spawnSession || roleOf(plan, spawnWorkers) != ROLE_SUPERVISOR))
+    return "workers are spawned by the supervisor, inside the new session";
+  for (let i = 0; i < plan.length; i += 2) {
+    const role = plan[i];
+    const step = plan[i + 1];
+    if (step == STEP_UMASK || step == STEP_CHROOT || step == STEP_CHDIR || step == STEP_SETGROUPS || step == STEP_SETGID || step == STEP_SETUID) {
+      if (role == ROLE_ORIGINAL) return stepName(step) + " must not run in the original process (it is the caller's)";
+    }
+  }
+  if (!before(plan, STEP_EXEC, STEP_READY)) return "ready comes after exec";
+  return "";
+}
+
+export function stepName(step: i32): string {
+  switch (step) {
+    case STEP_OPEN_READY_PIPE: return "ready-pipe";
+    case STEP_SPAWN_SESSION: return "spawn-session";
+    case STEP_AWAIT_READY: return "await-ready";
+    case STEP_UMASK: return "umask";
+    case STEP_PIDFILE_LOCK: return "pidfile.lock";
+    case STEP_CHROOT: return "chroot";
+    case STEP_CHDIR: return "chdir";
+    case STEP_SETGROUPS: return "setgroups";
+    case STEP_SETGID: return "setgid";
+    case STEP_SETUID: return "setuid";
+    case STEP_SPAWN_DAEMON: return "spawn-daemon";
+    case STEP_PIDFILE_WRITE: return "pidfile.write";
+    case STEP_REPORT_EXIT: return "report-exit";
+    case STEP_SPAWN_WORKERS: return "spawn-workers";
+    case STEP_SUPERVISE: return "supervise";
+    case STEP_EXEC: return "exec";
+    case STEP_READY: return "ready";
+    case STEP_RELEASE_PIDFILE: return "pidfile.release";
+    case STEP_CONTROL_SOCKET: return "control-socket";
+  }
+  return "";
+}
+
+export function roleName(role: i32): string {
+  switch (role) {
+    case ROLE_ORIGINAL: return "original";
+    case ROLE_INTERMEDIATE: return "intermediate";
+    case ROLE_SUPERVISOR: return "supervisor";
+    case ROLE_DAEMON: return "daemon";
+  }
+  return "";
+}

@@ -1,0 +1,227 @@
+// Turns normalized options into the plan the planner decides: steps per process, and the daemon's fd actions.
+import { planner } from './wasm.js';
+import type { Normalized, StdioTarget } from '../options.js';
+import { quote } from '../errors.js';
+
+export type Role = 'original' | 'intermediate' | 'supervisor' | 'daemon';
+
+export interface Step {
+  role: Role;
+  step: string;
+  detail: string;
+}
+
+export type FdAction =
+  | { op: 'open'; fd: number; path: string; mode: 'null' | 'append' | 'truncate' }
+  | { op: 'dup2'; fd: number; newfd: number }
+  | { op: 'close'; fd: number }
+  | { op: 'closefrom'; fd: number };
+
+export interface Plan {
+  /** False when the caller is already a daemon (and detaching was not forced). */
+  detach: boolean;
+  skipReason: string | null;
+  steps: Step[];
+  /** fd actions when the original spawns the new session: stdio per the options, the ready socket as fd 3, nothing else. */
+  sessionFds: FdAction[];
+  /** fd actions when the intermediate or supervisor spawns the daemon: its stdio kept, the PID file lock and the ready pipe passed on. */
+  daemonFds: FdAction[];
+}
+
+/** Where the new session finds its end of the ready socket. */
+export const SESSION_READY_FD = 3;
+/** Where an unsupervised daemon finds the locked PID file, and a library daemon its ready pipe. */
+export const DAEMON_PIDFILE_FD = 3;
+export const DAEMON_READY_FD = 4;
+
+/** The fds the runtime has at hand when it spawns; the plan command uses stand-ins. */
+export interface LiveFds {
+  /** The original's end of the ready socket meant for the child. */
+  readySocket: number;
+  /** The intermediate's PID file descriptor. */
+  pidfile: number;
+  /** The write end of the daemon's ready pipe (library daemons only). */
+  daemonReady: number;
+}
+
+export function sessionFdTargets(o: Normalized, readySocket: number): Array<[number, StdioTarget]> {
+  return [...o.stdio.map((t, fd) => [fd, t] as [number, StdioTarget]), [SESSION_READY_FD, { kind: 'fd', fd: readySocket }]];
+}
+
+export function daemonFdTargets(pidfile: number | null, daemonReady: number | null): Array<[number, StdioTarget]> {
+  const targets: Array<[number, StdioTarget]> = [0, 1, 2].map((fd) => [fd, { kind: 'inherit' }]);
+  if (pidfile !== null) targets.push([DAEMON_PIDFILE_FD, { kind: 'fd', fd: pidfile }]);
+  if (daemonReady !== null) targets.push([DAEMON_READY_FD, { kind: 'fd', fd: daemonReady }]);
+  return targets;
+}
+
+/** What the planner needs to know about the calling process, to decide whether it is already detached. */
+export interface DetachContext {
+  parentIsInit: boolean;
+  systemdInvocation: boolean;
+  notifySocket: boolean;
+  stdinIsSocket: boolean;
+}
+
+const ROLES: Role[] = ['original', 'intermediate', 'supervisor', 'daemon'];
+
+export function contextBits(c: DetachContext): number {
+  return (
+    (c.parentIsInit ? planner.CTX_PARENT_IS_INIT.value : 0) |
+    (c.systemdInvocation ? planner.CTX_SYSTEMD_INVOCATION.value : 0) |
+    (c.notifySocket ? planner.CTX_NOTIFY_SOCKET.value : 0) |
+    (c.stdinIsSocket ? planner.CTX_STDIN_SOCKET.value : 0)
+  );
+}
+
+export function optionBits(o: Normalized, readyProtocol: boolean): number {
+  return (
+    (o.supervise ? planner.OPT_SUPERVISE.value : 0) |
+    (o.pidfile ? planner.OPT_PIDFILE.value : 0) |
+    (o.chroot ? planner.OPT_CHROOT.value : 0) |
+    (o.user ? planner.OPT_USER.value : 0) |
+    (o.group ? planner.OPT_GROUP.value : 0) |
+    (o.forceDetach ? planner.OPT_FORCE_DETACH.value : 0) |
+    (readyProtocol ? planner.OPT_READY_PROTOCOL.value : 0)
+  );
+}
+
+const KIND: Record<StdioTarget['kind'], () => number> = {
+  inherit: () => planner.FD_INHERIT.value,
+  null: () => planner.FD_NULL.value,
+  append: () => planner.FD_APPEND.value,
+  truncate: () => planner.FD_TRUNCATE.value,
+  fd: () => planner.FD_FROM.value,
+};
+
+/** The fd plan: targets (fd → what it must be in the child) and fds kept as they are, to ordered actions. */
+export function planFds(targets: Array<[number, StdioTarget]>, preserve: number[] = []): FdAction[] {
+  const paths: string[] = [];
+  const flat: number[] = [];
+  for (const [fd, t] of targets) {
+    let arg = -1;
+    if (t.kind === 'append' || t.kind === 'truncate') arg = paths.push(t.path) - 1;
+    else if (t.kind === 'fd') arg = t.fd;
+    flat.push(fd, KIND[t.kind](), arg);
+  }
+  const targetArray = Int32Array.from(flat);
+  const preserveArray = Int32Array.from(preserve);
+  const error = planner.fdPlanError(targetArray, preserveArray);
+  if (error) throw new Error(`bad fd plan: ${error}`);
+  const raw = planner.planFds(targetArray, preserveArray);
+  const out: FdAction[] = [];
+  for (let i = 0; i < raw.length; i += 4) {
+    const [op, a, b, c] = [raw[i]!, raw[i + 1]!, raw[i + 2]!, raw[i + 3]!];
+    if (op === planner.ACT_OPEN.value) {
+      const mode = b === planner.FD_NULL.value ? 'null' : b === planner.FD_APPEND.value ? 'append' : 'truncate';
+      out.push({ op: 'open', fd: a, path: mode === 'null' ? '/dev/null' : paths[c]!, mode });
+    } else if (op === planner.ACT_DUP2.value) out.push({ op: 'dup2', fd: a, newfd: b });
+    else if (op === planner.ACT_CLOSE.value) out.push({ op: 'close', fd: a });
+    else if (op === planner.ACT_CLOSEFROM.value) out.push({ op: 'closefrom', fd: a });
+    else throw new Error(`planner returned unknown fd action ${op}`);
+  }
+  return out;
+}
+
+export function describeFdAction(a: FdAction): string {
+  switch (a.op) {
+    case 'open':
+      return a.mode === 'null' ? `fd ${a.fd} </dev/null>` : `fd ${a.fd} ${a.mode === 'append' ? '>>' : '>'}${a.path}`;
+    case 'dup2':
+      return a.fd === a.newfd ? `fd ${a.fd} kept` : `fd ${a.newfd} = fd ${a.fd}`;
+    case 'close':
+      return `close ${a.fd}`;
+    case 'closefrom':
+      return `close fds >= ${a.fd}`;
+  }
+}
+
+function stdioText(o: Normalized): string {
+  const names = ['stdin', 'stdout', 'stderr'];
+  return o.stdio
+    .map((t, fd) => `${names[fd]} ${t.kind === 'null' ? '/dev/null' : t.kind === 'append' ? `>>${t.path}` : t.kind === 'truncate' ? `>${t.path}` : t.kind}`)
+    .join(', ');
+}
+
+function detail(step: string, o: Normalized, role: Role): string {
+  const cmd = o.command ? o.command.argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : quote(a))).join(' ') : 'the calling script again';
+  switch (step) {
+    case 'ready-pipe':
+      return 'socket pair the new session reports readiness or failure on';
+    case 'spawn-session':
+      return `posix_spawn the ${o.supervise ? 'supervisor' : 'intermediate'}: setsid, empty signal mask, default handlers, ${stdioText(o)}, no other fd`;
+    case 'await-ready':
+      return `wait up to ${o.readyTimeoutMs / 1000}s for ready: exit 0, or 1 with the daemon's error`;
+    case 'umask':
+      return `umask ${planner.formatUmaskOctal(o.umask)} (files ${(planner.fileMode(o.umask)).toString(8).padStart(4, '0')}, dirs ${planner.dirMode(o.umask).toString(8).padStart(4, '0')})`;
+    case 'pidfile.lock':
+      return `open ${o.pidfile} O_CREAT|O_NOFOLLOW|O_CLOEXEC 0644, flock LOCK_EX|LOCK_NB (busy: already running)`;
+    case 'pidfile.write':
+      return role === 'supervisor' || role === 'daemon' ? `write own PID to ${o.pidfile}` : `write the daemon's PID to ${o.pidfile}`;
+    case 'control-socket':
+      return `listen on ${o.stateDir ?? '.'}/${o.name ?? 'daemon'}.sock (0600)`;
+    case 'chroot':
+      return `chroot ${o.chroot}`;
+    case 'chdir':
+      return `chdir ${o.cwd}`;
+    case 'setgroups':
+      return `initgroups ${o.user!.name} (supplementary groups of the user, not root's)`;
+    case 'setgid':
+      return `setgid ${o.group?.gid ?? o.user!.gid}`;
+    case 'setuid':
+      return `setuid ${o.user!.uid} (${o.user!.name})`;
+    case 'spawn-daemon':
+      return 'posix_spawn the daemon: same session, not its leader; PID file lock passed on as fd 3';
+    case 'report-exit':
+      return o.command ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit` : 'relay ready or the failure to the original and exit';
+    case 'spawn-workers':
+      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group`;
+    case 'supervise':
+      return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
+    case 'exec':
+      return `exec ${cmd}`;
+    case 'ready':
+      return role === 'daemon' && !o.command ? 'daemon.ready(): tell the original (or systemd, via NOTIFY_SOCKET)' : 'report ready';
+    case 'pidfile.release':
+      return `remove ${o.pidfile} on a clean exit`;
+  }
+  return '';
+}
+
+// Stand-ins for the plan command: the real numbers are whatever the kernel hands out.
+export const NOMINAL_FDS: LiveFds = { readySocket: 20, pidfile: 21, daemonReady: 22 };
+
+export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = NOMINAL_FDS, readyProtocol = o.command === null): Plan {
+  const options = optionBits(o, readyProtocol);
+  const ctx = contextBits(context);
+  const skip = planner.detachSkipReason(ctx, options);
+  const raw = planner.planSteps(options, ctx);
+  const error = planner.stepOrderError(raw);
+  if (error) throw new Error(`planner produced an invalid order: ${error}`);
+  const steps: Step[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const role = ROLES[raw[i]!]!;
+    const step = planner.stepName(raw[i + 1]!);
+    steps.push({ role, step, detail: detail(step, o, role) });
+  }
+  const detach = skip === 0;
+  const unsupervised = detach && !o.supervise;
+  return {
+    detach,
+    skipReason: detach ? null : planner.detachSkipText(skip),
+    steps,
+    sessionFds: detach ? planFds(sessionFdTargets(o, fds.readySocket)) : [],
+    daemonFds: unsupervised ? planFds(daemonFdTargets(o.pidfile ? fds.pidfile : null, readyProtocol ? fds.daemonReady : null)) : [],
+  };
+}
+
+export function renderPlan(plan: Plan): string {
+  const lines: string[] = [];
+  if (!plan.detach) lines.push(`# not detaching: ${plan.skipReason}`);
+  const w = Math.max(...plan.steps.map((s) => s.role.length));
+  const sw = Math.max(...plan.steps.map((s) => s.step.length));
+  plan.steps.forEach((s, i) => lines.push(`${String(i + 1).padStart(2)}  ${s.role.padEnd(w)}  ${s.step.padEnd(sw)}  ${s.detail}`));
+  if (plan.sessionFds.length) lines.push(`    fds of the new session: ${plan.sessionFds.map(describeFdAction).join('; ')}`);
+  if (plan.daemonFds.length) lines.push(`    fds of the daemon:      ${plan.daemonFds.map(describeFdAction).join('; ')}`);
+  return lines.join('\n');
+}

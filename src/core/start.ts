@@ -1,0 +1,133 @@
+// The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Normalized } from '../options.js';
+import { buildPlan, NOMINAL_FDS } from './plan.js';
+import { detachContext } from './context.js';
+import { distFile } from './dist-path.js';
+import { onLines, type Report, type SessionOrder } from './messages.js';
+import { inspectPidfile } from './pidfile.js';
+import { spawnPlanned } from './spawner.js';
+import { socketpair } from '../sys/socket.js';
+import { waitpid } from '../sys/wait.js';
+import { kill } from '../sys/signal.js';
+import { planner } from './wasm.js';
+
+export type StartResult =
+  | { kind: 'ready'; pid: number }
+  | { kind: 'busy'; pid: number | null }
+  | { kind: 'failed'; message: string; pid?: number; stack?: string; statusText?: string; stderrTail?: string; code?: string; path?: string };
+
+export interface DaemonProgram {
+  path: string;
+  argv: string[];
+  readyProtocol: boolean;
+}
+
+/** Creates the files the new session will open, as the caller, so an unwritable path fails here with its name. */
+function prepareFiles(o: Normalized): StartResult | null {
+  if (o.stateDir && o.pidfile && dirname(o.pidfile) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+  for (const t of o.stdio) {
+    if (t.kind !== 'append' && t.kind !== 'truncate') continue;
+    try {
+      if (o.stateDir && dirname(t.path) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+      closeSync(openSync(t.path, 'a', 0o644));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return { kind: 'failed', message: `cannot open log file ${t.path}: ${err.code ?? err.message}`, code: err.code, path: t.path };
+    }
+  }
+  return null;
+}
+
+/** The new session exits right after its verdict: reap it (within ~5 s) so it never lingers as a zombie. */
+function reapSoon(pid: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    let tries = 0;
+    const tick = () => {
+      let r;
+      try {
+        r = waitpid(pid, 1 /* WNOHANG */);
+      } catch {
+        return resolve(null);
+      }
+      if (r) return resolve(r.status);
+      if (++tries > 1000) return resolve(null);
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+/** Starts a daemon the classic way (original → session leader → daemon) and resolves with the verdict. */
+export async function startDetached(o: Normalized, program: DaemonProgram, supervisorEntry = false): Promise<StartResult> {
+  if (o.pidfile) {
+    const now = inspectPidfile(o.pidfile);
+    if (now.state === 'running') return { kind: 'busy', pid: now.pid };
+  }
+  const prepared = prepareFiles(o);
+  if (prepared) return prepared;
+
+  const [mine, theirs] = socketpair();
+  let sessionPid: number;
+  try {
+    const plan = buildPlan(o, detachContext(), { ...NOMINAL_FDS, readySocket: theirs }, program.readyProtocol);
+    const entry = distFile(supervisorEntry ? 'supervisor.js' : 'intermediate.js');
+    sessionPid = spawnPlanned({ path: process.execPath, argv: [process.execPath, entry], env: [], fds: plan.sessionFds, setsid: true });
+  } catch (e) {
+    closeSync(mine);
+    const err = e as NodeJS.ErrnoException;
+    return { kind: 'failed', message: err.message, code: err.code, path: err.path };
+  } finally {
+    closeSync(theirs);
+  }
+
+  const link = new Socket({ fd: mine, readable: true, writable: true });
+  const order: SessionOrder = { kind: 'order', options: o, daemon: { path: program.path, argv: program.argv }, readyProtocol: program.readyProtocol };
+  link.write(`${JSON.stringify(order)}\n`);
+
+  return await new Promise<StartResult>((resolve) => {
+    let daemonPid = 0;
+    let done = false;
+    const finish = (r: StartResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(backstop);
+      link.destroy();
+      void reapSoon(sessionPid).then(() => resolve(r));
+    };
+    // The new session enforces the ready timeout itself; this only covers it dying or hanging.
+    const backstop = setTimeout(() => {
+      kill(sessionPid, 9);
+      if (daemonPid) kill(daemonPid, 9);
+      finish({ kind: 'failed', message: `no verdict from the new session after ${o.readyTimeoutMs / 1000 + 5}s; killed it` });
+    }, o.readyTimeoutMs + 5000);
+    onLines(link, (m) => {
+      const r = m as Report;
+      if (r.kind === 'spawned') daemonPid = r.pid;
+      else if (r.kind === 'ready') finish({ kind: 'ready', pid: r.pid });
+      else if (r.kind === 'busy') finish({ kind: 'busy', pid: r.pid });
+      else if (r.kind === 'failed') finish({ ...r, kind: 'failed' });
+      else if (r.kind === 'error') finish({ kind: 'failed', message: r.message, code: r.code, path: r.path });
+    });
+    link.on('error', () => {});
+    link.on('close', () => {
+      if (done) return;
+      done = true;
+      clearTimeout(backstop);
+      void reapSoon(sessionPid).then((status) =>
+        resolve({ kind: 'failed', message: `the new session ended without a verdict (${status === null ? 'status unknown' : planner.describeWaitStatus(status)})` }),
+      );
+    });
+  });
+}
+
+/** One-line (or few-line) text for a failed start, as the CLI and the library print it. */
+export function describeFailure(r: Extract<StartResult, { kind: 'failed' }>): string {
+  const lines = [r.message];
+  if (r.stack && r.stack !== r.message) lines.push(r.stack.split('\n').slice(r.stack.startsWith(r.message) ? 1 : 0).join('\n'));
+  if (r.statusText && !r.message.includes(r.statusText)) lines.push(`(${r.statusText})`);
+  if (r.stderrTail) lines.push('last lines of its stderr:', ...r.stderrTail.split('\n').map((l) => `  ${l}`));
+  return lines.filter(Boolean).join('\n');
+}

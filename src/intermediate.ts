@@ -1,0 +1,182 @@
+// The intermediate: the process that called setsid. It confines itself, takes the PID file, spawns the daemon
+// (so the daemon is not a session leader), relays the readiness verdict to the original, and exits.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { acquirePidfile, releasePidfile, writePid } from './core/pidfile.js';
+import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds, SESSION_READY_FD } from './core/plan.js';
+import { onLines, type Report, type SessionOrder } from './core/messages.js';
+import { spawnPlanned } from './core/spawner.js';
+import { planner } from './core/wasm.js';
+import { chroot } from './sys/unistd.js';
+import { socketpair } from './sys/socket.js';
+import { waitpid } from './sys/wait.js';
+import { kill } from './sys/signal.js';
+import { MARKERS } from './core/markers.js';
+import type { Normalized } from './options.js';
+
+// @types/node 20 lacks initgroups on Process; Node has had it since 0.9.
+type ProcessWithIds = typeof process & { initgroups(user: string, extraGroup: number): void };
+
+const link = new Socket({ fd: SESSION_READY_FD, readable: true, writable: true });
+let reported = false;
+
+function report(message: Report, exitCode: number): void {
+  if (reported) return;
+  reported = true;
+  link.end(`${JSON.stringify(message)}\n`, () => process.exit(exitCode));
+  // If the original is gone, the write can never finish; leave anyway.
+  setTimeout(() => process.exit(exitCode), 2000).unref();
+}
+
+function errorReport(e: unknown): Report {
+  const err = e as NodeJS.ErrnoException;
+  return { kind: 'error', message: err.message, code: err.code, path: err.path };
+}
+
+/** Only what the daemon wrote to stderr during this start, not an old log's tail. */
+function stderrTail(o: Normalized, from: number): string | undefined {
+  const t = o.stdio[2];
+  if (t.kind !== 'append' && t.kind !== 'truncate') return undefined;
+  try {
+    const size = statSync(t.path).size;
+    const start = Math.max(from, size - 4096);
+    if (size <= start) return undefined;
+    const fd = openSync(t.path, 'r');
+    try {
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      return buf.toString('utf8').split('\n').slice(-20).join('\n').trimEnd() || undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function sizeOf(t: Normalized['stdio'][number]): number {
+  if (t.kind !== 'append' && t.kind !== 'truncate') return 0;
+  try {
+    return statSync(t.path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function run(order: SessionOrder): void {
+  const o = order.options;
+  let pidfd: number | null = null;
+  let daemonPid = 0;
+  try {
+    process.umask(o.umask);
+    if (o.pidfile) {
+      const got = acquirePidfile(o.pidfile);
+      if (!got.ok) return report({ kind: 'busy', pid: got.pid }, 1);
+      pidfd = got.fd;
+    }
+    if (o.chroot) chroot(o.chroot);
+    process.chdir(o.cwd);
+    if (o.user) (process as ProcessWithIds).initgroups(o.user.name, o.group?.gid ?? o.user.gid);
+    if (o.user || o.group) process.setgid!(o.group?.gid ?? o.user!.gid);
+    if (o.user) process.setuid!(o.user.uid);
+  } catch (e) {
+    if (pidfd !== null) releasePidfile(o.pidfile!, pidfd);
+    return report(errorReport(e), 1);
+  }
+
+  let readyRead: number | null = null;
+  let readyWrite: number | null = null;
+  if (order.readyProtocol) [readyRead, readyWrite] = socketpair();
+  const env = order.readyProtocol
+    ? [...o.env, `${MARKERS.role}=daemon`, `${MARKERS.readyFd}=${DAEMON_READY_FD}`, ...(pidfd !== null ? [`${MARKERS.pidfileFd}=${DAEMON_PIDFILE_FD}`, `${MARKERS.pidfile}=${o.pidfile}`] : [])]
+    : o.env;
+  const stderrFrom = sizeOf(o.stdio[2]);
+
+  let exited: number | null = null;
+  let daemonFailure: Extract<Report, { kind: 'failed' }> | null = null;
+  const settle = () => {
+    if (exited === null) return;
+    if (pidfd !== null) releasePidfile(o.pidfile!, pidfd);
+    report(
+      {
+        kind: 'failed',
+        pid: daemonPid,
+        message: daemonFailure?.message ?? `${o.command ? o.command.path : 'the daemon'} ${planner.describeWaitStatus(exited)} before it was ready`,
+        stack: daemonFailure?.stack,
+        status: exited,
+        statusText: planner.describeWaitStatus(exited),
+        stderrTail: stderrTail(o, stderrFrom),
+      },
+      1,
+    );
+  };
+  const reap = () => {
+    if (!daemonPid || exited !== null) return;
+    const r = waitpid(daemonPid, 1 /* WNOHANG */);
+    if (r) {
+      exited = r.status;
+      settle();
+    }
+  };
+  process.on('SIGCHLD', reap);
+
+  try {
+    daemonPid = spawnPlanned({
+      path: order.daemon.path,
+      argv: order.daemon.argv,
+      env,
+      fds: planFds(daemonFdTargets(pidfd, readyWrite)),
+    });
+  } catch (e) {
+    if (pidfd !== null) releasePidfile(o.pidfile!, pidfd);
+    return report(errorReport(e), 1);
+  } finally {
+    if (readyWrite !== null) closeSync(readyWrite);
+  }
+  if (pidfd !== null) writePid(pidfd, daemonPid);
+  link.write(`${JSON.stringify({ kind: 'spawned', pid: daemonPid } satisfies Report)}\n`);
+  reap();
+
+  const ready = () => {
+    if (exited !== null || reported) return;
+    // The daemon holds its own dup of the locked file now; ours can go.
+    if (pidfd !== null) closeSync(pidfd);
+    pidfd = null;
+    report({ kind: 'ready', pid: daemonPid }, 0);
+  };
+
+  if (readyRead !== null) {
+    const channel = new Socket({ fd: readyRead, readable: true, writable: false });
+    onLines(channel, (m) => {
+      const msg = m as Report;
+      if (msg.kind === 'ready') ready();
+      else if (msg.kind === 'failed') {
+        daemonFailure = msg;
+        // It is on its way out; give it a moment to exit so we can report its status too.
+        setTimeout(() => exited === null && kill(daemonPid, 9), 3000).unref();
+      }
+    });
+    channel.on('error', () => {});
+  } else {
+    setTimeout(() => {
+      reap();
+      ready();
+    }, o.startMs);
+  }
+
+  setTimeout(() => {
+    if (exited !== null || reported) return;
+    daemonFailure = { kind: 'failed', message: `not ready after ${o.readyTimeoutMs / 1000}s; stopped it` };
+    kill(daemonPid, 15);
+    setTimeout(() => exited === null && kill(daemonPid, 9), 2000).unref();
+  }, o.readyTimeoutMs);
+}
+
+link.on('error', () => process.exit(1));
+let started = false;
+onLines(link, (m) => {
+  const order = m as SessionOrder;
+  if (started || order.kind !== 'order') return;
+  started = true;
+  run(order);
+});

@@ -1,0 +1,384 @@
+// The one normalizer: every option from the library or the CLI passes through here, and leaves either valid or as a UsageError.
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { invalid, quote, UsageError } from './errors.js';
+import { planner } from './core/wasm.js';
+
+export type StdioTarget =
+  | { kind: 'inherit' }
+  | { kind: 'null' }
+  | { kind: 'append'; path: string }
+  | { kind: 'truncate'; path: string }
+  | { kind: 'fd'; fd: number };
+
+export type RestartPolicy = 'on-failure' | 'always' | 'never';
+export type ReloadMode = 'rolling' | 'signal';
+
+/** What a caller may pass: numbers or strings as typed on a command line. */
+export interface DaemonOptions {
+  /** PID file path; locked for the daemon's whole life. */
+  pidfile?: string;
+  /** Both streams to this file (appended). */
+  log?: string;
+  /** stdout to this file (appended); null or '/dev/null' for /dev/null (the default). */
+  stdout?: string | null;
+  stderr?: string | null;
+  cwd?: string;
+  /** Octal (`022`, `0o022`), symbolic (`u=rwx,g=rx,o=rx`) or a number. Default 022. */
+  umask?: string | number;
+  env?: Record<string, string> | string[];
+  /** Keep only PATH, HOME and LANG from the caller's environment (plus `env`). */
+  clearEnv?: boolean;
+  user?: string | number;
+  group?: string | number;
+  chroot?: string;
+  /** Seconds the original waits for readiness. Default 30. */
+  readyTimeout?: number | string;
+  /** Seconds a program without a readiness protocol must stay alive to count as ready. Default 0.2. */
+  startSecs?: number | string;
+  /** Detach even when the process looks already detached (parent PID 1, systemd, socket on stdin). */
+  forceDetach?: boolean;
+}
+
+export interface StartOptions extends DaemonOptions {
+  command?: string[];
+  name?: string;
+  supervise?: boolean;
+  workers?: number | string;
+  restart?: string;
+  backoffMin?: number | string;
+  backoffMax?: number | string;
+  minUptime?: number | string;
+  maxRestarts?: number | string;
+  restartWindow?: number | string;
+  reload?: string;
+  retry?: string;
+  stateDir?: string;
+}
+
+export interface Identity {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface Normalized {
+  name: string | null;
+  stateDir: string | null;
+  pidfile: string | null;
+  stdio: [StdioTarget, StdioTarget, StdioTarget];
+  cwd: string;
+  umask: number;
+  /** The daemon's environment, "K=V" each, without daemonkit's markers. */
+  env: string[];
+  clearEnv: boolean;
+  user: Identity | null;
+  group: { name: string; gid: number } | null;
+  chroot: string | null;
+  readyTimeoutMs: number;
+  startMs: number;
+  forceDetach: boolean;
+  supervise: boolean;
+  command: { path: string; argv: string[] } | null;
+  workers: number;
+  restart: RestartPolicy;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  minUptimeMs: number;
+  maxRestarts: number;
+  restartWindowMs: number;
+  reload: ReloadMode;
+  /** Stop schedule as [signal, timeoutMs] pairs; timeoutMs -1 is "forever". */
+  stopSchedule: number[];
+}
+
+/** How options are named in errors: `--ready-timeout` on the CLI, `readyTimeout` in the library. */
+export type Naming = 'cli' | 'library';
+
+const MARKER_PREFIX = 'DAEMONKIT_';
+const KEPT_BY_CLEAR_ENV = ['PATH', 'HOME', 'LANG'];
+const DAY_MS = 86_400_000;
+
+export function optionName(key: string, naming: Naming): string {
+  return naming === 'cli' ? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : key;
+}
+
+/** Where service state lives: $DAEMONKIT_HOME, else $XDG_STATE_HOME/daemonkit, else ~/.local/state/daemonkit. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DAEMONKIT_HOME) return resolve(env.DAEMONKIT_HOME);
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'daemonkit');
+  return join(env.HOME || homedir(), '.local', 'state', 'daemonkit');
+}
+
+/** Service names become file names: no '/', no leading '.', no control characters, at most 100 characters. */
+export function checkName(name: string, option = '--name'): string {
+  if (!/^[A-Za-z0-9_@][A-Za-z0-9_.@+-]{0,99}$/.test(name)) {
+    const why =
+      name.length === 0 ? 'empty'
+      : name.length > 100 ? `longer than 100 characters (${name.length})`
+      : 'use letters, digits and _ . @ + - (not starting with . or -)';
+    throw invalid(option, name, why);
+  }
+  return name;
+}
+
+/** Seconds as a number, or a string with an optional unit: `0.2`, `200ms`, `10s`, `2m`, `1h`. */
+export function parseDuration(option: string, value: number | string, { allowZero = true, maxMs = DAY_MS } = {}): number {
+  let ms: number;
+  if (typeof value === 'number') ms = value * 1000;
+  else {
+    const m = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/.exec(value.trim() === value ? value : '');
+    if (!m) throw invalid(option, value, 'not a duration (seconds, or a number with ms, s, m or h)');
+    const unit = m[2] ?? 's';
+    ms = Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  }
+  if (!Number.isFinite(ms) || ms < 0) throw invalid(option, value, 'must be a non-negative number of seconds');
+  if (!allowZero && ms === 0) throw invalid(option, value, 'must be more than 0');
+  if (ms > maxMs) throw invalid(option, value, `at most ${maxMs / 1000} seconds`);
+  return Math.round(ms);
+}
+
+export function parseCount(option: string, value: number | string, min: number, max: number): number {
+  const text = String(value);
+  const n = typeof value === 'number' ? value : /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n)) throw invalid(option, value, 'not a whole number');
+  if (n < min || n > max) throw invalid(option, value, `must be from ${min} to ${max}`);
+  return n;
+}
+
+export function parseUmaskOption(option: string, value: string | number): number {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0 || value > 0o777) throw invalid(option, value, 'out of range (0 to 0777)');
+    return value;
+  }
+  const reason = planner.umaskError(value);
+  if (reason) throw invalid(option, value, reason);
+  return planner.parseUmask(value);
+}
+
+export function parseStopSchedule(option: string, value: string): number[] {
+  const reason = planner.stopScheduleError(value);
+  if (reason) throw invalid(option, value, reason);
+  return Array.from(planner.parseStopSchedule(value));
+}
+
+function stdioFrom(option: string, value: string | null | undefined, base: string): StdioTarget | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === '/dev/null') return { kind: 'null' };
+  if (typeof value !== 'string' || value === '') throw invalid(option, value, 'expected a file path');
+  if (value.includes('\0')) throw invalid(option, value, 'a path cannot contain NUL');
+  return { kind: 'append', path: resolve(base, value) };
+}
+
+function envEntries(option: string, env: DaemonOptions['env']): [string, string][] {
+  if (env === undefined) return [];
+  const pairs: [string, string][] = Array.isArray(env)
+    ? env.map((kv) => {
+        const eq = typeof kv === 'string' ? kv.indexOf('=') : -1;
+        if (eq <= 0) throw invalid(option, kv, 'expected KEY=VALUE');
+        return [kv.slice(0, eq), kv.slice(eq + 1)];
+      })
+    : Object.entries(env);
+  for (const [k, v] of pairs) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid(option, `${k}=${v}`, `'${k}' is not a valid variable name`);
+    if (String(v).includes('\0')) throw invalid(option, `${k}=…`, 'a value cannot contain NUL');
+    if (k.startsWith(MARKER_PREFIX)) throw invalid(option, `${k}=${v}`, `${MARKER_PREFIX}* variables are daemonkit's own`);
+  }
+  return pairs.map(([k, v]) => [k, String(v)]);
+}
+
+/** /etc/passwd and /etc/group lookups (files only; NSS modules such as LDAP are not consulted). */
+function readDb(path: string): string[][] {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => l.split(':'));
+  } catch {
+    return [];
+  }
+}
+
+function lookupUser(option: string, value: string | number): Identity {
+  const rows = readDb('/etc/passwd');
+  const text = String(value);
+  const row = /^\d+$/.test(text) ? rows.find((r) => r[2] === text) ?? rows.find((r) => r[0] === text) : rows.find((r) => r[0] === text);
+  if (!row) {
+    if (/^\d+$/.test(text)) return { name: text, uid: Number(text), gid: Number(text), home: '/' };
+    throw invalid(option, value, 'no such user');
+  }
+  return { name: row[0], uid: Number(row[2]), gid: Number(row[3]), home: row[5] || '/' };
+}
+
+function lookupGroup(option: string, value: string | number): { name: string; gid: number } {
+  const text = String(value);
+  const rows = readDb('/etc/group');
+  const row = rows.find((r) => r[0] === text) ?? (/^\d+$/.test(text) ? rows.find((r) => r[2] === text) : undefined);
+  if (row) return { name: row[0], gid: Number(row[2]) };
+  if (/^\d+$/.test(text)) return { name: text, gid: Number(text) };
+  throw invalid(option, value, 'no such group');
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves a command like execvp would, with the daemon's PATH; the error names the path that was tried. */
+export function resolveCommand(word: string, pathVar: string, base: string, root: string | null): string {
+  const inRoot = (p: string) => (root ? join(root, p) : p);
+  if (word === '') throw new UsageError("missing command: nothing after '--'", 'command', word);
+  if (word.includes('\0')) throw invalid('command', word, 'a path cannot contain NUL');
+  if (word.includes('/')) {
+    const path = resolve(root ? '/' : base, word);
+    let kind: string;
+    try {
+      const st = statSync(inRoot(path));
+      kind = st.isFile() ? (isExecutableFile(inRoot(path)) ? 'ok' : 'is not executable') : 'is not a regular file';
+    } catch {
+      kind = 'does not exist';
+    }
+    if (kind !== 'ok') throw new UsageError(`command ${quote(path)} ${kind}`, 'command', path);
+    return path;
+  }
+  for (const dir of pathVar.split(delimiter)) {
+    if (!dir) continue;
+    const path = join(dir, word);
+    if (isExecutableFile(inRoot(path))) return path;
+  }
+  throw new UsageError(`command ${quote(word)} not found in PATH (${pathVar})`, 'command', word);
+}
+
+function requireDir(option: string, dir: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw invalid(option, dir, 'no such directory');
+  }
+  if (!st.isDirectory()) throw invalid(option, dir, 'not a directory');
+}
+
+/** The single gate: validates everything a user can mistype before anything is created or started. */
+export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS.ProcessEnv = process.env, base = process.cwd()): Normalized {
+  const n = (key: string) => optionName(key, naming);
+
+  const chroot = input.chroot === undefined ? null : resolve(base, nonEmpty(n('chroot'), input.chroot));
+  if (chroot) requireDir(n('chroot'), chroot);
+
+  let cwd = '/';
+  if (input.cwd !== undefined) {
+    const c = nonEmpty(n('cwd'), input.cwd);
+    cwd = chroot ? resolve('/', c) : resolve(base, c);
+    requireDir(n('cwd'), chroot ? join(chroot, cwd) : cwd);
+  }
+
+  const umask = input.umask === undefined ? 0o022 : parseUmaskOption(n('umask'), input.umask);
+  const user = input.user === undefined ? null : lookupUser(n('user'), input.user);
+  const group = input.group === undefined ? null : lookupGroup(n('group'), input.group);
+  if ((user || group) && process.getuid?.() !== 0) {
+    const which = user ? n('user') : n('group');
+    const wanted = user ? user.uid !== process.getuid?.() : group!.gid !== process.getgid?.();
+    if (wanted) throw invalid(which, user ? input.user : input.group, 'changing user or group needs root');
+  }
+
+  if (input.log !== undefined && (input.stdout !== undefined || input.stderr !== undefined)) {
+    const other = input.stdout !== undefined ? n('stdout') : n('stderr');
+    throw new UsageError(`conflicting options: ${n('log')} sets both streams, so ${other} cannot be given too`, n('log'), String(input.log));
+  }
+
+  const supervise = input.supervise ?? false;
+  const command = input.command;
+  let name: string | null = null;
+  if (input.name !== undefined) name = checkName(input.name, n('name'));
+  else if (command && command.length > 0 && command[0]) name = defaultName(command[0]);
+
+  const stateDir = input.stateDir ?? (name ? defaultStateDir(callerEnv) : null);
+  const pidfile =
+    input.pidfile !== undefined ? resolve(base, nonEmpty(n('pidfile'), input.pidfile)) : name && stateDir ? join(stateDir, `${name}.pid`) : null;
+  if (pidfile?.includes('\0')) throw invalid(n('pidfile'), pidfile, 'a path cannot contain NUL');
+
+  const logDefault = command && name && stateDir ? join(stateDir, `${name}.log`) : undefined;
+  const both = stdioFrom(n('log'), input.log, base);
+  const stdout = stdioFrom(n('stdout'), input.stdout, base) ?? both ?? (logDefault ? { kind: 'append' as const, path: logDefault } : { kind: 'null' as const });
+  const stderr = stdioFrom(n('stderr'), input.stderr, base) ?? both ?? stdout;
+
+  const env = buildEnv(n('env'), input, callerEnv, user);
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+
+  const restart = input.restart ?? 'on-failure';
+  if (!['on-failure', 'always', 'never'].includes(restart)) throw invalid(n('restart'), restart, 'expected on-failure, always or never');
+  const reload = input.reload ?? 'rolling';
+  if (!['rolling', 'signal'].includes(reload)) throw invalid(n('reload'), reload, 'expected rolling or signal');
+
+  const backoffMinMs = parseDuration(n('backoffMin'), input.backoffMin ?? '100ms');
+  const backoffMaxMs = parseDuration(n('backoffMax'), input.backoffMax ?? '30s');
+  if (backoffMaxMs < backoffMinMs) throw invalid(n('backoffMax'), input.backoffMax ?? '30s', `less than ${n('backoffMin')}`);
+
+  let resolved: Normalized['command'] = null;
+  if (command !== undefined) {
+    if (command.length === 0) throw new UsageError("missing command: give it after '--'", 'command', '');
+    resolved = { path: resolveCommand(command[0]!, pathVar, base, chroot), argv: command };
+  }
+
+  return {
+    name,
+    stateDir,
+    pidfile,
+    stdio: [{ kind: 'null' }, stdout, stderr],
+    cwd,
+    umask,
+    env,
+    clearEnv: input.clearEnv ?? false,
+    user,
+    group,
+    chroot,
+    readyTimeoutMs: parseDuration(n('readyTimeout'), input.readyTimeout ?? 30, { allowZero: false }),
+    startMs: parseDuration(n('startSecs'), input.startSecs ?? 0.2, { maxMs: 3_600_000 }),
+    forceDetach: input.forceDetach ?? false,
+    supervise,
+    command: resolved,
+    workers: parseCount(n('workers'), input.workers ?? 1, 1, 4096),
+    restart: restart as RestartPolicy,
+    backoffMinMs,
+    backoffMaxMs,
+    minUptimeMs: parseDuration(n('minUptime'), input.minUptime ?? 10),
+    maxRestarts: parseCount(n('maxRestarts'), input.maxRestarts ?? 10, 0, 1_000_000),
+    restartWindowMs: parseDuration(n('restartWindow'), input.restartWindow ?? 60, { allowZero: false }),
+    reload: reload as ReloadMode,
+    stopSchedule: parseStopSchedule(n('retry'), input.retry ?? 'TERM/10/KILL/5'),
+  };
+}
+
+function nonEmpty(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw invalid(option, value, 'expected a path');
+  if (value.includes('\0')) throw invalid(option, value, 'a path cannot contain NUL');
+  return value;
+}
+
+/** The default service name: the command's basename, made safe for a file name. */
+export function defaultName(command: string): string {
+  const base = basename(command).replace(/[^A-Za-z0-9_.@+-]/g, '_').replace(/^[.-]+/, '');
+  return (base || 'daemon').slice(0, 100);
+}
+
+function buildEnv(option: string, input: DaemonOptions, callerEnv: NodeJS.ProcessEnv, user: Identity | null): string[] {
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(callerEnv)) {
+    if (v === undefined || k.startsWith(MARKER_PREFIX)) continue;
+    if (input.clearEnv && !KEPT_BY_CLEAR_ENV.includes(k)) continue;
+    out.set(k, v);
+  }
+  if (user) {
+    // Like su: the daemon runs as that user, so it sees that user's home and name.
+    out.set('HOME', user.home);
+    if (!input.clearEnv || out.has('USER')) out.set('USER', user.name);
+    if (!input.clearEnv || out.has('LOGNAME')) out.set('LOGNAME', user.name);
+  }
+  for (const [k, v] of envEntries(option, input.env)) out.set(k, v);
+  return [...out].map(([k, v]) => `${k}=${v}`);
+}

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planner } from '../../src/core/wasm.js';
+
+const p = planner;
+const OPTS = [p.OPT_SUPERVISE, p.OPT_PIDFILE, p.OPT_CHROOT, p.OPT_USER, p.OPT_GROUP, p.OPT_FORCE_DETACH, p.OPT_READY_PROTOCOL].map((g) => g.value);
+const CTXS = [p.CTX_PARENT_IS_INIT, p.CTX_SYSTEMD_INVOCATION, p.CTX_NOTIFY_SOCKET, p.CTX_STDIN_SOCKET].map((g) => g.value);
+const allOptions = Array.from({ length: 1 << OPTS.length }, (_, i) => OPTS.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), 0));
+const allContexts = Array.from({ length: 1 << CTXS.length }, (_, i) => CTXS.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), 0));
+
+function names(plan: Int32Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < plan.length; i += 2) out.push(`${p.roleName(plan[i]!)}:${p.stepName(plan[i + 1]!)}`);
+  return out;
+}
+function encode(steps: string[]): Int32Array {
+  const roles = ['original', 'intermediate', 'supervisor', 'daemon'];
+  const stepIds = new Map<string, number>();
+  for (let s = 1; s <= 30; s++) if (p.stepName(s)) stepIds.set(p.stepName(s), s);
+  return Int32Array.from(steps.flatMap((s) => {
+    const [role, step] = s.split(':');
+    return [roles.indexOf(role!), stepIds.get(step!)!];
+  }));
+}
+
+test('every option and context combination yields a plan that keeps every rule', () => {
+  let n = 0;
+  for (const o of allOptions)
+    for (const c of allContexts) {
+      const plan = p.planSteps(o, c);
+      assert.equal(p.stepOrderError(plan), '', `options ${o} context ${c}: ${names(plan).join(' ')}`);
+      n++;
+    }
+  assert.equal(n, 128 * 16);
+});
+
+test('detaching is skipped exactly when already detached and not forced', () => {
+  for (const o of allOptions)
+    for (const c of allContexts) {
+      const skip = p.detachSkipReason(c, o);
+      const forced = (o & p.OPT_FORCE_DETACH.value) !== 0;
+      assert.equal(skip !== 0, c !== 0 && !forced);
+      const plan = names(p.planSteps(o, c));
+      assert.equal(plan.includes('original:spawn-session'), skip === 0);
+      if (skip !== 0) assert.ok(plan.every((s) => s.startsWith('daemon:')), plan.join(' '));
+    }
+  assert.equal(p.detachSkipText(p.detachSkipReason(p.CTX_PARENT_IS_INIT.value, 0)), 'parent is PID 1');
+  assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_SYSTEMD_INVOCATION.value, 0)), /INVOCATION_ID/);
+  assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_NOTIFY_SOCKET.value, 0)), /NOTIFY_SOCKET/);
+  assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_STDIN_SOCKET.value, 0)), /socket/);
+});
+
+test('the unsupervised plan is the classic double fork', () => {
+  const all = OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_READY_PROTOCOL.value;
+  assert.deepEqual(names(p.planSteps(all, 0)), [
+    'original:ready-pipe',
+    'original:spawn-session',
+    'intermediate:umask',
+    'intermediate:pidfile.lock',
+    'intermediate:chroot',
+    'intermediate:chdir',
+    'intermediate:setgroups',
+    'intermediate:setgid',
+    'intermediate:setuid',
+    'intermediate:spawn-daemon',
+    'intermediate:pidfile.write',
+    'daemon:exec',
+    'intermediate:report-exit',
+    'original:await-ready',
+    'daemon:pidfile.release',
+  ]);
+});
+
+test('the supervised plan takes the PID file in the supervisor, before privileges are dropped', () => {
+  const steps = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value, 0));
+  assert.deepEqual(steps.slice(0, 5), ['original:ready-pipe', 'original:spawn-session', 'supervisor:umask', 'supervisor:pidfile.lock', 'supervisor:pidfile.write']);
+  assert.ok(steps.indexOf('supervisor:setuid') < steps.indexOf('supervisor:spawn-workers'));
+  assert.ok(steps.indexOf('supervisor:pidfile.lock') < steps.indexOf('supervisor:setuid'));
+});
+
+test('orders that break a rule are rejected with the rule', () => {
+  const good = names(p.planSteps(OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_FORCE_DETACH.value, 0));
+  assert.equal(p.stepOrderError(encode(good)), '');
+  const swap = (list: string[], a: string, b: string) => {
+    const out = [...list];
+    const i = out.indexOf(a), j = out.indexOf(b);
+    assert.ok(i >= 0 && j >= 0, `${a} / ${b}`);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+    return out;
+  };
+  const cases: Array<[string[], RegExp]> = [
+    [swap(good, 'intermediate:chroot', 'intermediate:chdir'), /chdir must come after chroot/],
+    [swap(good, 'intermediate:setgid', 'intermediate:setuid'), /setgid must come before setuid/],
+    [swap(good, 'intermediate:setgroups', 'intermediate:setgid'), /setgroups must come before setgid/],
+    [swap(names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)), 'intermediate:pidfile.lock', 'intermediate:setuid'), /before privileges are dropped/],
+    [swap(good, 'intermediate:pidfile.lock', 'intermediate:chroot'), /before chroot/],
+    [swap(good, 'intermediate:spawn-daemon', 'intermediate:pidfile.write'), /after the last fork/],
+    [swap(good, 'intermediate:setuid', 'intermediate:spawn-daemon'), /privileges must be dropped before/],
+    [good.map((s) => (s === 'intermediate:pidfile.lock' ? 'original:pidfile.lock' : s)), /original process must not hold|after the fork/],
+    [['original:pidfile.lock', ...good.filter((s) => s !== 'intermediate:pidfile.lock')], /after the fork into the new session/],
+    [good.map((s) => (s === 'intermediate:umask' ? 'original:umask' : s)), /must not run in the original/],
+    [good.filter((s) => s !== 'original:spawn-session'), /second fork/],
+    [good.map((s) => (s === 'intermediate:spawn-daemon' ? 'original:spawn-daemon' : s)), /spawned by the intermediate/],
+    [[...good, 'intermediate:umask'], /umask appears more than once/],
+    [good.filter((s) => s !== 'intermediate:pidfile.write'), /go together/],
+  ];
+  for (const [plan, why] of cases) assert.match(p.stepOrderError(encode(plan)), why, plan.join(' '));
+  assert.match(p.stepOrderError(Int32Array.from([0])), /pairs/);
+  assert.match(p.stepOrderError(Int32Array.from([9, 1])), /unknown role/);
+  assert.match(p.stepOrderError(Int32Array.from([0, 99])), /unknown step/);
+});
+
+test('every step and role has a name', () => {
+  for (let s = 1; s <= 19; s++) assert.notEqual(p.stepName(s), '', `step ${s}`);
+  assert.equal(p.stepName(0), '');
+  assert.deepEqual([0, 1, 2, 3].map((r) => p.roleName(r)), ['original', 'intermediate', 'supervisor', 'daemon']);
+});

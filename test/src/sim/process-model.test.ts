@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normalize, type StartOptions } from '../../../src/options.js';
+import { buildPlan, type DetachContext } from '../../../src/core/plan.js';
+import { simulate } from '../../../src/sim/process-model.js';
+
+const attached: DetachContext = { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false };
+const leaked = Array.from({ length: 298 }, (_, i) => i + 3);
+const root = mkdtempSync(join(tmpdir(), 'daemonkit-sim-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+
+const variants: Array<[string, Partial<StartOptions>]> = [
+  ['nothing', {}],
+  ['pidfile', { pidfile: join(root, 'x.pid') }],
+  ['logs', { log: join(root, 'x.log') }],
+  ['split logs', { stdout: join(root, 'out.log'), stderr: join(root, 'err.log') }],
+  ['cwd + umask', { cwd: root, umask: '027' }],
+  ['user', { user: 'nobody', pidfile: join(root, 'x.pid') }],
+  ['user + group', { user: 'nobody', group: 'nogroup' }],
+  ['chroot', { chroot: root, cwd: '/', pidfile: join(root, 'y.pid') }],
+  ['everything', { chroot: root, cwd: '/', pidfile: join(root, 'z.pid'), user: 'nobody', group: 'nogroup', log: join(root, 'z.log'), umask: 'u=rwx,g=rx,o=' }],
+];
+
+for (const supervise of [false, true])
+  for (const command of [undefined, ['/bin/sleep', '1000']])
+    for (const [label, extra] of variants) {
+      test(`${supervise ? 'supervised' : 'unsupervised'} ${command ? 'command' : 'library'} daemon, ${label}: every invariant holds`, () => {
+        if (command === undefined && supervise) return; // the library daemonizes itself without a supervisor
+        const o = normalize({ ...extra, command, supervise, workers: 3, stateDir: root }, 'library');
+        const plan = buildPlan(o, attached);
+        const r = simulate(plan, o, { leakedFds: leaked, cloexecFds: [301, 302, 303] });
+        assert.deepEqual(r.violations, []);
+        assert.equal(r.daemons.length, supervise ? 3 : 1);
+        for (const d of r.daemons) {
+          assert.notEqual(d.sid, d.pid);
+          assert.equal(d.ctty, null);
+          assert.equal(d.umask, o.umask);
+        }
+      });
+    }
+
+test('an already-detached library process does not fork and still takes its PID file once', () => {
+  const o = normalize({ pidfile: join(root, 'in-place.pid') }, 'library');
+  const plan = buildPlan(o, { ...attached, systemdInvocation: true });
+  assert.equal(plan.detach, false);
+  const r = simulate(plan, o);
+  assert.deepEqual(r.violations, []);
+  assert.equal(r.processes.length, 1);
+  assert.equal(r.pidfile.opens, 1);
+});
+
+test('the model catches broken plans', () => {
+  const o = normalize({ pidfile: join(root, 'b.pid'), command: ['/bin/sleep', '1'] }, 'library');
+  const good = buildPlan(o, attached);
+
+  const noClosefrom = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'closefrom') };
+  assert.ok(simulate(noClosefrom, o, { leakedFds: [7] }).violations.some((v) => /inherited fd 7/.test(v)));
+
+  const noStdio = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'open') };
+  assert.ok(simulate(noStdio, o).violations.some((v) => /terminal|fd 0 closed/.test(v)));
+
+  const lockInOriginal = { ...good, steps: good.steps.map((s) => (s.step === 'pidfile.lock' ? { ...s, role: 'original' as const } : s)) };
+  assert.ok(simulate(lockInOriginal, o).violations.some((v) => /original process holds the PID file/.test(v)));
+
+  const noSecondFork = {
+    ...good,
+    steps: good.steps.filter((s) => s.step !== 'spawn-daemon').map((s) => (s.role === 'daemon' ? s : s)),
+  };
+  assert.ok(simulate(noSecondFork, o).violations.length > 0);
+
+  const chdirFirst = normalize({ chroot: root, cwd: '/', command: ['/bin/sleep', '1'] }, 'library');
+  const p2 = buildPlan(chdirFirst, attached);
+  const i = p2.steps.findIndex((s) => s.step === 'chroot');
+  const swapped = [...p2.steps];
+  [swapped[i], swapped[i + 1]] = [swapped[i + 1]!, swapped[i]!];
+  assert.ok(simulate({ ...p2, steps: swapped }, chdirFirst).violations.some((v) => /chdir ran before chroot/.test(v)));
+});
