@@ -151,7 +151,8 @@ function run(order: SessionOrder): void {
       const msg = m as Report;
       if (msg.kind === 'ready') ready();
       else if (msg.kind === 'failed') {
-        daemonFailure = msg;
+        // A timeout we already declared stays the reason; the daemon's own exit report follows from it.
+        daemonFailure ??= msg;
         // It is on its way out; give it a moment to exit so we can report its status too.
         setTimeout(() => exited === null && kill(daemonPid, 9), 3000).unref();
       }
