@@ -117,7 +117,8 @@ export function planSteps(options: i32, context: i32): Int32Array {
     if (ready) push(out, ROLE_DAEMON, STEP_READY);
     push(out, ROLE_INTERMEDIATE, STEP_REPORT_EXIT);
     push(out, ROLE_ORIGINAL, STEP_AWAIT_READY);
-    if (pidfile) push(out, ROLE_DAEMON, STEP_RELEASE_PIDFILE);
+    // Only a daemon that speaks our protocol removes its PID file; a foreign program leaves it unlocked, which reads as stale.
+    if (pidfile && ready) push(out, ROLE_DAEMON, STEP_RELEASE_PIDFILE);
   }
   return toArray(out);
 }

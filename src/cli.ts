@@ -156,6 +156,7 @@ function parseArgsMessage(e: Error & { code?: string }): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option '${opt}'`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (e.message.includes('ambiguous')) return `option '${opt}' needs a value (for one starting with '-', write ${opt}=VALUE)`;
       return e.message.includes('argument missing') ? `option '${opt}' needs a value` : `option '${opt}' takes no value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument '${opt}'`;

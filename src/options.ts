@@ -242,7 +242,7 @@ export function resolveCommand(word: string, pathVar: string, base: string, root
     } catch {
       kind = 'does not exist';
     }
-    if (kind !== 'ok') throw new UsageError(`command ${quote(path)} ${kind}`, 'command', path);
+    if (kind !== 'ok') throw new UsageError(`command ${quote(path)} ${kind}${root ? ` inside the chroot ${root}` : ''}`, 'command', path);
     return path;
   }
   for (const dir of pathVar.split(delimiter)) {

@@ -123,12 +123,12 @@ export function planFds(targets: Array<[number, StdioTarget]>, preserve: number[
   return out;
 }
 
-export function describeFdAction(a: FdAction): string {
+export function describeFdAction(a: FdAction, names: Record<number, string> = {}): string {
   switch (a.op) {
     case 'open':
       return a.mode === 'null' ? `fd ${a.fd} </dev/null>` : `fd ${a.fd} ${a.mode === 'append' ? '>>' : '>'}${a.path}`;
     case 'dup2':
-      return a.fd === a.newfd ? `fd ${a.fd} kept` : `fd ${a.newfd} = fd ${a.fd}`;
+      return a.fd === a.newfd ? `fd ${a.fd} kept` : `fd ${a.newfd} = ${names[a.fd] ?? `fd ${a.fd}`}`;
     case 'close':
       return `close ${a.fd}`;
     case 'closefrom':
@@ -221,7 +221,9 @@ export function renderPlan(plan: Plan): string {
   const w = Math.max(...plan.steps.map((s) => s.role.length));
   const sw = Math.max(...plan.steps.map((s) => s.step.length));
   plan.steps.forEach((s, i) => lines.push(`${String(i + 1).padStart(2)}  ${s.role.padEnd(w)}  ${s.step.padEnd(sw)}  ${s.detail}`));
-  if (plan.sessionFds.length) lines.push(`    fds of the new session: ${plan.sessionFds.map(describeFdAction).join('; ')}`);
-  if (plan.daemonFds.length) lines.push(`    fds of the daemon:      ${plan.daemonFds.map(describeFdAction).join('; ')}`);
+  const names = { [NOMINAL_FDS.readySocket]: 'the ready socket', [NOMINAL_FDS.pidfile]: 'the locked PID file', [NOMINAL_FDS.daemonReady]: 'the ready pipe' };
+  const fdText = (list: FdAction[]) => list.map((a) => describeFdAction(a, names)).join('; ');
+  if (plan.sessionFds.length) lines.push(`    fds of the new session: ${fdText(plan.sessionFds)}`);
+  if (plan.daemonFds.length) lines.push(`    fds of the daemon:      ${fdText(plan.daemonFds)}`);
   return lines.join('\n');
 }

@@ -1,0 +1,49 @@
+// Failures of libc calls, shaped like Node's own system errors so callers can treat both alike.
+import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+
+// Node's table comes from libuv and lacks some errnos we meet (ECHILD, ENOEXEC, EDEADLK...).
+const libuv = getSystemErrorMap(); // keys are negative errnos
+const names = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.errno)) if (!names.has(n)) names.set(n, name);
+
+// Filled in by libc.ts with strerror(3), so this file needs no native code and can be imported anywhere.
+let strerror: ((errnoPositive: number) => string) | undefined;
+
+/** Lets libc.ts supply glibc's texts for the errnos Node's table lacks. */
+export function setStrerror(fn: (errnoPositive: number) => string): void {
+  strerror = fn;
+}
+
+function describe(errnoPositive: number): [code: string, text: string] {
+  const known = libuv.get(-errnoPositive);
+  if (known) return known;
+  // glibc's text with a lowercase initial, like libuv's ("No child processes" -> "no child processes").
+  const text = strerror?.(errnoPositive) ?? `Unknown error ${errnoPositive}`;
+  return [names.get(errnoPositive) ?? 'UNKNOWN', text.charAt(0).toLowerCase() + text.slice(1)];
+}
+
+export class SysError extends Error {
+  /** Negative, like Node's `err.errno` (-2 for ENOENT). */
+  errno: number;
+  /** Symbolic name, e.g. 'ENOENT'. */
+  code: string;
+  syscall: string;
+  declare path?: string;
+
+  constructor(errnoPositive: number, syscall: string, path?: string) {
+    const [code, text] = describe(errnoPositive);
+    super(`${code}: ${text}, ${syscall}${path === undefined ? '' : ` '${path}'`}`);
+    this.name = 'SysError';
+    this.errno = -errnoPositive;
+    this.code = code;
+    this.syscall = syscall;
+    // Only present when a path was involved, as on Node's errors.
+    if (path !== undefined) this.path = path;
+  }
+}
+
+/** Builds the SysError for a positive errno (as libc reports it). */
+export function sysError(errnoPositive: number, syscall: string, path?: string): SysError {
+  return new SysError(errnoPositive, syscall, path);
+}

@@ -1,0 +1,33 @@
+// unistd.h: sessions, process groups, chroot. All -1/errno convention.
+import { libc, checkMinusOne, cInt, cString } from './libc.js';
+
+const getsidNative = libc.func('int getsid(int pid)');
+const getpgidNative = libc.func('int getpgid(int pid)');
+const setsidNative = libc.func('int setsid(void)');
+const chrootNative = libc.func('int chroot(const char *path)');
+const getppidNative = libc.func('int getppid(void)');
+
+/** getsid(2), -1/errno: session id of pid (0 = ourselves); ESRCH/EPERM throw SysError. */
+export function getsid(pid: number): number {
+  return checkMinusOne(getsidNative(cInt(pid, 'pid')), 'getsid');
+}
+
+/** getpgid(2), -1/errno: process group of pid (0 = ourselves); ESRCH throws SysError. */
+export function getpgid(pid: number): number {
+  return checkMinusOne(getpgidNative(cInt(pid, 'pid')), 'getpgid');
+}
+
+/** setsid(2), -1/errno: returns the new session id; EPERM when we already lead a process group. */
+export function setsid(): number {
+  return checkMinusOne(setsidNative(), 'setsid');
+}
+
+/** chroot(2), -1/errno: errors carry the path. */
+export function chroot(path: string): void {
+  checkMinusOne(chrootNative(cString(path, 'path')), 'chroot', path);
+}
+
+/** getppid(2): never fails; 1 (or a subreaper's pid) once our parent is gone. */
+export function getppid(): number {
+  return getppidNative();
+}
