@@ -2,7 +2,7 @@
 import { libc, koffi, cInt, EBADF, EINTR, ESRCH } from './libc.js';
 import { sysError } from './errors.js';
 
-export const SYS_pidfd_open = 434; // same number on every architecture (unified syscall table)
+export const SYS_pidfd_open = 434; // from the table shared by x86_64, arm64 and the other modern ABIs
 
 const POLLIN = 0x001;
 const POLLERR = 0x008;

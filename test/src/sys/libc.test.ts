@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { libc, koffi, checkMinusOne, checkErrorNumber, cString, cInt, strerror, SysError } from '../../../src/sys/index.js';
+import { runScenario } from './support.js';
+
+const bundle = fileURLToPath(import.meta.url);
+
+// Run in a child node whose process.platform is faked before this bundle loads: the import itself must fail.
+const fake = (platform: string) => `data:text/javascript,Object.defineProperty(process,"platform",{value:"${platform}"})`;
+
+if (process.env.DK_SYS_CHILD === 'loaded') {
+  process.stdout.write('loaded'); // reached only if importing sys did not throw
+} else {
+  test('importing sys off Linux throws a clear Error instead of crashing', () => {
+    const r = runScenario(bundle, 'loaded', { nodeArgs: ['--import', fake('darwin')] });
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`Error: daemonkit needs Linux with glibc >= 2\\.34; this is darwin ${process.arch}`));
+  });
+
+  test('libc is loaded once and is glibc >= 2.34', () => {
+    const version = String(libc.func('const char *gnu_get_libc_version(void)')());
+    const [major, minor] = version.split('.').map(Number);
+    assert.ok(major > 2 || (major === 2 && minor >= 34), version);
+    assert.equal(runScenario(bundle, 'loaded').stdout, 'loaded');
+  });
+
+  test('checkMinusOne reads errno right after the call', () => {
+    const close = libc.func('int close(int fd)');
+    assert.equal(checkMinusOne(0, 'close'), 0);
+    assert.throws(() => checkMinusOne(close(987654), 'close'), (err: unknown) => err instanceof SysError && err.code === 'EBADF' && err.errno === -9);
+    assert.equal(koffi.errno(), 9);
+  });
+
+  test('checkErrorNumber takes the returned number, not errno', () => {
+    koffi.errno(0);
+    checkErrorNumber(0, 'posix_spawn');
+    assert.throws(() => checkErrorNumber(2, 'posix_spawn', '/x'), { code: 'ENOENT', path: '/x', syscall: 'posix_spawn' });
+  });
+
+  test('cString refuses NUL bytes; cInt refuses non-integers', () => {
+    assert.equal(cString('/a/b', 'path'), '/a/b');
+    assert.throws(() => cString('/a\0b', 'path'), /path must not contain NUL bytes/);
+    assert.throws(() => cInt(1.5, 'fd'), RangeError);
+    assert.throws(() => cInt(2 ** 31, 'fd'), RangeError);
+    assert.equal(cInt(-1, 'fd'), -1);
+  });
+
+  test('strerror gives glibc’s text', () => {
+    assert.equal(strerror(2), 'No such file or directory');
+  });
+}
