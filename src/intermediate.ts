@@ -2,20 +2,17 @@
 // (so the daemon is not a session leader), relays the readiness verdict to the original, and exits.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { acquirePidfile, releasePidfile, writePid } from './core/pidfile.js';
+import { releasePidfile, writePid } from './core/pidfile.js';
+import { confine, takePidfile } from './core/confine.js';
 import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds, SESSION_READY_FD } from './core/plan.js';
 import { onLines, type Report, type SessionOrder } from './core/messages.js';
 import { spawnPlanned } from './core/spawner.js';
 import { planner } from './core/wasm.js';
-import { chroot } from './sys/unistd.js';
 import { socketpair } from './sys/socket.js';
 import { waitpid } from './sys/wait.js';
 import { kill } from './sys/signal.js';
 import { MARKERS } from './core/markers.js';
 import type { Normalized } from './options.js';
-
-// @types/node 20 lacks initgroups on Process; Node has had it since 0.9.
-type ProcessWithIds = typeof process & { initgroups(user: string, extraGroup: number): void };
 
 const link = new Socket({ fd: SESSION_READY_FD, readable: true, writable: true });
 let reported = false;
@@ -68,17 +65,10 @@ function run(order: SessionOrder): void {
   let pidfd: number | null = null;
   let daemonPid = 0;
   try {
-    process.umask(o.umask);
-    if (o.pidfile) {
-      const got = acquirePidfile(o.pidfile);
-      if (!got.ok) return report({ kind: 'busy', pid: got.pid }, 1);
-      pidfd = got.fd;
-    }
-    if (o.chroot) chroot(o.chroot);
-    process.chdir(o.cwd);
-    if (o.user) (process as ProcessWithIds).initgroups(o.user.name, o.group?.gid ?? o.user.gid);
-    if (o.user || o.group) process.setgid!(o.group?.gid ?? o.user!.gid);
-    if (o.user) process.setuid!(o.user.uid);
+    const got = takePidfile(o);
+    if (!got.ok) return report({ kind: 'busy', pid: got.pid }, 1);
+    pidfd = got.fd;
+    confine(o);
   } catch (e) {
     if (pidfd !== null) releasePidfile(o.pidfile!, pidfd);
     return report(errorReport(e), 1);

@@ -342,7 +342,7 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     forceDetach: input.forceDetach ?? false,
     supervise,
     command: resolved,
-    workers: parseCount(n('workers'), input.workers ?? 1, 1, 4096),
+    workers: parseCount(n("workers"), input.workers ?? 1, 1, 1024),
     restart: restart as RestartPolicy,
     backoffMinMs,
     backoffMaxMs,

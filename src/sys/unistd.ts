@@ -6,6 +6,9 @@ const getpgidNative = libc.func('int getpgid(int pid)');
 const setsidNative = libc.func('int setsid(void)');
 const chrootNative = libc.func('int chroot(const char *path)');
 const getppidNative = libc.func('int getppid(void)');
+const pipe2Native = libc.func('int pipe2(_Out_ int *fds, int flags)');
+
+const O_CLOEXEC = 0o2000000;
 
 /** getsid(2), -1/errno: session id of pid (0 = ourselves); ESRCH/EPERM throw SysError. */
 export function getsid(pid: number): number {
@@ -30,4 +33,11 @@ export function chroot(path: string): void {
 /** getppid(2): never fails; 1 (or a subreaper's pid) once our parent is gone. */
 export function getppid(): number {
   return getppidNative();
+}
+
+/** pipe2(2) with O_CLOEXEC, -1/errno: [read end, write end]; a child gets an end only through an explicit adddup2. */
+export function pipe(): [number, number] {
+  const fds = [0, 0];
+  checkMinusOne(pipe2Native(fds, O_CLOEXEC), 'pipe2');
+  return [fds[0]!, fds[1]!];
 }

@@ -1,0 +1,171 @@
+// Workers' output, line by line, into the service's log files: whole lines only, reopened on demand, never blocking a worker.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { StdioTarget } from '../options.js';
+
+/** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */
+const PENDING_CAP = 16 * 1024 * 1024;
+/** A "line" longer than this is written as it is rather than held forever. */
+const MAX_LINE = 64 * 1024;
+const RETRY_MS = 1000;
+
+class LogFile {
+  fd: number | null = null;
+  pending: Buffer[] = [];
+  pendingBytes = 0;
+  droppedBytes = 0;
+  error: string | null = null;
+  #retry: NodeJS.Timeout | null = null;
+
+  constructor(readonly path: string) {
+    this.open();
+  }
+
+  open(): void {
+    try {
+      this.fd = openSync(this.path, 'a', 0o644);
+    } catch (e) {
+      this.fd = null;
+      this.fail(e);
+    }
+  }
+
+  reopen(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    this.open();
+    this.flush();
+  }
+
+  write(buf: Buffer): void {
+    if (this.pending.length === 0 && this.fd !== null) {
+      const n = this.#tryWrite(buf);
+      if (n === buf.length) return;
+      buf = buf.subarray(n);
+    }
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    while (this.pendingBytes > PENDING_CAP && this.pending.length > 1) {
+      const dropped = this.pending.shift()!;
+      this.pendingBytes -= dropped.length;
+      this.droppedBytes += dropped.length;
+    }
+    this.#scheduleRetry();
+  }
+
+  flush(): void {
+    if (this.fd === null) this.open();
+    while (this.pending.length && this.fd !== null) {
+      const head = this.pending[0]!;
+      const n = this.#tryWrite(head);
+      this.pendingBytes -= n;
+      if (n < head.length) {
+        this.pending[0] = head.subarray(n);
+        break;
+      }
+      this.pending.shift();
+    }
+    if (this.pending.length) this.#scheduleRetry();
+    else if (this.fd !== null && this.error) {
+      this.error = this.droppedBytes ? `recovered; ${this.droppedBytes} bytes were dropped while ${this.path} could not be written` : null;
+    }
+  }
+
+  fail(e: unknown): void {
+    const err = e as NodeJS.ErrnoException;
+    this.error = `${this.path}: ${err.code ?? err.message}`;
+  }
+
+  /** How much of buf reached the file before an error (ENOSPC, EIO...), which is recorded for status. */
+  #tryWrite(buf: Buffer): number {
+    let off = 0;
+    try {
+      while (off < buf.length) off += writeSync(this.fd!, buf, off);
+    } catch (e) {
+      this.fail(e);
+    }
+    return off;
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      this.flush();
+    }, RETRY_MS);
+  }
+
+  close(): void {
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = null;
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export class LogSink {
+  #files = new Map<string, LogFile>();
+  #streams: [LogFile | null, LogFile | null];
+
+  constructor(stdout: StdioTarget, stderr: StdioTarget) {
+    this.#streams = [this.#fileFor(stdout), this.#fileFor(stderr)];
+  }
+
+  #fileFor(t: StdioTarget): LogFile | null {
+    if (t.kind !== 'append' && t.kind !== 'truncate') return null;
+    let f = this.#files.get(t.path);
+    if (!f) this.#files.set(t.path, (f = new LogFile(t.path)));
+    return f;
+  }
+
+  /**
+   * Reads a worker's pipe and passes on whole lines. `tail` keeps the last bytes for a start failure's report.
+   * Resolves when the pipe closes (every writer gone), after the last partial line is written.
+   */
+  attach(readFd: number, stream: 0 | 1, tail?: (chunk: Buffer) => void): Promise<void> {
+    const file = this.#streams[stream];
+    const pipe = new Socket({ fd: readFd, readable: true, writable: false });
+    let partial: Buffer | null = null;
+    return new Promise((resolve) => {
+      pipe.on('data', (chunk: Buffer) => {
+        tail?.(chunk);
+        if (!file) return;
+        const nl = chunk.lastIndexOf(10);
+        if (nl < 0) {
+          partial = partial ? Buffer.concat([partial, chunk]) : chunk;
+          if (partial.length > MAX_LINE) {
+            file.write(partial);
+            partial = null;
+          }
+          return;
+        }
+        const whole = chunk.subarray(0, nl + 1);
+        file.write(partial ? Buffer.concat([partial, whole]) : whole);
+        partial = nl + 1 < chunk.length ? Buffer.from(chunk.subarray(nl + 1)) : null;
+      });
+      pipe.on('error', () => {});
+      pipe.on('close', () => {
+        if (partial && file) file.write(Buffer.concat([partial, Buffer.from('\n')]));
+        partial = null;
+        resolve();
+      });
+    });
+  }
+
+  reopen(): void {
+    for (const f of this.#files.values()) f.reopen();
+  }
+
+  /** The first log problem, for `status`; null when every log is being written. */
+  get error(): string | null {
+    for (const f of this.#files.values()) if (f.error) return f.error;
+    return null;
+  }
+
+  close(): void {
+    for (const f of this.#files.values()) {
+      f.flush();
+      f.close();
+    }
+  }
+}

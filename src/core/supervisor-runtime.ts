@@ -1,0 +1,316 @@
+// The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
+import { closeSync, existsSync, unlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Server, Socket } from 'node:net';
+import type { Normalized } from '../options.js';
+import { planner } from './wasm.js';
+import { planFds } from './plan.js';
+import { spawnPlanned } from './spawner.js';
+import { LogSink } from './log-sink.js';
+import { listenControl, type ControlRequest, type Reply } from './control.js';
+import { releasePidfile, writePid } from './pidfile.js';
+import { confine, giveToServiceUser } from './confine.js';
+import { serviceFiles, writeState, type ServiceStatus, type WorkerStatus } from './service-files.js';
+import type { Report } from './messages.js';
+import { pipe } from '../sys/unistd.js';
+import { waitpid } from '../sys/wait.js';
+import { kill, killGroup } from '../sys/signal.js';
+import { SysError } from '../sys/errors.js';
+
+/** util-linux's setpriv sets PR_SET_PDEATHSIG just before exec: a worker dies with its supervisor, even by SIGKILL. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
+const TAIL_BYTES = 4096;
+const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
+const WORKER_STATES = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
+const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
+
+interface Worker {
+  task: number;
+  tail: Buffer;
+  /** Resolves when every pipe of this worker has closed (its output is all in the log). */
+  drained: Promise<void>;
+}
+
+export class SupervisorRuntime {
+  readonly #o: Normalized;
+  readonly #program: { path: string; argv: string[] };
+  readonly #h: number;
+  readonly #startedAt = Date.now();
+  readonly #sink: LogSink;
+  #pidfd: number | null;
+  #link: Socket | null;
+  #server: Server | null = null;
+  #workers = new Map<number, Worker>();
+  #timers = new Map<number, NodeJS.Timeout>();
+  #stopWaiters: Reply[] = [];
+  #reloadWaiters: Reply[] = [];
+  #startFailure: { task: number; status: number; pid: number } | null = null;
+  #exiting = false;
+
+  constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: Socket) {
+    this.#o = o;
+    this.#program = program;
+    this.#pidfd = pidfd;
+    this.#link = link;
+    this.#h = planner.supCreate(
+      o.workers,
+      RESTART_CODES[o.restart],
+      o.backoffMinMs,
+      o.backoffMaxMs,
+      o.minUptimeMs,
+      o.maxRestarts,
+      o.restartWindowMs,
+      o.startMs,
+      o.readyTimeoutMs,
+      o.reload === 'signal' ? 1 : 0,
+    );
+    if (!this.#h) throw new Error('the supervisor state machine refused these options');
+    planner.supSetStopSchedule(this.#h, Int32Array.from(o.stopSchedule));
+    this.#sink = new LogSink(o.stdio[1], o.stdio[2]);
+  }
+
+  get #files() {
+    return this.#o.pidfile ? serviceFiles(this.#o.pidfile) : null;
+  }
+
+  /** Everything that needs the caller's privileges and paths outside a chroot, then confinement, then the workers. */
+  async start(): Promise<void> {
+    const files = this.#files;
+    if (this.#pidfd !== null) writePid(this.#pidfd, process.pid);
+    if (files) {
+      this.#server = await listenControl(files.socket, (req, reply) => this.#control(req, reply));
+      giveToServiceUser(this.#o, files.socket);
+      this.#saveState(null);
+    }
+    confine(this.#o);
+    process.on('SIGCHLD', () => this.#reap());
+    process.on('SIGTERM', () => this.#apply(planner.supStop(this.#h, now())));
+    process.on('SIGINT', () => this.#apply(planner.supStop(this.#h, now())));
+    process.on('SIGHUP', () => this.#apply(planner.supReload(this.#h, now())));
+    process.on('SIGUSR1', () => this.#sink.reopen());
+    this.#apply(planner.supStart(this.#h, now()));
+  }
+
+  #spawnWorker(task: number): number {
+    // One pipe for both streams when they share a file, so a worker's stdout and stderr stay in the order it wrote them.
+    const shared = sameTarget(this.#o.stdio[1], this.#o.stdio[2]);
+    const out = pipe();
+    const err = shared ? out : pipe();
+    let pid: number;
+    try {
+      const fds = planFds([
+        [0, { kind: 'null' }],
+        [1, { kind: 'fd', fd: out[1] }],
+        [2, { kind: 'fd', fd: err[1] }],
+      ]);
+      const { path, argv } = this.#program;
+      pid = spawnPlanned({
+        path: SETPRIV ?? path,
+        argv: SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', path, ...argv.slice(1)] : argv,
+        env: [...this.#o.env, `DAEMONKIT_TASK_ID=${task}`],
+        fds,
+        ownGroup: true,
+      });
+    } finally {
+      closeSync(out[1]);
+      if (!shared) closeSync(err[1]);
+    }
+    const worker: Worker = { task, tail: Buffer.alloc(0), drained: Promise.resolve() };
+    const keepTail = (chunk: Buffer) => {
+      worker.tail = Buffer.concat([worker.tail, chunk]).subarray(-TAIL_BYTES);
+    };
+    const streams = [this.#sink.attach(out[0], 0, keepTail)];
+    if (!shared) streams.push(this.#sink.attach(err[0], 1, keepTail));
+    worker.drained = Promise.all(streams).then(() => undefined);
+    this.#workers.set(pid, worker);
+    return pid;
+  }
+
+  #reap(): void {
+    for (const pid of planner.supPids(this.#h)) {
+      let r;
+      try {
+        r = waitpid(pid, 1 /* WNOHANG */);
+      } catch {
+        continue; // not our child (any more): the machine will hear of it through another pid
+      }
+      if (r) this.#apply(planner.supExited(this.#h, now(), pid, r.status));
+    }
+  }
+
+  #apply(actions: Int32Array): void {
+    const p = planner;
+    for (let i = 0; i < actions.length; i += 4) {
+      const [kind, a, b, c] = [actions[i]!, actions[i + 1]!, actions[i + 2]!, actions[i + 3]!];
+      switch (kind) {
+        case p.A_SPAWN.value: {
+          let next: Int32Array;
+          try {
+            next = p.supSpawned(this.#h, now(), a, this.#spawnWorker(a));
+          } catch (e) {
+            this.#log(`worker ${a}: cannot spawn ${this.#program.path}: ${(e as Error).message}`);
+            next = p.supSpawnFailed(this.#h, now(), a, e instanceof SysError ? -e.errno : 1);
+          }
+          this.#apply(next);
+          break;
+        }
+        case p.A_SIGNAL.value:
+          if (c) killGroup(a, b);
+          else kill(a, b);
+          break;
+        case p.A_ARM_TIMER.value: {
+          clearTimeout(this.#timers.get(a));
+          this.#timers.set(a, setTimeout(() => {
+            this.#timers.delete(a);
+            this.#apply(p.supTimer(this.#h, now(), a));
+          }, b));
+          break;
+        }
+        case p.A_CANCEL_TIMER.value:
+          clearTimeout(this.#timers.get(a));
+          this.#timers.delete(a);
+          break;
+        case p.A_READY.value:
+          this.#tellOriginal({ kind: 'ready', pid: process.pid });
+          break;
+        case p.A_START_FAILED.value:
+          this.#startFailure = { task: a, status: b, pid: c };
+          break;
+        case p.A_GAVE_UP.value:
+          this.#log(`giving up: ${p.supFailureReason(this.#h) || ['', 'crash loop', 'stop schedule ran out', 'ready timeout'][a]}`);
+          break;
+        case p.A_EXIT.value:
+          void this.#exit(a);
+          break;
+        case p.A_RELOADED.value:
+          for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: true, status: this.status() });
+          break;
+        case p.A_RELOAD_FAILED.value:
+          for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: `reload failed: the new worker ${a} ${p.describeWaitStatus(b)} before it was ready; the old workers keep running` });
+          break;
+      }
+    }
+    // A pid the machine no longer tracks has been reaped: drop its bookkeeping once its output is in.
+    const live = new Set(p.supPids(this.#h));
+    for (const [pid, w] of this.#workers) if (!live.has(pid)) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
+  }
+
+  #control(req: ControlRequest, reply: Reply): void {
+    switch (req.cmd) {
+      case 'status':
+        return reply({ ok: true, status: this.status() });
+      case 'stop':
+        if (req.schedule && !planner.supSetStopSchedule(this.#h, Int32Array.from(req.schedule))) return reply({ ok: false, error: 'bad stop schedule' });
+        this.#stopWaiters.push(reply);
+        return this.#apply(planner.supStop(this.#h, now()));
+      case 'reload':
+        this.#reloadWaiters.push(reply);
+        return this.#apply(planner.supReload(this.#h, now()));
+      case 'reopen':
+        this.#sink.reopen();
+        return reply({ ok: true, message: 'logs reopened' });
+      default:
+        return reply({ ok: false, error: `unknown request ${JSON.stringify((req as { cmd?: unknown }).cmd)}` });
+    }
+  }
+
+  status(): ServiceStatus {
+    const p = planner;
+    const workers: WorkerStatus[] = [];
+    const epoch = Date.now() - now();
+    for (let task = 0; task < p.supWorkers(this.#h); task++) {
+      const last = p.supWorkerLastStatus(this.#h, task);
+      const started = p.supWorkerStartedAt(this.#h, task);
+      const pid = p.supWorkerPid(this.#h, task);
+      workers.push({
+        task,
+        pid,
+        state: WORKER_STATES[p.supWorkerState(this.#h, task)] ?? 'unknown',
+        restarts: p.supWorkerRestarts(this.#h, task),
+        lastStatus: last < 0 ? null : last,
+        lastExit: last < 0 ? null : p.describeWaitStatus(last),
+        startedAt: pid ? Math.round(epoch + started) : null,
+      });
+    }
+    return {
+      name: this.#o.name ?? 'daemon',
+      pid: process.pid,
+      state: SUP_STATES[p.supState(this.#h)] ?? 'unknown',
+      startedAt: this.#startedAt,
+      workers,
+      failure: p.supFailureReason(this.#h) || null,
+      logError: this.#sink.error,
+      command: this.#program.argv,
+    };
+  }
+
+  #saveState(exitCode: number | null): void {
+    const files = this.#files;
+    if (!files) return;
+    try {
+      writeState(files.state, { version: 1, options: this.#o, status: this.status(), exitCode, exitedAt: exitCode === null ? null : Date.now() });
+    } catch (e) {
+      this.#log(`cannot write ${files.state}: ${(e as Error).message}`);
+    }
+  }
+
+  #tellOriginal(r: Report): void {
+    if (!this.#link) return;
+    this.#link.end(`${JSON.stringify(r)}\n`);
+    this.#link = null;
+  }
+
+  async #exit(code: number): Promise<void> {
+    if (this.#exiting) return;
+    this.#exiting = true;
+    // Wait (briefly) for the last output: a grandchild holding a pipe must not keep us here.
+    await Promise.race([Promise.all([...this.#workers.values()].map((w) => w.drained)), delay(1000)]);
+    if (this.#startFailure) {
+      const f = this.#startFailure;
+      const w = this.#workers.get(f.pid);
+      const status = planner.describeWaitStatus(f.status);
+      this.#tellOriginal({
+        kind: 'failed',
+        pid: f.pid,
+        message: `worker ${f.task} (pid ${f.pid}) ${status} before it was ready`,
+        status: f.status,
+        statusText: status,
+        stderrTail: w && w.tail.length ? w.tail.toString('utf8').split('\n').slice(-20).join('\n').trimEnd() : undefined,
+      });
+    } else if (this.#link) {
+      this.#tellOriginal({ kind: 'failed', message: planner.supFailureReason(this.#h) || `the supervisor exited with ${code} before every worker was ready` });
+    }
+    this.#saveState(code);
+    this.#sink.close();
+    for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, error: code === 0 ? undefined : planner.supFailureReason(this.#h) || `exit ${code}` });
+    for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: 'the service stopped' });
+    const files = this.#files;
+    if (files) {
+      try {
+        unlinkSync(files.socket);
+      } catch {
+        // gone already
+      }
+    }
+    if (this.#pidfd !== null) releasePidfile(this.#o.pidfile!, this.#pidfd);
+    this.#server?.close();
+    // Let the answers reach their readers before we go.
+    setTimeout(() => process.exit(code), 20);
+  }
+
+  #log(line: string): void {
+    process.stderr.write(`daemonkit supervisor[${process.pid}]: ${line}\n`);
+  }
+}
+
+function sameTarget(a: Normalized['stdio'][number], b: Normalized['stdio'][number]): boolean {
+  return (a.kind === 'append' || a.kind === 'truncate') && (b.kind === 'append' || b.kind === 'truncate') && a.path === b.path;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
