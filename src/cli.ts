@@ -1,10 +1,17 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
-import { normalize, type StartOptions } from './options.js';
+import { checkName, defaultStateDir, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from './options.js';
 import { buildPlan, renderPlan } from './core/plan.js';
 import { detachContext } from './core/context.js';
 import { describeFailure, startDetached } from './core/start.js';
+import { ask, listServices, statusOf, stopService, signalHolder, type Service, type StopOutcome } from './core/service-control.js';
+import { filesForName, readState, serviceFiles, writeState } from './core/service-files.js';
+import type { ControlAnswer } from './core/control.js';
+import { renderList, renderStatus, statusJson } from './core/status-view.js';
+import { colorEnabled, spinner } from './core/terminal.js';
+import { followFiles, tailLines } from './core/log-tail.js';
+import { resolve as resolvePath } from 'node:path';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -34,6 +41,15 @@ const daemonOptions = {
   'start-secs': { type: 'string' },
   'no-supervise': { type: 'boolean' },
   name: { type: 'string' },
+  workers: { type: 'string' },
+  restart: { type: 'string' },
+  'backoff-min': { type: 'string' },
+  'backoff-max': { type: 'string' },
+  'min-uptime': { type: 'string' },
+  'max-restarts': { type: 'string' },
+  'restart-window': { type: 'string' },
+  reload: { type: 'string' },
+  retry: { type: 'string' },
 } as const;
 
 const daemonOptionsHelp = `
@@ -50,6 +66,14 @@ const daemonOptionsHelp = `
   --start-secs SECS     a program without a readiness protocol is ready when alive this long (default 0.2)
   --no-supervise        classic double-fork daemon, no supervisor
   --name NAME           service name (default: the command's basename)
+Supervision (the default; not with --no-supervise):
+  --workers N           run N workers, DAEMONKIT_TASK_ID 0..N-1 (default 1)
+  --restart POLICY      on-failure (default), always or never
+  --backoff-min D       first restart delay (default 100ms), doubling up to --backoff-max (default 30s)
+  --min-uptime D        a worker up this long resets its backoff (default 10s)
+  --max-restarts N      more restarts than this within --restart-window (default 10 in 60s): give up
+  --reload MODE         rolling (default: new worker ready, then the old one stops) or signal (SIGHUP to workers)
+  --retry SCHEDULE      how workers are stopped: signal/seconds pairs (default TERM/10/KILL/5)
 STATE is $DAEMONKIT_HOME, else $XDG_STATE_HOME/daemonkit, else ~/.local/state/daemonkit.`;
 
 function startOptionsFrom(v: Values, command: string[] | undefined): StartOptions {
@@ -71,9 +95,97 @@ function startOptionsFrom(v: Values, command: string[] | undefined): StartOption
     readyTimeout: s('ready-timeout'),
     startSecs: s('start-secs'),
     supervise: v['no-supervise'] !== true,
+    workers: s('workers'),
+    restart: s('restart'),
+    backoffMin: s('backoff-min'),
+    backoffMax: s('backoff-max'),
+    minUptime: s('min-uptime'),
+    maxRestarts: s('max-restarts'),
+    restartWindow: s('restart-window'),
+    reload: s('reload'),
+    retry: s('retry'),
     // The CLI is asked to start a daemon: it detaches even when run from systemd or by PID 1.
     forceDetach: true,
   };
+}
+
+const SIGHUP = 1;
+const SIGUSR1 = 10;
+
+const targetOptions = { pidfile: { type: 'string' } } as const;
+
+/** NAME (in the state directory) or --pidfile FILE (socket and state file beside it). */
+function target(values: Values, positionals: string[]): Service {
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const pidfile = values.pidfile as string | undefined;
+  if (pidfile !== undefined && positionals.length) throw new UsageError('conflicting options: give NAME or --pidfile, not both', '--pidfile', pidfile);
+  if (pidfile !== undefined) {
+    if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid --pidfile '${pidfile}': expected a path`, '--pidfile', pidfile);
+    const files = serviceFiles(resolvePath(pidfile));
+    return { name: files.pidfile.replace(/^.*\//, '').replace(/\.pid$/, ''), files };
+  }
+  if (positionals.length === 0) throw new UsageError('missing NAME (or --pidfile FILE)');
+  const name = checkName(positionals[0]!, 'NAME');
+  return { name, files: filesForName(defaultStateDir(), name) };
+}
+
+async function startService(options: Normalized, okIfRunning: boolean): Promise<number> {
+  const spin = spinner(process.stderr, `starting ${options.name}`);
+  const result = await startDetached(options, { path: options.command!.path, argv: options.command!.argv, readyProtocol: false }, options.supervise);
+  spin.stop();
+  if (result.kind === 'ready') {
+    if (!options.supervise && options.pidfile) writeState(serviceFiles(options.pidfile).state, { version: 1, options, status: null, exitCode: null, exitedAt: null });
+    const what = options.supervise ? `supervisor pid ${result.pid}, ${options.workers} worker${options.workers === 1 ? '' : 's'}` : `pid ${result.pid}`;
+    process.stdout.write(`started ${options.name} (${what})\n`);
+    return 0;
+  }
+  if (result.kind === 'busy') {
+    process.stderr.write(`daemonkit: ${options.name} already running (pid ${result.pid ?? 'unknown'})\n`);
+    return okIfRunning ? 0 : 1;
+  }
+  process.stderr.write(`daemonkit: ${options.name} failed to start: ${describeFailure(result)}\n`);
+  return 1;
+}
+
+function reportStop(service: Service, outcome: StopOutcome, okIfStopped: boolean): number {
+  if (outcome.kind === 'stopped') {
+    process.stdout.write(`stopped ${service.name} (pid ${outcome.pid})\n`);
+    return 0;
+  }
+  if (outcome.kind === 'not-running') {
+    process.stderr.write(`daemonkit: ${service.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`);
+    return okIfStopped ? 0 : 1;
+  }
+  process.stderr.write(`daemonkit: ${service.name}: ${outcome.message}\n`);
+  return 2;
+}
+
+function reportAnswer(service: Service, answer: ControlAnswer | null | { denied: true }, done: string, fallbackSignal: number): number {
+  if (answer && 'denied' in answer) {
+    process.stderr.write(`daemonkit: ${service.name}: permission denied on ${service.files.socket}\n`);
+    return 4;
+  }
+  if (answer?.ok) {
+    process.stdout.write(`${service.name} ${done}\n`);
+    return 0;
+  }
+  if (answer) {
+    process.stderr.write(`daemonkit: ${service.name}: ${answer.error}\n`);
+    return 1;
+  }
+  const pid = signalHolder(service, fallbackSignal);
+  if (pid === null) {
+    process.stderr.write(`daemonkit: ${service.name} is not running\n`);
+    return 3;
+  }
+  process.stdout.write(`${service.name}: sent ${fallbackSignal === SIGHUP ? 'SIGHUP' : 'SIGUSR1'} to pid ${pid}\n`);
+  return 0;
+}
+
+function logPaths(service: Service): string[] {
+  const options = readState(service.files.state)?.options;
+  const stdio = options ? [options.stdio[1], options.stdio[2]] : [{ kind: 'append' as const, path: service.files.pidfile.replace(/\.pid$/, '.log') }];
+  return [...new Set(stdio.flatMap((t) => (t.kind === 'append' || t.kind === 'truncate' ? [t.path] : [])))];
 }
 
 const commands: Record<string, Command> = {
@@ -87,18 +199,117 @@ const commands: Record<string, Command> = {
   --ok-if-running       exit 0 when the service is already running${daemonOptionsHelp}`,
     async run(values, _positionals, command) {
       const options = normalize(startOptionsFrom(values, command), 'cli');
-      if (options.supervise) throw new UsageError('supervised start is not built yet: use start --no-supervise');
-      const result = await startDetached(options, { path: options.command!.path, argv: options.command!.argv, readyProtocol: false });
-      if (result.kind === 'ready') {
-        process.stdout.write(`started ${options.name} (pid ${result.pid})\n`);
-        return 0;
+      if (!options.supervise) {
+        const superviseOnly = (['workers', 'restart', 'backoff-min', 'backoff-max', 'min-uptime', 'max-restarts', 'restart-window', 'reload'] as const).find((k) => values[k] !== undefined);
+        if (superviseOnly) throw new UsageError(`conflicting options: --${superviseOnly} needs the supervisor, not --no-supervise`, `--${superviseOnly}`);
       }
-      if (result.kind === 'busy') {
-        process.stderr.write(`daemonkit: ${options.name} already running (pid ${result.pid ?? 'unknown'})\n`);
-        return values['ok-if-running'] ? 0 : 1;
-      }
-      process.stderr.write(`daemonkit: ${options.name} failed to start: ${describeFailure(result)}\n`);
-      return 1;
+      return startService(options, values['ok-if-running'] === true);
+    },
+  },
+  stop: {
+    summary: 'stop a service and wait until it is gone',
+    usage: 'daemonkit stop NAME | --pidfile FILE [--retry TERM/10/KILL/5] [--ok-if-stopped]',
+    options: { ...targetOptions, retry: { type: 'string' }, 'ok-if-stopped': { type: 'boolean' } },
+    takesCommand: false,
+    help: `Stops the supervisor and every worker (or an unsupervised daemon) and waits until they are gone.
+Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
+  --retry SCHEDULE      signal/seconds pairs as start-stop-daemon takes them; 'forever' repeats the last pair
+  --ok-if-stopped       exit 0 when it was not running`,
+    async run(values, positionals) {
+      const service = target(values, positionals);
+      const schedule = parseStopSchedule('--retry', (values.retry as string | undefined) ?? 'TERM/10/KILL/5');
+      const spin = spinner(process.stderr, `stopping ${service.name}`);
+      const outcome = await stopService(service, schedule);
+      spin.stop();
+      return reportStop(service, outcome, values['ok-if-stopped'] === true);
+    },
+  },
+  status: {
+    summary: 'show a service: supervisor, workers, restarts, last exits (LSB exit codes)',
+    usage: 'daemonkit status NAME | --pidfile FILE [--json]',
+    options: { ...targetOptions, json: { type: 'boolean' } },
+    takesCommand: false,
+    help: `Exit codes follow LSB: 0 running, 1 dead with a PID file left, 3 not running, 4 unknown.
+  --json                the same as one JSON object`,
+    async run(values, positionals) {
+      const report = await statusOf(target(values, positionals));
+      process.stdout.write(values.json ? `${JSON.stringify(statusJson(report))}\n` : renderStatus(report, colorEnabled(process.stdout)));
+      return report.lsb;
+    },
+  },
+  restart: {
+    summary: 'stop, then start again with the options it was started with',
+    usage: 'daemonkit restart NAME | --pidfile FILE',
+    options: { ...targetOptions },
+    takesCommand: false,
+    help: 'Stops the service (if it runs) and starts it with the options recorded when it was last started.',
+    async run(values, positionals) {
+      const service = target(values, positionals);
+      const record = readState(service.files.state);
+      if (!record) throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
+      const outcome = await stopService(service, record.options.stopSchedule);
+      if (outcome.kind === 'timeout') return reportStop(service, outcome, false);
+      return startService(record.options, false);
+    },
+  },
+  reload: {
+    summary: 'reload: replace workers one at a time (or SIGHUP them with --reload signal)',
+    usage: 'daemonkit reload NAME | --pidfile FILE',
+    options: { ...targetOptions },
+    takesCommand: false,
+    help: 'Asks the supervisor to reload and waits until it has. An unsupervised daemon gets SIGHUP.',
+    async run(values, positionals) {
+      const service = target(values, positionals);
+      const spin = spinner(process.stderr, `reloading ${service.name}`);
+      const answer = await ask(service, { cmd: 'reload' }, 600_000);
+      spin.stop();
+      return reportAnswer(service, answer, 'reloaded', SIGHUP);
+    },
+  },
+  reopen: {
+    summary: 'reopen the log files (after logrotate moved them)',
+    usage: 'daemonkit reopen NAME | --pidfile FILE',
+    options: { ...targetOptions },
+    takesCommand: false,
+    help: 'Makes the supervisor close and reopen its log files; use it as logrotate postrotate. Same as SIGUSR1.',
+    async run(values, positionals) {
+      const service = target(values, positionals);
+      return reportAnswer(service, await ask(service, { cmd: 'reopen' }, 5000), 'reopened its logs', SIGUSR1);
+    },
+  },
+  logs: {
+    summary: 'print the end of the logs; -f follows them across rotation',
+    usage: 'daemonkit logs NAME | --pidfile FILE [-n 50] [-f]',
+    options: { ...targetOptions, lines: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' } },
+    takesCommand: false,
+    help: `  -n, --lines N         how many lines (default 50)
+  -f, --follow          keep printing what is appended, across reopen and rotation (Ctrl-C to stop)`,
+    async run(values, positionals) {
+      const service = target(values, positionals);
+      const n = parseCount('--lines', (values.lines as string | undefined) ?? '50', 0, 1_000_000);
+      const paths = logPaths(service);
+      if (paths.length === 0) throw new UsageError(`${service.name} has no log file (its output goes to /dev/null)`);
+      for (const p of paths) process.stdout.write(tailLines(p, n));
+      if (!values.follow) return 0;
+      const following = followFiles(paths, (chunk) => process.stdout.write(chunk), { fromEnd: true });
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+      });
+      following.stop();
+      return 0;
+    },
+  },
+  list: {
+    summary: 'every service in the state directory, with its status',
+    usage: 'daemonkit list [--json]',
+    options: { json: { type: 'boolean' } },
+    takesCommand: false,
+    help: `Lists $DAEMONKIT_HOME (or $XDG_STATE_HOME/daemonkit, or ~/.local/state/daemonkit).
+  --json                one JSON array`,
+    async run(values) {
+      const reports = await Promise.all(listServices(defaultStateDir()).map(statusOf));
+      process.stdout.write(values.json ? `${JSON.stringify(reports.map(statusJson))}\n` : renderList(reports, colorEnabled(process.stdout)));
+      return 0;
     },
   },
   plan: {

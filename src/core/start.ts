@@ -95,7 +95,9 @@ export async function startDetached(o: Normalized, program: DaemonProgram, super
       done = true;
       clearTimeout(backstop);
       link.destroy();
-      void reapSoon(sessionPid).then(() => resolve(r));
+      // A ready supervisor stays; anything else (the intermediate, a failed supervisor) is exiting: reap it.
+      if (supervisorEntry && r.kind === 'ready') resolve(r);
+      else void reapSoon(sessionPid).then(() => resolve(r));
     };
     // The new session enforces the ready timeout itself; this only covers it dying or hanging.
     const backstop = setTimeout(() => {

@@ -263,11 +263,12 @@ export class SupervisorRuntime {
   async #exit(code: number): Promise<void> {
     if (this.#exiting) return;
     this.#exiting = true;
+    const failed = this.#startFailure ? this.#workers.get(this.#startFailure.pid) : undefined;
     // Wait (briefly) for the last output: a grandchild holding a pipe must not keep us here.
     await Promise.race([Promise.all([...this.#workers.values()].map((w) => w.drained)), delay(1000)]);
     if (this.#startFailure) {
       const f = this.#startFailure;
-      const w = this.#workers.get(f.pid);
+      const w = failed;
       const status = planner.describeWaitStatus(f.status);
       this.#tellOriginal({
         kind: 'failed',
