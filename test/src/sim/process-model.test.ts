@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalize, type StartOptions } from '../../../src/options.js';
@@ -11,6 +11,9 @@ const attached: DetachContext = { parentIsInit: false, systemdInvocation: false,
 const leaked = Array.from({ length: 298 }, (_, i) => i + 3);
 const root = mkdtempSync(join(tmpdir(), 'daemonkit-sim-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+// The command is resolved inside the chroot, so the jail needs its own /bin/sleep.
+mkdirSync(join(root, 'bin'));
+writeFileSync(join(root, 'bin', 'sleep'), '#!/bin/sh\n', { mode: 0o755 });
 
 const variants: Array<[string, Partial<StartOptions>]> = [
   ['nothing', {}],
@@ -56,7 +59,9 @@ test('the model catches broken plans', () => {
   const o = normalize({ pidfile: join(root, 'b.pid'), command: ['/bin/sleep', '1'] }, 'library');
   const good = buildPlan(o, attached);
 
-  const noClosefrom = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'closefrom') };
+  // Either spawn's closefrom alone keeps the leak out; without both, the model must see fd 7 arrive.
+  const noClosefrom = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'closefrom'), daemonFds: good.daemonFds.filter((a) => a.op !== 'closefrom') };
+  assert.deepEqual(simulate({ ...good, sessionFds: noClosefrom.sessionFds }, o, { leakedFds: [7] }).violations, []);
   assert.ok(simulate(noClosefrom, o, { leakedFds: [7] }).violations.some((v) => /inherited fd 7/.test(v)));
 
   const noStdio = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'open') };
