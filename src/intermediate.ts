@@ -4,8 +4,9 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { releasePidfile, writePid } from './core/pidfile.js';
 import { confine, takePidfile } from './core/confine.js';
-import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds, SESSION_READY_FD } from './core/plan.js';
+import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds } from './core/plan.js';
 import { onLines, type Report, type SessionOrder } from './core/messages.js';
+import { errorReport, receiveOrder, type SessionLink } from './core/session-link.js';
 import { spawnPlanned } from './core/spawner.js';
 import { planner } from './core/wasm.js';
 import { socketpair } from './sys/socket.js';
@@ -14,21 +15,6 @@ import { kill } from './sys/signal.js';
 import { MARKERS } from './core/markers.js';
 import type { Normalized } from './options.js';
 
-const link = new Socket({ fd: SESSION_READY_FD, readable: true, writable: true });
-let reported = false;
-
-function report(message: Report, exitCode: number): void {
-  if (reported) return;
-  reported = true;
-  link.end(`${JSON.stringify(message)}\n`, () => process.exit(exitCode));
-  // If the original is gone, the write can never finish; leave anyway.
-  setTimeout(() => process.exit(exitCode), 2000).unref();
-}
-
-function errorReport(e: unknown): Report {
-  const err = e as NodeJS.ErrnoException;
-  return { kind: 'error', message: err.message, code: err.code, path: err.path };
-}
 
 /** Only what the daemon wrote to stderr during this start, not an old log's tail. */
 function stderrTail(o: Normalized, from: number): string | undefined {
@@ -60,8 +46,13 @@ function sizeOf(t: Normalized['stdio'][number]): number {
   }
 }
 
-function run(order: SessionOrder): void {
+function run(order: SessionOrder, link: SessionLink): void {
   const o = order.options;
+  let reported = false;
+  const report = (message: Report, exitCode: number) => {
+    reported = true;
+    link.finish(message, exitCode);
+  };
   let pidfd: number | null = null;
   let daemonPid = 0;
   try {
@@ -124,7 +115,7 @@ function run(order: SessionOrder): void {
     if (readyWrite !== null) closeSync(readyWrite);
   }
   if (pidfd !== null) writePid(pidfd, daemonPid);
-  link.write(`${JSON.stringify({ kind: 'spawned', pid: daemonPid } satisfies Report)}\n`);
+  link.socket.write(`${JSON.stringify({ kind: 'spawned', pid: daemonPid } satisfies Report)}\n`);
   reap();
 
   const ready = () => {
@@ -163,11 +154,4 @@ function run(order: SessionOrder): void {
   }, o.readyTimeoutMs);
 }
 
-link.on('error', () => process.exit(1));
-let started = false;
-onLines(link, (m) => {
-  const order = m as SessionOrder;
-  if (started || order.kind !== 'order') return;
-  started = true;
-  run(order);
-});
+receiveOrder(run);
