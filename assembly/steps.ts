@@ -41,6 +41,7 @@ export const CTX_PARENT_IS_INIT: i32 = 1;
 export const CTX_SYSTEMD_INVOCATION: i32 = 2;
 export const CTX_NOTIFY_SOCKET: i32 = 4;
 export const CTX_STDIN_SOCKET: i32 = 8;
+export const CTX_SUPERVISED: i32 = 16;
 
 /** 0 when the process must detach; otherwise the CTX_ bit that says it already is (and force was not given). */
 export function detachSkipReason(context: i32, options: i32): i32 {
@@ -49,6 +50,7 @@ export function detachSkipReason(context: i32, options: i32): i32 {
   if ((context & CTX_SYSTEMD_INVOCATION) != 0) return CTX_SYSTEMD_INVOCATION;
   if ((context & CTX_NOTIFY_SOCKET) != 0) return CTX_NOTIFY_SOCKET;
   if ((context & CTX_STDIN_SOCKET) != 0) return CTX_STDIN_SOCKET;
+  if ((context & CTX_SUPERVISED) != 0) return CTX_SUPERVISED;
   return 0;
 }
 
@@ -57,6 +59,7 @@ export function detachSkipText(reason: i32): string {
   if (reason == CTX_SYSTEMD_INVOCATION) return "started by systemd (INVOCATION_ID is set)";
   if (reason == CTX_NOTIFY_SOCKET) return "started by systemd (NOTIFY_SOCKET is set)";
   if (reason == CTX_STDIN_SOCKET) return "stdin is a socket (started by inetd or a socket unit)";
+  if (reason == CTX_SUPERVISED) return "a worker of the daemonkit supervisor (DAEMONKIT_TASK_ID is set)";
   return "";
 }
 

@@ -14,5 +14,6 @@ export function detachContext(env: NodeJS.ProcessEnv = process.env): DetachConte
     systemdInvocation: Boolean(env.INVOCATION_ID),
     notifySocket: Boolean(env.NOTIFY_SOCKET),
     stdinIsSocket,
+    supervisedWorker: env.DAEMONKIT_TASK_ID !== undefined,
   };
 }

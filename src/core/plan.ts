@@ -61,6 +61,8 @@ export interface DetachContext {
   systemdInvocation: boolean;
   notifySocket: boolean;
   stdinIsSocket: boolean;
+  /** A worker of our own supervisor: it is the supervisor's job to keep it, not the worker's to detach. */
+  supervisedWorker: boolean;
 }
 
 const ROLES: Role[] = ['original', 'intermediate', 'supervisor', 'daemon'];
@@ -70,7 +72,8 @@ export function contextBits(c: DetachContext): number {
     (c.parentIsInit ? planner.CTX_PARENT_IS_INIT.value : 0) |
     (c.systemdInvocation ? planner.CTX_SYSTEMD_INVOCATION.value : 0) |
     (c.notifySocket ? planner.CTX_NOTIFY_SOCKET.value : 0) |
-    (c.stdinIsSocket ? planner.CTX_STDIN_SOCKET.value : 0)
+    (c.stdinIsSocket ? planner.CTX_STDIN_SOCKET.value : 0) |
+    (c.supervisedWorker ? planner.CTX_SUPERVISED.value : 0)
   );
 }
 

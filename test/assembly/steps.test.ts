@@ -4,7 +4,7 @@ import { planner } from '../../src/core/wasm.js';
 
 const p = planner;
 const OPTS = [p.OPT_SUPERVISE, p.OPT_PIDFILE, p.OPT_CHROOT, p.OPT_USER, p.OPT_GROUP, p.OPT_FORCE_DETACH, p.OPT_READY_PROTOCOL].map((g) => g.value);
-const CTXS = [p.CTX_PARENT_IS_INIT, p.CTX_SYSTEMD_INVOCATION, p.CTX_NOTIFY_SOCKET, p.CTX_STDIN_SOCKET].map((g) => g.value);
+const CTXS = [p.CTX_PARENT_IS_INIT, p.CTX_SYSTEMD_INVOCATION, p.CTX_NOTIFY_SOCKET, p.CTX_STDIN_SOCKET, p.CTX_SUPERVISED].map((g) => g.value);
 const allOptions = Array.from({ length: 1 << OPTS.length }, (_, i) => OPTS.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), 0));
 const allContexts = Array.from({ length: 1 << CTXS.length }, (_, i) => CTXS.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), 0));
 
@@ -31,7 +31,7 @@ test('every option and context combination yields a plan that keeps every rule',
       assert.equal(p.stepOrderError(plan), '', `options ${o} context ${c}: ${names(plan).join(' ')}`);
       n++;
     }
-  assert.equal(n, 128 * 16);
+  assert.equal(n, 128 * 32);
 });
 
 test('detaching is skipped exactly when already detached and not forced', () => {
@@ -48,6 +48,7 @@ test('detaching is skipped exactly when already detached and not forced', () => 
   assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_SYSTEMD_INVOCATION.value, 0)), /INVOCATION_ID/);
   assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_NOTIFY_SOCKET.value, 0)), /NOTIFY_SOCKET/);
   assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_STDIN_SOCKET.value, 0)), /socket/);
+  assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_SUPERVISED.value, 0)), /DAEMONKIT_TASK_ID/);
 });
 
 test('the unsupervised plan is the classic double fork', () => {

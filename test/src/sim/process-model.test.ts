@@ -7,7 +7,7 @@ import { normalize, type StartOptions } from '../../../src/options.js';
 import { buildPlan, type DetachContext } from '../../../src/core/plan.js';
 import { simulate } from '../../../src/sim/process-model.js';
 
-const attached: DetachContext = { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false };
+const attached: DetachContext = { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false, supervisedWorker: false };
 const leaked = Array.from({ length: 298 }, (_, i) => i + 3);
 const root = mkdtempSync(join(tmpdir(), 'daemonkit-sim-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
