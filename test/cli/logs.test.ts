@@ -61,3 +61,26 @@ test('3 workers writing while logrotate rotates 3 times: every line exactly once
   assert.equal(tail.code, 0);
   assert.deepEqual(tail.stdout.trimEnd().split('\n'), readFileSync(log, 'utf8').trimEnd().split('\n').slice(-3));
 });
+
+test('logs -f keeps following across a rotation and reopen, without a gap or a repeat', async () => {
+  const r = await cli(['start', '--name', 'ticker', '--start-secs', '0.05', '--', 'sh', '-c', 'i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.01; done'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)![1]));
+  const { spawn } = await import('node:child_process');
+  const follower = spawn(process.execPath, [cliPath, 'logs', 'ticker', '-n', '0', '-f'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  box.track(follower.pid);
+  let out = '';
+  follower.stdout.on('data', (d) => (out += d));
+  await waitFor(() => out.split('\n').length > 10);
+  const { renameSync } = await import('node:fs');
+  renameSync(box.path('ticker.log'), box.path('ticker.log.1'));
+  assert.equal((await cli(['reopen', 'ticker'], { env })).code, 0);
+  const mark = out.length;
+  await waitFor(() => out.length > mark && out.slice(mark).split('\n').length > 10);
+  follower.kill('SIGINT');
+  await new Promise((res) => follower.on('close', res));
+  const ticks = out.trim().split('\n').map((l) => Number(/^tick (\d+)$/.exec(l)?.[1] ?? NaN));
+  assert.ok(ticks.length > 20, out);
+  for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i], ticks[i - 1]! + 1, `after tick ${ticks[i - 1]} came ${ticks[i]}`);
+  assert.equal((await cli(['stop', 'ticker'], { env })).code, 0);
+});
