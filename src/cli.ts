@@ -149,7 +149,7 @@ async function startService(options: Normalized, okIfRunning: boolean): Promise<
 
 function reportStop(service: Service, outcome: StopOutcome, okIfStopped: boolean): number {
   if (outcome.kind === 'stopped') {
-    process.stdout.write(`stopped ${service.name} (pid ${outcome.pid})\n`);
+    process.stdout.write(`stopped ${service.name} (pid ${outcome.pid})\n${outcome.note ? `  ${outcome.note}\n` : ''}`);
     return 0;
   }
   if (outcome.kind === 'not-running') {

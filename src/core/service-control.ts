@@ -64,7 +64,7 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   return { ...base, lsb: LSB.running, summary: 'running', pid: state.pid, reason: null };
 }
 
-export type StopOutcome = { kind: 'stopped'; pid: number } | { kind: 'not-running'; stale: boolean } | { kind: 'timeout'; pid: number; message: string };
+export type StopOutcome = { kind: 'stopped'; pid: number; note?: string } | { kind: 'not-running'; stale: boolean } | { kind: 'timeout'; pid: number; message: string };
 
 /** Stops the service and waits until its supervisor (or daemon) is gone; only the lock holder is ever signalled. */
 export async function stopService(service: Service, schedule: number[]): Promise<StopOutcome> {
@@ -86,7 +86,7 @@ export async function stopService(service: Service, schedule: number[]): Promise
       }
       return { kind: 'timeout', pid: held.pid, message: `pid ${held.pid} is still alive after the stop schedule` };
     }
-    if (await waitReadable(held.pidfd, 5000)) return { kind: 'stopped', pid: held.pid };
+    if (await waitReadable(held.pidfd, 5000)) return { kind: 'stopped', pid: held.pid, note: answer.message };
     return { kind: 'timeout', pid: held.pid, message: `supervisor ${held.pid} answered but did not exit` };
   } finally {
     closeSync(held.pidfd);

@@ -1,5 +1,5 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
-import { closeSync, existsSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Server, Socket } from 'node:net';
 import type { Normalized } from '../options.js';
@@ -16,6 +16,7 @@ import { pipe } from '../sys/unistd.js';
 import { waitpid } from '../sys/wait.js';
 import { kill, killGroup } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
+import { pidfdOpen, pidfdSendSignal } from '../sys/pidfd.js';
 
 /** util-linux's setpriv sets PR_SET_PDEATHSIG just before exec: a worker dies with its supervisor, even by SIGKILL. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
@@ -23,6 +24,9 @@ const TAIL_BYTES = 4096;
 const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
 const WORKER_STATES = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
 const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
+const SIGKILL = 9;
+const SIGTERM = 15;
+const SIGCONT = 18;
 
 interface Worker {
   task: number;
@@ -46,6 +50,10 @@ export class SupervisorRuntime {
   #reloadWaiters: Reply[] = [];
   #startFailure: { task: number; status: number; pid: number } | null = null;
   #exiting = false;
+  /** The stop schedule in force, to tell an escalation (a later step's signal) from the first signal. */
+  #schedule: number[];
+  /** Processes a stop had to escalate for, reported in the log and the stop answer. */
+  #escalated = new Set<number>();
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: Socket) {
     this.#o = o;
@@ -66,6 +74,7 @@ export class SupervisorRuntime {
     );
     if (!this.#h) throw new Error('the supervisor state machine refused these options');
     planner.supSetStopSchedule(this.#h, Int32Array.from(o.stopSchedule));
+    this.#schedule = o.stopSchedule;
     this.#sink = new LogSink(o.stdio[1], o.stdio[2]);
   }
 
@@ -155,8 +164,12 @@ export class SupervisorRuntime {
           break;
         }
         case p.A_SIGNAL.value:
-          if (c) killGroup(a, b);
-          else kill(a, b);
+          if (c) {
+            this.#noteEscalation(a, b);
+            killGroup(a, b);
+            // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
+            if (b !== SIGKILL && b !== SIGCONT) killGroup(a, SIGCONT);
+          } else kill(a, b);
           break;
         case p.A_ARM_TIMER.value: {
           clearTimeout(this.#timers.get(a));
@@ -200,7 +213,10 @@ export class SupervisorRuntime {
       case 'status':
         return reply({ ok: true, status: this.status() });
       case 'stop':
+        // A second stop while stopping waits for the same end (the first one's schedule stays).
+        if (planner.supState(this.#h) === 3 /* stopping */) return void this.#stopWaiters.push(reply);
         if (req.schedule && !planner.supSetStopSchedule(this.#h, Int32Array.from(req.schedule))) return reply({ ok: false, error: 'bad stop schedule' });
+        if (req.schedule) this.#schedule = req.schedule;
         this.#stopWaiters.push(reply);
         return this.#apply(planner.supStop(this.#h, now()));
       case 'reload':
@@ -244,6 +260,60 @@ export class SupervisorRuntime {
     };
   }
 
+  /** A stop-schedule signal after the first step goes to a process that outlived the step before: say so. */
+  #noteEscalation(pid: number, signal: number): void {
+    const s = this.#schedule;
+    for (let i = 2; i < s.length; i += 2) {
+      if (s[i] !== signal || s[i + 1] === -1) continue;
+      const prev = s[i - 2]!;
+      const secs = s[i - 1]! / 1000;
+      this.#log(`stop: pid ${pid} still alive ${secs}s after ${planner.signalName(prev)}: sending ${planner.signalName(signal)}`);
+      this.#escalated.add(pid);
+      return;
+    }
+  }
+
+  /**
+   * Processes still in our session once every worker is gone: children a worker left behind when it exited (or died
+   * on SIGTERM while they ignored it). TERM, a second, then KILL. Found in /proc, signalled through a pidfd after
+   * checking the session again, so a recycled PID is never hit. Returns how many were signalled.
+   */
+  #sweepSession(signal: number): number {
+    let n = 0;
+    let names: string[];
+    try {
+      names = readdirSync('/proc');
+    } catch {
+      return 0; // no /proc (a chroot without it): nothing we can find
+    }
+    for (const name of names) {
+      const pid = Number(name);
+      if (!(pid > 0) || pid === process.pid || sessionOf(pid) !== process.pid) continue;
+      let fd: number | null = null;
+      try {
+        fd = pidfdOpen(pid);
+        if (fd !== null && sessionOf(pid) === process.pid && pidfdSendSignal(fd, signal)) n++;
+      } catch {
+        // gone, or not ours to signal
+      } finally {
+        if (fd !== null) closeSync(fd);
+      }
+    }
+    return n;
+  }
+
+  async #sweepLeftovers(): Promise<void> {
+    // A process that outlived the whole schedule is left as the schedule says (exit 2); so are its companions.
+    if (planner.supPids(this.#h).length > 0) return;
+    const left = this.#sweepSession(SIGTERM);
+    if (left === 0) return;
+    this.#sweepSession(SIGCONT);
+    this.#log(`stop: ${left} process${left === 1 ? '' : 'es'} left behind by exited workers: sent SIGTERM`);
+    for (let i = 0; i < 50 && this.#sweepSession(0) > 0; i++) await delay(20);
+    const killed = this.#sweepSession(SIGKILL);
+    if (killed) this.#log(`stop: ${killed} of them still alive 1s after SIGTERM: sent SIGKILL`);
+  }
+
   #saveState(exitCode: number | null): void {
     const files = this.#files;
     if (!files) return;
@@ -264,6 +334,8 @@ export class SupervisorRuntime {
     if (this.#exiting) return;
     this.#exiting = true;
     const failed = this.#startFailure ? this.#workers.get(this.#startFailure.pid) : undefined;
+    // Nothing of the service may outlive it: its workers' leftover children hold our pipes and our session.
+    await this.#sweepLeftovers();
     // Wait (briefly) for the last output: a grandchild holding a pipe must not keep us here.
     await Promise.race([Promise.all([...this.#workers.values()].map((w) => w.drained)), delay(1000)]);
     if (this.#startFailure) {
@@ -283,7 +355,8 @@ export class SupervisorRuntime {
     }
     this.#saveState(code);
     this.#sink.close();
-    for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, error: code === 0 ? undefined : planner.supFailureReason(this.#h) || `exit ${code}` });
+    const note = this.#escalated.size ? `${this.#escalated.size} process${this.#escalated.size === 1 ? '' : 'es'} needed the stop schedule's later steps` : undefined;
+    for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : planner.supFailureReason(this.#h) || `exit ${code}` });
     for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: 'the service stopped' });
     const files = this.#files;
     if (files) {
@@ -306,6 +379,17 @@ export class SupervisorRuntime {
 
 function sameTarget(a: Normalized['stdio'][number], b: Normalized['stdio'][number]): boolean {
   return (a.kind === 'append' || a.kind === 'truncate') && (b.kind === 'append' || b.kind === 'truncate') && a.path === b.path;
+}
+
+/** The session of pid from /proc/PID/stat; -1 if it is gone or a zombie (dead already, its parent's to reap). */
+function sessionOf(pid: number): number {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+    return f[0] === 'Z' ? -1 : Number(f[3]);
+  } catch {
+    return -1;
+  }
 }
 
 function now(): number {

@@ -162,6 +162,7 @@ describe('stopping hard cases', () => {
     const stop = await cli(['stop', 'stubborn', '--retry', 'TERM/1/KILL/5'], { env });
     assert.equal(stop.code, 0, stop.stderr);
     assert.ok(Date.now() - t0 >= 1000, 'TERM was given its full second');
+    assert.match(stop.stdout, /1 process needed the stop schedule's later steps/, 'the escalation is reported');
     assert.ok(!alive(workers[0]!.pid));
   });
 
