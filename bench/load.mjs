@@ -1,0 +1,90 @@
+// What daemonkit's entries load before they do anything, beside the node floor: each row is a fresh process,
+// from spawn until it has exited, interleaved round-robin. The in-process split (bootstrap vs our modules) comes
+// from a preload that reports performance.nodeTiming at exit.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchDir, cli, node, root } from './lib/env.mjs';
+import { run, sleep } from './lib/proc.mjs';
+import { ratio, rotate, summarize } from './lib/stats.mjs';
+import { timedStart } from './lib/timing.mjs';
+
+export const name = 'load';
+export const title = 'Startup cost: what the CLI, the library and their parts load';
+export const defaults = { n: 12 };
+
+const koffiUrl = `${root}/node_modules/koffi/index.js`;
+const wasmJs = `
+  const { readFileSync } = await import('node:fs');
+  const { instantiate } = await import(${JSON.stringify(`${root}/build/planner.js`)});
+  await instantiate(await WebAssembly.compile(readFileSync(${JSON.stringify(`${root}/build/planner.wasm`)})), {});`;
+
+const PROBES = [
+  { id: 'node', label: "node -e ''", args: ['-e', ''] },
+  { id: 'koffi', label: 'node: import koffi', args: ['--input-type=module', '-e', `await import(${JSON.stringify(koffiUrl)})`] },
+  { id: 'wasm', label: 'node: compile + instantiate build/planner.wasm', args: ['--input-type=module', '-e', wasmJs] },
+  { id: 'cli-version', label: 'node dist/cli.js --version', args: [cli, '--version'] },
+  { id: 'cli-plan', label: 'node dist/cli.js plan -- /bin/sleep 1', args: [cli, 'plan', '--', '/bin/sleep', '1'] },
+  {
+    id: 'node-node',
+    label: "two bare Node startups in series: node -e that spawnSyncs node -e '' (the floor of any start whose second process is Node)",
+    args: ['-e', "require('child_process').spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' })"],
+  },
+  { id: 'true', label: '/bin/true', cmd: '/bin/true', args: [] },
+  { id: 'setpriv', label: 'setpriv --pdeathsig KILL -- /bin/true (how the supervisor execs a worker)', cmd: '/usr/bin/setpriv', args: ['--pdeathsig', 'KILL', '--', '/bin/true'] },
+  { id: 'index', label: 'node: import dist/index.js (the library)', args: ['--input-type=module', '-e', `await import(${JSON.stringify(`${root}/dist/index.js`)})`] },
+];
+
+export async function run_(ctx) {
+  const n = ctx.n ?? defaults.n;
+  const all = [...PROBES];
+  if (ctx.extraCaCerts)
+    all.splice(1, 0, { id: 'node-extra-ca', label: "node -e '' with NODE_EXTRA_CA_CERTS (this machine's login environment)", args: ['-e', ''], env: { ...process.env, NODE_EXTRA_CA_CERTS: ctx.extraCaCerts } });
+  const probes = all.filter((p) => ctx.wants(`load/${p.id}`) && (!p.cmd || existsSync(p.cmd)));
+  const samples = new Map(probes.map((p) => [p.id, []]));
+  for (let r = -1; r < n; r++) {
+    for (const p of rotate(probes, r + 1)) {
+      const res = await timedStart({ cmd: p.cmd ?? node, args: p.args, env: p.env, cwd: root, returns: true });
+      if (res.error) throw new Error(`${p.label}: ${res.error}`);
+      if (r >= 0) samples.get(p.id).push(res.ms);
+      await sleep(10);
+    }
+  }
+  const floor = summarize(samples.get('node') ?? []).median;
+  const rows = probes.map((p) => {
+    const s = summarize(samples.get(p.id));
+    return { id: `load/${p.id}`, label: p.label, group: 'spawn to exit, ms', unit: 'ms', ...s, ratios: { "node -e ''": ratio(s.median, floor) }, overFloorMs: floor == null ? null : +(s.median - floor).toFixed(2) };
+  });
+
+  // In-process split for the CLI: bootstrap done vs exit, both since process start (preload reports them).
+  const split = { bootstrap: [], exit: [] };
+  for (let i = 0; i < Math.min(n, 8); i++) {
+    const r = await run(node, ['-r', join(benchDir, 'entries', 'exit-timing.cjs'), cli, '--version'], { cwd: root });
+    const m = /DKBENCH_TIMING (.+)/.exec(r.stderr);
+    if (m) {
+      const t = JSON.parse(m[1]);
+      split.bootstrap.push(t.bootstrapComplete);
+      split.exit.push(t.exit);
+    }
+  }
+  const b = summarize(split.bootstrap);
+  const e = summarize(split.exit);
+  rows.push(
+    { id: 'split/bootstrap', label: 'dist/cli.js --version: Node bootstrap complete', group: 'in process, ms since process start (performance.nodeTiming)', unit: 'ms', ...b },
+    { id: 'split/exit', label: 'dist/cli.js --version: exit (bundle, koffi, wasm loaded and run)', group: 'in process, ms since process start (performance.nodeTiming)', unit: 'ms', ...e },
+  );
+  for (const f of ['cli.js', 'index.js', 'intermediate.js', 'supervisor.js']) {
+    let size = null;
+    try {
+      size = statSync(join(root, 'dist', f)).size;
+    } catch {
+      continue;
+    }
+    rows.push({ id: `size/${f}`, label: `dist/${f}`, group: 'bundle size, bytes', unit: 'B', n: 1, median: size, min: size, max: size });
+  }
+  return {
+    params: { n, warmup: 1, environment: ctx.extraCaCerts ? 'NODE_EXTRA_CA_CERTS removed, except in the row that says so' : 'as inherited' },
+    rows,
+    targets: [],
+  };
+}
+export { run_ as run };

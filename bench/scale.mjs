@@ -1,0 +1,204 @@
+// 5. Scale: one supervisor with 1,000 sleep workers. Time to spawn them all and be ready; SIGKILL them all at
+// once and time until 1,000 new PIDs run the target; zombies left; supervisor RSS and CPU at rest.
+// The 10-line Node supervisor does the same as the reference.
+import { join } from 'node:path';
+import { cli, node } from './lib/env.mjs';
+import { MINI, dkEnv, target } from './lib/peers.mjs';
+import { CLK_TCK, alive, cmdline, ctxSwitches, killPid, launch, memory, now, pids, readPidfile, run as runCmd, runs, sleep, stat, stopPids, track } from './lib/proc.mjs';
+import { summarize } from './lib/stats.mjs';
+
+export const name = 'scale';
+export const title = 'Scale: one supervisor, 1,000 workers';
+export const defaults = { n: 1, workers: 1000, restMs: 3000, windowMs: 5000 };
+
+/**
+ * Live PIDs running the target. `known` remembers each PID's verdict while that PID stays listed in /proc (a PID
+ * number cannot be reused between two polls a few ms apart), so a poll costs a readdir plus the new PIDs' reads.
+ * A fresh child that has not exec'd the target yet shows its parent's argv, or a launcher's: it is left undecided.
+ */
+function scan(marker, expect, known) {
+  const list = pids();
+  const listed = new Set(list);
+  for (const pid of known.keys()) if (!listed.has(pid)) known.delete(pid);
+  const out = [];
+  for (const pid of list) {
+    let v = known.get(pid);
+    if (v === undefined) {
+      const argv = cmdline(pid);
+      if (!argv || argv.length === 0) continue;
+      if (argv.includes(marker)) {
+        if (!runs(pid, expect)) continue; // not exec'd the target yet (daemonkit goes through setpriv first)
+        v = true;
+      } else if (argv.some((a) => a.includes('mini-supervisor') || a.includes('supervisor.js') || a.includes('cli.js'))) continue;
+      else v = false;
+      known.set(pid, v);
+    }
+    if (v) out.push(pid);
+  }
+  return out;
+}
+
+async function until(fn, { stepMs = 2, timeoutMs = 60_000 } = {}) {
+  const end = now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return now();
+    if (now() > end) return null;
+    await sleep(stepMs);
+  }
+}
+
+const zombiesOf = (sup) => pids().filter((p) => {
+  const s = stat(p);
+  return s && s.ppid === sup && s.state === 'Z';
+}).length;
+
+export async function run(ctx) {
+  const n = ctx.n ?? defaults.n;
+  const W = ctx.workers ?? defaults.workers;
+  const peers = [
+    { id: 'daemonkit', label: 'daemonkit supervisor', needs: ['supervised'] },
+    { id: 'mini', label: '10-line Node supervisor', needs: [] },
+  ].filter((p) => ctx.wants(p.id));
+  const data = new Map(peers.map((p) => [p.id, { spawn: [], recover: [], zombies: [], rss: [], pss: [], cpu: [], cs: [], stop: [], errors: [] }]));
+  const skipped = new Map();
+  for (const p of peers) {
+    const why = ctx.unavailable(p.needs);
+    if (why) skipped.set(p.id, why);
+  }
+  for (let r = 0; r < n; r++) {
+    for (const p of peers.filter((x) => !skipped.has(x.id))) {
+      const d = data.get(p.id);
+      const marker = ctx.sleepMarker();
+      const t = target('sleep', marker);
+      const home = join(ctx.dir(`scale-${p.id}-${r}`), 'dk');
+      const cache = new Map();
+      let sup = null;
+      let launcher = null;
+      try {
+        const t0 = now();
+        if (p.id === 'daemonkit') {
+          const l = launch(node, [cli, 'start', '--name', 'scale', '--start-secs', '0', '--workers', String(W), '--backoff-min', '0', '--max-restarts', '1000000', '--', ...t.argv], { env: dkEnv(home) });
+          launcher = l;
+          track(l.pid);
+        } else {
+          const l = launch(node, [MINI, ...t.argv], { env: { ...process.env, WORKERS: String(W) } });
+          sup = track(l.pid);
+        }
+        let seen = [];
+        const t1 = await until(
+          () => {
+            if (launcher && alive(launcher.pid)) return false;
+            seen = scan(marker, t.expect, cache);
+            return seen.length >= W;
+          },
+          { stepMs: 5 },
+        );
+        if (launcher) {
+          const st = await launcher.exited;
+          if (st.code !== 0) throw new Error(`daemonkit start --workers ${W} exited ${st.code}`);
+          sup = track(readPidfile(join(home, 'scale.pid')));
+        }
+        if (t1 == null) throw new Error(`only ${seen.length} of ${W} workers running after 60 s`);
+        d.spawn.push(t1 - t0);
+        seen.forEach(track);
+
+        await sleep(ctx.restMs ?? defaults.restMs);
+        const m = memory(sup);
+        const s0 = stat(sup);
+        const c0 = ctxSwitches(sup);
+        await sleep(defaults.windowMs);
+        const s1 = stat(sup);
+        const c1 = ctxSwitches(sup);
+        d.rss.push(m.rssKiB / 1024);
+        d.pss.push(m.pssKiB / 1024);
+        d.cpu.push(((s1.utime + s1.stime - s0.utime - s0.stime) * 1000) / CLK_TCK);
+        d.cs.push(c1.total - c0.total);
+
+        // Kill every worker at once; recovered when W PIDs, none of them an old one, run the target.
+        const old = new Set(scan(marker, t.expect, cache));
+        const k0 = now();
+        for (const pid of old) killPid(pid, 'SIGKILL');
+        let fresh = [];
+        const k1 = await until(
+          () => {
+            fresh = scan(marker, t.expect, cache).filter((x) => !old.has(x));
+            if (fresh.length >= W) fresh = fresh.filter(alive);
+            return fresh.length >= W;
+          },
+          { stepMs: 5 },
+        );
+        if (k1 == null) {
+          let detail = '';
+          if (p.id === 'daemonkit') {
+            // What the supervisor itself says about its workers, and what /proc shows.
+            const st = await runCmd(node, [cli, 'status', 'scale', '--json'], { env: dkEnv(home), timeoutMs: 30_000 });
+            try {
+              const j = JSON.parse(st.stdout);
+              const states = {};
+              for (const w of j.workers ?? []) states[w.state] = (states[w.state] ?? 0) + 1;
+              detail = `; status says ${JSON.stringify(states)}${j.failure ? `, failure: ${j.failure}` : ''}`;
+              const fresh2 = new Set(fresh);
+              const missing = (j.workers ?? []).filter((w) => !fresh2.has(w.pid)).slice(0, 3);
+              detail += `; e.g. ${missing.map((w) => `task ${w.task ?? w.id} pid ${w.pid} ${w.state} argv ${JSON.stringify(cmdline(w.pid))} old ${old.has(w.pid)}`).join(', ')}`;
+            } catch {
+              detail = `; status exited ${st.code}: ${st.stdout.slice(0, 200)}`;
+            }
+          }
+          throw new Error(`only ${fresh.length} of ${W} workers back after 60 s${detail}`);
+        }
+        d.recover.push(k1 - k0);
+        fresh.forEach(track);
+        await sleep(1000);
+        d.zombies.push(zombiesOf(sup));
+
+        const all = scan(marker, t.expect, cache);
+        const s0t = now();
+        if (p.id === 'daemonkit') {
+          const st = await runCmd(node, [cli, 'stop', 'scale'], { env: dkEnv(home), timeoutMs: 60_000 });
+          if (st.code === 0) d.stop.push(now() - s0t);
+        } else {
+          killPid(sup, 'SIGTERM');
+          if (await until(() => !alive(sup) && all.every((x) => !alive(x)), { stepMs: 5, timeoutMs: 30_000 })) d.stop.push(now() - s0t);
+        }
+        await stopPids([sup, ...all], { graceMs: 5000 });
+      } catch (e) {
+        d.errors.push(e.message);
+        ctx.log(`  scale ${p.id}: ${e.message}`);
+        if (launcher?.pid) await stopPids([launcher.pid]);
+        if (!sup && p.id === 'daemonkit') sup = readPidfile(join(home, 'scale.pid'));
+        await stopPids([sup, ...scan(marker, t.expect, new Map())].filter(Boolean), { graceMs: 5000 });
+      }
+      ctx.progress(`${p.id} done`);
+    }
+  }
+
+  const metrics = [
+    ['spawn', `spawn ${W} workers until all run (start returned, for daemonkit), ms`, 'ms'],
+    ['recover', `SIGKILL all ${W} at once until ${W} new PIDs run the target, ms`, 'ms'],
+    ['zombies', 'zombie children of the supervisor 1 s after recovery', ''],
+    ['rss', `supervisor RSS at rest with ${W} workers, MiB`, 'MiB'],
+    ['pss', `supervisor PSS at rest with ${W} workers, MiB`, 'MiB'],
+    ['cpu', `supervisor CPU over ${defaults.windowMs / 1000} s at rest, ms`, 'ms'],
+    ['cs', `supervisor context switches over ${defaults.windowMs / 1000} s at rest`, ''],
+    ['stop', `stop with ${W} workers until all are gone, ms`, 'ms'],
+  ];
+  const rows = [];
+  for (const [k, group, unit] of metrics)
+    for (const p of peers) {
+      const s = summarize(data.get(p.id)[k]);
+      rows.push({ id: `${k}/${p.id}`, label: p.label, group, unit, ...s, skipped: skipped.get(p.id) ?? (s.n === 0 ? `no sample: ${data.get(p.id).errors[0] ?? 'unknown'}` : undefined) });
+    }
+  const med = (k) => summarize(data.get('daemonkit')?.[k] ?? []).median;
+  const maxOf = (k) => summarize(data.get('daemonkit')?.[k] ?? []).max;
+  const why = skipped.get('daemonkit') ?? data.get('daemonkit')?.errors[0];
+  const lim = (id, text, v, limit, unit, fmt = (x) => x) =>
+    v == null ? { id, text, status: 'not measurable yet', measured: why ?? 'no sample' } : { id, text, status: v < limit ? 'met' : 'not met', measured: `${fmt(v)} ${unit} (limit ${limit} ${unit})` };
+  const targets = [
+    lim('scale-spawn', `spawn all ${W} in under 3 s`, med('spawn'), 3000, 'ms'),
+    lim('scale-recover', `recover all ${W} in under 3 s`, med('recover'), 3000, 'ms'),
+    maxOf('zombies') == null ? { id: 'scale-zombies', text: 'no zombie left', status: 'not measurable yet', measured: why ?? 'no sample' } : { id: 'scale-zombies', text: 'no zombie left', status: maxOf('zombies') === 0 ? 'met' : 'not met', measured: `${maxOf('zombies')} zombie(s) at most` },
+    lim('scale-rss', `supervisor RSS under 80 MB with ${W} workers`, med('rss') == null ? null : (med('rss') * 1048576) / 1e6, 80, 'MB', (x) => x.toFixed(1)),
+  ];
+  return { params: { n, workers: W, restMs: defaults.restMs, windowMs: defaults.windowMs, daemonkitOptions: '--start-secs 0 --backoff-min 0 --max-restarts 1000000' }, rows, targets };
+}
