@@ -38,7 +38,13 @@ function readPid(fd: number): number | null {
  * A held lock is an expected outcome: { ok: false, pid } names the holder as written in the file.
  */
 export function acquirePidfile(path: string): Acquired {
-  checkDirectory(path);
+  try {
+    checkDirectory(path);
+  } catch (e) {
+    // A missing directory would otherwise surface as a bare "ENOENT ... stat '/dir'" without saying what it was for.
+    if (e instanceof PidfileError) throw e;
+    throw new PidfileError(`cannot create PID file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path, (e as NodeJS.ErrnoException).code ?? 'EIO');
+  }
   // A daemon exiting unlinks the file while holding its lock: whoever locked that unlinked inode must try the new file.
   for (;;) {
     const got = lockOnce(path);
@@ -65,7 +71,7 @@ function lockOnce(path: string): Acquired {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ELOOP') throw new PidfileError(`refusing PID file ${path}: it is a symbolic link`, path, 'ELOOP');
-    throw err;
+    throw new PidfileError(`cannot create PID file ${path}: ${err.code ?? err.message}`, path, err.code ?? 'EIO');
   }
   try {
     if (!fstatSync(fd).isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
@@ -105,6 +111,8 @@ export function inspectPidfile(path: string): PidfileState {
     fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NOCTTY);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
+    // A planted symlink is refused by every command, with words rather than a stack trace.
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new PidfileError(`refusing PID file ${path}: it is a symbolic link`, path, 'ELOOP');
     throw e;
   }
   try {
@@ -114,6 +122,31 @@ export function inspectPidfile(path: string): PidfileState {
       return { state: 'stale', pid };
     }
     return { state: 'running', pid };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * After `pid` has exited: removes its PID file if nobody holds the lock and it still names pid. The daemon could not
+ * (a foreign program never does; a supervisor that dropped to --user cannot unlink in root's directory). Locked
+ * while unlinking, as a daemon does on exit, so a start racing us retries on the new path.
+ */
+export function removeStalePidfile(path: string, pid: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NOCTTY);
+  } catch {
+    return false;
+  }
+  try {
+    // Read before locking: a new daemon's file (empty, or its own PID) is never locked by us, not even for a moment.
+    if (!fstatSync(fd).isFile() || readPid(fd) !== pid || !flock(fd, LOCK_EX | LOCK_NB)) return false;
+    if (readPid(fd) !== pid || !sameFile(fd, path)) return false;
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
   } finally {
     closeSync(fd);
   }

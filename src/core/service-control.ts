@@ -1,7 +1,7 @@
 // Operations on a named service: find it, ask it, signal it only when its PID file lock proves who it is.
 import { closeSync, readdirSync } from 'node:fs';
 import { askControl, type ControlAnswer, type ControlRequest } from './control.js';
-import { inspectPidfile, type PidfileState } from './pidfile.js';
+import { inspectPidfile, PidfileError, removeStalePidfile, type PidfileState } from './pidfile.js';
 import { readState, serviceFiles, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
 import { pidfdOpen, pidfdSendSignal, waitReadable } from '../sys/pidfd.js';
 
@@ -47,9 +47,16 @@ export async function ask(service: Service, req: ControlRequest, timeoutMs: numb
 }
 
 export async function statusOf(service: Service): Promise<StatusReport> {
-  const state: PidfileState = inspectPidfile(service.files.pidfile);
   const record = readState(service.files.state);
   const base = { name: service.name, record, status: null as ServiceStatus | null };
+  let state: PidfileState;
+  try {
+    state = inspectPidfile(service.files.pidfile);
+  } catch (e) {
+    // A PID file we refuse to read (a symlink): LSB "unknown", with the reason instead of a stack trace.
+    if (e instanceof PidfileError) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid: null, reason: e.message };
+    throw e;
+  }
   if (state.state === 'absent') {
     const failed = record?.exitCode ? record.status?.failure ?? `exited ${record.exitCode}` : null;
     return { ...base, lsb: LSB.notRunning, summary: failed ? 'failed' : 'stopped', pid: null, reason: failed, status: record?.status ?? null };
@@ -64,22 +71,47 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   return { ...base, lsb: LSB.running, summary: 'running', pid: state.pid, reason: null };
 }
 
-export type StopOutcome = { kind: 'stopped'; pid: number; note?: string } | { kind: 'not-running'; stale: boolean } | { kind: 'timeout'; pid: number; message: string };
+export type StopOutcome =
+  | { kind: 'stopped'; pid: number; note?: string }
+  | { kind: 'not-running'; stale: boolean }
+  | { kind: 'timeout'; pid: number; message: string }
+  /** Not ours to stop: the control socket refused us (another user's service), or its PID file is refused. */
+  | { kind: 'denied'; pid: number | null; message: string };
 
 /** Stops the service and waits until its supervisor (or daemon) is gone; only the lock holder is ever signalled. */
 export async function stopService(service: Service, schedule: number[]): Promise<StopOutcome> {
-  const held = pinHolder(service.files.pidfile);
+  const outcome = await stopHolder(service, schedule);
+  // A stopped daemon that could not remove its own PID file would otherwise read as "stale" (LSB 1) after a clean stop.
+  if (outcome.kind === 'stopped') removeStalePidfile(service.files.pidfile, outcome.pid);
+  return outcome;
+}
+
+async function stopHolder(service: Service, schedule: number[]): Promise<StopOutcome> {
+  let held;
+  try {
+    held = pinHolder(service.files.pidfile);
+  } catch (e) {
+    if (e instanceof PidfileError) return { kind: 'denied', pid: null, message: e.message };
+    throw e;
+  }
   if (!held) return { kind: 'not-running', stale: inspectPidfile(service.files.pidfile).state === 'stale' };
   const budget = scheduleBudget(schedule);
   try {
     const answer = await ask(service, { cmd: 'stop', schedule }, budget + 5000);
+    // Another user's supervisor: signalling it would fail the same way (EPERM), so say so instead of trying.
+    if (answer && 'denied' in answer) return { kind: 'denied', pid: held.pid, message: `permission denied on ${service.files.socket}` };
     if (answer && !('denied' in answer) && answer.exitCode === 2) {
       return { kind: 'timeout', pid: held.pid, message: answer.error ?? 'the stop schedule ran out' };
     }
-    if (!answer || 'denied' in answer) {
+    if (!answer) {
       // No supervisor to ask (an unsupervised daemon, or a hung one): run the schedule on the lock holder itself.
       for (let i = 0; i < schedule.length; i += 2) {
-        pidfdSendSignal(held.pidfd, schedule[i]!);
+        try {
+          pidfdSendSignal(held.pidfd, schedule[i]!);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EPERM') return { kind: 'denied', pid: held.pid, message: `permission denied: cannot signal pid ${held.pid}` };
+          throw e;
+        }
         const wait = schedule[i + 1]! < 0 ? -1 : schedule[i + 1]!;
         if (await waitReadable(held.pidfd, wait === -1 ? 3_600_000 : wait)) return { kind: 'stopped', pid: held.pid };
         if (wait === -1) i -= 2;

@@ -7,7 +7,7 @@ import { buildPlan, NOMINAL_FDS } from './plan.js';
 import { detachContext } from './context.js';
 import { distFile } from './dist-path.js';
 import { onLines, type Report, type SessionOrder } from './messages.js';
-import { inspectPidfile } from './pidfile.js';
+import { inspectPidfile, PidfileError } from './pidfile.js';
 import { spawnPlanned } from './spawner.js';
 import { socketpair } from '../sys/socket.js';
 import { waitpid } from '../sys/wait.js';
@@ -63,7 +63,14 @@ function reapSoon(pid: number): Promise<number | null> {
 /** Starts a daemon the classic way (original → session leader → daemon) and resolves with the verdict. */
 export async function startDetached(o: Normalized, program: DaemonProgram, supervisorEntry = false): Promise<StartResult> {
   if (o.pidfile) {
-    const now = inspectPidfile(o.pidfile);
+    let now;
+    try {
+      now = inspectPidfile(o.pidfile);
+    } catch (e) {
+      // A symlink planted at the PID file path: refused here, before anything is spawned or created.
+      if (e instanceof PidfileError) return { kind: 'failed', message: e.message, code: e.code, path: e.path };
+      throw e;
+    }
     if (now.state === 'running') return { kind: 'busy', pid: now.pid };
   }
   const prepared = prepareFiles(o);

@@ -23,7 +23,7 @@ function headline(r: StatusReport, color: boolean): string {
   if (r.lsb === 0 && r.status) return `${r.name}: ${state} (supervisor pid ${r.pid}, up ${formatAge(r.status.startedAt)})`;
   if (r.lsb === 0) return `${r.name}: ${state} (pid ${r.pid}, unsupervised)`;
   if (r.lsb === 1) return `${r.name}: ${paint('not running', 'red', color)} (stale PID file${r.pid ? `, last pid ${r.pid}` : ''})`;
-  if (r.lsb === 4) return `${r.name}: ${paint('unknown', 'yellow', color)} (pid ${r.pid}: ${r.reason})`;
+  if (r.lsb === 4) return `${r.name}: ${paint('unknown', 'yellow', color)} (${r.pid ? `pid ${r.pid}: ` : ''}${r.reason})`;
   return `${r.name}: ${state === r.summary ? 'not running' : paint('not running', stateColor(r.summary), color)}`;
 }
 

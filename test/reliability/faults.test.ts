@@ -1,0 +1,316 @@
+// Faults: workers killed over and over, the supervisor killed, a worker deaf to SIGTERM, a full or vanished log
+// directory, stopped workers, workers with children of their own. Checked in /proc: zombies, fds, RSS, orphans.
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { alive, stat, waitFor } from '../helpers/proc.js';
+import { assertConsistent, Box, children, fdCount, isRoot, liveChildren, pidFromFile, rssKb, sleepMs, statusJson, taskOf, zombieChildren } from './lib.js';
+
+const box = new Box();
+// A failed test leaves its service running: kill it here so the next test starts clean.
+afterEach(() => box.killAll());
+const mounts: string[] = [];
+after(() =>
+  box.cleanup(() => {
+    for (const m of mounts) {
+      try {
+        execFileSync('umount', [m]);
+      } catch {
+        execFileSync('umount', ['-l', m]);
+      }
+    }
+  }),
+);
+
+const KILLS = Number(process.env.DKREL_KILLS ?? 100);
+
+/** Samples the supervisor's children as fast as it can; a zombie still there 100 ms later was not reaped. */
+function zombieWatch(sup: number) {
+  const first = new Map<number, number>();
+  let samples = 0;
+  let transient = 0;
+  const lingering: number[] = [];
+  let on = true;
+  const done = (async () => {
+    while (on) {
+      samples++;
+      const now = Date.now();
+      const zs = zombieChildren(sup);
+      for (const z of zs) {
+        if (!first.has(z)) {
+          first.set(z, now);
+          transient++;
+        } else if (now - first.get(z)! > 100 && !lingering.includes(z)) lingering.push(z);
+      }
+      for (const k of first.keys()) if (!zs.includes(k)) first.delete(k);
+      await sleepMs(1);
+    }
+  })();
+  return {
+    async stop() {
+      on = false;
+      await done;
+      return { samples, transient, lingering: [...lingering] };
+    },
+  };
+}
+
+function workerOf(sup: number, task: number): number | undefined {
+  return liveChildren(sup).find((c) => taskOf(c) === task);
+}
+
+describe('faults', () => {
+  test(`kill -9 of each of 2 workers ${KILLS} times: ${KILLS} restarts each, no zombie, fd count and RSS stable`, async () => {
+    const r = await box.cli(['start', '--name', 'pounded', '--workers', '2', '--start-secs', '0.05', '--backoff-min', '0', '--backoff-max', '0', '--max-restarts', '100000', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = box.track(pidFromFile(box.path('pounded.pid')));
+    const killOnce = async (task: number) => {
+      // A worker between fork and exec shows the supervisor's (empty) environment: wait until it shows its task.
+      let old: number | undefined;
+      assert.ok(await waitFor(() => (old = workerOf(sup, task)) !== undefined, 3000, 1), `worker ${task} is there`);
+      process.kill(old!, 'SIGKILL');
+      assert.ok(await waitFor(() => {
+        const now = workerOf(sup, task);
+        return now !== undefined && now !== old;
+      }, 3000, 1), `worker ${task} restarted after kill of ${old}`);
+      // The killed one was reaped before its replacement was spawned: no zombie may be left at this sample.
+      assert.deepEqual(zombieChildren(sup), [], 'no zombie after a restart');
+    };
+    // Warm up before the baseline: V8 sizes its heap during the first restarts (see RELIABILITY.md).
+    for (let i = 0; i < 50; i++) await killOnce(i % 2);
+    await sleepMs(300);
+    const fd0 = fdCount(sup);
+    const rss0 = rssKb(sup);
+    const watch = zombieWatch(sup);
+    const t0 = Date.now();
+    try {
+      for (let i = 0; i < 2 * KILLS; i++) await killOnce(i % 2);
+    } finally {
+      // The watcher's loop would keep this file's process alive after a failure.
+      await watch.stop();
+    }
+    const elapsed = Date.now() - t0;
+    const z = await watch.stop();
+    await sleepMs(300);
+    const fd1 = fdCount(sup);
+    const rss1 = rssKb(sup);
+    const s = await statusJson(box, 'pounded');
+    process.stdout.write(
+      `# ${2 * KILLS} kills in ${elapsed} ms; zombie samples ${z.samples}, transient zombies ${z.transient}, lingering ${z.lingering.length}; ` +
+        `fds ${fd0} -> ${fd1}; RSS ${rss0} -> ${rss1} kB\n`,
+    );
+    assert.equal(s.json.state, 'running');
+    for (const w of s.json.workers) {
+      assert.equal(w.restarts, KILLS + 25, `task ${w.task} restarts (25 of them warm-up)`);
+      assert.equal(w.lastExit, 'killed by SIGKILL');
+      assert.equal(w.state, 'running');
+    }
+    assert.deepEqual(z.lingering, [], 'no zombie lingered');
+    assert.equal(fd1, fd0, 'the fd count is back where it was');
+    // V8 grows its heap over the first few thousand restarts, then stays (heapUsed after a full GC is flat: RELIABILITY.md).
+    assert.ok(rss1 - rss0 < 10 * 1024, `RSS grew ${rss1 - rss0} kB`);
+    assert.equal((await box.cli(['stop', 'pounded'])).code, 0);
+    await assertConsistent(box, 'pounded');
+  });
+
+  test('kill -9 of the supervisor: every worker gone within 1 s, the next start needs no cleanup', async () => {
+    const r = await box.cli(['start', '--name', 'headless', '--workers', '3', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('headless.pid'));
+    const workers = liveChildren(sup);
+    assert.equal(workers.length, 3);
+    const t0 = Date.now();
+    process.kill(sup, 'SIGKILL');
+    assert.ok(await waitFor(() => workers.every((w) => !alive(w)), 1000, 5), 'workers died with their supervisor');
+    process.stdout.write(`# workers gone ${Date.now() - t0} ms after the supervisor's SIGKILL\n`);
+    assert.equal((await statusJson(box, 'headless')).code, 1);
+    const again = await box.cli(['start', '--name', 'headless', '--workers', '3', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(again.code, 0, again.stderr);
+    await assertConsistent(box, 'headless');
+    assert.equal((await box.cli(['stop', 'headless'])).code, 0);
+    await assertConsistent(box, 'headless');
+  });
+
+  test(
+    'kill -9 of the supervisor: the workers\' own children go too',
+    { todo: 'pdeathsig reaches the workers only; their children are left in the dead session (reparented to init) and the next start does not look for them' },
+    async () => {
+      const r = await box.cli(['start', '--name', 'orphanage', '--start-secs', '0.2', '--', 'sh', '-c', 'sleep 1000 & wait']);
+      assert.equal(r.code, 0, r.stderr);
+      const sup = pidFromFile(box.path('orphanage.pid'));
+      const family = liveChildren(sup).flatMap((w) => [w, ...children(w)]);
+      assert.equal(family.length, 2);
+      process.kill(sup, 'SIGKILL');
+      assert.ok(await waitFor(() => family.every((p) => !alive(p)), 1000), `left: ${family.filter(alive).join(' ')}`);
+    },
+  );
+
+  test('a worker that ignores SIGTERM: stop escalates to SIGKILL on schedule and says so', async () => {
+    const r = await box.cli(['start', '--name', 'deaf', '--workers', '2', '--start-secs', '0.1', '--', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('deaf.pid'));
+    const workers = liveChildren(sup);
+    const t0 = Date.now();
+    const stop = await box.cli(['stop', 'deaf', '--retry', 'TERM/1/KILL/5']);
+    const took = Date.now() - t0;
+    process.stdout.write(`# stop of 2 workers deaf to SIGTERM with TERM/1/KILL/5 took ${took} ms\n`);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(took >= 1000 && took < 4000, `stop took ${took} ms (TERM gets 1 s, then KILL)`);
+    for (const w of workers) assert.ok(!alive(w));
+    const log = readFileSync(box.path('deaf.log'), 'utf8');
+    for (const w of workers) assert.match(log, new RegExp(`pid ${w} still alive 1s after SIGTERM: sending SIGKILL`));
+    assert.match(stop.stdout, /^stopped deaf \(pid \d+\)\n  2 processes needed the stop schedule's later steps\n$/);
+    await assertConsistent(box, 'deaf');
+  });
+
+  test('SIGSTOP/SIGCONT of a worker is not a crash; a stopped worker does not hold up stop', async () => {
+    const r = await box.cli(['start', '--name', 'frozen', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('frozen.pid'));
+    const [w0] = liveChildren(sup);
+    process.kill(w0!, 'SIGSTOP');
+    assert.ok(await waitFor(() => stat(w0!).state === 'T'));
+    await sleepMs(300);
+    let s = await statusJson(box, 'frozen');
+    assert.ok(s.json.workers.some((w) => w.pid === w0 && w.restarts === 0), 'same worker, not restarted');
+    process.kill(w0!, 'SIGCONT');
+    assert.ok(await waitFor(() => stat(w0!).state === 'S'));
+    s = await statusJson(box, 'frozen');
+    assert.ok(s.json.workers.every((w) => w.restarts === 0 && w.state === 'running'));
+    process.kill(w0!, 'SIGSTOP');
+    const t0 = Date.now();
+    const stop = await box.cli(['stop', 'frozen']);
+    assert.equal(stop.code, 0, stop.stderr);
+    process.stdout.write(`# stop with a SIGSTOPped worker took ${Date.now() - t0} ms\n`);
+    assert.ok(Date.now() - t0 < 3000, `stop took ${Date.now() - t0} ms`);
+    await assertConsistent(box, 'frozen');
+  });
+
+  test('a worker with children of its own: stop takes its whole process group, even a child deaf to SIGTERM', async () => {
+    const r = await box.cli([
+      'start', '--name', 'family', '--workers', '2', '--start-secs', '0.2', '--retry', 'TERM/1/KILL/5',
+      '--', 'sh', '-c', 'sleep 1001 & sleep 1002 & sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & wait',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('family.pid'));
+    const workers = liveChildren(sup);
+    const family = workers.flatMap((w) => [w, ...children(w)]);
+    assert.ok(family.length >= 8, `workers and their children: ${family.join(' ')}`);
+    for (const p of family) assert.equal(stat(p).session, sup);
+    const stop = await box.cli(['stop', 'family']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(await waitFor(() => family.every((p) => !alive(p)), 2000), `left: ${family.filter(alive).join(' ')}`);
+    await assertConsistent(box, 'family');
+  });
+
+  test('a worker that forks a child and exits: the child is stopped with the service', async () => {
+    // Task 0 leaves a child behind and exits 0 (not restarted); task 1 keeps the service up.
+    const r = await box.cli([
+      'start', '--name', 'leaver', '--workers', '2', '--start-secs', '0.2',
+      '--', 'sh', '-c', 'if [ "$DAEMONKIT_TASK_ID" = 0 ]; then sleep 1000 & sleep 0.5; exit 0; fi; exec sleep 1000',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('leaver.pid'));
+    assert.ok(await waitFor(() => liveChildren(sup).length === 1, 3000), 'task 0 exited');
+    const left = box.processes().filter((p) => p !== sup && !liveChildren(sup).includes(p));
+    assert.equal(left.length, 1, 'the child task 0 left behind');
+    assert.equal(stat(left[0]!).session, sup, 'still in the service session');
+    const stop = await box.cli(['stop', 'leaver']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(await waitFor(() => !alive(left[0]!), 3000), `orphan ${left[0]} outlived the stop`);
+    await assertConsistent(box, 'leaver');
+  });
+});
+
+describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' }, () => {
+  // One line a 20 ms to the log, and, once written, to a side file outside it: what the side file has, the log must have.
+  const writer = (side: string) => [
+    'sh', '-c', `i=0; while :; do echo "p=$$ s=$i ${'y'.repeat(60)}"; echo "p=$$ s=$i" >> '${side}'; i=$((i+1)); sleep 0.02; done`,
+  ];
+  const keys = (text: string) => text.split('\n').map((l) => /^(p=\d+ s=\d+)/.exec(l)?.[1]).filter((k): k is string => !!k);
+
+  test('the log disk fills up: supervision goes on, status shows the error, workers never block, nothing lost', async () => {
+    const dir = box.path('small');
+    mkdirSync(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+    mounts.push(dir);
+    const log = `${dir}/full.log`;
+    const side = box.path('full.side');
+    const r = await box.cli(['start', '--name', 'full', '--log', log, '--start-secs', '0.1', '--backoff-min', '50ms', '--', ...writer(side)]);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('full.pid'));
+    assert.ok(await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').length > 500, 5000));
+    // Fill the disk.
+    const filler = `${dir}/filler`;
+    const fd = openSync(filler, 'w');
+    const chunk = Buffer.alloc(4096, 0x7a);
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+    let s = await statusJson(box, 'full');
+    assert.ok(await waitFor(() => {
+      void statusJson(box, 'full').then((x) => (s = x));
+      return /ENOSPC/.test(s.json.logError ?? '');
+    }, 5000, 200), `status shows the log error: ${JSON.stringify(s.json.logError)}`);
+    const text = await box.cli(['status', 'full']);
+    assert.match(text.stdout, /log error: .*full\.log: ENOSPC/);
+    // The worker is not blocked: it keeps writing (the side file grows) while nothing reaches the log.
+    const sideBefore = keys(readFileSync(side, 'utf8')).length;
+    await sleepMs(1000);
+    const sideAfter = keys(readFileSync(side, 'utf8')).length;
+    assert.ok(sideAfter - sideBefore >= 10, `the worker went on writing (${sideAfter - sideBefore} lines in 1 s)`);
+    // And supervision goes on: a killed worker is restarted while the disk is full.
+    const w = liveChildren(sup)[0]!;
+    process.kill(w, 'SIGKILL');
+    assert.ok(await waitFor(() => liveChildren(sup).length === 1 && liveChildren(sup)[0] !== w, 3000), 'restarted');
+    await sleepMs(300);
+    // Space comes back: logging resumes, the error clears, every line held meanwhile is written.
+    unlinkSync(filler);
+    assert.ok(await waitFor(() => {
+      void statusJson(box, 'full').then((x) => (s = x));
+      return s.json.logError === null;
+    }, 5000, 200), `the error cleared: ${JSON.stringify(s.json.logError)}`);
+    const stop = await box.cli(['stop', 'full']);
+    assert.equal(stop.code, 0, stop.stderr);
+    const logged = keys(readFileSync(log, 'utf8'));
+    const written = keys(readFileSync(side, 'utf8'));
+    const have = new Set(logged);
+    const lost = written.filter((k) => !have.has(k));
+    process.stdout.write(`# disk full: ${written.length} lines written, ${logged.length} logged, ${lost.length} lost\n`);
+    assert.deepEqual(lost, [], 'no line lost');
+    assert.equal(new Set(logged).size, logged.length, 'no line duplicated');
+    await assertConsistent(box, 'full');
+  });
+
+  test('the log directory vanishes and comes back: reopen reports it, lines are held, then written', async () => {
+    const dir = box.path('logs');
+    mkdirSync(dir);
+    const log = `${dir}/gone.log`;
+    const side = box.path('gone.side');
+    const r = await box.cli(['start', '--name', 'gone', '--log', log, '--start-secs', '0.1', '--', ...writer(side)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').length > 200, 5000));
+    renameSync(dir, `${dir}.away`);
+    const reopen = await box.cli(['reopen', 'gone']);
+    assert.equal(reopen.code, 0, reopen.stderr);
+    const s = await statusJson(box, 'gone');
+    assert.match(s.json.logError ?? '', /gone\.log: ENOENT/);
+    await sleepMs(500);
+    renameSync(`${dir}.away`, dir);
+    assert.ok(await waitFor(() => {
+      const written = keys(readFileSync(side, 'utf8'));
+      return readFileSync(log, 'utf8').includes(`${written[written.length - 5]}\n`) || readFileSync(log, 'utf8').includes(`${written[written.length - 5]} `);
+    }, 5000, 100), 'logging resumed');
+    const stop = await box.cli(['stop', 'gone']);
+    assert.equal(stop.code, 0, stop.stderr);
+    const have = new Set(keys(readFileSync(log, 'utf8')));
+    const lost = keys(readFileSync(side, 'utf8')).filter((k) => !have.has(k));
+    assert.deepEqual(lost, [], 'no line lost');
+    await assertConsistent(box, 'gone');
+  });
+});

@@ -1,0 +1,237 @@
+// Shared by the reliability tests: a sandbox that knows every process it caused (by an environment tag, by fds and
+// cwd in its directory, or by PID with its start time), /proc helpers, and consistency checks against the kernel.
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, type Ran } from '../helpers/run.js';
+import { alive, stat, waitFor } from '../helpers/proc.js';
+
+export const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Field 22 of /proc/PID/stat: with the PID it names one process for good (PIDs are recycled; pid_max may be 32768). */
+export function startTime(pid: number): string | null {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return t.slice(t.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function allPids(): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+}
+
+export function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+export function taskOf(pid: number): number | null {
+  try {
+    const e = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((x) => x.startsWith('DAEMONKIT_TASK_ID='));
+    return e ? Number(e.slice(18)) : null;
+  } catch {
+    return null;
+  }
+}
+
+export class Box {
+  readonly dir: string;
+  readonly tag: string;
+  #pids = new Map<number, string | null>();
+
+  constructor(prefix = 'daemonkit-rel-') {
+    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.tag = `DKREL_BOX=${this.dir}`;
+  }
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** The CLI's environment: state here, no systemd markers, and a tag every inheriting descendant carries. */
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, DAEMONKIT_HOME: this.dir, DKREL_BOX: this.dir };
+    for (const k of ['INVOCATION_ID', 'NOTIFY_SOCKET', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) delete env[k];
+    return { ...env, ...extra };
+  }
+
+  cli(args: string[], extra: Record<string, string> = {}, timeoutMs?: number): Promise<Ran> {
+    return cli(args, { env: this.env(extra), timeoutMs });
+  }
+
+  track(pid: number | null | undefined): number {
+    if (pid) this.#pids.set(pid, startTime(pid));
+    return pid ?? 0;
+  }
+
+  /** Every live process that is ours: tagged environment, an fd or cwd in our directory, or tracked (same start time). */
+  processes(): number[] {
+    const out: number[] = [];
+    for (const pid of allPids()) {
+      if (pid === process.pid) continue;
+      if (this.#owns(pid)) out.push(pid);
+    }
+    return out;
+  }
+
+  #owns(pid: number): boolean {
+    try {
+      if (stat(pid).state === 'Z') return false;
+    } catch {
+      return false;
+    }
+    if (this.#pids.has(pid) && this.#pids.get(pid) === startTime(pid)) return true;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(this.tag)) return true;
+    } catch {
+      // gone, or not readable
+    }
+    try {
+      if (readlinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) return true;
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(this.dir)) return true;
+        } catch {
+          // closed meanwhile
+        }
+      }
+    } catch {
+      // gone
+    }
+    return false;
+  }
+
+  /** Files in the state directory (names only, recursive one level is enough here). */
+  files(): string[] {
+    try {
+      return readdirSync(this.dir).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /** Kills every process of ours (between tests, so one failure does not spill into the next). */
+  async killAll(): Promise<number[]> {
+    const killed: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const mine = this.processes();
+      if (mine.length === 0) break;
+      for (const pid of mine) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          killed.push(pid);
+        } catch {
+          // gone
+        }
+      }
+      await waitFor(() => mine.every((p) => !alive(p)), 2000);
+    }
+    return killed;
+  }
+
+  /** Kills what is ours, runs `beforeRemove` (an unmount), then removes the directory. */
+  async cleanup(beforeRemove?: () => void): Promise<void> {
+    await this.killAll();
+    beforeRemove?.();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface StatusJson {
+  name: string;
+  lsb: number;
+  state: string;
+  running: boolean;
+  pid: number | null;
+  reason: string | null;
+  workers: { task: number; pid: number; state: string; restarts: number; lastExit: string | null }[];
+  logError: string | null;
+}
+
+export async function statusJson(box: Box, name: string, extra: Record<string, string> = {}): Promise<{ code: number | null; json: StatusJson }> {
+  const r = await box.cli(['status', name, '--json'], extra);
+  return { code: r.code, json: JSON.parse(r.stdout) as StatusJson };
+}
+
+export function pidFromFile(path: string): number {
+  try {
+    return Number(readFileSync(path, 'utf8')) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function liveChildren(pid: number): number[] {
+  return children(pid).filter((c) => {
+    try {
+      return stat(c).state !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function zombieChildren(pid: number): number[] {
+  return children(pid).filter((c) => {
+    try {
+      return stat(c).state === 'Z';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * status agrees with /proc, and nothing of ours is orphaned: running means the PID file names a live supervisor whose
+ * live children are exactly the workers status lists, and every process of ours is the supervisor or one of them;
+ * not running means no PID file and no process of ours at all. Retries for a moment (a worker may be mid-restart).
+ */
+export async function assertConsistent(box: Box, name: string, settleMs = 5000): Promise<{ running: boolean; sup: number; workers: number[] }> {
+  let last = '';
+  const end = Date.now() + settleMs;
+  for (;;) {
+    const { code, json } = await statusJson(box, name);
+    const sup = pidFromFile(box.path(`${name}.pid`));
+    const mine = box.processes();
+    if (code === 0) {
+      const kids = liveChildren(sup);
+      const listed = json.workers.filter((w) => w.pid).map((w) => w.pid);
+      const allRunning = json.workers.every((w) => w.state === 'running' || w.state === 'exited' || w.state === 'failed');
+      const extra = mine.filter((p) => p !== sup && !kids.includes(p));
+      if (json.pid === sup && alive(sup) && allRunning && same(kids, listed) && extra.length === 0) return { running: true, sup, workers: listed };
+      last = `status 0 pid ${json.pid}, PID file ${sup}, children ${kids.join(',')}, status workers ${JSON.stringify(json.workers)}, others of ours ${extra.join(',')}`;
+    } else if (code === 3) {
+      if (sup === 0 && mine.length === 0) return { running: false, sup: 0, workers: [] };
+      last = `status 3 but PID file names ${sup} and our processes are ${mine.join(',')}`;
+    } else {
+      last = `status exit ${code}: ${JSON.stringify(json)}`;
+    }
+    if (Date.now() > end) throw new Error(`status disagrees with /proc: ${last}`);
+    await sleepMs(50);
+  }
+}
+
+function same(a: number[], b: number[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+export function modeOf(path: string): number {
+  return statSync(path).mode & 0o7777;
+}

@@ -1,0 +1,158 @@
+// Stale and recycled PIDs: a PID file outliving its daemon is reported, never trusted, and the PID in it (even when
+// the kernel has handed it to another process) is never signalled.
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { run } from '../helpers/run.js';
+import { alive, stat, waitFor } from '../helpers/proc.js';
+import { assertConsistent, Box, isRoot, liveChildren, pidFromFile, startTime, statusJson } from './lib.js';
+
+const box = new Box();
+// A failed test leaves its service running: kill it here so the next test starts clean.
+afterEach(() => box.killAll());
+const strangers = new Map<number, string | null>();
+after(async () => {
+  for (const [pid, start] of strangers) if (startTime(pid) === start) process.kill(pid, 'SIGKILL');
+  await box.cleanup();
+});
+
+const plainEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  delete env.DKREL_BOX;
+  return env;
+};
+
+/** A `sleep 1000` that is no child of ours and dies on TERM, HUP, INT or USR1. */
+async function stranger(): Promise<number> {
+  const r = await run(['/bin/sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'], { env: plainEnv() });
+  const pid = Number(r.stdout.trim());
+  strangers.set(pid, startTime(pid));
+  return pid;
+}
+
+/**
+ * A stranger that gets exactly `target` as its PID, the way a recycled PID happens: ns_last_pid (root) makes the
+ * kernel hand out target next. Other processes on the machine may take it first: retried. null if it never worked.
+ */
+async function strangerAt(target: number): Promise<number | null> {
+  if (!isRoot() || !existsSync('/proc/sys/kernel/ns_last_pid')) return null;
+  for (let i = 0; i < 40; i++) {
+    if (existsSync(`/proc/${target}`)) return null;
+    const r = await run(['/bin/sh', '-c', `echo ${target - 1} > /proc/sys/kernel/ns_last_pid; sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`], { env: plainEnv() });
+    const pid = Number(r.stdout.trim());
+    if (pid === target) {
+      strangers.set(pid, startTime(pid));
+      return pid;
+    }
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  }
+  return null;
+}
+
+function untouched(pid: number): void {
+  assert.ok(alive(pid), `stranger ${pid} is alive`);
+  assert.notEqual(stat(pid).state, 'T', `stranger ${pid} was not stopped`);
+}
+
+/** Every command that could signal: none of them may reach the PID in a stale file. */
+async function pokeStale(name: string, target: string[]): Promise<void> {
+  const st = await box.cli(['status', ...target]);
+  assert.equal(st.code, 1, st.stdout + st.stderr);
+  assert.match(st.stdout, new RegExp(`^${name}: not running \\(stale PID file, last pid \\d+\\)\\n`));
+  const json = await box.cli(['status', ...target, '--json']);
+  assert.equal(JSON.parse(json.stdout).reason, 'not running (stale PID file)');
+  const stop = await box.cli(['stop', ...target, '--retry', 'TERM/1/KILL/1']);
+  assert.equal(stop.code, 1);
+  assert.equal(stop.stderr, `daemonkit: ${name} is not running (stale PID file; nobody was signalled)\n`);
+  assert.equal((await box.cli(['stop', ...target, '--ok-if-stopped'])).code, 0);
+  for (const cmd of ['reload', 'reopen']) {
+    const r = await box.cli([cmd, ...target]);
+    assert.equal(r.code, 3, `${cmd}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, `daemonkit: ${name} is not running\n`);
+  }
+}
+
+describe('stale and recycled PIDs', () => {
+  test('a SIGKILLed supervisor: stale PID file (LSB 1); its PID recycled by a stranger; nobody signalled; start works', async () => {
+    const r = await box.cli(['start', '--name', 'victim', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('victim.pid'));
+    const workers = liveChildren(sup);
+    process.kill(sup, 'SIGKILL');
+    assert.ok(await waitFor(() => !alive(sup) && workers.every((w) => !alive(w)), 2000));
+    assert.ok(await waitFor(() => !existsSync(`/proc/${sup}`), 2000), 'the dead supervisor was reaped by init');
+    assert.equal(pidFromFile(box.path('victim.pid')), sup, 'the PID file is left behind');
+    await pokeStale('victim', ['victim']);
+
+    const recycled = await strangerAt(sup);
+    process.stdout.write(recycled ? `# PID ${sup} recycled for a stranger through ns_last_pid\n` : `# could not recycle PID ${sup}; a stranger in the file instead\n`);
+    const s = recycled ?? (await stranger());
+    if (!recycled) writeFileSync(box.path('victim.pid'), `${s}\n`);
+    await pokeStale('victim', ['victim']);
+    untouched(s);
+
+    const again = await box.cli(['start', '--name', 'victim', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(again.code, 0, again.stderr);
+    const sup2 = pidFromFile(box.path('victim.pid'));
+    assert.notEqual(sup2, s);
+    assert.equal((await box.cli(['stop', 'victim'])).code, 0);
+    untouched(s);
+    await assertConsistent(box, 'victim');
+  });
+
+  test('a SIGKILLed unsupervised daemon: stale PID file (LSB 1), recycled PID untouched, start works', async () => {
+    const r = await box.cli(['start', '--no-supervise', '--name', 'lone', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const pid = pidFromFile(box.path('lone.pid'));
+    process.kill(pid, 'SIGKILL');
+    assert.ok(await waitFor(() => !existsSync(`/proc/${pid}`), 2000));
+    await pokeStale('lone', ['lone']);
+    const recycled = await strangerAt(pid);
+    process.stdout.write(recycled ? `# PID ${pid} recycled for a stranger through ns_last_pid\n` : `# could not recycle PID ${pid}; a stranger in the file instead\n`);
+    const s = recycled ?? (await stranger());
+    writeFileSync(box.path('lone.pid'), `${s}\n`);
+    await pokeStale('lone', ['--pidfile', box.path('lone.pid')]);
+    untouched(s);
+    const again = await box.cli(['start', '--no-supervise', '--name', 'lone', '--', 'sleep', '1000']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await box.cli(['stop', 'lone'])).code, 0);
+    untouched(s);
+    assert.deepEqual(box.processes(), []);
+  });
+
+  test('a clean stop of an unsupervised foreign program leaves no stale PID file: status 3, not 1', async () => {
+    // sleep cannot remove its PID file; stop does, once the lock is free and the file still names what it stopped.
+    const r = await box.cli(['start', '--no-supervise', '--name', 'tidy', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await box.cli(['stop', 'tidy'])).code, 0);
+    assert.equal(existsSync(box.path('tidy.pid')), false);
+    const s = await box.cli(['status', 'tidy']);
+    assert.equal(s.code, 3);
+    assert.equal(s.stdout, 'tidy: not running\n');
+  });
+
+  test('a PID file naming a live unrelated process: status, stop (even KILL), reload, reopen, restart never signal it', async () => {
+    // A recorded service (so restart has options), then its PID file pointed at a stranger.
+    const r = await box.cli(['start', '--name', 'lied', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await box.cli(['stop', 'lied'])).code, 0);
+    const s = await stranger();
+    writeFileSync(box.path('lied.pid'), `${s}\n`, { mode: 0o644 });
+    const before = (await statusJson(box, 'lied')).json;
+    assert.equal(before.lsb, 1);
+    assert.equal(before.pid, s);
+    await pokeStale('lied', ['lied']);
+    await pokeStale('lied', ['--pidfile', box.path('lied.pid')]);
+    const list = await box.cli(['list']);
+    assert.match(list.stdout, /lied\s+stale/);
+    untouched(s);
+    const restart = await box.cli(['restart', 'lied']);
+    assert.equal(restart.code, 0, restart.stderr);
+    assert.notEqual(pidFromFile(box.path('lied.pid')), s);
+    untouched(s);
+    assert.equal((await box.cli(['stop', 'lied'])).code, 0);
+    untouched(s);
+    assert.equal(readFileSync(`/proc/${s}/cmdline`, 'utf8'), 'sleep\u00001000\u0000');
+    await assertConsistent(box, 'lied');
+  });
+});
