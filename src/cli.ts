@@ -1,6 +1,8 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
+import { PidfileError } from './core/pidfile.js';
+import { SysError } from './sys/errors.js';
 import { checkName, defaultStateDir, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from './options.js';
 import { buildPlan, renderPlan } from './core/plan.js';
 import { detachContext } from './core/context.js';
@@ -152,6 +154,10 @@ function reportStop(service: Service, outcome: StopOutcome, okIfStopped: boolean
     process.stdout.write(`stopped ${service.name} (pid ${outcome.pid})\n${outcome.note ? `  ${outcome.note}\n` : ''}`);
     return 0;
   }
+  if (outcome.kind === 'denied') {
+    process.stderr.write(`daemonkit: ${service.name}: ${outcome.message}\n`);
+    return 4;
+  }
   if (outcome.kind === 'not-running') {
     process.stderr.write(`daemonkit: ${service.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`);
     return okIfStopped ? 0 : 1;
@@ -248,7 +254,7 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
       const record = readState(service.files.state);
       if (!record) throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
       const outcome = await stopService(service, record.options.stopSchedule);
-      if (outcome.kind === 'timeout') return reportStop(service, outcome, false);
+      if (outcome.kind === 'timeout' || outcome.kind === 'denied') return reportStop(service, outcome, false);
       return startService(record.options, false);
     },
   },
@@ -306,7 +312,8 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
     takesCommand: false,
     help: `Lists $DAEMONKIT_HOME (or $XDG_STATE_HOME/daemonkit, or ~/.local/state/daemonkit).
   --json                one JSON array`,
-    async run(values) {
+    async run(values, positionals) {
+      if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
       const reports = await Promise.all(listServices(defaultStateDir()).map(statusOf));
       process.stdout.write(values.json ? `${JSON.stringify(reports.map(statusJson))}\n` : renderList(reports, colorEnabled(process.stdout)));
       return 0;
@@ -351,7 +358,7 @@ function parseCommandLine(name: string, cmd: Command, argv: string[]) {
   try {
     parsed = parseArgs({ args: own, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(parseArgsMessage(e as Error & { code?: string }));
+    throw new UsageError(parseArgsMessage(e as Error & { code?: string }, own));
   }
   if (cmd.takesCommand && command === undefined && !parsed.values.help) {
     const hint = parsed.positionals.length ? ` (did you mean: daemonkit ${name} -- ${parsed.positionals.join(' ')}?)` : '';
@@ -360,14 +367,15 @@ function parseCommandLine(name: string, cmd: Command, argv: string[]) {
   return { values: parsed.values as Values, positionals: parsed.positionals, command };
 }
 
-function parseArgsMessage(e: Error & { code?: string }): string {
+function parseArgsMessage(e: Error & { code?: string }, args: string[]): string {
   const m = /'([^']+)'/.exec(e.message);
   const opt = m?.[1]?.split(' ')[0];
+  const value = opt ? args[args.indexOf(opt) + 1] : undefined;
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option '${opt}'`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      if (e.message.includes('ambiguous')) return `option '${opt}' needs a value (for one starting with '-', write ${opt}=VALUE)`;
+      if (e.message.includes('ambiguous')) return `invalid ${opt} '${value}': a value starting with '-' must be written ${opt}=${value}`;
       return e.message.includes('argument missing') ? `option '${opt}' needs a value` : `option '${opt}' takes no value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument '${opt}'`;
@@ -398,6 +406,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       process.stderr.write(`daemonkit: ${e.message}\n`);
       return 2;
+    }
+    // Expected failures of the system (a refused PID file, EPERM) are one line too; LSB's 4 for status.
+    if (e instanceof PidfileError || e instanceof SysError) {
+      process.stderr.write(`daemonkit: ${e.message}\n`);
+      return name === 'status' ? 4 : 1;
     }
     throw e;
   }

@@ -67,7 +67,7 @@ const bad: Array<[string[], string]> = [
   [['plan', '--ready-timeout', 'soon', '--', 'sleep', '1'], "invalid --ready-timeout 'soon'"],
   [['plan', '--ready-timeout', '0', '--', 'sleep', '1'], "invalid --ready-timeout '0': must be more than 0"],
   [['plan', '--start-secs=-1', '--', 'sleep', '1'], "invalid --start-secs '-1'"],
-  [['plan', '--start-secs', '-1', '--', 'sleep', '1'], "option '--start-secs' needs a value (for one starting with '-', write --start-secs=VALUE)"],
+  [['plan', '--start-secs', '-1', '--', 'sleep', '1'], "invalid --start-secs '-1': a value starting with '-' must be written --start-secs=-1"],
   [['plan', '--env', 'NOEQUALS', '--', 'sleep', '1'], "invalid --env 'NOEQUALS': expected KEY=VALUE"],
   [['plan', '--env', '1BAD=x', '--', 'sleep', '1'], "invalid --env '1BAD=x'"],
   [['plan', '--env', 'DAEMONKIT_ROLE=daemon', '--', 'sleep', '1'], "invalid --env 'DAEMONKIT_ROLE=daemon'"],
