@@ -81,6 +81,11 @@ function confine(out: i32[], role: i32, options: i32): void {
   }
   if ((options & OPT_CHROOT) != 0) push(out, role, STEP_CHROOT);
   push(out, role, STEP_CHDIR);
+  // A supervisor keeps root (to remove its PID file, write its state, reopen root's logs); its workers drop instead.
+  if ((options & OPT_SUPERVISE) == 0) dropIds(out, role, options);
+}
+
+function dropIds(out: i32[], role: i32, options: i32): void {
   if ((options & OPT_USER) != 0) push(out, role, STEP_SETGROUPS);
   if ((options & (OPT_USER | OPT_GROUP)) != 0) push(out, role, STEP_SETGID);
   if ((options & OPT_USER) != 0) push(out, role, STEP_SETUID);
@@ -107,6 +112,7 @@ export function planSteps(options: i32, context: i32): Int32Array {
   if ((options & OPT_SUPERVISE) != 0) {
     confine(out, ROLE_SUPERVISOR, options);
     push(out, ROLE_SUPERVISOR, STEP_SPAWN_WORKERS);
+    dropIds(out, ROLE_DAEMON, options);
     push(out, ROLE_DAEMON, STEP_EXEC);
     if (ready) push(out, ROLE_DAEMON, STEP_READY);
     push(out, ROLE_SUPERVISOR, STEP_SUPERVISE);
@@ -182,8 +188,20 @@ export function stepOrderError(plan: Int32Array): string {
   if (!before(plan, STEP_SETGROUPS, STEP_SETGID)) return "setgroups must come before setgid";
   if (!before(plan, STEP_SETGID, STEP_SETUID)) return "setgid must come before setuid";
   if (!before(plan, STEP_SETGROUPS, STEP_SETUID)) return "setgroups must come before setuid";
-  if (!before(plan, STEP_SETUID, STEP_SPAWN_DAEMON) || !before(plan, STEP_SETUID, STEP_SPAWN_WORKERS))
-    return "privileges must be dropped before the daemon is spawned";
+  // Privileges drop either in the process that spawns the daemon, before it spawns, or in each worker, before exec.
+  const setuid = indexOf(plan, STEP_SETUID);
+  const setgid = indexOf(plan, STEP_SETGID);
+  for (let k = 0; k < 2; k++) {
+    const at = k == 0 ? setuid : setgid;
+    if (at < 0) continue;
+    if (roleOf(plan, at) == ROLE_DAEMON) {
+      const workers = indexOf(plan, STEP_SPAWN_WORKERS);
+      if (workers < 0 || at < workers) return "only a supervised worker drops its own privileges (after spawn-workers)";
+      if (!before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_EXEC)) return "privileges must be dropped before the program runs";
+    } else if (!before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_SPAWN_DAEMON) || !before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_SPAWN_WORKERS)) {
+      return "privileges must be dropped before the daemon is spawned";
+    }
+  }
   if (!before(plan, STEP_CHDIR, STEP_SPAWN_DAEMON) || !before(plan, STEP_CHDIR, STEP_SPAWN_WORKERS))
     return "chdir must come before the daemon is spawned";
   if (!before(plan, STEP_UMASK, STEP_SPAWN_DAEMON) || !before(plan, STEP_UMASK, STEP_SPAWN_WORKERS))

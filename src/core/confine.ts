@@ -19,10 +19,11 @@ export function giveToServiceUser(o: Normalized, path: string): void {
   if (o.user || o.group) chownSync(path, o.user?.uid ?? -1, o.group?.gid ?? o.user?.gid ?? -1);
 }
 
-/** chroot before chdir; supplementary groups and gid while still root; uid last. */
-export function confine(o: Normalized): void {
+/** chroot before chdir; supplementary groups and gid while still root; uid last (unless each worker drops instead). */
+export function confine(o: Normalized, { dropIds = true } = {}): void {
   if (o.chroot) chroot(o.chroot);
   process.chdir(o.cwd);
+  if (!dropIds) return;
   const p = process as ProcessWithIds;
   if (o.user) p.initgroups(o.user.name, o.group?.gid ?? o.user.gid);
   if (o.user || o.group) p.setgid(o.group?.gid ?? o.user!.gid);

@@ -168,11 +168,11 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'chdir':
       return `chdir ${o.cwd}`;
     case 'setgroups':
-      return `initgroups ${o.user!.name} (supplementary groups of the user, not root's)`;
+      return `initgroups ${o.user!.name} (supplementary groups of the user, not root's)${role === 'daemon' ? ', by setpriv before exec' : ''}`;
     case 'setgid':
-      return `setgid ${o.group?.gid ?? o.user!.gid}`;
+      return `setgid ${o.group?.gid ?? o.user!.gid}${role === 'daemon' ? ', by setpriv before exec' : ''}`;
     case 'setuid':
-      return `setuid ${o.user!.uid} (${o.user!.name})`;
+      return `setuid ${o.user!.uid} (${o.user!.name})${role === 'daemon' ? ', by setpriv before exec' : ''}`;
     case 'spawn-daemon':
       return 'posix_spawn the daemon: same session, not its leader; PID file lock passed on as fd 3';
     case 'report-exit':

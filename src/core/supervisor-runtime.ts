@@ -78,6 +78,15 @@ export class SupervisorRuntime {
     this.#sink = new LogSink(o.stdio[1], o.stdio[2]);
   }
 
+  /** setpriv's arguments for the worker's identity: initgroups of the user, then gid, then uid. */
+  get #identity(): string[] {
+    const { user, group } = this.#o;
+    if (!user && !group) return [];
+    if (!SETPRIV) throw new Error('--user and --group need /usr/bin/setpriv (util-linux) to drop privileges in each worker');
+    const gid = String(group?.gid ?? user!.gid);
+    return user ? ['--reuid', String(user.uid), '--regid', gid, '--init-groups'] : ['--regid', gid, '--clear-groups'];
+  }
+
   get #files() {
     return this.#o.pidfile ? serviceFiles(this.#o.pidfile) : null;
   }
@@ -85,13 +94,15 @@ export class SupervisorRuntime {
   /** Everything that needs the caller's privileges and paths outside a chroot, then confinement, then the workers. */
   async start(): Promise<void> {
     const files = this.#files;
+    void this.#identity; // no setpriv for --user: fail the start now, not each worker's spawn
     if (this.#pidfd !== null) writePid(this.#pidfd, process.pid);
     if (files) {
       this.#server = await listenControl(files.socket, (req, reply) => this.#control(req, reply));
       giveToServiceUser(this.#o, files.socket);
       this.#saveState(null);
     }
-    confine(this.#o);
+    // The supervisor keeps root so it can remove its PID file, write its state and reopen root's logs; workers drop.
+    confine(this.#o, { dropIds: false });
     process.on('SIGCHLD', () => this.#reap());
     process.on('SIGTERM', () => this.#apply(planner.supStop(this.#h, now())));
     process.on('SIGINT', () => this.#apply(planner.supStop(this.#h, now())));
@@ -115,7 +126,7 @@ export class SupervisorRuntime {
       const { path, argv } = this.#program;
       pid = spawnPlanned({
         path: SETPRIV ?? path,
-        argv: SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', path, ...argv.slice(1)] : argv,
+        argv: SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...this.#identity, '--', path, ...argv.slice(1)] : argv,
         env: [...this.#o.env, `DAEMONKIT_TASK_ID=${task}`],
         fds,
         ownGroup: true,

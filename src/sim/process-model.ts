@@ -129,6 +129,11 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
   }
 
   for (const { role, step } of plan.steps) {
+    // In a supervised plan the workers drop their own privileges: every worker runs those steps.
+    if (plan.detach && role === 'daemon' && o.supervise && ['setgroups', 'setgid', 'setuid'].includes(step)) {
+      for (const d of daemons) applyIds(step, d, o, violations);
+      continue;
+    }
     const self = role === 'original' ? original : byRole(role);
     if (!self && step !== 'exec' && step !== 'ready' && step !== 'pidfile.release') {
       violations.push(`${step}: no live ${role} process to run it`);
@@ -170,15 +175,9 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
         self!.cwd = o.cwd;
         break;
       case 'setgroups':
-        if (self!.uid !== 0) violations.push('setgroups after the uid was dropped: EPERM');
-        self!.groups = [o.user!.gid];
-        break;
       case 'setgid':
-        if (self!.uid !== 0) violations.push('setgid after the uid was dropped: EPERM');
-        self!.gid = o.group?.gid ?? o.user!.gid;
-        break;
       case 'setuid':
-        self!.uid = o.user!.uid;
+        applyIds(step, self!, o, violations);
         break;
       case 'spawn-daemon': {
         // The intermediate's PID file fd is whatever it got; the plan's daemonFds name stand-ins, so map them.
@@ -217,6 +216,13 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
   pidfile.forksTotal = forks;
   checkInvariants(plan, o, original, daemons, pidfile, pidfileHolder, processes, violations);
   return { processes, daemons, pidfile, violations };
+}
+
+function applyIds(step: string, p: SimProcess, o: Normalized, violations: string[]): void {
+  if (step !== 'setuid' && p.uid !== 0) violations.push(`${step} after the uid was dropped: EPERM`);
+  if (step === 'setgroups') p.groups = [o.user!.gid];
+  else if (step === 'setgid') p.gid = o.group?.gid ?? o.user!.gid;
+  else p.uid = o.user!.uid;
 }
 
 function checkInvariants(

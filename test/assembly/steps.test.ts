@@ -73,11 +73,19 @@ test('the unsupervised plan is the classic double fork', () => {
   assert.equal(names(p.planSteps(all | p.OPT_READY_PROTOCOL.value, 0)).at(-1), 'daemon:pidfile.release');
 });
 
-test('the supervised plan takes the PID file in the supervisor, before privileges are dropped', () => {
+test('the supervised plan takes the PID file in the supervisor, which keeps root; each worker drops before exec', () => {
   const steps = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value, 0));
   assert.deepEqual(steps.slice(0, 5), ['original:ready-pipe', 'original:spawn-session', 'supervisor:umask', 'supervisor:pidfile.lock', 'supervisor:pidfile.write']);
-  assert.ok(steps.indexOf('supervisor:setuid') < steps.indexOf('supervisor:spawn-workers'));
-  assert.ok(steps.indexOf('supervisor:pidfile.lock') < steps.indexOf('supervisor:setuid'));
+  assert.ok(!steps.some((s) => /^supervisor:set/.test(s)), steps.join(' '));
+  const at = (s: string) => steps.indexOf(s);
+  assert.ok(at('supervisor:spawn-workers') < at('daemon:setgroups'));
+  assert.ok(at('daemon:setgroups') < at('daemon:setgid') && at('daemon:setgid') < at('daemon:setuid'));
+  assert.ok(at('daemon:setuid') < at('daemon:exec'));
+  const bad = [...steps];
+  [bad[at('daemon:setuid')], bad[at('daemon:exec')]] = [bad[at('daemon:exec')]!, bad[at('daemon:setuid')]!];
+  assert.match(p.stepOrderError(encode(bad)), /before the program runs/);
+  const unsupervised = names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)).map((s) => s.replace('intermediate:setuid', 'daemon:setuid'));
+  assert.match(p.stepOrderError(encode(unsupervised)), /only a supervised worker drops its own privileges/);
 });
 
 test('orders that break a rule are rejected with the rule', () => {

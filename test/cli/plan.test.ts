@@ -36,10 +36,11 @@ test('plan --json is the same plan as data', async () => {
   const plan = JSON.parse(r.stdout);
   assert.equal(plan.detach, true);
   const order = plan.steps.map((s: { role: string; step: string }) => `${s.role}:${s.step}`);
-  assert.ok(order.indexOf('supervisor:pidfile.lock') < order.indexOf('supervisor:setgroups'));
-  assert.ok(order.indexOf('supervisor:setgroups') < order.indexOf('supervisor:setgid'));
-  assert.ok(order.indexOf('supervisor:setgid') < order.indexOf('supervisor:setuid'));
-  assert.ok(order.indexOf('supervisor:setuid') < order.indexOf('supervisor:spawn-workers'));
+  assert.ok(order.indexOf('supervisor:pidfile.lock') < order.indexOf('supervisor:spawn-workers'));
+  assert.ok(order.indexOf('supervisor:spawn-workers') < order.indexOf('daemon:setgroups'));
+  assert.ok(order.indexOf('daemon:setgroups') < order.indexOf('daemon:setgid'));
+  assert.ok(order.indexOf('daemon:setgid') < order.indexOf('daemon:setuid'));
+  assert.ok(order.indexOf('daemon:setuid') < order.indexOf('daemon:exec'));
   assert.ok(plan.sessionFds.some((a: { op: string; fd: number }) => a.op === 'closefrom' && a.fd === 4));
 });
 

@@ -175,7 +175,7 @@ describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 
     assert.equal((await box.cli(['stop', 'grouped'])).code, 0);
   });
 
-  test('--user: a clean stop leaves no PID file behind (the supervisor, now nobody, cannot unlink in root\'s directory; stop does)', async () => {
+  test('--user: a clean stop leaves no PID file behind', async () => {
     const { dir, env } = openStateDir('stopstate');
     const r = await box.cli(['start', '--name', 'dropstop', '--user', 'nobody', '--start-secs', '0.1', '--', 'sleep', '1000'], env);
     assert.equal(r.code, 0, r.stderr);
@@ -188,7 +188,6 @@ describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 
 
   test(
     '--user: a supervisor that gives up on its own (crash loop) records why and removes its PID file',
-    { todo: 'it has dropped to the user: it can neither unlink the PID file nor write NAME.json in root\'s directory, so status says "stale PID file" (LSB 1) with no reason' },
     async () => {
       const { dir, env } = openStateDir('giveup');
       const r = await box.cli(['start', '--name', 'quitter', '--user', 'nobody', '--start-secs', '0.1', '--backoff-min', '10ms', '--max-restarts', '2', '--', 'sh', '-c', 'sleep 0.2; exit 3'], env);
