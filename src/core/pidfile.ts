@@ -25,7 +25,8 @@ function checkDirectory(path: string): void {
   if (othersWrite) throw new PidfileError(`refusing PID file ${path}: its directory ${dir} is writable by users other than root`, path, 'EUNSAFE');
 }
 
-function readPid(fd: number): number | null {
+/** The PID written in the file behind fd, or null if it holds no valid PID. */
+export function readPidFromFd(fd: number): number | null {
   const buf = Buffer.alloc(32);
   const n = readSync(fd, buf, 0, buf.length, 0);
   const m = /^(\d{1,10})\n?$/.exec(buf.subarray(0, n).toString('latin1'));
@@ -77,10 +78,10 @@ function lockOnce(path: string): Acquired {
     if (!fstatSync(fd).isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
     if (!flock(fd, LOCK_EX | LOCK_NB)) {
       // The holder may not have written its PID yet: give it a moment before saying we do not know.
-      let pid = readPid(fd);
+      let pid = readPidFromFd(fd);
       for (let i = 0; pid === null && i < 50; i++) {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-        pid = readPid(fd);
+        pid = readPidFromFd(fd);
       }
       closeSync(fd);
       return { ok: false, pid };
@@ -116,7 +117,7 @@ export function inspectPidfile(path: string): PidfileState {
     throw e;
   }
   try {
-    const pid = readPid(fd);
+    const pid = readPidFromFd(fd);
     if (flock(fd, LOCK_EX | LOCK_NB)) {
       flock(fd, LOCK_UN);
       return { state: 'stale', pid };
@@ -141,8 +142,8 @@ export function removeStalePidfile(path: string, pid: number): boolean {
   }
   try {
     // Read before locking: a new daemon's file (empty, or its own PID) is never locked by us, not even for a moment.
-    if (!fstatSync(fd).isFile() || readPid(fd) !== pid || !flock(fd, LOCK_EX | LOCK_NB)) return false;
-    if (readPid(fd) !== pid || !sameFile(fd, path)) return false;
+    if (!fstatSync(fd).isFile() || readPidFromFd(fd) !== pid || !flock(fd, LOCK_EX | LOCK_NB)) return false;
+    if (readPidFromFd(fd) !== pid || !sameFile(fd, path)) return false;
     unlinkSync(path);
     return true;
   } catch {

@@ -8,7 +8,7 @@ import { planFds } from './plan.js';
 import { spawnPlanned } from './spawner.js';
 import { LogSink } from './log-sink.js';
 import { listenControl, type ControlRequest, type Reply } from './control.js';
-import { releasePidfile, writePid } from './pidfile.js';
+import { readPidFromFd, releasePidfile, writePid } from './pidfile.js';
 import { confine, giveToServiceUser } from './confine.js';
 import { serviceFiles, writeState, type ServiceStatus, type WorkerStatus } from './service-files.js';
 import type { Report } from './messages.js';
@@ -95,7 +95,14 @@ export class SupervisorRuntime {
   async start(): Promise<void> {
     const files = this.#files;
     void this.#identity; // no setpriv for --user: fail the start now, not each worker's spawn
-    if (this.#pidfd !== null) writePid(this.#pidfd, process.pid);
+    if (this.#pidfd !== null) {
+      // A supervisor killed with SIGKILL took its workers (pdeathsig) but not their children: they are still in its
+      // session, whose id (its PID) the kernel keeps from reuse while they live. Sweep them before starting anew.
+      // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep.
+      const previous = readPidFromFd(this.#pidfd);
+      if (previous && previous !== process.pid && sessionOf(previous) === -1) await this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`);
+      writePid(this.#pidfd, process.pid);
+    }
     if (files) {
       this.#server = await listenControl(files.socket, (req, reply) => this.#control(req, reply));
       giveToServiceUser(this.#o, files.socket);
@@ -289,7 +296,7 @@ export class SupervisorRuntime {
    * on SIGTERM while they ignored it). TERM, a second, then KILL. Found in /proc, signalled through a pidfd after
    * checking the session again, so a recycled PID is never hit. Returns how many were signalled.
    */
-  #sweepSession(signal: number): number {
+  #sweepSession(signal: number, session = process.pid): number {
     let n = 0;
     let names: string[];
     try {
@@ -299,11 +306,11 @@ export class SupervisorRuntime {
     }
     for (const name of names) {
       const pid = Number(name);
-      if (!(pid > 0) || pid === process.pid || sessionOf(pid) !== process.pid) continue;
+      if (!(pid > 0) || pid === process.pid || sessionOf(pid) !== session) continue;
       let fd: number | null = null;
       try {
         fd = pidfdOpen(pid);
-        if (fd !== null && sessionOf(pid) === process.pid && pidfdSendSignal(fd, signal)) n++;
+        if (fd !== null && sessionOf(pid) === session && pidfdSendSignal(fd, signal)) n++;
       } catch {
         // gone, or not ours to signal
       } finally {
@@ -313,16 +320,16 @@ export class SupervisorRuntime {
     return n;
   }
 
-  async #sweepLeftovers(): Promise<void> {
+  async #sweepLeftovers(session = process.pid, what = 'stop: left behind by exited workers'): Promise<void> {
     // A process that outlived the whole schedule is left as the schedule says (exit 2); so are its companions.
-    if (planner.supPids(this.#h).length > 0) return;
-    const left = this.#sweepSession(SIGTERM);
+    if (session === process.pid && planner.supPids(this.#h).length > 0) return;
+    const left = this.#sweepSession(SIGTERM, session);
     if (left === 0) return;
-    this.#sweepSession(SIGCONT);
-    this.#log(`stop: ${left} process${left === 1 ? '' : 'es'} left behind by exited workers: sent SIGTERM`);
-    for (let i = 0; i < 50 && this.#sweepSession(0) > 0; i++) await delay(20);
-    const killed = this.#sweepSession(SIGKILL);
-    if (killed) this.#log(`stop: ${killed} of them still alive 1s after SIGTERM: sent SIGKILL`);
+    this.#sweepSession(SIGCONT, session);
+    this.#log(`${what}: ${left} process${left === 1 ? '' : 'es'}: sent SIGTERM`);
+    for (let i = 0; i < 50 && this.#sweepSession(0, session) > 0; i++) await delay(20);
+    const killed = this.#sweepSession(SIGKILL, session);
+    if (killed) this.#log(`${what}: ${killed} still alive 1s after SIGTERM: sent SIGKILL`);
   }
 
   #saveState(exitCode: number | null): void {

@@ -155,4 +155,19 @@ describe('stale and recycled PIDs', () => {
     assert.equal(readFileSync(`/proc/${s}/cmdline`, 'utf8'), 'sleep\u00001000\u0000');
     await assertConsistent(box, 'lied');
   });
+
+  test('a PID file naming a live session leader (a recycled PID that called setsid): the start-up sweep leaves its session alone', async () => {
+    // setsid makes the stranger lead a session whose id is its PID: exactly what a dead supervisor's session id looked like.
+    const r = await run(['/bin/sh', '-c', 'setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'], { env: plainEnv() });
+    const leader = Number(r.stdout.trim());
+    strangers.set(leader, startTime(leader));
+    assert.ok(await waitFor(() => alive(leader) && stat(leader).session === leader), 'the stranger leads its own session');
+    writeFileSync(box.path('sessioned.pid'), `${leader}\n`, { mode: 0o644 });
+    const started = await box.cli(['start', '--name', 'sessioned', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(started.code, 0, started.stderr);
+    await new Promise((res) => setTimeout(res, 300));
+    untouched(leader);
+    assert.equal((await box.cli(['stop', 'sessioned'])).code, 0);
+    untouched(leader);
+  });
 });
