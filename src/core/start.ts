@@ -1,5 +1,5 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Normalized } from '../options.js';
@@ -26,12 +26,13 @@ export interface DaemonProgram {
 }
 
 /** Creates the files the new session will open, as the caller, so an unwritable path fails here with its name. */
-function prepareFiles(o: Normalized): StartResult | null {
+function prepareFiles(o: Normalized, created: string[]): StartResult | null {
   if (o.stateDir && o.pidfile && dirname(o.pidfile) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
   for (const t of o.stdio) {
     if (t.kind !== 'append' && t.kind !== 'truncate') continue;
     try {
       if (o.stateDir && dirname(t.path) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+      if (!existsSync(t.path)) created.push(t.path);
       closeSync(openSync(t.path, 'a', 0o644));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
@@ -39,6 +40,17 @@ function prepareFiles(o: Normalized): StartResult | null {
     }
   }
   return null;
+}
+
+/** A start that did not happen leaves nothing behind: log files it created and nobody wrote to go again. */
+function removeUnused(paths: string[]): void {
+  for (const path of new Set(paths)) {
+    try {
+      if (statSync(path).size === 0) unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** The new session exits right after its verdict: reap it (within ~5 s) so it never lingers as a zombie. */
@@ -73,9 +85,13 @@ export async function startDetached(o: Normalized, program: DaemonProgram, super
     }
     if (now.state === 'running') return { kind: 'busy', pid: now.pid };
   }
-  const prepared = prepareFiles(o);
-  if (prepared) return prepared;
+  const created: string[] = [];
+  const result = prepareFiles(o, created) ?? (await launch(o, program, supervisorEntry));
+  if (result.kind === 'failed') removeUnused(created);
+  return result;
+}
 
+async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: boolean): Promise<StartResult> {
   const [mine, theirs] = socketpair();
   let sessionPid: number;
   try {
