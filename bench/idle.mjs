@@ -1,6 +1,6 @@
 // 2. Supervisor idle footprint: one sleep worker each; RSS and PSS of the supervisor process, and its CPU time and
 // context switches (every thread) over 10 s windows in which the harness itself only sleeps.
-import { supervisors, target } from './lib/peers.mjs';
+import { bringUp, supervisors } from './lib/peers.mjs';
 import { CLK_TCK, ctxSwitches, memory, pssByMapping, sleep, stat } from './lib/proc.mjs';
 import { ratio, summarize } from './lib/stats.mjs';
 
@@ -21,26 +21,12 @@ export async function run(ctx) {
   const settleMs = ctx.settleMs ?? defaults.settleMs;
   const peers = PEERS.filter((id) => ctx.wants(id));
   const data = new Map(peers.map((id) => [id, { rss: [], pss: [], cpu: [], cs: [], vol: [], main: [], threads: [], errors: [] }]));
-  const skipped = new Map();
-  const handles = new Map();
   const pssMaps = {};
   // Every supervisor up at once, each with its own sleep worker; then they settle past V8's memory reducer
   // (delayed GC tasks some 8 to 20 s after startup) before the windows start. Idle processes do not disturb
   // each other.
-  for (const id of peers) {
-    const why = ctx.unavailable(supervisors[id].needs);
-    if (why) {
-      skipped.set(id, why);
-      continue;
-    }
-    const marker = ctx.sleepMarker();
-    const t = target('sleep', marker);
-    try {
-      handles.set(id, await supervisors[id].up({ dir: ctx.dir(`idle-${id}`), kind: 'sleep', argv: t.argv, expect: t.expect, marker, extra: extraFor(id) }));
-    } catch (e) {
-      skipped.set(id, `${id === 'daemonkit' ? 'not measurable yet: ' : ''}${e.message}`);
-    }
-  }
+  const { handles: started, skipped } = await bringUp(ctx, peers, { dirPrefix: 'idle', extraFor });
+  const handles = new Map([...started].map(([id, s]) => [id, s.h]));
   try {
     await sleep(settleMs);
     const read = () =>

@@ -1,6 +1,6 @@
 // 3. Restart latency: SIGKILL the worker, time until a new PID has exec'd the target (polled every 0.5 ms).
 // Every supervisor runs at once, each with its own worker; kills go round-robin, one supervisor at a time.
-import { supervisors, target } from './lib/peers.mjs';
+import { bringUp, supervisors } from './lib/peers.mjs';
 import { killPid, now, pids, pollSync, sleep } from './lib/proc.mjs';
 import { ratio, rotate, summarize } from './lib/stats.mjs';
 import { byMarker } from './lib/timing.mjs';
@@ -22,23 +22,7 @@ export async function run(ctx) {
   const peers = PEERS.filter((id) => ctx.wants(id));
   const samples = new Map(peers.map((id) => [id, []]));
   const errors = new Map(peers.map((id) => [id, []]));
-  const skipped = new Map();
-  const handles = new Map();
-  for (const id of peers) {
-    const why = ctx.unavailable(supervisors[id].needs);
-    if (why) {
-      skipped.set(id, why);
-      continue;
-    }
-    const marker = ctx.sleepMarker();
-    const t = target('sleep', marker);
-    try {
-      const h = await supervisors[id].up({ dir: ctx.dir(`restart-${id}`), kind: 'sleep', argv: t.argv, expect: t.expect, marker, extra: EXTRA[id] ?? [] });
-      handles.set(id, { h, marker, expect: t.expect });
-    } catch (e) {
-      skipped.set(id, `${id === 'daemonkit' ? 'not measurable yet: ' : ''}${e.message}`);
-    }
-  }
+  const { handles, skipped } = await bringUp(ctx, peers, { dirPrefix: 'restart', extraFor: (id) => EXTRA[id] ?? [] });
   try {
     await sleep(1500); // past pm2's min_uptime, so the first kill is not an "unstable restart"
     for (let r = -1; r < n; r++) {

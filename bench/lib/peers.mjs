@@ -279,4 +279,30 @@ export const supervisors = {
   },
 };
 
+/**
+ * Brings up one supervisor per peer, each with its own `kind` worker, in `ctx.dir(`${dirPrefix}-${id}`)`. A peer
+ * whose needs are unavailable, or whose start fails, goes into `skipped` with the reason (daemonkit's failure
+ * prefixed "not measurable yet: "); the others into `handles` as { h, marker, expect }.
+ */
+export async function bringUp(ctx, peers, { kind = 'sleep', dirPrefix, extraFor = () => [] }) {
+  const handles = new Map();
+  const skipped = new Map();
+  for (const id of peers) {
+    const why = ctx.unavailable(supervisors[id].needs);
+    if (why) {
+      skipped.set(id, why);
+      continue;
+    }
+    const marker = ctx.sleepMarker();
+    const t = target(kind, marker);
+    try {
+      const h = await supervisors[id].up({ dir: ctx.dir(`${dirPrefix}-${id}`), kind, argv: t.argv, expect: t.expect, marker, extra: extraFor(id) });
+      handles.set(id, { h, marker, expect: t.expect });
+    } catch (e) {
+      skipped.set(id, `${id === 'daemonkit' ? 'not measurable yet: ' : ''}${e.message}`);
+    }
+  }
+  return { handles, skipped };
+}
+
 export { alive, gone, cmdline, pids, existsSync, byMarker };
