@@ -16,18 +16,13 @@ export async function run(ctx) {
   const n = ctx.n ?? defaults.n;
   const esbuild = await import('esbuild');
   const outDir = ctx.dir('planner-bundle');
-  // The same settings as scripts/build.mjs uses for dist/: ESM, node20, koffi external, the wasm embedded.
+  // The settings scripts/build.mjs uses for dist/: ESM, node20, koffi external, the wasm embedded.
+  const { esbuildCommon } = await import('../scripts/build.mjs');
   await esbuild.build({
+    ...esbuildCommon,
     entryPoints: [join(benchDir, 'entries', 'planner.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['koffi'],
-    loader: { '.wasm': 'binary' },
     minifySyntax: true,
     outfile: join(outDir, 'planner-bench.mjs'),
-    logLevel: 'warning',
   });
   const mod = await import(pathToFileURL(join(outDir, 'planner-bench.mjs')).href);
   const stateDir = ctx.dir('planner-state');

@@ -25,7 +25,7 @@ function filesUnder(dir, suffix) {
 const newest = (files) => Math.max(0, ...files.map((f) => statSync(f).mtimeMs));
 const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : -1);
 
-const esbuildCommon = {
+export const esbuildCommon = {
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
 import { PidfileError } from './core/pidfile.js';
 import { SysError } from './sys/errors.js';
-import { checkName, defaultStateDir, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from './options.js';
+import { checkName, defaultStateDir, logFileOf, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from './options.js';
 import { buildPlan, renderPlan } from './core/plan.js';
 import { detachContext } from './core/context.js';
 import { describeFailure, startDetached } from './core/start.js';
@@ -191,7 +191,7 @@ function reportAnswer(service: Service, answer: ControlAnswer | null | { denied:
 function logPaths(service: Service): string[] {
   const options = readState(service.files.state)?.options;
   const stdio = options ? [options.stdio[1], options.stdio[2]] : [{ kind: 'append' as const, path: service.files.pidfile.replace(/\.pid$/, '.log') }];
-  return [...new Set(stdio.flatMap((t) => (t.kind === 'append' || t.kind === 'truncate' ? [t.path] : [])))];
+  return [...new Set(stdio.map(logFileOf).filter((p): p is string => p !== null))];
 }
 
 const commands: Record<string, Command> = {

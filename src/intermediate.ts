@@ -13,18 +13,18 @@ import { socketpair } from './sys/socket.js';
 import { waitpid } from './sys/wait.js';
 import { kill } from './sys/signal.js';
 import { MARKERS } from './core/markers.js';
-import type { Normalized } from './options.js';
+import { logFileOf, type Normalized, type StdioTarget } from './options.js';
 
 
 /** Only what the daemon wrote to stderr during this start, not an old log's tail. */
 function stderrTail(o: Normalized, from: number): string | undefined {
-  const t = o.stdio[2];
-  if (t.kind !== 'append' && t.kind !== 'truncate') return undefined;
+  const path = logFileOf(o.stdio[2]);
+  if (!path) return undefined;
   try {
-    const size = statSync(t.path).size;
+    const size = statSync(path).size;
     const start = Math.max(from, size - 4096);
     if (size <= start) return undefined;
-    const fd = openSync(t.path, 'r');
+    const fd = openSync(path, 'r');
     try {
       const buf = Buffer.alloc(size - start);
       readSync(fd, buf, 0, buf.length, start);
@@ -37,10 +37,11 @@ function stderrTail(o: Normalized, from: number): string | undefined {
   }
 }
 
-function sizeOf(t: Normalized['stdio'][number]): number {
-  if (t.kind !== 'append' && t.kind !== 'truncate') return 0;
+function sizeOf(t: StdioTarget): number {
+  const path = logFileOf(t);
+  if (!path) return 0;
   try {
-    return statSync(t.path).size;
+    return statSync(path).size;
   } catch {
     return 0;
   }

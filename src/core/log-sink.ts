@@ -1,7 +1,7 @@
 // Workers' output, line by line, into the service's log files: whole lines only, reopened on demand, never blocking a worker.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import type { StdioTarget } from '../options.js';
+import { logFileOf, type StdioTarget } from '../options.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */
 const PENDING_CAP = 16 * 1024 * 1024;
@@ -112,9 +112,10 @@ export class LogSink {
   }
 
   #fileFor(t: StdioTarget): LogFile | null {
-    if (t.kind !== 'append' && t.kind !== 'truncate') return null;
-    let f = this.#files.get(t.path);
-    if (!f) this.#files.set(t.path, (f = new LogFile(t.path)));
+    const path = logFileOf(t);
+    if (!path) return null;
+    let f = this.#files.get(path);
+    if (!f) this.#files.set(path, (f = new LogFile(path)));
     return f;
   }
 

@@ -2,7 +2,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { Normalized } from '../options.js';
+import { logFileOf, type Normalized } from '../options.js';
 import { buildPlan, NOMINAL_FDS } from './plan.js';
 import { detachContext } from './context.js';
 import { distFile } from './dist-path.js';
@@ -28,15 +28,15 @@ export interface DaemonProgram {
 /** Creates the files the new session will open, as the caller, so an unwritable path fails here with its name. */
 function prepareFiles(o: Normalized, created: string[]): StartResult | null {
   if (o.stateDir && o.pidfile && dirname(o.pidfile) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
-  for (const t of o.stdio) {
-    if (t.kind !== 'append' && t.kind !== 'truncate') continue;
+  for (const path of o.stdio.map(logFileOf)) {
+    if (!path) continue;
     try {
-      if (o.stateDir && dirname(t.path) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
-      if (!existsSync(t.path)) created.push(t.path);
-      closeSync(openSync(t.path, 'a', 0o644));
+      if (o.stateDir && dirname(path) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+      if (!existsSync(path)) created.push(path);
+      closeSync(openSync(path, 'a', 0o644));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      return { kind: 'failed', message: `cannot open log file ${t.path}: ${err.code ?? err.message}`, code: err.code, path: t.path };
+      return { kind: 'failed', message: `cannot open log file ${path}: ${err.code ?? err.message}`, code: err.code, path };
     }
   }
   return null;

@@ -2,7 +2,7 @@
 import { closeSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Server, Socket } from 'node:net';
-import type { Normalized } from '../options.js';
+import { logFileOf, type Normalized } from '../options.js';
 import { planner } from './wasm.js';
 import { planFds } from './plan.js';
 import { spawnPlanned } from './spawner.js';
@@ -120,7 +120,8 @@ export class SupervisorRuntime {
 
   #spawnWorker(task: number): number {
     // One pipe for both streams when they share a file, so a worker's stdout and stderr stay in the order it wrote them.
-    const shared = sameTarget(this.#o.stdio[1], this.#o.stdio[2]);
+    const out1 = logFileOf(this.#o.stdio[1]);
+    const shared = out1 !== null && out1 === logFileOf(this.#o.stdio[2]);
     const out = pipe();
     const err = shared ? out : pipe();
     let pid: number;
@@ -393,10 +394,6 @@ export class SupervisorRuntime {
   #log(line: string): void {
     process.stderr.write(`daemonkit supervisor[${process.pid}]: ${line}\n`);
   }
-}
-
-function sameTarget(a: Normalized['stdio'][number], b: Normalized['stdio'][number]): boolean {
-  return (a.kind === 'append' || a.kind === 'truncate') && (b.kind === 'append' || b.kind === 'truncate') && a.path === b.path;
 }
 
 /** The session of pid from /proc/PID/stat; -1 if it is gone or a zombie (dead already, its parent's to reap). */
