@@ -77,10 +77,10 @@ function lockOnce(path: string): Acquired {
   try {
     if (!fstatSync(fd).isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
     if (!flock(fd, LOCK_EX | LOCK_NB)) {
-      // The holder may not have written its PID yet: give it a moment before saying we do not know.
+      // The holder may not have written its PID yet (50 starts on 2 cores can delay it past 100 ms): wait up to 1 s.
       let pid = readPidFromFd(fd);
-      for (let i = 0; pid === null && i < 50; i++) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      for (let i = 0; pid === null && i < 200; i++) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
         pid = readPidFromFd(fd);
       }
       closeSync(fd);
