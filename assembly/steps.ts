@@ -26,6 +26,8 @@ export const STEP_EXEC: i32 = 16;
 export const STEP_READY: i32 = 17;
 export const STEP_RELEASE_PIDFILE: i32 = 18;
 export const STEP_CONTROL_SOCKET: i32 = 19;
+export const STEP_SESSION_GUARD: i32 = 20;
+const STEP_LAST: i32 = STEP_SESSION_GUARD;
 
 // Option flags (from the normalized options).
 export const OPT_SUPERVISE: i32 = 1;
@@ -78,6 +80,8 @@ function confine(out: i32[], role: i32, options: i32): void {
   if ((options & OPT_SUPERVISE) != 0) {
     if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_WRITE);
     push(out, role, STEP_CONTROL_SOCKET);
+    // Outlives a SIGKILLed supervisor to kill its session; before chroot, since its shell and /proc are outside.
+    push(out, role, STEP_SESSION_GUARD);
   }
   if ((options & OPT_CHROOT) != 0) push(out, role, STEP_CHROOT);
   push(out, role, STEP_CHDIR);
@@ -165,9 +169,9 @@ export function stepOrderError(plan: Int32Array): string {
   if ((plan.length & 1) != 0) return "a plan is a list of (role, step) pairs";
   for (let i = 0; i < plan.length; i += 2) {
     if (plan[i] < ROLE_ORIGINAL || plan[i] > ROLE_DAEMON) return "unknown role " + plan[i].toString();
-    if (plan[i + 1] < STEP_OPEN_READY_PIPE || plan[i + 1] > STEP_CONTROL_SOCKET) return "unknown step " + plan[i + 1].toString();
+    if (plan[i + 1] < STEP_OPEN_READY_PIPE || plan[i + 1] > STEP_LAST) return "unknown step " + plan[i + 1].toString();
   }
-  for (let s = STEP_OPEN_READY_PIPE; s <= STEP_CONTROL_SOCKET; s++) {
+  for (let s = STEP_OPEN_READY_PIPE; s <= STEP_LAST; s++) {
     if (count(plan, s) > 1) return stepName(s) + " appears more than once";
   }
   const lock = indexOf(plan, STEP_PIDFILE_LOCK);
@@ -216,6 +220,11 @@ export function stepOrderError(plan: Int32Array): string {
   const spawnWorkers = indexOf(plan, STEP_SPAWN_WORKERS);
   if (spawnWorkers >= 0 && (spawnSession < 0 || spawnWorkers < spawnSession || roleOf(plan, spawnWorkers) != ROLE_SUPERVISOR))
     return "workers are spawned by the supervisor, inside the new session";
+  const guard = indexOf(plan, STEP_SESSION_GUARD);
+  if (guard >= 0 && roleOf(plan, guard) != ROLE_SUPERVISOR) return "only the supervisor starts a session guard";
+  if (spawnWorkers >= 0 && (guard < 0 || guard > spawnWorkers))
+    return "the session guard must run before the workers are spawned (nothing else kills them if the supervisor is SIGKILLed)";
+  if (!before(plan, STEP_SESSION_GUARD, STEP_CHROOT)) return "the session guard must start before chroot (its shell and /proc are outside)";
   for (let i = 0; i < plan.length; i += 2) {
     const role = plan[i];
     const step = plan[i + 1];
@@ -248,6 +257,7 @@ export function stepName(step: i32): string {
     case STEP_READY: return "ready";
     case STEP_RELEASE_PIDFILE: return "pidfile.release";
     case STEP_CONTROL_SOCKET: return "control-socket";
+    case STEP_SESSION_GUARD: return "session-guard";
   }
   return "";
 }

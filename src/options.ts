@@ -312,8 +312,8 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
   const stdout = stdioFrom(n('stdout'), input.stdout, base) ?? both ?? (logDefault ? { kind: 'append' as const, path: logDefault } : { kind: 'null' as const });
   const stderr = stdioFrom(n('stderr'), input.stderr, base) ?? both ?? stdout;
 
-  const env = buildEnv(n('env'), input, callerEnv, user);
-  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+  const extraEnv = envEntries(n('env'), input.env);
+  const pathVar = extraEnv.findLast(([k]) => k === 'PATH')?.[1] ?? callerEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 
   const restart = input.restart ?? 'on-failure';
   if (!['on-failure', 'always', 'never'].includes(restart)) throw invalid(n('restart'), restart, 'expected on-failure, always or never');
@@ -330,14 +330,14 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     resolved = { path: resolveCommand(command[0]!, pathVar, base, chroot), argv: command };
   }
 
-  return {
+  const normalized: Normalized = {
     name,
     stateDir,
     pidfile,
     stdio: [{ kind: 'null' }, stdout, stderr],
     cwd,
     umask,
-    env,
+    env: [],
     clearEnv: input.clearEnv ?? false,
     user,
     group,
@@ -357,6 +357,17 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     reload: reload as ReloadMode,
     stopSchedule: parseStopSchedule(n('retry'), input.retry ?? 'TERM/10/KILL/5'),
   };
+  // Copied from the caller's environment when first read (the spawn, the order): each read of process.env is a call
+  // into C++, and copying it was most of a plan's cost. Enumerable, so JSON.stringify and spreads still carry it.
+  let env: string[] | undefined;
+  Object.defineProperty(normalized, 'env', {
+    enumerable: true,
+    get: () => (env ??= buildEnv(extraEnv, input, callerEnv, user)),
+    set: (v: string[]) => {
+      env = v;
+    },
+  });
+  return normalized;
 }
 
 function nonEmpty(option: string, value: unknown): string {
@@ -371,7 +382,7 @@ export function defaultName(command: string): string {
   return (base || 'daemon').slice(0, 100);
 }
 
-function buildEnv(option: string, input: DaemonOptions, callerEnv: NodeJS.ProcessEnv, user: Identity | null): string[] {
+function buildEnv(extra: [string, string][], input: DaemonOptions, callerEnv: NodeJS.ProcessEnv, user: Identity | null): string[] {
   const out = new Map<string, string>();
   for (const [k, v] of Object.entries(callerEnv)) {
     if (v === undefined || k.startsWith(MARKER_PREFIX)) continue;
@@ -384,6 +395,6 @@ function buildEnv(option: string, input: DaemonOptions, callerEnv: NodeJS.Proces
     if (!input.clearEnv || out.has('USER')) out.set('USER', user.name);
     if (!input.clearEnv || out.has('LOGNAME')) out.set('LOGNAME', user.name);
   }
-  for (const [k, v] of envEntries(option, input.env)) out.set(k, v);
+  for (const [k, v] of extra) out.set(k, v);
   return [...out].map(([k, v]) => `${k}=${v}`);
 }

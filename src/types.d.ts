@@ -6,13 +6,14 @@ declare module '*.wasm' {
 
 // @types/node 20 lacks the WebAssembly globals; declare the few the planner uses.
 declare namespace WebAssembly {
-  class Module {}
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
   class Memory {
     readonly buffer: ArrayBuffer;
   }
   class Instance {
+    constructor(module: Module, imports?: object);
     readonly exports: Record<string, unknown>;
   }
-  function compile(bytes: Uint8Array): Promise<Module>;
-  function instantiate(module: Module, imports?: object): Promise<Instance>;
 }

@@ -17,7 +17,11 @@ class LogFile {
   error: string | null = null;
   #retry: NodeJS.Timeout | null = null;
 
-  constructor(readonly path: string) {
+  /** onChange: told each new error text, and null on recovery (a transition, never once per failed write). */
+  constructor(
+    readonly path: string,
+    private readonly onChange: (error: string | null, path: string) => void,
+  ) {
     this.open();
   }
 
@@ -66,14 +70,18 @@ class LogFile {
       this.pending.shift();
     }
     if (this.pending.length) this.#scheduleRetry();
-    else if (this.fd !== null && this.error) {
+    else if (this.fd !== null && this.error && !this.error.startsWith('recovered')) {
       this.error = this.droppedBytes ? `recovered; ${this.droppedBytes} bytes were dropped while ${this.path} could not be written` : null;
+      this.onChange(null, this.path);
     }
   }
 
   fail(e: unknown): void {
     const err = e as NodeJS.ErrnoException;
-    this.error = `${this.path}: ${err.code ?? err.message}`;
+    const error = `${this.path}: ${err.code ?? err.message}`;
+    if (error === this.error) return;
+    this.error = error;
+    this.onChange(error, this.path);
   }
 
   /** How much of buf reached the file before an error (ENOSPC, EIO...), which is recorded for status. */
@@ -106,8 +114,11 @@ class LogFile {
 export class LogSink {
   #files = new Map<string, LogFile>();
   #streams: [LogFile | null, LogFile | null];
+  readonly #onChange: (error: string | null, path: string) => void;
 
-  constructor(stdout: StdioTarget, stderr: StdioTarget) {
+  /** onChange: a log file started failing (its error) or recovered (null). */
+  constructor(stdout: StdioTarget, stderr: StdioTarget, onChange: (error: string | null, path: string) => void = () => {}) {
+    this.#onChange = onChange;
     this.#streams = [this.#fileFor(stdout), this.#fileFor(stderr)];
   }
 
@@ -115,7 +126,7 @@ export class LogSink {
     const path = logFileOf(t);
     if (!path) return null;
     let f = this.#files.get(path);
-    if (!f) this.#files.set(path, (f = new LogFile(path)));
+    if (!f) this.#files.set(path, (f = new LogFile(path, (error, p) => this.#onChange(error, p))));
     return f;
   }
 
@@ -151,6 +162,11 @@ export class LogSink {
         resolve();
       });
     });
+  }
+
+  /** One whole line of our own to a stream's file, held and retried like workers' output when it cannot be written. */
+  line(stream: 0 | 1, text: string): void {
+    this.#streams[stream]?.write(Buffer.from(text.endsWith('\n') ? text : `${text}\n`));
   }
 
   reopen(): void {

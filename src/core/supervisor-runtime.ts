@@ -17,8 +17,10 @@ import { waitpid } from '../sys/wait.js';
 import { kill, killGroup } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
 import { pidfdOpen, pidfdSendSignal } from '../sys/pidfd.js';
+import { SessionGuard } from './session-guard.js';
+import { toKernelLog } from './last-resort.js';
 
-/** util-linux's setpriv sets PR_SET_PDEATHSIG just before exec: a worker dies with its supervisor, even by SIGKILL. */
+/** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
 const TAIL_BYTES = 4096;
 const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
@@ -54,6 +56,8 @@ export class SupervisorRuntime {
   #schedule: number[];
   /** Processes a stop had to escalate for, reported in the log and the stop answer. */
   #escalated = new Set<number>();
+  /** Kills the session's processes if we die by SIGKILL: workers and whatever they forked. */
+  #guard: SessionGuard;
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: Socket) {
     this.#o = o;
@@ -75,7 +79,15 @@ export class SupervisorRuntime {
     if (!this.#h) throw new Error('the supervisor state machine refused these options');
     planner.supSetStopSchedule(this.#h, Int32Array.from(o.stopSchedule));
     this.#schedule = o.stopSchedule;
-    this.#sink = new LogSink(o.stdio[1], o.stdio[2]);
+    // A log that cannot be written is said where someone will see it: status, the kernel log, and (held) the log.
+    this.#sink = new LogSink(o.stdio[1], o.stdio[2], (error, path) =>
+      queueMicrotask(() => {
+        const line = error ? `cannot write the log: ${error}; holding its lines until it can be written` : `writing ${path} again`;
+        toKernelLog(`daemonkit[${process.pid}]`, `${this.#o.name ?? 'daemon'}: ${line}`);
+        this.#log(line);
+      }),
+    );
+    this.#guard = new SessionGuard(process.pid, o.pidfile ?? o.name ?? 'daemon');
   }
 
   /** setpriv's arguments for the worker's identity: initgroups of the user, then gid, then uid. */
@@ -96,8 +108,8 @@ export class SupervisorRuntime {
     const files = this.#files;
     void this.#identity; // no setpriv for --user: fail the start now, not each worker's spawn
     if (this.#pidfd !== null) {
-      // A supervisor killed with SIGKILL took its workers (pdeathsig) but not their children: they are still in its
-      // session, whose id (its PID) the kernel keeps from reuse while they live. Sweep them before starting anew.
+      // A supervisor killed with SIGKILL whose guard was killed too left its session behind: its id (that PID) the
+      // kernel keeps from reuse while members live. Sweep them before starting anew.
       // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep.
       const previous = readPidFromFd(this.#pidfd);
       if (previous && previous !== process.pid && sessionOf(previous) === -1) await this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`);
@@ -108,6 +120,8 @@ export class SupervisorRuntime {
       giveToServiceUser(this.#o, files.socket);
       this.#saveState(null);
     }
+    // Before the chroot: the guard's shell and /proc are outside it.
+    this.#guard.start();
     // The supervisor keeps root so it can remove its PID file, write its state and reopen root's logs; workers drop.
     confine(this.#o, { dropIds: false });
     process.on('SIGCHLD', () => this.#reap());
@@ -132,9 +146,10 @@ export class SupervisorRuntime {
         [2, { kind: 'fd', fd: err[1] }],
       ]);
       const { path, argv } = this.#program;
+      const identity = this.#identity;
       pid = spawnPlanned({
-        path: SETPRIV ?? path,
-        argv: SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...this.#identity, '--', path, ...argv.slice(1)] : argv,
+        path: identity.length ? SETPRIV! : path,
+        argv: identity.length ? [SETPRIV!, ...identity, '--', path, ...argv.slice(1)] : argv,
         env: [...this.#o.env, `DAEMONKIT_TASK_ID=${task}`],
         fds,
         ownGroup: true,
@@ -155,6 +170,13 @@ export class SupervisorRuntime {
   }
 
   #reap(): void {
+    if (this.#guard.reapIfGone() && !this.#exiting) {
+      try {
+        this.#guard.start();
+      } catch (e) {
+        this.#log(`the session guard exited and cannot be restarted: ${(e as Error).message}`);
+      }
+    }
     for (const pid of planner.supPids(this.#h)) {
       let r;
       try {
@@ -162,7 +184,9 @@ export class SupervisorRuntime {
       } catch {
         continue; // not our child (any more): the machine will hear of it through another pid
       }
-      if (r) this.#apply(planner.supExited(this.#h, now(), pid, r.status));
+      if (!r) continue;
+      if (!this.#exiting && planner.supState(this.#h) !== 3 /* stopping */) this.#log(`worker ${this.#workers.get(pid)?.task ?? '?'} (pid ${pid}) ${planner.describeWaitStatus(r.status)}`);
+      this.#apply(planner.supExited(this.#h, now(), pid, r.status));
     }
   }
 
@@ -355,6 +379,7 @@ export class SupervisorRuntime {
     const failed = this.#startFailure ? this.#workers.get(this.#startFailure.pid) : undefined;
     // Nothing of the service may outlive it: its workers' leftover children hold our pipes and our session.
     await this.#sweepLeftovers();
+    this.#guard.dismiss();
     // Wait (briefly) for the last output: a grandchild holding a pipe must not keep us here.
     await Promise.race([Promise.all([...this.#workers.values()].map((w) => w.drained)), delay(1000)]);
     if (this.#startFailure) {
@@ -391,8 +416,9 @@ export class SupervisorRuntime {
     setTimeout(() => process.exit(code), 20);
   }
 
+  /** Our own lines go through the sink, so a full disk holds them like workers' output instead of failing a write. */
   #log(line: string): void {
-    process.stderr.write(`daemonkit supervisor[${process.pid}]: ${line}\n`);
+    this.#sink.line(1, `daemonkit supervisor[${process.pid}]: ${line}`);
   }
 }
 

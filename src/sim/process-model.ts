@@ -15,7 +15,8 @@ export interface SimProcess {
   sid: number;
   pgid: number;
   ctty: string | null;
-  role: Role;
+  /** 'guard': the supervisor's session guard, which no plan step names as a role. */
+  role: Role | 'guard';
   fds: Map<number, OpenFile>;
   umask: number;
   cwd: string;
@@ -116,7 +117,7 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
   const daemons: SimProcess[] = [];
   let pidfileHolder: SimProcess | null = null;
 
-  const child = (parent: SimProcess, role: Role, fds: Map<number, OpenFile>): SimProcess => {
+  const child = (parent: SimProcess, role: SimProcess['role'], fds: Map<number, OpenFile>): SimProcess => {
     forks++;
     const p: SimProcess = { ...parent, pid: nextPid++, ppid: parent.pid, role, fds, groups: [...parent.groups], alive: true };
     processes.push(p);
@@ -190,6 +191,15 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
         if (pidfileHolder === self) pidfileHolder = p;
         break;
       }
+      case 'session-guard': {
+        // Its own session (a kill of ours misses it), cwd /, stdio only: it holds nothing of the service.
+        const g = child(self!, 'guard', spawnFds(self!.fds, [{ op: 'open', fd: 0, path: '/dev/null', mode: 'null' }, { op: 'dup2', fd: 0, newfd: 1 }, { op: 'dup2', fd: 0, newfd: 2 }, { op: 'closefrom', fd: 3 }], violations, 'session-guard'));
+        g.sid = g.pid;
+        g.pgid = g.pid;
+        g.cwd = '/';
+        if (self!.root !== '/') violations.push('session-guard ran after chroot: its shell and /proc are outside the new root');
+        break;
+      }
       case 'spawn-workers':
         for (let i = 0; i < (start.workers ?? o.workers); i++) {
           const p = child(self!, 'daemon', spawnFds(self!.fds, [0, 1, 2].map((fd) => ({ op: 'dup2', fd, newfd: fd }) as FdAction).concat({ op: 'closefrom', fd: 3 }), violations, 'spawn-workers'));
@@ -214,6 +224,8 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
   }
 
   pidfile.forksTotal = forks;
+  const guards = processes.filter((p) => p.role === 'guard');
+  if (plan.detach && o.supervise && guards.length !== 1) violations.push(`${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`);
   checkInvariants(plan, o, original, daemons, pidfile, pidfileHolder, processes, violations);
   return { processes, daemons, pidfile, violations };
 }

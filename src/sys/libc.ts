@@ -1,5 +1,6 @@
 // The one place that loads koffi and libc.so.6; every other sys file declares its functions on `libc`.
 import type { LibraryHandle } from 'koffi';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { setStrerror, sysError } from './errors.js';
 
@@ -11,8 +12,30 @@ function unsupported(what: string): Error {
 }
 
 if (process.platform !== 'linux') throw unsupported(`${process.platform} ${process.arch}`);
-// Imported only after that check: a static import is hoisted above it (esbuild too) and koffi would fail first, in its own words.
-const { default: koffi } = await import('koffi');
+
+/** The koffi version package.json pins: its native module is used directly only when it reports this version. */
+export const KOFFI_VERSION = '3.3.4';
+
+type Koffi = typeof import('koffi');
+
+/**
+ * koffi's own entry spends ~8 ms per process resolving and loading JS modules around a native module that loads in
+ * ~1 ms (bench load); a start pays it twice. Load the prebuilt native module directly when it is the pinned version,
+ * else koffi's entry. Required after the platform check, so off Linux the error is ours, not koffi's.
+ */
+function loadKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  const triplet = `${process.platform}_${process.arch}`;
+  try {
+    const native = require(`@koromix/koffi-${process.platform}-${process.arch}/${triplet}/koffi.node`) as Koffi & { version?: string };
+    if (native.version === KOFFI_VERSION) return native;
+  } catch {
+    // no prebuilt package of that name here (another layout or a build from source): koffi knows where to look
+  }
+  return require('koffi') as Koffi;
+}
+
+const koffi = loadKoffi();
 
 function loadLibc(): LibraryHandle {
   let lib: LibraryHandle;

@@ -120,8 +120,27 @@ test('orders that break a rule are rejected with the rule', () => {
   assert.match(p.stepOrderError(Int32Array.from([0, 99])), /unknown step/);
 });
 
+test('a supervised plan starts its session guard before the workers and before chroot', () => {
+  for (const o of allOptions) {
+    if ((o & p.OPT_SUPERVISE.value) === 0 || (o & p.OPT_FORCE_DETACH.value) === 0) continue;
+    const steps = names(p.planSteps(o, 0));
+    const at = (s: string) => steps.indexOf(s);
+    assert.ok(at('supervisor:session-guard') > at('supervisor:pidfile.lock'), steps.join(' '));
+    assert.ok(at('supervisor:session-guard') < at('supervisor:spawn-workers'), steps.join(' '));
+    if (o & p.OPT_CHROOT.value) assert.ok(at('supervisor:session-guard') < at('supervisor:chroot'), steps.join(' '));
+  }
+  assert.ok(!names(p.planSteps(p.OPT_PIDFILE.value, 0)).some((s) => s.endsWith(':session-guard')), 'not unsupervised');
+  const good = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_CHROOT.value, 0));
+  const without = good.filter((s) => s !== 'supervisor:session-guard');
+  assert.match(p.stepOrderError(encode(without)), /session guard must run before the workers/);
+  assert.match(p.stepOrderError(encode([...without, 'supervisor:session-guard'])), /session guard must run before the workers/);
+  const afterChroot = without.flatMap((s) => (s === 'supervisor:chroot' ? [s, 'supervisor:session-guard'] : [s]));
+  assert.match(p.stepOrderError(encode(afterChroot)), /before chroot/);
+  assert.match(p.stepOrderError(encode(good.map((s) => (s === 'supervisor:session-guard' ? 'original:session-guard' : s)))), /only the supervisor/);
+});
+
 test('every step and role has a name', () => {
-  for (let s = 1; s <= 19; s++) assert.notEqual(p.stepName(s), '', `step ${s}`);
+  for (let s = 1; s <= 20; s++) assert.notEqual(p.stepName(s), '', `step ${s}`);
   assert.equal(p.stepName(0), '');
   assert.deepEqual([0, 1, 2, 3].map((r) => p.roleName(r)), ['original', 'intermediate', 'supervisor', 'daemon']);
 });

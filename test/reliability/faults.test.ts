@@ -3,9 +3,9 @@
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { alive, stat, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, children, fdCount, isRoot, liveChildren, pidFromFile, rssKb, sleepMs, statusJson, taskOf, zombieChildren } from './lib.js';
+import { assertConsistent, Box, children, fdCount, guardOf, isRoot, workersOf, pidFromFile, rssKb, sleepMs, statusJson, taskOf, zombieChildren } from './lib.js';
 
 const box = new Box();
 // A failed test leaves its service running: kill it here so the next test starts clean.
@@ -57,7 +57,7 @@ function zombieWatch(sup: number) {
 }
 
 function workerOf(sup: number, task: number): number | undefined {
-  return liveChildren(sup).find((c) => taskOf(c) === task);
+  return workersOf(sup).find((c) => taskOf(c) === task);
 }
 
 describe('faults', () => {
@@ -118,7 +118,7 @@ describe('faults', () => {
     const r = await box.cli(['start', '--name', 'headless', '--workers', '3', '--start-secs', '0.1', '--', 'sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('headless.pid'));
-    const workers = liveChildren(sup);
+    const workers = workersOf(sup);
     assert.equal(workers.length, 3);
     const t0 = Date.now();
     process.kill(sup, 'SIGKILL');
@@ -132,29 +132,54 @@ describe('faults', () => {
     await assertConsistent(box, 'headless');
   });
 
-  test(
-    'kill -9 of the supervisor: the workers die at once; their own children are swept by the next start',
-    async () => {
-      const r = await box.cli(['start', '--name', 'orphanage', '--start-secs', '0.2', '--', 'sh', '-c', 'sleep 1000 & wait']);
-      assert.equal(r.code, 0, r.stderr);
-      const sup = pidFromFile(box.path('orphanage.pid'));
-      const family = liveChildren(sup).flatMap((w) => [w, ...children(w)]);
-      assert.equal(family.length, 2);
-      process.kill(sup, 'SIGKILL');
-      // pdeathsig reaches the worker only; its child stays in the dead supervisor's session until a start sweeps it.
-      assert.ok(await waitFor(() => !alive(family[0]!), 1000), 'the worker died with its supervisor');
-      const again = await box.cli(['start', '--name', 'orphanage', '--start-secs', '0.2', '--', 'sleep', '1000']);
-      assert.equal(again.code, 0, again.stderr);
-      assert.ok(await waitFor(() => family.every((p) => !alive(p)), 2000), `left: ${family.filter(alive).join(' ')}`);
-      assert.equal((await box.cli(['stop', 'orphanage'])).code, 0);
-    },
-  );
+  test('kill -9 of the supervisor: its session guard kills the workers and everything they forked within 1 s', async () => {
+    const r = await box.cli(['start', '--name', 'orphanage', '--workers', '2', '--start-secs', '0.2', '--', 'sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('orphanage.pid'));
+    const guard = guardOf(sup);
+    assert.ok(guard, 'the supervisor has a session guard');
+    const g = stat(guard);
+    assert.notEqual(g.session, sup, 'the guard is outside the session it guards');
+    assert.equal(readlinkSync(`/proc/${guard}/cwd`), '/');
+    const family = workersOf(sup).flatMap((w) => [w, ...children(w)]);
+    assert.equal(family.length, 6);
+    const t0 = Date.now();
+    process.kill(sup, 'SIGKILL');
+    assert.ok(await waitFor(() => family.every((p) => !alive(p)), 1000, 5), `left: ${family.filter(alive).join(' ')}`);
+    process.stdout.write(`# workers and their children gone ${Date.now() - t0} ms after the supervisor's SIGKILL\n`);
+    assert.ok(await waitFor(() => !alive(guard), 1000), 'the guard exits when it is done');
+    assert.equal((await statusJson(box, 'orphanage')).code, 1, 'stale PID file');
+    assert.deepEqual(box.processes(), [], 'nothing of the service is left');
+  });
+
+  test('a killed session guard is replaced; with supervisor and guard both killed, the next start sweeps the session', async () => {
+    const r = await box.cli(['start', '--name', 'unguarded', '--start-secs', '0.2', '--', 'sh', '-c', 'sleep 1000 & wait']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('unguarded.pid'));
+    const first = guardOf(sup)!;
+    process.kill(first, 'SIGKILL');
+    assert.ok(await waitFor(() => (guardOf(sup) ?? first) !== first && alive(guardOf(sup)!), 2000), 'a new guard');
+    // Both at once (the guard stopped first so it cannot act): the session's processes stay until the next start.
+    const guard = guardOf(sup)!;
+    process.kill(guard, 'SIGSTOP');
+    const family = workersOf(sup).flatMap((w) => [w, ...children(w)]);
+    assert.equal(family.length, 2);
+    process.kill(sup, 'SIGKILL');
+    process.kill(guard, 'SIGKILL');
+    await sleepMs(200);
+    assert.ok(family.every(alive), 'with no guard, nothing kills them');
+    const again = await box.cli(['start', '--name', 'unguarded', '--start-secs', '0.2', '--', 'sleep', '1000']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(await waitFor(() => family.every((p) => !alive(p)), 2000), `left: ${family.filter(alive).join(' ')}`);
+    await assertConsistent(box, 'unguarded');
+    assert.equal((await box.cli(['stop', 'unguarded'])).code, 0);
+  });
 
   test('a worker that ignores SIGTERM: stop escalates to SIGKILL on schedule and says so', async () => {
     const r = await box.cli(['start', '--name', 'deaf', '--workers', '2', '--start-secs', '0.1', '--', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('deaf.pid'));
-    const workers = liveChildren(sup);
+    const workers = workersOf(sup);
     const t0 = Date.now();
     const stop = await box.cli(['stop', 'deaf', '--retry', 'TERM/1/KILL/5']);
     const took = Date.now() - t0;
@@ -172,7 +197,7 @@ describe('faults', () => {
     const r = await box.cli(['start', '--name', 'frozen', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('frozen.pid'));
-    const [w0] = liveChildren(sup);
+    const [w0] = workersOf(sup);
     process.kill(w0!, 'SIGSTOP');
     assert.ok(await waitFor(() => stat(w0!).state === 'T'));
     await sleepMs(300);
@@ -198,7 +223,7 @@ describe('faults', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('family.pid'));
-    const workers = liveChildren(sup);
+    const workers = workersOf(sup);
     const family = workers.flatMap((w) => [w, ...children(w)]);
     assert.ok(family.length >= 8, `workers and their children: ${family.join(' ')}`);
     for (const p of family) assert.equal(stat(p).session, sup);
@@ -216,8 +241,8 @@ describe('faults', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('leaver.pid'));
-    assert.ok(await waitFor(() => liveChildren(sup).length === 1, 3000), 'task 0 exited');
-    const left = box.processes().filter((p) => p !== sup && !liveChildren(sup).includes(p));
+    assert.ok(await waitFor(() => workersOf(sup).length === 1, 3000), 'task 0 exited');
+    const left = box.processes().filter((p) => p !== sup && p !== guardOf(sup) && !workersOf(sup).includes(p));
     assert.equal(left.length, 1, 'the child task 0 left behind');
     assert.equal(stat(left[0]!).session, sup, 'still in the service session');
     const stop = await box.cli(['stop', 'leaver']);
@@ -263,22 +288,29 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     }, 5000, 200), `status shows the log error: ${JSON.stringify(s.json.logError)}`);
     const text = await box.cli(['status', 'full']);
     assert.match(text.stdout, /log error: .*full\.log: ENOSPC/);
+    // The error of last resort: once, in the kernel log (journald and rsyslog collect it; dmesg shows it).
+    const kmsg = (what: string) => execFileSync('dmesg', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`daemonkit[${sup}]: full: ${what}`));
+    assert.ok(await waitFor(() => kmsg('cannot write the log').length === 1, 3000), 'the kernel log has the error');
+    assert.match(kmsg('cannot write the log')[0]!, /full\.log: ENOSPC; holding its lines/);
     // The worker is not blocked: it keeps writing (the side file grows) while nothing reaches the log.
     const sideBefore = keys(readFileSync(side, 'utf8')).length;
     await sleepMs(1000);
     const sideAfter = keys(readFileSync(side, 'utf8')).length;
     assert.ok(sideAfter - sideBefore >= 10, `the worker went on writing (${sideAfter - sideBefore} lines in 1 s)`);
     // And supervision goes on: a killed worker is restarted while the disk is full.
-    const w = liveChildren(sup)[0]!;
+    const w = workersOf(sup)[0]!;
     process.kill(w, 'SIGKILL');
-    assert.ok(await waitFor(() => liveChildren(sup).length === 1 && liveChildren(sup)[0] !== w, 3000), 'restarted');
+    assert.ok(await waitFor(() => workersOf(sup).length === 1 && workersOf(sup)[0] !== w, 3000), 'restarted');
     await sleepMs(300);
+    assert.ok(alive(sup), 'the supervisor lives on with its own lines held');
     // Space comes back: logging resumes, the error clears, every line held meanwhile is written.
     unlinkSync(filler);
     assert.ok(await waitFor(() => {
       void statusJson(box, 'full').then((x) => (s = x));
       return s.json.logError === null;
     }, 5000, 200), `the error cleared: ${JSON.stringify(s.json.logError)}`);
+    assert.equal(kmsg('cannot write the log').length, 1, 'said once, not once per failed write');
+    assert.ok(await waitFor(() => kmsg(`writing ${log} again`).length === 1, 3000), 'the kernel log has the recovery');
     const stop = await box.cli(['stop', 'full']);
     assert.equal(stop.code, 0, stop.stderr);
     const logged = keys(readFileSync(log, 'utf8'));
@@ -288,6 +320,12 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     process.stdout.write(`# disk full: ${written.length} lines written, ${logged.length} logged, ${lost.length} lost\n`);
     assert.deepEqual(lost, [], 'no line lost');
     assert.equal(new Set(logged).size, logged.length, 'no line duplicated');
+    // The supervisor's own lines from the full period were held too, and are in the log in order.
+    const own = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith(`daemonkit supervisor[${sup}]: `));
+    const at = (re: RegExp) => own.findIndex((l) => re.test(l));
+    assert.ok(at(/cannot write the log: .*ENOSPC/) >= 0, own.join('\n'));
+    assert.ok(at(new RegExp(`worker 0 \\(pid ${w}\\) killed by SIGKILL`)) > at(/cannot write the log/), own.join('\n'));
+    assert.ok(at(/writing .* again/) > at(/killed by SIGKILL/), own.join('\n'));
     await assertConsistent(box, 'full');
   });
 

@@ -99,6 +99,8 @@ export class Box {
     } catch {
       // gone, or not readable
     }
+    // A supervisor's session guard names the service's PID file in its argv.
+    if (isGuard(pid) && cmdline(pid)[5]?.startsWith(this.dir)) return true;
     try {
       if (readlinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) return true;
       for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -174,14 +176,33 @@ export function pidFromFile(path: string): number {
   }
 }
 
-export function liveChildren(pid: number): number[] {
+/** argv of pid from /proc/PID/cmdline ([] once it is gone). */
+export function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return [];
+  }
+}
+
+/** The supervisor's session guard: its one child that is not a worker (sh -c SCRIPT daemonkit-guard SESSION). */
+export function isGuard(pid: number): boolean {
+  return cmdline(pid)[3] === 'daemonkit-guard';
+}
+
+/** The supervisor's live workers: its children that are not zombies, the session guard aside. */
+export function workersOf(pid: number): number[] {
   return children(pid).filter((c) => {
     try {
-      return stat(c).state !== 'Z';
+      return stat(c).state !== 'Z' && !isGuard(c);
     } catch {
       return false;
     }
   });
+}
+
+export function guardOf(pid: number): number | undefined {
+  return children(pid).find(isGuard);
 }
 
 export function zombieChildren(pid: number): number[] {
@@ -196,7 +217,7 @@ export function zombieChildren(pid: number): number[] {
 
 /**
  * status agrees with /proc, and nothing of ours is orphaned: running means the PID file names a live supervisor whose
- * live children are exactly the workers status lists, and every process of ours is the supervisor or one of them;
+ * live children are exactly the workers status lists and its session guard, and every process of ours is one of those;
  * not running means no PID file and no process of ours at all. Retries for a moment (a worker may be mid-restart).
  */
 export async function assertConsistent(box: Box, name: string, settleMs = 5000): Promise<{ running: boolean; sup: number; workers: number[] }> {
@@ -207,12 +228,13 @@ export async function assertConsistent(box: Box, name: string, settleMs = 5000):
     const sup = pidFromFile(box.path(`${name}.pid`));
     const mine = box.processes();
     if (code === 0) {
-      const kids = liveChildren(sup);
+      const kids = workersOf(sup);
       const listed = json.workers.filter((w) => w.pid).map((w) => w.pid);
       const allRunning = json.workers.every((w) => w.state === 'running' || w.state === 'exited' || w.state === 'failed');
-      const extra = mine.filter((p) => p !== sup && !kids.includes(p));
-      if (json.pid === sup && alive(sup) && allRunning && same(kids, listed) && extra.length === 0) return { running: true, sup, workers: listed };
-      last = `status 0 pid ${json.pid}, PID file ${sup}, children ${kids.join(',')}, status workers ${JSON.stringify(json.workers)}, others of ours ${extra.join(',')}`;
+      const guard = guardOf(sup);
+      const extra = mine.filter((p) => p !== sup && p !== guard && !kids.includes(p));
+      if (json.pid === sup && alive(sup) && guard && allRunning && same(kids, listed) && extra.length === 0) return { running: true, sup, workers: listed };
+      last = `status 0 pid ${json.pid}, PID file ${sup}, children ${kids.join(',')}, guard ${guard ?? 'none'}, status workers ${JSON.stringify(json.workers)}, others of ours ${extra.join(',')}`;
     } else if (code === 3) {
       if (sup === 0 && mine.length === 0) return { running: false, sup: 0, workers: [] };
       last = `status 3 but PID file names ${sup} and our processes are ${mine.join(',')}`;

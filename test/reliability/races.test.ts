@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { run } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
 import { alive, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, children, liveChildren, pidFromFile, sleepMs, statusJson } from './lib.js';
+import { assertConsistent, Box, children, workersOf, pidFromFile, sleepMs, statusJson, guardOf } from './lib.js';
 
 const box = new Box();
 // A failed test leaves its service running: kill it here so the next test starts clean.
@@ -60,10 +60,10 @@ describe('races', () => {
       assert.equal(r.code, 1);
       assert.equal(r.stderr, `daemonkit: one already running (pid ${sup})\n`);
     }
-    // Exactly one supervisor: the only process of ours that is not one of its workers.
+    // Exactly one supervisor: the only process of ours that is not one of its workers or its guard.
     const { workers } = await assertConsistent(box, 'one');
     assert.equal(workers.length, 2);
-    assert.deepEqual(box.processes().filter((p) => !workers.includes(p)), [sup]);
+    assert.deepEqual(box.processes().filter((p) => !workers.includes(p) && p !== guardOf(sup)), [sup]);
     // How many of them got as far as a supervisor of their own (the flock race, not just the early check).
     process.stdout.write(`# ${supervisorsSeen.size} of ${STARTS} starts spawned a supervisor that raced for the lock\n`);
     assert.ok(supervisorsSeen.size >= 2, `the race reached the lock (${supervisorsSeen.size} supervisors seen)`);
@@ -102,7 +102,7 @@ describe('races', () => {
     const sup = box.track(pidFromFile(box.path('backoff.pid')));
     const before = (await statusJson(box, 'backoff')).json.workers;
     process.kill(before[0]!.pid, 'SIGKILL');
-    assert.ok(await waitFor(() => liveChildren(sup).length === 1, 3000));
+    assert.ok(await waitFor(() => workersOf(sup).length === 1, 3000));
     const during = (await statusJson(box, 'backoff')).json.workers;
     assert.equal(during[0]!.state, 'backoff');
     const t0 = Date.now();
@@ -142,7 +142,7 @@ describe('races', () => {
     assert.ok(s.json.workers[1]!.restarts >= mid + 2, `task 1 kept crashing and restarting (${mid} -> ${s.json.workers[1]!.restarts})`);
     // Every live child is a worker status knows about, or the crashing one between its exit and its restart.
     const known = new Set(s.json.workers.map((w) => w.pid));
-    for (const c of liveChildren(sup)) assert.ok(known.has(c) || !alive(c) || (await waitFor(() => !alive(c), 1000)), `child ${c} not in status`);
+    for (const c of workersOf(sup)) assert.ok(known.has(c) || !alive(c) || (await waitFor(() => !alive(c), 1000)), `child ${c} not in status`);
     const stop = await box.cli(['stop', 'loop']);
     assert.equal(stop.code, 0, stop.stderr);
     await assertConsistent(box, 'loop');
@@ -159,7 +159,7 @@ describe('races', () => {
     const { workers } = await assertConsistent(box, 'twice');
     assert.equal(workers.length, 3);
     for (const p of before) assert.ok(!workers.includes(p) && !alive(p), `old worker ${p} replaced and gone`);
-    assert.equal(liveChildren(sup).length, 3);
+    assert.equal(workersOf(sup).length, 3);
     assert.equal((await box.cli(['stop', 'twice'])).code, 0);
     await assertConsistent(box, 'twice');
     assert.equal(existsSync(box.path('twice.pid')), false);

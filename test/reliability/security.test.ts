@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { run } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
 import { environ, fds, status as procStatus, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, isRoot, liveChildren, modeOf, pidFromFile, statusJson } from './lib.js';
+import { assertConsistent, Box, isRoot, workersOf, modeOf, pidFromFile, statusJson } from './lib.js';
 
 const box = new Box();
 afterEach(() => box.killAll());
@@ -109,7 +109,7 @@ describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobod
     assert.equal(st.mode & 0o777, 0o600);
     assert.equal(st.uid, 0);
     const sup = pidFromFile(join(dir, 'guarded.pid'));
-    const workers = liveChildren(sup);
+    const workers = workersOf(sup);
     // A raw connection as nobody.
     const raw = await asUser('nobody', 'nogroup', [process.execPath, '-e', `require('net').createConnection(${JSON.stringify(sock)}).on('error', (e) => { console.log(e.code); }).on('connect', () => console.log('connected'))`]);
     assert.equal(raw.stdout, 'EACCES\n');
@@ -126,7 +126,7 @@ describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobod
       assert.equal(x.code, 4, `${cmd}: ${x.stderr}`);
       assert.equal(x.stderr, `daemonkit: guarded: permission denied on ${sock}\n`);
     }
-    assert.deepEqual(liveChildren(sup).sort(), workers.sort(), 'same workers: no reload, no stop happened');
+    assert.deepEqual(workersOf(sup).sort(), workers.sort(), 'same workers: no reload, no stop happened');
     const s = await statusJson(box, 'guarded');
     assert.ok(s.json.workers.every((w) => w.restarts === 0));
     assert.equal((await box.cli(['stop', 'guarded'], env)).code, 0);
@@ -139,7 +139,7 @@ describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 
     const r = await box.cli(['start', '--name', 'dropped', '--user', 'nobody', '--group', 'nogroup', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000'], env);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(join(dir, 'dropped.pid'));
-    for (const w of liveChildren(sup)) {
+    for (const w of workersOf(sup)) {
       const s = procStatus(w);
       assert.equal(s.Uid, '65534\t65534\t65534\t65534');
       assert.equal(s.Gid, '65534\t65534\t65534\t65534');
@@ -167,7 +167,7 @@ describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 
     const r = await box.cli(['start', '--name', 'grouped', '--user', u.user, '--start-secs', '0.1', '--', 'sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('grouped.pid'));
-    const [w] = liveChildren(sup);
+    const [w] = workersOf(sup);
     const s = procStatus(w!);
     assert.equal(s.Uid, `${u.uid}\t${u.uid}\t${u.uid}\t${u.uid}`);
     assert.equal(s.Gid, `${u.gid}\t${u.gid}\t${u.gid}\t${u.gid}`);
@@ -231,7 +231,7 @@ describe('umask and modes', () => {
     assert.equal(r2.code, 0, r2.stderr);
     assert.ok(await waitFor(() => existsSync(`${made}/tight`)));
     assert.equal(modeOf(`${made}/tight`), 0o600);
-    assert.equal(procStatus(liveChildren(pidFromFile(box.path('tight.pid')))[0]!).Umask, '0077');
+    assert.equal(procStatus(workersOf(pidFromFile(box.path('tight.pid')))[0]!).Umask, '0077');
     assert.equal((await box.cli(['stop', 'tight'])).code, 0);
   });
 });
@@ -247,7 +247,7 @@ describe('environment', () => {
     const caller = Object.entries(box.env(callerExtra))
       .filter(([k, v]) => v !== undefined && !k.startsWith('DAEMONKIT_'))
       .map(([k, v]) => `${k}=${v}`);
-    for (const w of liveChildren(sup)) {
+    for (const w of workersOf(sup)) {
       const e = environ(w);
       const task = dkVars(e);
       assert.equal(task.length, 1);
@@ -262,7 +262,7 @@ describe('environment', () => {
     const extra = { LANG: 'C.UTF-8', SECRET_TOKEN: 'hunter2', AWS_SECRET_ACCESS_KEY: 'x' };
     const r = await box.cli(['start', '--name', 'clean', '--clear-env', '--env', 'PORT=8080', '--env', 'EMPTY=', '--start-secs', '0.1', '--', 'sleep', '1000'], extra);
     assert.equal(r.code, 0, r.stderr);
-    const [w] = liveChildren(pidFromFile(box.path('clean.pid')));
+    const [w] = workersOf(pidFromFile(box.path('clean.pid')));
     const env = box.env(extra);
     assert.deepEqual(environ(w!).sort(), [`PATH=${env.PATH}`, `HOME=${env.HOME}`, 'LANG=C.UTF-8', 'PORT=8080', 'EMPTY=', 'DAEMONKIT_TASK_ID=0'].sort());
     assert.equal((await box.cli(['stop', 'clean'])).code, 0);
@@ -289,7 +289,7 @@ describe('fd leaks', () => {
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('leaky.pid'));
     const check = () => {
-      for (const w of liveChildren(sup)) {
+      for (const w of workersOf(sup)) {
         const f = fds(w);
         assert.deepEqual([...f.keys()], [0, 1, 2], `worker ${w}: ${JSON.stringify([...f])}`);
         assert.equal(f.get(0), '/dev/null');
@@ -299,8 +299,8 @@ describe('fd leaks', () => {
     };
     check();
     // Restarted and reloaded workers must not inherit the supervisor's pipes to the other workers.
-    process.kill(liveChildren(sup)[1]!, 'SIGKILL');
-    assert.ok(await waitFor(() => liveChildren(sup).length === 3, 3000));
+    process.kill(workersOf(sup)[1]!, 'SIGKILL');
+    assert.ok(await waitFor(() => workersOf(sup).length === 3, 3000));
     assert.equal((await box.cli(['reload', 'leaky'])).code, 0);
     check();
     const nosup = await shell(['start', '--no-supervise', '--name', 'leaky1', '--', 'sleep', '1000']);

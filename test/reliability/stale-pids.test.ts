@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { run } from '../helpers/run.js';
 import { alive, stat, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, isRoot, liveChildren, pidFromFile, startTime, statusJson } from './lib.js';
+import { assertConsistent, Box, isRoot, workersOf, pidFromFile, startTime, statusJson } from './lib.js';
 
 const box = new Box();
 // A failed test leaves its service running: kill it here so the next test starts clean.
@@ -77,7 +77,7 @@ describe('stale and recycled PIDs', () => {
     const r = await box.cli(['start', '--name', 'victim', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('victim.pid'));
-    const workers = liveChildren(sup);
+    const workers = workersOf(sup);
     process.kill(sup, 'SIGKILL');
     assert.ok(await waitFor(() => !alive(sup) && workers.every((w) => !alive(w)), 2000));
     assert.ok(await waitFor(() => !existsSync(`/proc/${sup}`), 2000), 'the dead supervisor was reaped by init');

@@ -55,6 +55,28 @@ test('an already-detached library process does not fork and still takes its PID 
   assert.equal(r.pidfile.opens, 1);
 });
 
+test('a supervised plan leaves one session guard: its own session, cwd /, stdio only, outside any chroot', () => {
+  const o = normalize({ pidfile: join(root, 'g.pid'), chroot: root, cwd: '/', workers: 3, supervise: true, stateDir: root, command: ['/bin/sleep', '1'] }, 'library');
+  const plan = buildPlan(o, attached);
+  const r = simulate(plan, o);
+  assert.deepEqual(r.violations, []);
+  const guards = r.processes.filter((p) => p.role === 'guard');
+  assert.equal(guards.length, 1);
+  const [g] = guards;
+  const sup = r.processes.find((p) => p.role === 'supervisor')!;
+  assert.equal(g!.sid, g!.pid);
+  assert.notEqual(g!.sid, sup.sid);
+  assert.equal(g!.cwd, '/');
+  assert.equal(g!.root, '/');
+  assert.deepEqual([...g!.fds.keys()].sort(), [0, 1, 2]);
+  const unguarded = { ...plan, steps: plan.steps.filter((s) => s.step !== 'session-guard') };
+  assert.ok(simulate(unguarded, o).violations.some((v) => /0 session guards/.test(v)));
+  const guard = plan.steps.find((s) => s.step === 'session-guard')!;
+  const chroot = unguarded.steps.findIndex((s) => s.step === 'chroot') + 1;
+  const late = { ...plan, steps: [...unguarded.steps.slice(0, chroot), guard, ...unguarded.steps.slice(chroot)] };
+  assert.ok(simulate(late, o).violations.some((v) => /after chroot/.test(v)));
+});
+
 test('the model catches broken plans', () => {
   const o = normalize({ pidfile: join(root, 'b.pid'), command: ['/bin/sleep', '1'] }, 'library');
   const good = buildPlan(o, attached);
