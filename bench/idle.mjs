@@ -1,7 +1,9 @@
 // 2. Supervisor idle footprint: one sleep worker each; RSS and PSS of the supervisor process, and its CPU time and
-// context switches (every thread) over 10 s windows in which the harness itself only sleeps.
+// context switches (every thread) over 10 s windows in which the harness itself only sleeps. daemonkit's figures
+// are its supervisor's plus its session guard's (a sh that outlives a SIGKILLed supervisor): both are the service's.
+import { readFileSync } from 'node:fs';
 import { bringUp, supervisors } from './lib/peers.mjs';
-import { CLK_TCK, ctxSwitches, memory, pssByMapping, sleep, stat } from './lib/proc.mjs';
+import { cmdline, CLK_TCK, ctxSwitches, memory, pssByMapping, sleep, stat } from './lib/proc.mjs';
 import { ratio, summarize } from './lib/stats.mjs';
 
 export const name = 'idle';
@@ -9,6 +11,30 @@ export const title = 'Supervisor idle footprint (one sleep worker)';
 export const defaults = { n: 2, windowMs: 10_000, settleMs: 20_000 };
 
 const PEERS = ['mini', 'pm2', 'forever', 'supervisord', 'daemonkit'];
+
+/** The processes a peer's supervision costs: daemonkit's supervisor and its session guard; one process for the rest. */
+function supervisionPids(id, sup) {
+  if (id !== 'daemonkit') return [sup];
+  let kids = [];
+  try {
+    kids = readFileSync(`/proc/${sup}/task/${sup}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // gone
+  }
+  return [sup, ...kids.filter((k) => cmdline(k)?.[3] === 'daemonkit-guard')];
+}
+
+/** Sums of stat, context switches and memory over pids; null if the first (the supervisor) is gone. */
+function readAll(pids) {
+  const parts = pids.map((pid) => ({ st: stat(pid), cs: ctxSwitches(pid), mem: memory(pid) }));
+  if (!parts[0].st || !parts[0].cs) return { st: null, cs: null, mem: null };
+  const sum = (f) => parts.reduce((acc, p) => acc + (f(p) ?? 0), 0);
+  return {
+    st: { utime: sum((p) => p.st?.utime), stime: sum((p) => p.st?.stime) },
+    cs: { total: sum((p) => p.cs?.total), voluntary: sum((p) => p.cs?.voluntary), main: parts[0].cs.main, threads: sum((p) => p.cs?.threads) },
+    mem: parts[0].mem ? { rssKiB: sum((p) => p.mem?.rssKiB), pssKiB: sum((p) => p.mem?.pssKiB) } : null,
+  };
+}
 
 function extraFor(id) {
   if (id === 'daemonkit') return ['--backoff-min', '0'];
@@ -29,8 +55,7 @@ export async function run(ctx) {
   const handles = new Map([...started].map(([id, s]) => [id, s.h]));
   try {
     await sleep(settleMs);
-    const read = () =>
-      new Map([...handles].map(([id, h]) => [id, { st: stat(h.sup), cs: ctxSwitches(h.sup), mem: memory(h.sup) }]));
+    const read = () => new Map([...handles].map(([id, h]) => [id, readAll(supervisionPids(id, h.sup))]));
     for (let w = 0; w < n; w++) {
       const a = read();
       await sleep(windowMs / 2);
@@ -64,6 +89,7 @@ export async function run(ctx) {
         .sort((a, b) => b[1] - a[1])
         .slice(0, 8)
         .map(([k, v]) => [k.replace(/^.*\/node_modules\//, 'node_modules/'), +(v / 1024).toFixed(2)]);
+      for (const guard of supervisionPids(id, h.sup).slice(1)) top.push(['(session guard: sh, all mappings)', +((memory(guard)?.pssKiB ?? 0) / 1024).toFixed(2)]);
       pssMaps[id] = Object.fromEntries(top);
     }
   } finally {
@@ -72,8 +98,8 @@ export async function run(ctx) {
 
   const rows = [];
   const groups = [
-    ['pss', 'PSS of the supervisor process, MiB (smaps_rollup; samples at 0, 5 and 10 s of each window)', 'MiB'],
-    ['rss', 'RSS of the supervisor process, MiB (VmRSS; same samples)', 'MiB'],
+    ['pss', 'PSS of the supervisor process (daemonkit: plus its session guard), MiB (smaps_rollup; samples at 0, 5 and 10 s of each window)', 'MiB'],
+    ['rss', 'RSS of the supervisor process (daemonkit: plus its session guard), MiB (VmRSS; same samples)', 'MiB'],
     ['cpu', `CPU time (user + system) over ${windowMs / 1000} s idle, ms (clock ticks of 10 ms)`, 'ms'],
     ['cs', `context switches over ${windowMs / 1000} s idle, all threads (wake-ups)`, ''],
     ['main', `of which the main thread (the event loop)`, ''],

@@ -21,6 +21,11 @@ const wasmJs = `
 const PROBES = [
   { id: 'node', label: "node -e ''", args: ['-e', ''] },
   { id: 'koffi', label: 'node: import koffi', args: ['--input-type=module', '-e', `await import(${JSON.stringify(koffiUrl)})`] },
+  {
+    id: 'koffi-native',
+    label: "node: require koffi's native module alone (how dist/ loads it)",
+    args: ['-e', `require(${JSON.stringify(`${root}/node_modules/@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`)})`],
+  },
   { id: 'wasm', label: 'node: compile + instantiate build/planner.wasm', args: ['--input-type=module', '-e', wasmJs] },
   { id: 'cli-version', label: 'node dist/cli.js --version', args: [cli, '--version'] },
   { id: 'cli-plan', label: 'node dist/cli.js plan -- /bin/sleep 1', args: [cli, 'plan', '--', '/bin/sleep', '1'] },
@@ -30,7 +35,6 @@ const PROBES = [
     args: ['-e', "require('child_process').spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' })"],
   },
   { id: 'true', label: '/bin/true', cmd: '/bin/true', args: [] },
-  { id: 'setpriv', label: 'setpriv --pdeathsig KILL -- /bin/true (how the supervisor execs a worker)', cmd: '/usr/bin/setpriv', args: ['--pdeathsig', 'KILL', '--', '/bin/true'] },
   { id: 'index', label: 'node: import dist/index.js (the library)', args: ['--input-type=module', '-e', `await import(${JSON.stringify(`${root}/dist/index.js`)})`] },
 ];
 

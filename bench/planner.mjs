@@ -16,7 +16,7 @@ export async function run(ctx) {
   const n = ctx.n ?? defaults.n;
   const esbuild = await import('esbuild');
   const outDir = ctx.dir('planner-bundle');
-  // The settings scripts/build.mjs uses for dist/: ESM, node20, koffi external, the wasm embedded.
+  // The settings scripts/build.mjs shares with dist/: node20, koffi external, the wasm embedded (ESM here, to import it).
   const { esbuildCommon } = await import('../scripts/build.mjs');
   await esbuild.build({
     ...esbuildCommon,

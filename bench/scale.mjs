@@ -27,7 +27,7 @@ function scan(marker, expect, known) {
       const argv = cmdline(pid);
       if (!argv || argv.length === 0) continue;
       if (argv.includes(marker)) {
-        if (!runs(pid, expect)) continue; // not exec'd the target yet (daemonkit goes through setpriv first)
+        if (!runs(pid, expect)) continue; // not exec'd the target yet
         v = true;
       } else if (argv.some((a) => a.includes('mini-supervisor') || a.includes('supervisor.js') || a.includes('cli.js'))) continue;
       else v = false;

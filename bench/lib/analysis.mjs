@@ -39,32 +39,28 @@ const WHY = {
     return {
       why: `${parts.join('; ')}${t.id.startsWith('supervised-vs-pm2') ? '' : seriesNote}.`,
       fix:
-        'proposal (not measured here): spawn the session process (intermediate or supervisor) first thing in dist/cli.js — before the bundle imports koffi and compiles the wasm — with node:child_process and detached: true (setsid), and send it the order over the socket once the options are parsed, so its Node startup overlaps the CLI\'s on the second core; load koffi and the wasm lazily, only where a syscall or a plan is needed. Two Node startups in series cannot come under 2x one.',
+        'done: the bundles are CommonJS and koffi\'s native module is loaded directly (bench load: cli --version and the import rows); what is left is two Node startups in series, which cannot come under 2x one. Proposal (not measured): spawn the session process first thing in dist/cli.js, before the bundle plans, so its Node startup overlaps the CLI\'s work on the second core.',
     };
   },
   planner(t, R) {
     if (t.id !== 'plan-time') return null;
     const full = med(R, 'planner', 'plan/normalize + buildPlan');
-    const plain = med(R, 'planner', 'plan/normalize (environment as a plain object) + buildPlan');
     const bp = med(R, 'planner', 'plan/buildPlan');
     const wasm = med(R, 'planner', 'plan/wasm only: planSteps + stepOrderError + planFds');
     return {
-      why: `buildPlan alone takes ${f(bp)} µs (the wasm calls ${f(wasm)} µs of it); normalize takes the other ${f(full - bp)} µs. With the caller's environment passed as a plain object instead of process.env, normalize + buildPlan takes ${f(plain)} µs: buildEnv() in src/options.ts copies process.env, whose every read is a call into C++.`,
-      fix: `proposal: in src/options.ts, read process.env once (one spread, at the call site or cached per process) or build the daemon's environment only when it is spawned; measured above with a plain object: ${f(full)} → ${f(plain)} µs.`,
+      why: `buildPlan alone takes ${f(bp)} µs (the wasm calls ${f(wasm)} µs of it); normalize takes the other ${f(full - bp)} µs.`,
+      fix: 'proposal: profile normalize() (src/options.ts) with --cpu-prof over many plans and cut what it repeats per call.',
     };
   },
   restart(t, R) {
     const dk = med(R, 'restart', 'restart/daemonkit');
     const mini = med(R, 'restart', 'restart/mini');
-    const sp = med(R, 'load', 'load/setpriv');
-    const tr = med(R, 'load', 'load/true');
     const ahead = ['pm2', 'forever', 'supervisord'].map((id) => [id, med(R, 'restart', `restart/${id}`)]).filter(([, v]) => v != null && v <= dk);
     return {
       why:
         `daemonkit restarts in ${f(dk, 2)} ms against ${f(mini, 2)} ms for the 10-line supervisor${ahead.length ? ` and ${ahead.map(([id, v]) => `${f(v, 2)} ms for ${id}`).join(', ')}` : ''}; ` +
-        `every worker is exec'd through setpriv --pdeathsig KILL first (src/core/supervisor-runtime.ts), one more exec and dynamic link: in the load measurement \`setpriv --pdeathsig KILL -- /bin/true\` takes ${f(sp, 2)} ms against ${f(tr, 2)} ms for /bin/true alone, ` +
-        `about ${f(sp - tr, 2)} ms of the ${f(dk - mini, 2)} ms gap to the 10-line supervisor; the rest is the supervisor's own path from SIGCHLD to posix_spawn.`,
-      fix: 'proposal: keep the parent-death guarantee without the extra exec (e.g. workers hold the read end of a pipe whose write end only the supervisor has, checked by a tiny helper only for programs that need it, or accept a subreaper-based sweep), and check the SIGCHLD → waitpid → wasm decision → posix_spawn path with --cpu-prof.',
+        `workers are posix_spawned straight into the target (no exec in between since the session guard replaced setpriv --pdeathsig), so the ${f(dk - mini, 2)} ms gap is the supervisor's own path from SIGCHLD to posix_spawn.`,
+      fix: 'proposal: profile the SIGCHLD → waitpid → wasm decision → posix_spawn path with --cpu-prof (the per-worker log pipes and their Socket wrappers are the likeliest cost).',
     };
   },
   idle(t, R) {
@@ -84,7 +80,7 @@ const WHY = {
           `the supervisor's PSS is ${f(dk)} MiB against ${f(mini)} MiB for the 10-line supervisor` +
           (diffs.length ? `; by mapping (/proc/PID/smaps, the largest mappings of each), the differences are ${diffs.map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${f(d, 2)} MiB`).join(', ')}` : '') +
           '.',
-        fix: 'proposal: load less in the supervisor — koffi only for the calls it makes, the wasm instance once, dist/supervisor.js without CLI text or option parsing — then check the per-mapping PSS again.',
+        fix: 'proposal: load less in the supervisor (dist/supervisor.js without CLI text or option parsing, koffi functions declared on first use), then check the per-mapping PSS again.',
       };
     }
     if (t.id === 'idle-zero') {

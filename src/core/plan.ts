@@ -180,7 +180,7 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'report-exit':
       return o.command ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit` : 'relay ready or the failure to the original and exit';
     case 'spawn-workers':
-      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}) each its own process group${o.user || o.group ? ', through setpriv' : ''}, output piped to the log`;
+      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, output piped to the log`;
     case 'supervise':
       return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
     case 'exec':

@@ -18,6 +18,7 @@ import { kill, killGroup } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
 import { pidfdOpen, pidfdSendSignal } from '../sys/pidfd.js';
 import { SessionGuard } from './session-guard.js';
+import { mallocTrim } from '../sys/malloc.js';
 import { toKernelLog } from './last-resort.js';
 
 /** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
@@ -58,6 +59,7 @@ export class SupervisorRuntime {
   #escalated = new Set<number>();
   /** Kills the session's processes if we die by SIGKILL: workers and whatever they forked. */
   #guard: SessionGuard;
+  #trim: NodeJS.Timeout | null = null;
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: Socket) {
     this.#o = o;
@@ -169,7 +171,21 @@ export class SupervisorRuntime {
     return pid;
   }
 
+  /**
+   * A second after a burst of work (restarts, control requests), hand malloc's free pages back to the kernel: spawns,
+   * pipes and requests churn small native buffers, and without this the heap's free holes stay resident. One-shot and
+   * unref'd: an idle supervisor arms nothing.
+   */
+  #trimSoon(): void {
+    if (this.#trim) return;
+    this.#trim = setTimeout(() => {
+      this.#trim = null;
+      mallocTrim();
+    }, 1000).unref();
+  }
+
   #reap(): void {
+    this.#trimSoon();
     if (this.#guard.reapIfGone() && !this.#exiting) {
       try {
         this.#guard.start();
@@ -252,6 +268,7 @@ export class SupervisorRuntime {
   }
 
   #control(req: ControlRequest, reply: Reply): void {
+    this.#trimSoon();
     switch (req.cmd) {
       case 'status':
         return reply({ ok: true, status: this.status() });

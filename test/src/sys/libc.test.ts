@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { libc, koffi, checkMinusOne, checkErrorNumber, cString, cInt, strerror, SysError } from '../../../src/sys/index.js';
+import { libc, koffi, KOFFI_VERSION, checkMinusOne, checkErrorNumber, cString, cInt, strerror, SysError } from '../../../src/sys/index.js';
 import { runScenario } from './support.js';
 
 const bundle = fileURLToPath(import.meta.url);
@@ -49,5 +50,13 @@ if (process.env.DK_SYS_CHILD === 'loaded') {
 
   test('strerror gives glibc’s text', () => {
     assert.equal(strerror(2), 'No such file or directory');
+  });
+
+  test("koffi is its pinned version's native module, loaded without koffi's JS entry", () => {
+    const pkg = JSON.parse(readFileSync(`${process.cwd()}/package.json`, 'utf8')); // the test runner's cwd is the package
+    assert.equal(pkg.dependencies.koffi, KOFFI_VERSION, 'package.json pins the version src/sys/libc.ts expects');
+    assert.equal((koffi as unknown as { version: string }).version, KOFFI_VERSION);
+    // The native module itself (koffi's entry wraps it and adds deprecated aliases such as lib.cdecl).
+    assert.equal(typeof (libc as unknown as { cdecl?: unknown }).cdecl, 'undefined');
   });
 }
