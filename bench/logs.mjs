@@ -41,7 +41,9 @@ function checkFile(path, acc) {
           for (let i = nl - 98; i < nl - 91; i++) pid = pid * 10 + (buf[i] - 48);
           for (let i = nl - 90; i < nl - 78; i++) seq = seq * 10 + (buf[i] - 48);
         }
-        if (!ok) acc.broken++;
+        // A supervisor's own note ("daemonkit supervisor[PID]: worker 0 (pid N) exited 0") is a whole line, not a worker's.
+        if (!ok && buf.toString('latin1', start, Math.min(nl, start + 21)) === 'daemonkit supervisor[') acc.notes++;
+        else if (!ok) acc.broken++;
         else {
           let w = acc.workers.get(pid);
           if (!w) acc.workers.set(pid, (w = { next: 0, lines: 0, disorder: 0 }));
@@ -61,7 +63,7 @@ function checkFile(path, acc) {
 }
 
 function verify(files, countDir) {
-  const acc = { workers: new Map(), broken: 0, prefixBytes: 0 };
+  const acc = { workers: new Map(), broken: 0, notes: 0, prefixBytes: 0 };
   for (const f of files) checkFile(f, acc);
   const counts = new Map();
   for (const f of existsSync(countDir) ? readdirSync(countDir) : []) counts.set(Number(f.replace('.count', '')), Number(readFileSync(join(countDir, f), 'latin1')));
@@ -77,7 +79,7 @@ function verify(files, countDir) {
     missing += Math.max(0, c - w.next);
   }
   const strangers = [...acc.workers.keys()].filter((p) => !counts.has(p)).length;
-  return { written, found, missing, broken: acc.broken, disorder, strangers, workersCounted: counts.size, prefixBytesPerLine: found ? round(acc.prefixBytes / found) : 0 };
+  return { written, found, missing, broken: acc.broken, notes: acc.notes, disorder, strangers, workersCounted: counts.size, prefixBytesPerLine: found ? round(acc.prefixBytes / found) : 0 };
 }
 
 const PEERS = {
@@ -212,7 +214,7 @@ export async function run(ctx) {
         median: r.found,
         min: r.found,
         max: r.found,
-        how: r.skipped ? '' : `written ${r.written} by ${r.workersCounted} workers in ${r.seconds} s; missing ${r.missing}; broken ${r.broken}; out of order or repeated ${r.disorder}; prefix ${r.prefixBytesPerLine} B/line`,
+        how: r.skipped ? '' : `written ${r.written} by ${r.workersCounted} workers in ${r.seconds} s; missing ${r.missing}; broken ${r.broken}; supervisor notes ${r.notes ?? 0}; out of order or repeated ${r.disorder}; prefix ${r.prefixBytesPerLine} B/line`,
         ...base,
       },
     );

@@ -121,6 +121,14 @@ const children = (pid) => {
     return [];
   }
 };
+/** Of the RSS, the private anonymous part (heaps, stacks), the rest being mapped files (node's code, libraries). */
+const anonKb = (pid) => {
+  try {
+    return Number(/^Anonymous:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
+  } catch {
+    return NaN;
+  }
+};
 const rssKb = (pid) => {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -176,7 +184,7 @@ async function beginGeneration() {
   const j = await quiesce();
   await sleep(1000);
   const sup = readPid();
-  gen = { sup, start: Date.now(), rss0: rssKb(sup), fd0: fdCount(sup), fds0: fdList(sup), rssMax: rssKb(sup), rss60: NaN, rss1: NaN, fd1: NaN, fds1: [], end: 0, restarts: 0 };
+  gen = { sup, start: Date.now(), rss0: rssKb(sup), anon0: anonKb(sup), fd0: fdCount(sup), fds0: fdList(sup), rssMax: rssKb(sup), rss60: NaN, rss1: NaN, fd1: NaN, fds1: [], end: 0, restarts: 0 };
   generations.push(gen);
   return j;
 }
@@ -185,6 +193,7 @@ async function endGeneration() {
   const j = await quiesce();
   await sleep(1000);
   gen.rss1 = rssKb(gen.sup);
+  gen.anon1 = anonKb(gen.sup);
   gen.fd1 = fdCount(gen.sup);
   gen.fds1 = fdList(gen.sup);
   gen.end = Date.now();
@@ -454,7 +463,7 @@ const summary = {
   unconfirmedTail: unconfirmed,
   logFiles: logFiles.length,
   zombies: { samples, zombieSamples, transient: transientZombies, lingering: lingeringZombies },
-  supervisors: generations.map((g) => ({ pid: g.sup, seconds: Math.round((g.end - g.start) / 1000), workerRestarts: g.restarts, rssKb: { start: g.rss0, after60s: g.rss60, end: g.rss1 }, rssMaxKb: g.rssMax, rssDeltaKb: g.rssDeltaKb, fds: [g.fd0, g.fd1] })),
+  supervisors: generations.map((g) => ({ pid: g.sup, seconds: Math.round((g.end - g.start) / 1000), workerRestarts: g.restarts, rssKb: { start: g.rss0, after60s: g.rss60, end: g.rss1 }, anonymousKb: { start: g.anon0, end: g.anon1 }, rssMaxKb: g.rssMax, rssDeltaKb: g.rssDeltaKb, fds: [g.fd0, g.fd1] })),
   lastSupervisor: supLast,
   problems,
 };

@@ -48,7 +48,8 @@ export class SupervisorRuntime {
   #link: Socket | null;
   #server: Server | null = null;
   #workers = new Map<number, Worker>();
-  #timers = new Map<number, NodeJS.Timeout>();
+  /** The machine's armed timers, each as the way to cancel it. */
+  #timers = new Map<number, () => void>();
   #stopWaiters: Reply[] = [];
   #reloadWaiters: Reply[] = [];
   #startFailure: { task: number; status: number; pid: number } | null = null;
@@ -231,15 +232,23 @@ export class SupervisorRuntime {
           } else kill(a, b);
           break;
         case p.A_ARM_TIMER.value: {
-          clearTimeout(this.#timers.get(a));
-          this.#timers.set(a, setTimeout(() => {
+          this.#timers.get(a)?.();
+          const fire = () => {
             this.#timers.delete(a);
             this.#apply(p.supTimer(this.#h, now(), a));
-          }, b));
+          };
+          // setTimeout(0) waits a whole millisecond; a 0 ms restart runs right after this turn's I/O instead.
+          if (b <= 0) {
+            const immediate = setImmediate(fire);
+            this.#timers.set(a, () => clearImmediate(immediate));
+          } else {
+            const timeout = setTimeout(fire, b);
+            this.#timers.set(a, () => clearTimeout(timeout));
+          }
           break;
         }
         case p.A_CANCEL_TIMER.value:
-          clearTimeout(this.#timers.get(a));
+          this.#timers.get(a)?.();
           this.#timers.delete(a);
           break;
         case p.A_READY.value:
