@@ -78,13 +78,13 @@ export class SessionGuard {
   /** After SIGCHLD: true if the guard exited (and was reaped), so the caller can start another. */
   reapIfGone(): boolean {
     if (!this.#pid) return false;
-    let r;
+    let gone: boolean;
     try {
-      r = waitpid(this.#pid, 1 /* WNOHANG */);
+      gone = waitpid(this.#pid, 1 /* WNOHANG */) !== null;
     } catch {
-      r = { status: 0 };
+      gone = true; // ECHILD: reaped elsewhere, it is no guard of ours any more
     }
-    if (!r) return false;
+    if (!gone) return false;
     this.#pid = 0;
     if (this.#fd !== null) closeSync(this.#fd);
     this.#fd = null;

@@ -12,3 +12,4 @@ export * from './resource.js';
 export * from './prctl.js';
 export * from './pidfd.js';
 export * from './socket.js';
+export * from './malloc.js';
