@@ -18,7 +18,7 @@ import { planner } from './wasm.js';
  * A supervisor lives long and allocates little: cap V8's young generation (it otherwise grows to 16 MB per semi-space
  * under churn and keeps it) and glibc's malloc arenas (one per thread by default), so its RSS stays where it started.
  */
-const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1'];
+const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc', '--no-opt', '--liftoff-only'];
 const SUPERVISOR_ENV = ['MALLOC_ARENA_MAX=2'];
 
 export type StartResult =

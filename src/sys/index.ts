@@ -13,3 +13,4 @@ export * from './prctl.js';
 export * from './pidfd.js';
 export * from './socket.js';
 export * from './malloc.js';
+export * from './time.js';

@@ -1,6 +1,7 @@
 // pidfd_open(2) and poll(2): waiting for processes that are not our children (a pidfd turns readable at exit).
 import { libc, koffi, cInt, EBADF, EINTR, ESRCH } from './libc.js';
 import { sysError } from './errors.js';
+import { monotonicMs } from './time.js';
 
 export const SYS_pidfd_open = 434; // from the table shared by x86_64, arm64 and the other modern ABIs
 
@@ -37,12 +38,12 @@ function readable(pfd: PollFdValue): boolean {
 }
 
 function remaining(deadline: number): number {
-  return deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+  return deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - monotonicMs()));
 }
 
 function deadlineOf(timeoutMs: number): number {
   if (!Number.isInteger(timeoutMs) || timeoutMs < -1) throw new RangeError(`timeoutMs must be -1 or >= 0, got ${String(timeoutMs)}`);
-  return timeoutMs === -1 ? Infinity : performance.now() + timeoutMs;
+  return timeoutMs === -1 ? Infinity : monotonicMs() + timeoutMs;
 }
 
 /** poll(2) on one fd for readability, blocking the thread up to timeoutMs (-1: forever). -1/errno convention; retries EINTR. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { run } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
 import { environ, fds, status as procStatus, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, isRoot, workersOf, modeOf, pidFromFile, statusJson } from './lib.js';
+import { assertConsistent, Box, cmdline, isRoot, workersOf, modeOf, pidFromFile, statusJson } from './lib.js';
 
 const box = new Box();
 afterEach(() => box.killAll());
@@ -256,6 +256,8 @@ describe('environment', () => {
     }
     // Nothing of the caller's: only the allocator setting daemonkit gives its long-lived supervisor.
     assert.deepEqual(environ(sup), ['MALLOC_ARENA_MAX=2'], "the supervisor's own environment");
+    // And the Node flags that keep its memory flat under churn (start.ts): no refactor may drop them unnoticed.
+    assert.deepEqual(cmdline(sup).slice(1, -1), ['--max-semi-space-size=1', '--expose-gc', '--no-opt', '--liftoff-only']);
     assert.equal((await box.cli(['stop', 'inherit'])).code, 0);
   });
 
