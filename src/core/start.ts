@@ -15,8 +15,10 @@ import { kill } from '../sys/signal.js';
 import { planner } from './wasm.js';
 
 /**
- * A supervisor lives long and allocates little: cap V8's young generation (it otherwise grows to 16 MB per semi-space
- * under churn and keeps it) and glibc's malloc arenas (one per thread by default), so its RSS stays where it started.
+ * A supervisor lives long and allocates little, so its RSS must stay where it started: cap V8's young generation (it
+ * otherwise grows to 16 MB per semi-space under churn and keeps it) and glibc's malloc arenas (one per thread by
+ * default); let it collect in full before trimming (--expose-gc); never run the optimizing compilers, whose code and
+ * zones added 1.7 MB of node's pages and 2 MB of heap in a 4-minute soak, for no measurable gain in restarts or logs.
  */
 const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc', '--no-opt', '--liftoff-only'];
 const SUPERVISOR_ENV = ['MALLOC_ARENA_MAX=2'];
