@@ -1,12 +1,12 @@
 // The intermediate: the process that called setsid. It confines itself, takes the PID file, spawns the daemon
 // (so the daemon is not a session leader), relays the readiness verdict to the original, and exits.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { releasePidfile, writePid } from './core/pidfile.js';
 import { confine, takePidfile } from './core/confine.js';
 import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds } from './core/plan.js';
 import { onLines, type Report, type SessionOrder } from './core/messages.js';
 import { errorReport, receiveOrder, type SessionLink } from './core/session-link.js';
+import { nodeNet } from './core/lazy-net.js';
 import { spawnPlanned } from './core/spawner.js';
 import { planner } from './core/wasm.js';
 import { socketpair } from './sys/socket.js';
@@ -101,6 +101,8 @@ function run(order: SessionOrder, link: SessionLink): void {
     }
   };
   process.on('SIGCHLD', reap);
+  // That listener does not keep Node's loop alive (DESIGN.md, fact 8), and no handle of ours may until the verdict.
+  setInterval(() => {}, 2 ** 30);
 
   try {
     daemonPid = spawnPlanned({
@@ -116,7 +118,7 @@ function run(order: SessionOrder, link: SessionLink): void {
     if (readyWrite !== null) closeSync(readyWrite);
   }
   if (pidfd !== null) writePid(pidfd, daemonPid);
-  link.socket.write(`${JSON.stringify({ kind: 'spawned', pid: daemonPid } satisfies Report)}\n`);
+  link.send({ kind: 'spawned', pid: daemonPid });
   reap();
 
   const ready = () => {
@@ -128,7 +130,7 @@ function run(order: SessionOrder, link: SessionLink): void {
   };
 
   if (readyRead !== null) {
-    const channel = new Socket({ fd: readyRead, readable: true, writable: false });
+    const channel = new (nodeNet().Socket)({ fd: readyRead, readable: true, writable: false });
     onLines(channel, (m) => {
       const msg = m as Report;
       if (msg.kind === 'ready') ready();

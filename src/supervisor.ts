@@ -19,7 +19,7 @@ receiveOrder((order, link) => {
     const got = takePidfile(o);
     if (!got.ok) return link.finish({ kind: 'busy', pid: got.pid }, 1);
     pidfd = got.fd;
-    new SupervisorRuntime(o, order.daemon, pidfd, link.socket).start().catch(fail);
+    new SupervisorRuntime(o, order.daemon, pidfd, link).start().catch(fail);
   } catch (e) {
     fail(e);
   }

@@ -1,7 +1,9 @@
 // The supervisor's control socket: one JSON request a line, one JSON answer a line, mode 0600.
 import { chmodSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { onLines } from './messages.js';
+import { nodeNet } from './lazy-net.js';
+import { listenUnix } from '../sys/socket.js';
 import type { ServiceStatus } from './service-files.js';
 
 export type ControlRequest =
@@ -20,14 +22,30 @@ export interface ControlAnswer {
 
 export type Reply = (answer: ControlAnswer) => void;
 
-/** Listens at path (replacing a dead supervisor's leftover socket: we hold the PID file lock, so it is ours). */
-export function listenControl(path: string, handle: (req: ControlRequest, reply: Reply) => void): Promise<Server> {
+/**
+ * Listens at path (replacing a dead supervisor's leftover socket: we hold the PID file lock, so it is ours), at once
+ * and without node:net: from here on a client's connect succeeds and waits in the kernel's queue for serveControl.
+ */
+export function bindControl(path: string): number {
   try {
     unlinkSync(path);
   } catch {
     // none left behind
   }
-  const server = createServer((conn: Socket) => {
+  // The socket file must never exist with wider permissions, not even between bind and chmod.
+  const old = process.umask(0o177);
+  try {
+    const fd = listenUnix(path, 511);
+    chmodSync(path, 0o600);
+    return fd;
+  } finally {
+    process.umask(old);
+  }
+}
+
+/** Answers the clients of a socket from bindControl, queued ones first. */
+export function serveControl(fd: number, handle: (req: ControlRequest, reply: Reply) => void): Server {
+  const server = nodeNet().createServer((conn: Socket) => {
     conn.on('error', () => {});
     onLines(conn, (value) => {
       const req = value as ControlRequest;
@@ -36,16 +54,7 @@ export function listenControl(path: string, handle: (req: ControlRequest, reply:
       });
     });
   });
-  return new Promise((resolve, reject) => {
-    // The socket file must never exist with wider permissions, not even between bind and chmod.
-    const old = process.umask(0o177);
-    server.once('error', reject);
-    server.listen(path, () => {
-      chmodSync(path, 0o600);
-      resolve(server);
-    });
-    process.umask(old);
-  });
+  return server.listen({ fd });
 }
 
 /** Asks the supervisor; null when nobody answers (no socket, refused, or no answer within timeoutMs). */
@@ -59,7 +68,7 @@ export function askControl(path: string, req: ControlRequest, timeoutMs: number)
       conn.destroy();
       resolve(v);
     };
-    const conn = createConnection(path);
+    const conn = nodeNet().createConnection(path);
     const timer = setTimeout(() => finish(null), timeoutMs);
     conn.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'EACCES' ? { denied: true } : null));
     conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));

@@ -1,6 +1,6 @@
 // Workers' output, line by line, into the service's log files: whole lines only, reopened on demand, never blocking a worker.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { nodeNet } from './lazy-net.js';
 import { logFileOf, type StdioTarget } from '../options.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */
@@ -115,6 +115,8 @@ export class LogSink {
   #files = new Map<string, LogFile>();
   #streams: [LogFile | null, LogFile | null];
   readonly #onChange: (error: string | null, path: string) => void;
+  /** Pipes attached before goLive, read from then on (their output waits in the pipe). */
+  #waiting: (() => void)[] | null = [];
 
   /** onChange: a log file started failing (its error) or recovered (null). */
   constructor(stdout: StdioTarget, stderr: StdioTarget, onChange: (error: string | null, path: string) => void = () => {}) {
@@ -135,32 +137,45 @@ export class LogSink {
    * Resolves when the pipe closes (every writer gone), after the last partial line is written.
    */
   attach(readFd: number, stream: 0 | 1, tail?: (chunk: Buffer) => void): Promise<void> {
-    const file = this.#streams[stream];
-    const pipe = new Socket({ fd: readFd, readable: true, writable: false });
-    let partial: Buffer | null = null;
     return new Promise((resolve) => {
-      pipe.on('data', (chunk: Buffer) => {
-        tail?.(chunk);
-        if (!file) return;
-        const nl = chunk.lastIndexOf(10);
-        if (nl < 0) {
-          partial = partial ? Buffer.concat([partial, chunk]) : chunk;
-          if (partial.length > MAX_LINE) {
-            file.write(partial);
-            partial = null;
-          }
-          return;
+      const read = () => this.#read(readFd, stream, resolve, tail);
+      if (this.#waiting) this.#waiting.push(read);
+      else read();
+    });
+  }
+
+  /** Starts reading the pipes attached so far, and every later one at once. */
+  goLive(): void {
+    const waiting = this.#waiting ?? [];
+    this.#waiting = null;
+    for (const read of waiting) read();
+  }
+
+  #read(readFd: number, stream: 0 | 1, resolve: () => void, tail?: (chunk: Buffer) => void): void {
+    const file = this.#streams[stream];
+    const pipe = new (nodeNet().Socket)({ fd: readFd, readable: true, writable: false });
+    let partial: Buffer | null = null;
+    pipe.on('data', (chunk: Buffer) => {
+      tail?.(chunk);
+      if (!file) return;
+      const nl = chunk.lastIndexOf(10);
+      if (nl < 0) {
+        partial = partial ? Buffer.concat([partial, chunk]) : chunk;
+        if (partial.length > MAX_LINE) {
+          file.write(partial);
+          partial = null;
         }
-        const whole = chunk.subarray(0, nl + 1);
-        file.write(partial ? Buffer.concat([partial, whole]) : whole);
-        partial = nl + 1 < chunk.length ? Buffer.from(chunk.subarray(nl + 1)) : null;
-      });
-      pipe.on('error', () => {});
-      pipe.on('close', () => {
-        if (partial && file) file.write(Buffer.concat([partial, Buffer.from('\n')]));
-        partial = null;
-        resolve();
-      });
+        return;
+      }
+      const whole = chunk.subarray(0, nl + 1);
+      file.write(partial ? Buffer.concat([partial, whole]) : whole);
+      partial = nl + 1 < chunk.length ? Buffer.from(chunk.subarray(nl + 1)) : null;
+    });
+    pipe.on('error', () => {});
+    pipe.on('close', () => {
+      if (partial && file) file.write(Buffer.concat([partial, Buffer.from('\n')]));
+      partial = null;
+      resolve();
     });
   }
 

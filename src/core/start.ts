@@ -1,6 +1,5 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
 import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
 import { buildPlan, NOMINAL_FDS } from './plan.js';
@@ -13,6 +12,7 @@ import { socketpair } from '../sys/socket.js';
 import { waitpid } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
 import { planner } from './wasm.js';
+import { nodeNet } from './lazy-net.js';
 
 /**
  * A supervisor lives long and allocates little, so its RSS must stay where it started: cap V8's young generation (it
@@ -74,8 +74,8 @@ function reapSoon(pid: number): Promise<number | null> {
         return resolve(null);
       }
       if (r) return resolve(r.status);
-      if (++tries > 1000) return resolve(null);
-      setTimeout(tick, 5);
+      if (++tries > 5000) return resolve(null);
+      setTimeout(tick, 1);
     };
     tick();
   });
@@ -116,7 +116,8 @@ async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: bo
     closeSync(theirs);
   }
 
-  const link = new Socket({ fd: mine, readable: true, writable: true });
+  // node:net only now: it loads while the new session's Node starts up.
+  const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
   const order: SessionOrder = { kind: 'order', options: o, daemon: { path: program.path, argv: program.argv }, readyProtocol: program.readyProtocol };
   link.write(`${JSON.stringify(order)}\n`);
 

@@ -1,16 +1,17 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
 import { closeSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { logFileOf, type Normalized } from '../options.js';
 import { planner } from './wasm.js';
 import { planFds } from './plan.js';
 import { spawnPlanned } from './spawner.js';
 import { LogSink } from './log-sink.js';
-import { listenControl, type ControlRequest, type Reply } from './control.js';
+import { bindControl, serveControl, type ControlRequest, type Reply } from './control.js';
 import { readPidFromFd, releasePidfile, writePid } from './pidfile.js';
 import { confine, giveToServiceUser } from './confine.js';
 import { serviceFiles, writeState, type ServiceStatus, type WorkerStatus } from './service-files.js';
 import type { Report } from './messages.js';
+import type { SessionLink } from './session-link.js';
 import { pipe } from '../sys/unistd.js';
 import { waitpid } from '../sys/wait.js';
 import { kill, killGroup } from '../sys/signal.js';
@@ -25,6 +26,8 @@ import { toKernelLog } from './last-resort.js';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
 const TAIL_BYTES = 4096;
 const NO_TAIL = Buffer.alloc(0);
+/** The latest a start waits to answer control clients and read output when its verdict is not yet out. */
+const GO_LIVE_MS = 10;
 const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
 const WORKER_STATES = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
 const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
@@ -48,8 +51,11 @@ export class SupervisorRuntime {
   readonly #startedAt = Date.now();
   readonly #sink: LogSink;
   #pidfd: number | null;
-  #link: Socket | null;
+  #link: SessionLink | null;
+  /** The control socket, listening from the start; answered once node:net is loaded (#goLive). */
+  #controlFd: number | null = null;
   #server: Server | null = null;
+  #live = false;
   #workers = new Map<number, Worker>();
   /** The machine's armed timers, each as the way to cancel it. */
   #timers = new Map<number, () => void>();
@@ -65,7 +71,7 @@ export class SupervisorRuntime {
   #guard: SessionGuard;
   #trim: NodeJS.Timeout | null = null;
 
-  constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: Socket) {
+  constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: SessionLink) {
     this.#o = o;
     this.#program = program;
     this.#pidfd = pidfd;
@@ -122,7 +128,7 @@ export class SupervisorRuntime {
       writePid(this.#pidfd, process.pid);
     }
     if (files) {
-      this.#server = await listenControl(files.socket, (req, reply) => this.#control(req, reply));
+      this.#controlFd = bindControl(files.socket);
       giveToServiceUser(this.#o, files.socket);
       this.#saveState(null);
     }
@@ -136,6 +142,9 @@ export class SupervisorRuntime {
     process.on('SIGHUP', () => this.#apply(planner.supReload(this.#h, now())));
     process.on('SIGUSR1', () => this.#sink.reopen());
     this.#apply(planner.supStart(this.#h, now()));
+    // Go live right after the verdict, or soon if the verdict waits (--start-secs, a ready protocol). Referenced: until
+    // the control server exists, this timer is what keeps the loop alive for our SIGCHLD listener.
+    setTimeout(() => this.#goLive(), GO_LIVE_MS);
     // Starting up (the order, the plan, the wasm's compilation) leaves the most garbage this process will ever have.
     this.#trimSoon();
   }
@@ -401,16 +410,29 @@ export class SupervisorRuntime {
     }
   }
 
+  /**
+   * Loads node:net (~5 ms) and with it starts answering the control socket and reading workers' output, both of
+   * which wait in the kernel meanwhile (queued clients, pipes): off a start's critical path.
+   */
+  #goLive(): void {
+    if (this.#live) return;
+    this.#live = true;
+    if (this.#controlFd !== null) this.#server = serveControl(this.#controlFd, (req, reply) => this.#control(req, reply));
+    this.#sink.goLive();
+  }
+
   #tellOriginal(r: Report): void {
     if (!this.#link) return;
-    this.#link.end(`${JSON.stringify(r)}\n`);
+    this.#link.close(r);
     this.#link = null;
     for (const w of this.#workers.values()) w.tail = NO_TAIL;
+    this.#goLive();
   }
 
   async #exit(code: number): Promise<void> {
     if (this.#exiting) return;
     this.#exiting = true;
+    this.#goLive(); // the last output, and a failed start's stderr tail, come through the sink
     const failed = this.#startFailure ? this.#workers.get(this.#startFailure.pid) : undefined;
     // Nothing of the service may outlive it: its workers' leftover children hold our pipes and our session.
     await this.#sweepLeftovers();

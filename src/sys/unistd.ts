@@ -1,4 +1,4 @@
-// unistd.h: sessions, process groups, chroot. All -1/errno convention.
+// unistd.h: sessions, process groups, chroot, pipes, _exit. All -1/errno convention but _exit, which cannot fail.
 import { libc, checkMinusOne, cInt, cString } from './libc.js';
 
 const getsidNative = libc.func('int getsid(int pid)');
@@ -7,6 +7,7 @@ const setsidNative = libc.func('int setsid(void)');
 const chrootNative = libc.func('int chroot(const char *path)');
 const getppidNative = libc.func('int getppid(void)');
 const pipe2Native = libc.func('int pipe2(_Out_ int *fds, int flags)');
+const exitNative = libc.func('void _exit(int status)');
 
 const O_CLOEXEC = 0o2000000;
 
@@ -40,4 +41,10 @@ export function pipe(): [number, number] {
   const fds = [0, 0];
   checkMinusOne(pipe2Native(fds, O_CLOEXEC), 'pipe2');
   return [fds[0]!, fds[1]!];
+}
+
+/** _exit(2): ends the process at once, without Node's teardown or 'exit' handlers. Never returns. */
+export function exitNow(status: number): never {
+  exitNative(cInt(status, 'status'));
+  throw new Error('_exit returned');
 }
