@@ -4,10 +4,6 @@ import { releasePidfile } from './core/pidfile.js';
 import { errorReport, receiveOrder } from './core/session-link.js';
 import { SupervisorRuntime } from './core/supervisor-runtime.js';
 
-// stderr is the service's log file: a full disk must not make a stray write (a Node warning) fatal. Our own lines
-// go through the log sink, which holds them until they can be written.
-process.stderr.on('error', () => {});
-
 receiveOrder((order, link) => {
   const o = order.options;
   let pidfd: number | null = null;
