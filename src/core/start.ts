@@ -24,11 +24,10 @@ const NO_STRAY_WRITES = '--no-warnings';
 /**
  * A supervisor lives long and allocates little, so its RSS must stay where it started: cap V8's young generation (it
  * otherwise grows to 16 MB per semi-space under churn and keeps it) and glibc's malloc arenas (one per thread by
- * default); let it collect in full before trimming (--expose-gc); optimize only code that is really hot (16x V8's
- * budget): the optimizing compiler's own code is 2-4 MB of node's pages, touched the first time anything is optimized.
- * Not --no-opt: 1,000 workers' restart took 4.4 s unoptimized instead of 1.4 s.
+ * default), and let it collect in full before trimming (--expose-gc). Not --no-opt nor a higher interrupt budget:
+ * they spare node's pages of the optimizing compiler (2-4 MB), but 1,000 workers' restart took 2.5-4.4 s, not 1.4 s.
  */
-const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc', '--interrupt-budget=1081344', NO_STRAY_WRITES];
+const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc', NO_STRAY_WRITES];
 const SUPERVISOR_ENV = ['MALLOC_ARENA_MAX=2'];
 
 export type StartResult =

@@ -30,6 +30,8 @@ const NO_TAIL = Buffer.alloc(0);
 const GO_LIVE_MS = 10;
 const TRIM_QUIET_MS = 1000;
 const TRIM_MAX_WAIT_MS = 10_000;
+/** The largest service whose trims start with a full collection. */
+const GC_MAX_WORKERS = 64;
 const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
 const WORKER_STATES = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
 const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
@@ -210,7 +212,9 @@ export class SupervisorRuntime {
         return;
       }
       this.#trim = null;
-      fullGc?.();
+      // Only for a small service: after a full collection V8 sizes its heap tight, and 1,000 workers' restart then
+      // took 2.5-4.5 s instead of 1.4 s.
+      if (this.#o.workers <= GC_MAX_WORKERS) fullGc?.();
       mallocTrim();
     };
     this.#trim = setTimeout(check, TRIM_QUIET_MS).unref();
