@@ -99,7 +99,8 @@ export async function startDetached(o: Normalized, program: DaemonProgram, super
       if (e instanceof PidfileError) return { kind: 'failed', message: e.message, code: e.code, path: e.path };
       throw e;
     }
-    if (now.state === 'running') return { kind: 'busy', pid: now.pid };
+    // Locked with no PID yet: its holder is starting; the new session's own try waits for the PID to name it.
+    if (now.state === 'running' && now.pid !== null) return { kind: 'busy', pid: now.pid };
   }
   const created: string[] = [];
   const result = prepareFiles(o, created) ?? (await launch(o, program, supervisorEntry));
