@@ -193,18 +193,17 @@ export class SupervisorRuntime {
   }
 
   /**
-   * Once a burst of work (start, restarts, control requests) has been quiet for a second, collect V8's heap in full and
-   * hand malloc's free pages back to the kernel. Buffers read from workers' pipes live in malloc's heap until V8
-   * collects their objects, which its young-generation passes miss once they are promoted: in a 4-minute soak anonymous
-   * memory grew 7.9 MB without the collection, 2.0 MB with it. Not inside a burst: a full collection there tightens
-   * V8's heap limit and 1,000 workers' restart took 3.9 s instead of 1.4 s. Under steady work it runs at least every
-   * TRIM_MAX_WAIT_MS. One-shot and unref'd: an idle supervisor arms nothing.
+   * Once a burst of work (start, restarts, control requests) has been quiet for a second (at most TRIM_MAX_WAIT_MS
+   * under steady work), hand malloc's free pages back to the kernel, after a full V8 collection for services of up to
+   * GC_MAX_WORKERS. Buffers read from workers' pipes stay in malloc's heap until V8 collects their objects, which its
+   * young-generation passes miss once they are promoted: in a 4-minute soak anonymous memory grew 7.9 MB without the
+   * collection, 2.0 MB with it. Not for bigger services nor inside a burst: after a full collection V8 sizes its heap
+   * tight, and 1,000 workers' restart took 2.5-4.5 s instead of 1.4 s. One-shot and unref'd: idle arms nothing.
    */
   #trimSoon(): void {
-    const t = now();
-    this.#lastWork = t;
+    this.#lastWork = now();
     if (this.#trim) return;
-    const armed = t;
+    const armed = this.#lastWork;
     const check = () => {
       const quiet = now() - this.#lastWork;
       if (quiet < TRIM_QUIET_MS && now() - armed < TRIM_MAX_WAIT_MS) {
@@ -212,8 +211,6 @@ export class SupervisorRuntime {
         return;
       }
       this.#trim = null;
-      // Only for a small service: after a full collection V8 sizes its heap tight, and 1,000 workers' restart then
-      // took 2.5-4.5 s instead of 1.4 s.
       if (this.#o.workers <= GC_MAX_WORKERS) fullGc?.();
       mallocTrim();
     };
