@@ -507,6 +507,7 @@ function sessionOf(pid: number): number {
 
 const now = monotonicMs;
 
+// Referenced: before the control server exists (a start's sweep of leftovers), nothing else keeps the loop alive.
 function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
+  return new Promise((r) => setTimeout(r, ms));
 }

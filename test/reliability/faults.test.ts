@@ -153,7 +153,8 @@ describe('faults', () => {
   });
 
   test('a killed session guard is replaced; with supervisor and guard both killed, the next start sweeps the session', async () => {
-    const r = await box.cli(['start', '--name', 'unguarded', '--start-secs', '0.2', '--', 'sh', '-c', 'sleep 1000 & wait']);
+    // Deaf to SIGTERM: the next start's sweep has to wait for them (its wait once let that start's loop run dry).
+    const r = await box.cli(['start', '--name', 'unguarded', '--start-secs', '0.2', '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & wait']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('unguarded.pid'));
     const first = guardOf(sup)!;
