@@ -75,6 +75,7 @@ export class SupervisorRuntime {
   #guard: SessionGuard;
   #trim: NodeJS.Timeout | null = null;
   #lastWork = 0;
+  #reapPending: NodeJS.Immediate | null = null;
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: SessionLink) {
     this.#o = o;
@@ -141,7 +142,7 @@ export class SupervisorRuntime {
     this.#guard.start();
     // The supervisor keeps root so it can remove its PID file, write its state and reopen root's logs; workers drop.
     confine(this.#o, { dropIds: false });
-    process.on('SIGCHLD', () => this.#reap());
+    process.on('SIGCHLD', () => this.#reapSoon());
     process.on('SIGTERM', () => this.#apply(planner.supStop(this.#h, now())));
     process.on('SIGINT', () => this.#apply(planner.supStop(this.#h, now())));
     process.on('SIGHUP', () => this.#apply(planner.supReload(this.#h, now())));
@@ -217,6 +218,17 @@ export class SupervisorRuntime {
     this.#trim = setTimeout(check, TRIM_QUIET_MS).unref();
   }
 
+  /**
+   * One scan of our children per loop turn, however many SIGCHLDs arrived in it: a scan costs a waitpid per worker,
+   * and 1,000 workers killed at once deliver hundreds of signals.
+   */
+  #reapSoon(): void {
+    this.#reapPending ??= setImmediate(() => {
+      this.#reapPending = null;
+      this.#reap();
+    });
+  }
+
   #reap(): void {
     this.#trimSoon();
     if (this.#guard.reapIfGone() && !this.#exiting) {
@@ -236,6 +248,9 @@ export class SupervisorRuntime {
       if (!r) continue;
       if (!this.#exiting && planner.supState(this.#h) !== 3 /* stopping */) this.#log(`worker ${this.#workers.get(pid)?.task ?? '?'} (pid ${pid}) ${planner.describeWaitStatus(r.status)}`);
       this.#apply(planner.supExited(this.#h, now(), pid, r.status));
+      // Reaped, so the machine no longer tracks it: drop its bookkeeping once its output is in.
+      const w = this.#workers.get(pid);
+      if (w) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
     }
   }
 
@@ -303,9 +318,6 @@ export class SupervisorRuntime {
           break;
       }
     }
-    // A pid the machine no longer tracks has been reaped: drop its bookkeeping once its output is in.
-    const live = new Set(p.supPids(this.#h));
-    for (const [pid, w] of this.#workers) if (!live.has(pid)) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
   }
 
   #control(req: ControlRequest, reply: Reply): void {
