@@ -420,6 +420,14 @@ export async function main(argv: string[]): Promise<number> {
 declare const __VERSION__: string | undefined;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 
+// A reader that went away (`status --json | head -c 100`) ends us quietly, as SIGPIPE ends a C tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    exitNow(stream === process.stdout ? 0 : 1);
+  });
+}
+
 void main(process.argv.slice(2)).then((code) => {
   // Node's teardown (its threads, its heap) costs ~4 ms. Our output is already out when nothing is queued (stdio is
   // synchronous on Linux), so leave at once; a queued write (a slow terminal) gets the normal exit.

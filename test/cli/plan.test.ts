@@ -3,7 +3,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
-import { cli } from '../helpers/run.js';
+import { cli, run } from '../helpers/run.js';
+import { cliPath } from '../helpers/paths.js';
 
 const box = new Sandbox();
 after(() => box.cleanup());
@@ -54,6 +55,13 @@ test('--help for the CLI and for each command', async () => {
     assert.match(h.stdout, new RegExp(`Usage: daemonkit ${cmd}`));
     assert.match(h.stdout, /--umask MASK/);
   }
+});
+
+test('a reader that went away (| head) ends the CLI quietly with 0, as SIGPIPE would', async () => {
+  // The pipe's reader (true) is gone before the CLI writes: `daemonkit plan --json | head -c 0`, made certain.
+  const r = await run(['sh', '-c', 'exec 3>&1; { sleep 0.3; "$0" "$1" plan --json -- sleep 1; echo "status $?" >&3; } | true', process.execPath, cliPath]);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, 'status 0\n');
 });
 
 const bad: Array<[string[], string]> = [
