@@ -30,8 +30,6 @@ const NO_TAIL = Buffer.alloc(0);
 const GO_LIVE_MS = 10;
 const TRIM_QUIET_MS = 1000;
 const TRIM_MAX_WAIT_MS = 10_000;
-/** The largest service whose trims start with a full collection. */
-const GC_MAX_WORKERS = 64;
 const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
 const WORKER_STATES = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
 const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
@@ -195,11 +193,10 @@ export class SupervisorRuntime {
 
   /**
    * Once a burst of work (start, restarts, control requests) has been quiet for a second (at most TRIM_MAX_WAIT_MS
-   * under steady work), hand malloc's free pages back to the kernel, after a full V8 collection for services of up to
-   * GC_MAX_WORKERS. Buffers read from workers' pipes stay in malloc's heap until V8 collects their objects, which its
-   * young-generation passes miss once they are promoted: in a 4-minute soak anonymous memory grew 7.9 MB without the
-   * collection, 2.0 MB with it. Not for bigger services nor inside a burst: after a full collection V8 sizes its heap
-   * tight, and 1,000 workers' restart took 2.5-4.5 s instead of 1.4 s. One-shot and unref'd: idle arms nothing.
+   * under steady work), run a full V8 collection and hand malloc's free pages back to the kernel. Buffers read from
+   * workers' pipes stay in malloc's heap until V8 collects their objects, which its young-generation passes miss once
+   * they are promoted: in a 4-minute soak anonymous memory grew 7.9 MB without the collection, 2.0 MB with it. Not
+   * inside a burst: a collection there slows it. One-shot and unref'd: idle arms nothing.
    */
   #trimSoon(): void {
     this.#lastWork = now();
@@ -212,7 +209,7 @@ export class SupervisorRuntime {
         return;
       }
       this.#trim = null;
-      if (this.#o.workers <= GC_MAX_WORKERS) fullGc?.();
+      fullGc?.();
       mallocTrim();
     };
     this.#trim = setTimeout(check, TRIM_QUIET_MS).unref();
