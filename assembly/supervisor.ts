@@ -164,6 +164,9 @@ function duration(ms: i32): string {
 }
 
 // Decision: a failed spawn counts as an exit with the shell's codes: 127 for ENOENT, 126 for anything else.
+/** The least wait before retrying a worker that could not be spawned at all. */
+const SPAWN_RETRY_MS: f64 = 100;
+
 function spawnStatus(errno: i32): i32 {
   return (errno == 2 ? 127 : 126) << 8;
 }
@@ -472,6 +475,9 @@ function workerGone(m: Machine, w: Worker, t: f64, status: i32, errno: i32, pid:
   let delay = <f64>m.backoffMin;
   for (let i = 1; i < w.consecutive && delay < <f64>m.backoffMax; i++) delay *= 2;
   if (delay > <f64>m.backoffMax) delay = <f64>m.backoffMax;
+  // Decision: a spawn that failed (EMFILE, EAGAIN, ENOENT) waits at least SPAWN_RETRY_MS whatever the backoff says:
+  // nothing that made it fail changes within a loop turn, and a 0 ms retry would spin the supervisor.
+  if (errno != 0 && delay < SPAWN_RETRY_MS) delay = SPAWN_RETRY_MS;
   // Decision: every restart goes through a timer, even with a 0 delay, so a stop can always cancel it.
   w.state = WORKER_BACKOFF;
   w.backoffTimer = arm(m, <i32>delay);

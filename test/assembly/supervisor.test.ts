@@ -195,6 +195,20 @@ test('backoffMin 0: the restart still goes through a 0 ms timer', () => {
   ]);
 });
 
+test('a worker that could not be spawned waits at least 100 ms, even with backoffMin 0', () => {
+  const h = make({ workers: 1, backoffMin: 0, backoffMax: 0, maxRestarts: -1 });
+  startReady(h, 1);
+  const EMFILE = 24;
+  play(h, [
+    [2000, ['exited', 100, killed(KILL)], [ARM(2, 0)]],
+    [2000, ['timer', 2], [SPAWN(0)]],
+    [2000, ['spawnFailed', 0, EMFILE], [ARM(3, 100)]],
+    [2100, ['timer', 3], [SPAWN(0)]],
+    [2100, ['spawned', 0, 11], [ARM(4, 1000)]],
+  ]);
+  assert.equal(planner.supWorkerLastStatus(h, 0), exited(126));
+});
+
 test('crash loop: the 11th restart within 60s gives up, stops the others, exits 1 with the reason', () => {
   const h = make({ backoffMin: 100, backoffMax: 800 });
   startReady(h, 3);
