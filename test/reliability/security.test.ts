@@ -257,7 +257,7 @@ describe('environment', () => {
     // Nothing of the caller's: only the allocator setting daemonkit gives its long-lived supervisor.
     assert.deepEqual(environ(sup), ['MALLOC_ARENA_MAX=2'], "the supervisor's own environment");
     // And the Node flags that keep its memory flat and its log writes its own (start.ts): none may go unnoticed.
-    assert.deepEqual(cmdline(sup).slice(1, -1), ['--max-semi-space-size=1', '--expose-gc', '--no-warnings']);
+    assert.deepEqual(cmdline(sup).slice(1, -1), ['--max-semi-space-size=1', '--expose-gc', '--no-opt', '--liftoff-only', '--no-warnings']);
     assert.equal((await box.cli(['stop', 'inherit'])).code, 0);
   });
 
