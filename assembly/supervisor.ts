@@ -163,10 +163,10 @@ function duration(ms: i32): string {
   return ms % 1000 == 0 ? (ms / 1000).toString() + "s" : ms.toString() + "ms";
 }
 
-// Decision: a failed spawn counts as an exit with the shell's codes: 127 for ENOENT, 126 for anything else.
 /** The least wait before retrying a worker that could not be spawned at all. */
 const SPAWN_RETRY_MS: f64 = 100;
 
+// Decision: a failed spawn counts as an exit with the shell's codes: 127 for ENOENT, 126 for anything else.
 function spawnStatus(errno: i32): i32 {
   return (errno == 2 ? 127 : 126) << 8;
 }

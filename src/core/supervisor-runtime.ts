@@ -158,9 +158,10 @@ export class SupervisorRuntime {
     const out1 = logFileOf(this.#o.stdio[1]);
     const shared = out1 !== null && out1 === logFileOf(this.#o.stdio[2]);
     const out = pipe();
-    const err = shared ? out : pipe();
+    let err = out;
     let pid: number;
     try {
+      if (!shared) err = pipe();
       const fds = planFds([
         [0, { kind: 'null' }],
         [1, { kind: 'fd', fd: out[1] }],
@@ -175,9 +176,13 @@ export class SupervisorRuntime {
         fds,
         ownGroup: true,
       });
+    } catch (e) {
+      // Not spawned: nobody will ever write to these pipes, so their read ends go too.
+      for (const fd of new Set([out[0], err[0]])) closeSync(fd);
+      throw e;
     } finally {
       closeSync(out[1]);
-      if (!shared) closeSync(err[1]);
+      if (err !== out) closeSync(err[1]);
     }
     const worker: Worker = { task, tail: NO_TAIL, drained: Promise.resolve() };
     // The tail is for a start failure's report: once the original has its verdict, output is not copied.

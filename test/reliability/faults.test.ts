@@ -3,7 +3,7 @@
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { alive, stat, waitFor } from '../helpers/proc.js';
 import { assertConsistent, Box, children, fdCount, guardOf, isRoot, workersOf, pidFromFile, rssKb, sleepMs, statusJson, taskOf, zombieChildren } from './lib.js';
 
@@ -150,6 +150,29 @@ describe('faults', () => {
     assert.ok(rss1 - rss0 < 10 * 1024, `RSS grew ${rss1 - rss0} kB`);
     assert.equal((await box.cli(['stop', 'massacre'])).code, 0);
     await assertConsistent(box, 'massacre');
+  });
+
+  test('a worker that can no longer be spawned: retried no faster than every 100 ms even with backoff 0, no fd leaks', async () => {
+    const prog = box.path('vanishing-sleep');
+    copyFileSync('/bin/sleep', prog);
+    chmodSync(prog, 0o755);
+    const r = await box.cli(['start', '--name', 'vanishing', '--start-secs', '0', '--backoff-min', '0', '--backoff-max', '0', '--max-restarts', '100000', '--', prog, '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = box.track(pidFromFile(box.path('vanishing.pid')));
+    await sleepMs(300);
+    unlinkSync(prog);
+    process.kill(workersOf(sup)[0]!, 'SIGKILL');
+    await sleepMs(300);
+    const fd0 = fdCount(sup); // the dead worker's pipe is gone by now
+    await sleepMs(700);
+    const fd1 = fdCount(sup);
+    const tries = (readFileSync(box.path('vanishing.log'), 'utf8').match(/cannot spawn/g) ?? []).length;
+    process.stdout.write(`# 1 s of a program that is gone: ${tries} spawn attempts; fds ${fd0} -> ${fd1}\n`);
+    assert.ok(tries >= 2 && tries <= 11, `${tries} spawn attempts in 1 s`);
+    assert.equal(fd1, fd0, 'a failed spawn closes both ends of its pipe');
+    const s = await statusJson(box, 'vanishing');
+    assert.equal(s.json.workers[0]!.lastExit, 'exited 127');
+    assert.equal((await box.cli(['stop', 'vanishing'])).code, 0);
   });
 
   test('kill -9 of the supervisor: every worker gone within 1 s, the next start needs no cleanup', async () => {
