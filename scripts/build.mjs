@@ -11,7 +11,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const wanted = new Set(process.argv.slice(2));
 const all = wanted.size === 0;
 
-function filesUnder(dir, suffix) {
+export function filesUnder(dir, suffix) {
   const out = [];
   if (!existsSync(dir)) return out;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: build what is stale, type-check, then run every test (or the given test files) with node --test.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { buildWasm, buildDist, buildTests } from './build.mjs';
-import { readdirSync, existsSync } from 'node:fs';
+import { buildWasm, buildDist, buildTests, filesUnder } from './build.mjs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,15 +16,8 @@ await buildDist();
 await buildTests(picked);
 if (!process.env.DAEMONKIT_SKIP_TYPECHECK) run([join(root, 'node_modules', '.bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json']);
 
-function testFiles(dir) {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
-  );
-}
-
 // The bundles of the tests that exist in test/: build/test may still hold the bundle of a test deleted since.
 const bundleOf = (f) => f.replace(join(root, 'test'), join(root, 'build', 'test')).replace(/\.ts$/, '.js');
-const files = (picked.length ? picked : testFiles(join(root, 'test')).sort()).map(bundleOf);
+const files = (picked.length ? picked : filesUnder(join(root, 'test'), '.test.ts').sort()).map(bundleOf);
 const r = spawnSync(node, ['--enable-source-maps', '--test', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);
