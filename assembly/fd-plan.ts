@@ -20,8 +20,9 @@ export const ACT_CLOSE: i32 = 3;
 /** [ACT_CLOSEFROM, lowfd, 0, 0] */
 export const ACT_CLOSEFROM: i32 = 4;
 
-// The default soft RLIMIT_NOFILE is 1024: higher is a mistake, and the scratch fd (highest + 1) stays at most 1024.
-const MAX_FD: i32 = 1023;
+// fs.nr_open's default (1 << 20) caps every RLIMIT_NOFILE unless an administrator raised it: the caller's own limit
+// is the kernel's to enforce (EBADF), this only refuses nonsense. Also bounds the plan: a close per gap below a target.
+const MAX_FD: i32 = (1 << 20) - 1;
 
 function fdRangeError(what: string, fd: i32): string {
   if (fd < 0) return what + " " + fd.toString() + " is negative";

@@ -27,7 +27,8 @@ export const STEP_READY: i32 = 17;
 export const STEP_RELEASE_PIDFILE: i32 = 18;
 export const STEP_CONTROL_SOCKET: i32 = 19;
 export const STEP_SESSION_GUARD: i32 = 20;
-const STEP_LAST: i32 = STEP_SESSION_GUARD;
+export const STEP_NO_CORE_DUMPS: i32 = 21;
+const STEP_LAST: i32 = STEP_NO_CORE_DUMPS;
 
 // Option flags (from the normalized options).
 export const OPT_SUPERVISE: i32 = 1;
@@ -37,6 +38,7 @@ export const OPT_USER: i32 = 8;
 export const OPT_GROUP: i32 = 16;
 export const OPT_FORCE_DETACH: i32 = 32;
 export const OPT_READY_PROTOCOL: i32 = 64;
+export const OPT_NO_CORE_DUMPS: i32 = 128;
 
 // What the calling process knows about itself, for the "already detached" rule.
 export const CTX_PARENT_IS_INIT: i32 = 1;
@@ -54,6 +56,14 @@ export function detachSkipReason(context: i32, options: i32): i32 {
   if ((context & CTX_STDIN_SOCKET) != 0) return CTX_STDIN_SOCKET;
   if ((context & CTX_SUPERVISED) != 0) return CTX_SUPERVISED;
   return 0;
+}
+
+/**
+ * Whether not detaching for this reason may not be what the caller meant, and must be said: systemd and init start
+ * daemons on purpose, but a socket on stdin is also any pipe Node's child_process made (they are socketpairs).
+ */
+export function detachSkipSurprises(reason: i32): bool {
+  return reason == CTX_STDIN_SOCKET;
 }
 
 export function detachSkipText(reason: i32): string {
@@ -76,6 +86,8 @@ function push(out: i32[], role: i32, step: i32): void {
 // supplementary groups and gid while still privileged, uid last.
 function confine(out: i32[], role: i32, options: i32): void {
   push(out, role, STEP_UMASK);
+  // A limit the daemon (or each worker) inherits from the process that spawns it.
+  if ((options & OPT_NO_CORE_DUMPS) != 0) push(out, role, STEP_NO_CORE_DUMPS);
   if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_LOCK);
   if ((options & OPT_SUPERVISE) != 0) {
     if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_WRITE);
@@ -103,6 +115,7 @@ export function planSteps(options: i32, context: i32): Int32Array {
   if (detachSkipReason(context, options) != 0) {
     // Already a daemon: no fork, no new session; keep the PID file and say ready.
     push(out, ROLE_DAEMON, STEP_UMASK);
+    if ((options & OPT_NO_CORE_DUMPS) != 0) push(out, ROLE_DAEMON, STEP_NO_CORE_DUMPS);
     if (pidfile) {
       push(out, ROLE_DAEMON, STEP_PIDFILE_LOCK);
       push(out, ROLE_DAEMON, STEP_PIDFILE_WRITE);
@@ -210,6 +223,8 @@ export function stepOrderError(plan: Int32Array): string {
     return "chdir must come before the daemon is spawned";
   if (!before(plan, STEP_UMASK, STEP_SPAWN_DAEMON) || !before(plan, STEP_UMASK, STEP_SPAWN_WORKERS))
     return "umask must be set before the daemon is spawned";
+  if (!before(plan, STEP_NO_CORE_DUMPS, STEP_SPAWN_DAEMON) || !before(plan, STEP_NO_CORE_DUMPS, STEP_SPAWN_WORKERS))
+    return "the core limit must be set before the daemon is spawned (it is inherited)";
   const spawnSession = indexOf(plan, STEP_SPAWN_SESSION);
   if (spawnSession >= 0 && roleOf(plan, spawnSession) != ROLE_ORIGINAL) return "only the original process spawns the new session";
   const spawnDaemon = indexOf(plan, STEP_SPAWN_DAEMON);
@@ -228,7 +243,7 @@ export function stepOrderError(plan: Int32Array): string {
   for (let i = 0; i < plan.length; i += 2) {
     const role = plan[i];
     const step = plan[i + 1];
-    if (step == STEP_UMASK || step == STEP_CHROOT || step == STEP_CHDIR || step == STEP_SETGROUPS || step == STEP_SETGID || step == STEP_SETUID) {
+    if (step == STEP_UMASK || step == STEP_NO_CORE_DUMPS || step == STEP_CHROOT || step == STEP_CHDIR || step == STEP_SETGROUPS || step == STEP_SETGID || step == STEP_SETUID) {
       if (role == ROLE_ORIGINAL) return stepName(step) + " must not run in the original process (it is the caller's)";
     }
   }
@@ -258,6 +273,7 @@ export function stepName(step: i32): string {
     case STEP_RELEASE_PIDFILE: return "pidfile.release";
     case STEP_CONTROL_SOCKET: return "control-socket";
     case STEP_SESSION_GUARD: return "session-guard";
+    case STEP_NO_CORE_DUMPS: return "no-core-dumps";
   }
   return "";
 }

@@ -2,6 +2,7 @@
 // Time is the caller's monotonic clock in ms. Decisions the brief left open are marked "Decision:".
 import { signalName } from "./signals";
 import { defaultStopSchedule, formatStopSchedule } from "./stop-schedule";
+import { describeWaitStatus } from "./wait-status";
 
 /** [task] spawn worker `task` (answer with supSpawned or supSpawnFailed). */
 export const A_SPAWN: i32 = 1;
@@ -72,6 +73,8 @@ class Worker {
   consecutive: i32 = 0;
   lastStatus: i32 = -1;
   lastErrno: i32 = 0;
+  /** The host's words for the last failed spawn ("EMFILE: too many open files, pipe"), quoted by failure texts. */
+  spawnError: string = "";
   startedAt: f64 = -1;
   backoffTimer: i32 = 0;
   everReady: bool = false;
@@ -148,8 +151,8 @@ function isClean(status: i32): bool {
   return (status & 0xffff) == 0;
 }
 
-function describe(status: i32, errno: i32): string {
-  if (errno != 0) return "could not be spawned (errno " + errno.toString() + ")";
+function describe(status: i32, errno: i32, why: string = ""): string {
+  if (errno != 0) return why.length ? "could not be spawned: " + why : "could not be spawned (errno " + errno.toString() + ")";
   const sig = status & 0x7f;
   if (sig == 0) return "exited " + ((status >> 8) & 0xff).toString();
   if (sig != 0x7f) {
@@ -409,7 +412,7 @@ function readyTimedOut(m: Machine, p: Proc): void {
 }
 
 function recordFailureText(m: Machine, w: Worker): void {
-  m.notRestarted = "worker " + w.task.toString() + " " + describe(w.lastStatus, w.lastErrno) + " and was not restarted";
+  m.notRestarted = "worker " + w.task.toString() + " " + describe(w.lastStatus, w.lastErrno, w.spawnError) + " and was not restarted";
 }
 
 // Every worker is gone for good (clean exits not restarted, restart=never): exit 0 if all were clean.
@@ -434,7 +437,9 @@ function workerGone(m: Machine, w: Worker, t: f64, status: i32, errno: i32, pid:
   if (!m.firstReady) {
     w.state = WORKER_FAILED;
     emit(m, A_START_FAILED, task, status, pid);
-    m.reason = "worker " + task.toString() + " " + describe(status, errno) + (errno != 0 ? "" : " before it was ready");
+    m.reason = errno != 0 && w.spawnError.length
+      ? "could not spawn worker " + task.toString() + ": " + w.spawnError
+      : "worker " + task.toString() + " " + describe(status, errno) + (errno != 0 ? "" : " before it was ready");
     enterStop(m, true);
     return;
   }
@@ -459,10 +464,20 @@ function workerGone(m: Machine, w: Worker, t: f64, status: i32, errno: i32, pid:
       let same = true;
       for (let i = 0; i < m.restartTasks.length; i++) if (m.restartTasks[i] != task) same = false;
       const times = count.toString() + (count == 1 ? " time" : " times") + (m.window > 0 ? " in " + duration(m.window) : "");
-      const last = describe(status, errno);
+      const last = describe(status, errno, w.spawnError);
       m.reason = same
         ? "worker " + task.toString() + " restarted " + times + "; last: " + last
         : "workers restarted " + times + "; last: worker " + task.toString() + " " + last;
+      w.state = WORKER_FAILED;
+      emit(m, A_GAVE_UP, 1, 0, 0);
+      enterStop(m, true);
+      return;
+    }
+    // Decision: a crash loop is also a worker failing maxRestarts + 1 times in a row, each before it was up
+    // minUptime. Unlike a count within a window, this survives the backoff: doubling delays never spread it out of reach.
+    if (w.consecutive > m.maxRestarts) {
+      m.reason = "worker " + task.toString() + " failed " + w.consecutive.toString() + " times in a row without staying up " +
+        duration(m.minUptime) + "; last: " + describe(status, errno, w.spawnError);
       w.state = WORKER_FAILED;
       emit(m, A_GAVE_UP, 1, 0, 0);
       enterStop(m, true);
@@ -594,6 +609,12 @@ export function supSpawned(h: i32, t: f64, task: i32, pid: i32): Int32Array {
 }
 
 export function supSpawnFailed(h: i32, t: f64, task: i32, errno: i32): Int32Array {
+  return supSpawnFailedWith(h, t, task, errno, "");
+}
+
+/** supSpawnFailed with the host's words for why ("ENOEXEC: exec format error, posix_spawn '/srv/app'"), which
+ *  the failure texts quote instead of the errno's number. */
+export function supSpawnFailedWith(h: i32, t: f64, task: i32, errno: i32, why: string): Int32Array {
   const m = get(h);
   if (m == null) return new Int32Array(0);
   if (task < 0 || task >= m.n) return flush(m);
@@ -606,7 +627,7 @@ export function supSpawnFailed(h: i32, t: f64, task: i32, errno: i32): Int32Arra
   const ownsTask = kind == PEND_MAIN || (forReload && m.reloadOldGone);
   if (m.done) return flush(m);
   if (m.stopping) {
-    if (ownsTask) { w.lastStatus = status; w.lastErrno = errno; w.state = WORKER_FAILED; }
+    if (ownsTask) { w.lastStatus = status; w.lastErrno = errno; w.spawnError = why; w.state = WORKER_FAILED; }
     if (m.procs.length == 0 && !anyPending(m)) finish(m, stopCode(m));
     return flush(m);
   }
@@ -616,6 +637,7 @@ export function supSpawnFailed(h: i32, t: f64, task: i32, errno: i32): Int32Arra
   }
   if (ownsTask) {
     w.startedAt = t;
+    w.spawnError = why;
     workerGone(m, w, t, status, errno, 0);
   }
   return flush(m);
@@ -776,6 +798,13 @@ export function supWorkerRestarts(h: i32, task: i32): i32 {
 export function supWorkerLastStatus(h: i32, task: i32): i32 {
   const w = worker(h, task);
   return w == null ? -1 : w.lastStatus;
+}
+
+/** How the task's last process ended ("exited 1", "could not be spawned: EMFILE: ..."); "" if none has yet. */
+export function supWorkerLastExit(h: i32, task: i32): string {
+  const w = worker(h, task);
+  if (w == null || w.lastStatus < 0) return "";
+  return w.lastErrno != 0 ? describe(w.lastStatus, w.lastErrno, w.spawnError) : describeWaitStatus(w.lastStatus);
 }
 
 /** When the current (or last) process of the task was spawned; -1 if never. */

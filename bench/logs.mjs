@@ -41,8 +41,8 @@ function checkFile(path, acc) {
           for (let i = nl - 98; i < nl - 91; i++) pid = pid * 10 + (buf[i] - 48);
           for (let i = nl - 90; i < nl - 78; i++) seq = seq * 10 + (buf[i] - 48);
         }
-        // A supervisor's own note ("daemonkit supervisor[PID]: worker 0 (pid N) exited 0") is a whole line, not a worker's.
-        if (!ok && buf.toString('latin1', start, Math.min(nl, start + 21)) === 'daemonkit supervisor[') acc.notes++;
+        // A supervisor's own note ("2024-05-01T12:34:56.789Z daemonkit supervisor[PID]: worker 0 (pid N) exited 0") is a whole line, not a worker's.
+        if (!ok && /^(\S+ )?daemonkit supervisor\[/.test(buf.toString('latin1', start, Math.min(nl, start + 60)))) acc.notes++;
         else if (!ok) acc.broken++;
         else {
           let w = acc.workers.get(pid);

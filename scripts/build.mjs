@@ -78,12 +78,17 @@ export async function buildDist() {
   await esbuild.build({
     ...esbuildCommon,
     format: 'cjs',
-    define: { 'import.meta.url': '__importMetaUrl' },
+    // `daemonkit --version` says which package was built (src/cli.ts falls back to 'dev' when run unbundled).
+    define: { 'import.meta.url': '__importMetaUrl', __VERSION__: JSON.stringify(packageVersion()) },
     entryPoints,
     outdir: join(root, 'dist'),
     minifySyntax: true,
     banner: { js: "#!/usr/bin/env node\nconst __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
+}
+
+function packageVersion() {
+  return JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 }
 
 function buildTypes() {

@@ -1,20 +1,27 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './errors.js';
-import { PidfileError } from './core/pidfile.js';
+import { quote, UsageError } from './errors.js';
+import { DamagedStateError } from './core/state-record.js';
+import { inspectPidfile, PidfileError } from './core/pidfile.js';
+import { planner } from './core/wasm.js';
 import { SysError } from './sys/errors.js';
 import { exitNow } from './sys/unistd.js';
 import { checkName, defaultStateDir, logFileOf, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from './options.js';
 import { buildPlan, renderPlan } from './core/plan.js';
 import { detachContext } from './core/context.js';
 import { describeFailure, startDetached } from './core/start.js';
-import { ask, listServices, statusOf, stopService, signalHolder, type Service, type StopOutcome } from './core/service-control.js';
-import { filesForName, readState, serviceFiles, writeState } from './core/service-files.js';
+import { ask, findByPidfile, LSB, listServices, statusOf, stopService, signalService, type Service, type StopOutcome } from './core/service-control.js';
+import { filesForName, filesOf, readState, serviceFiles, writeState, type StateRecord } from './core/service-files.js';
+import { constants as osConstants } from 'node:os';
 import type { ControlAnswer } from './core/control.js';
 import { renderList, renderStatus, statusJson } from './core/status-view.js';
 import { colorEnabled, spinner } from './core/terminal.js';
 import { followFiles, tailLines } from './core/log-tail.js';
 import { resolve as resolvePath } from 'node:path';
+import { lstatSync } from 'node:fs';
+
+/** A service the user named that does not exist: one line, exit 1. */
+class NotFound extends Error {}
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -31,6 +38,7 @@ interface Command {
 const daemonOptions = {
   pidfile: { type: 'string' },
   log: { type: 'string' },
+  'log-time': { type: 'boolean' },
   stdout: { type: 'string' },
   stderr: { type: 'string' },
   cwd: { type: 'string' },
@@ -43,6 +51,7 @@ const daemonOptions = {
   'ready-timeout': { type: 'string' },
   'start-secs': { type: 'string' },
   'no-supervise': { type: 'boolean' },
+  'core-dumps': { type: 'string' },
   name: { type: 'string' },
   workers: { type: 'string' },
   restart: { type: 'string' },
@@ -53,12 +62,15 @@ const daemonOptions = {
   'restart-window': { type: 'string' },
   reload: { type: 'string' },
   retry: { type: 'string' },
+  'reopen-signal': { type: 'string' },
 } as const;
 
 const daemonOptionsHelp = `
   --pidfile FILE        PID file, locked for the daemon's life (default: STATE/NAME.pid)
   --log FILE            stdout and stderr appended to FILE (default: STATE/NAME.log)
   --stdout FILE         stdout only (/dev/null for none); --stderr FILE likewise
+  --log-time            start each line of workers' output with the UTC time it was read, as in
+                        2024-05-01T12:34:56.789Z (the supervisor's own lines always start so)
   --cwd DIR             working directory (default /)
   --umask MASK          022, 0o027 or u=rwx,g=rx,o= (default 022)
   --env K=V             set a variable (repeatable)
@@ -68,13 +80,19 @@ const daemonOptionsHelp = `
   --ready-timeout SECS  how long start waits for ready (default 30)
   --start-secs SECS     a program without a readiness protocol is ready when alive this long (default 0.2)
   --no-supervise        classic double-fork daemon, no supervisor
+  --core-dumps on|off   let the daemon and its workers dump core (default off: RLIMIT_CORE 0, soft and hard,
+                        since a core holds the process's memory and so its secrets; on keeps the caller's limit)
   --name NAME           service name (default: the command's basename)
+  --reopen-signal SIG   with --no-supervise: the signal the program takes as "reopen your logs" (default: none;
+                        reopen then refuses instead of sending a signal the program may die of)
 Supervision (the default; not with --no-supervise):
   --workers N           run N workers, DAEMONKIT_TASK_ID 0..N-1 (default 1)
   --restart POLICY      on-failure (default), always or never
-  --backoff-min D       first restart delay (default 100ms), doubling up to --backoff-max (default 30s)
+  --backoff-min D       first restart delay (default 100ms), doubling up to --backoff-max (default 10s)
   --min-uptime D        a worker up this long resets its backoff (default 10s)
-  --max-restarts N      more restarts than this within --restart-window (default 10 in 60s): give up
+  --max-restarts N      give up (stop, exit 1) when a worker fails more often than this in a row, each time
+                        before it was up --min-uptime, or the service restarts more often than this within
+                        --restart-window (default 10, 60s); with the defaults a crash loop ends in about 45s
   --reload MODE         rolling (default: new worker ready, then the old one stops) or signal (SIGHUP to workers)
   --retry SCHEDULE      how workers are stopped: signal/seconds pairs (default TERM/10/KILL/5)
 STATE is $DAEMONKIT_HOME, else $XDG_STATE_HOME/daemonkit, else ~/.local/state/daemonkit.`;
@@ -88,6 +106,7 @@ function startOptionsFrom(v: Values, command: string[] | undefined): StartOption
     log: s('log'),
     stdout: s('stdout'),
     stderr: s('stderr'),
+    logTime: v['log-time'] === true,
     cwd: s('cwd'),
     umask: s('umask'),
     env: v.env as string[] | undefined,
@@ -98,6 +117,7 @@ function startOptionsFrom(v: Values, command: string[] | undefined): StartOption
     readyTimeout: s('ready-timeout'),
     startSecs: s('start-secs'),
     supervise: v['no-supervise'] !== true,
+    coreDumps: s('core-dumps'),
     workers: s('workers'),
     restart: s('restart'),
     backoffMin: s('backoff-min'),
@@ -107,24 +127,25 @@ function startOptionsFrom(v: Values, command: string[] | undefined): StartOption
     restartWindow: s('restart-window'),
     reload: s('reload'),
     retry: s('retry'),
+    reopenSignal: s('reopen-signal'),
     // The CLI is asked to start a daemon: it detaches even when run from systemd or by PID 1.
     forceDetach: true,
   };
 }
 
-const SIGHUP = 1;
-const SIGUSR1 = 10;
-
 const targetOptions = { pidfile: { type: 'string' } } as const;
 
-/** NAME (in the state directory) or --pidfile FILE (socket and state file beside it). */
+/** NAME (in the state directory) or --pidfile FILE (the named service recorded with it, else the files beside it). */
 function target(values: Values, positionals: string[]): Service {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const pidfile = values.pidfile as string | undefined;
   if (pidfile !== undefined && positionals.length) throw new UsageError('conflicting options: give NAME or --pidfile, not both', '--pidfile', pidfile);
   if (pidfile !== undefined) {
     if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid --pidfile '${pidfile}': expected a path`, '--pidfile', pidfile);
-    const files = serviceFiles(resolvePath(pidfile));
+    const path = resolvePath(pidfile);
+    const named = findByPidfile(defaultStateDir(), path);
+    if (named) return named;
+    const files = serviceFiles(path);
     return { name: files.pidfile.replace(/^.*\//, '').replace(/\.pid$/, ''), files };
   }
   if (positionals.length === 0) throw new UsageError('missing NAME (or --pidfile FILE)');
@@ -132,12 +153,22 @@ function target(values: Values, positionals: string[]): Service {
   return { name, files: filesForName(defaultStateDir(), name) };
 }
 
+/** A name never started here has neither a record nor a PID file: say so rather than look like a stopped service. */
+function unknownName(values: Values, service: Service): string | null {
+  const exists = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  if (values.pidfile !== undefined || exists(service.files.state) || exists(service.files.pidfile)) return null;
+  return `no service named ${service.name} in ${defaultStateDir()}`;
+}
+
 async function startService(options: Normalized, okIfRunning: boolean): Promise<number> {
   const spin = spinner(process.stderr, `starting ${options.name}`);
   const result = await startDetached(options, { path: options.command!.path, argv: options.command!.argv, readyProtocol: false }, options.supervise);
   spin.stop();
   if (result.kind === 'ready') {
-    if (!options.supervise && options.pidfile) writeState(serviceFiles(options.pidfile).state, { version: 1, options, status: null, exitCode: null, exitedAt: null });
+    // What an unsupervised program answers to: SIGHUP to reload (the classic daemon's convention), and for reopen only
+    // the signal the user declared.
+    const files = options.supervise ? null : filesOf(options);
+    if (files) writeState(files.state, { version: 1, options, status: null, exitCode: null, exitedAt: null, signals: { reload: SIGHUP, reopen: options.reopenSignal } });
     const what = options.supervise ? `supervisor pid ${result.pid}, ${options.workers} worker${options.workers === 1 ? '' : 's'}` : `pid ${result.pid}`;
     process.stdout.write(`started ${options.name} (${what})\n`);
     return 0;
@@ -167,7 +198,10 @@ function reportStop(service: Service, outcome: StopOutcome, okIfStopped: boolean
   return 2;
 }
 
-function reportAnswer(service: Service, answer: ControlAnswer | null | { denied: true }, done: string, fallbackSignal: number): number {
+const { SIGHUP } = osConstants.signals;
+
+/** When no supervisor answered: the signal the service declared for this request, sent only to the proven service. */
+function reportAnswer(service: Service, answer: ControlAnswer | null | { denied: true }, done: string, request: 'reload' | 'reopen'): number {
   if (answer && 'denied' in answer) {
     process.stderr.write(`daemonkit: ${service.name}: permission denied on ${service.files.socket}\n`);
     return 4;
@@ -180,13 +214,40 @@ function reportAnswer(service: Service, answer: ControlAnswer | null | { denied:
     process.stderr.write(`daemonkit: ${service.name}: ${answer.error}\n`);
     return 1;
   }
-  const pid = signalHolder(service, fallbackSignal);
+  const signal = readState(service.files.state)?.signals?.[request] ?? null;
+  if (signal === null) {
+    if (inspectPidfile(service.files.pidfile).state === 'running') {
+      const hint = request === 'reopen' ? ' (start it with --reopen-signal SIG)' : '';
+      process.stderr.write(`daemonkit: ${service.name}: no supervisor answered and the program declared no signal for ${request}${hint}; nothing was sent\n`);
+      return 1;
+    }
+    process.stderr.write(`daemonkit: ${service.name} is not running\n`);
+    return 3;
+  }
+  const pid = signalService(service, signal);
   if (pid === null) {
     process.stderr.write(`daemonkit: ${service.name} is not running\n`);
     return 3;
   }
-  process.stdout.write(`${service.name}: sent ${fallbackSignal === SIGHUP ? 'SIGHUP' : 'SIGUSR1'} to pid ${pid}\n`);
+  process.stdout.write(`${service.name}: sent ${planner.signalName(signal)} to pid ${pid}\n`);
   return 0;
+}
+
+/** What restart starts: the options as typed at start, normalized again, never the derived ones a record holds. */
+function replayed(service: Service, record: StateRecord): Normalized {
+  const path = service.files.state;
+  const source = record.options.source as Normalized['source'] | undefined;
+  if (!source) throw new UsageError(`${path} was written by an older daemonkit without the options as typed: start ${service.name} with daemonkit start`);
+  let options: Normalized;
+  try {
+    options = normalize(source.input, 'cli', source.env, source.cwd);
+  } catch (e) {
+    // Valid when it started, not now (a deleted program or directory): the service is left as it is.
+    if (e instanceof UsageError) throw new UsageError(`cannot restart ${service.name} with the options recorded in ${path}: ${e.message}`, e.option, e.value);
+    throw new DamagedStateError(path, `options.source cannot be normalized (${(e as Error).message})`);
+  }
+  if (options.name !== service.name) throw new DamagedStateError(path, `it records the options of ${quote(options.name)}`);
+  return options;
 }
 
 function logPaths(service: Service): string[] {
@@ -209,6 +270,8 @@ const commands: Record<string, Command> = {
       if (!options.supervise) {
         const superviseOnly = (['workers', 'restart', 'backoff-min', 'backoff-max', 'min-uptime', 'max-restarts', 'restart-window', 'reload'] as const).find((k) => values[k] !== undefined);
         if (superviseOnly) throw new UsageError(`conflicting options: --${superviseOnly} needs the supervisor, not --no-supervise`, `--${superviseOnly}`);
+      } else if (values['reopen-signal'] !== undefined) {
+        throw new UsageError('conflicting options: --reopen-signal is for --no-supervise (the supervisor reopens the logs itself)', '--reopen-signal', values['reopen-signal'] as string);
       }
       return startService(options, values['ok-if-running'] === true);
     },
@@ -239,7 +302,13 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
     help: `Exit codes follow LSB: 0 running, 1 dead with a PID file left, 3 not running, 4 unknown.
   --json                the same as one JSON object`,
     async run(values, positionals) {
-      const report = await statusOf(target(values, positionals));
+      const service = target(values, positionals);
+      const unknown = unknownName(values, service);
+      if (unknown) {
+        process.stderr.write(`daemonkit: ${unknown}\n`);
+        return LSB.unknown;
+      }
+      const report = await statusOf(service);
       process.stdout.write(values.json ? `${JSON.stringify(statusJson(report))}\n` : renderStatus(report, colorEnabled(process.stdout)));
       return report.lsb;
     },
@@ -254,9 +323,10 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
       const service = target(values, positionals);
       const record = readState(service.files.state);
       if (!record) throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
-      const outcome = await stopService(service, record.options.stopSchedule);
+      const options = replayed(service, record);
+      const outcome = await stopService(service, options.stopSchedule);
       if (outcome.kind === 'timeout' || outcome.kind === 'denied') return reportStop(service, outcome, false);
-      return startService(record.options, false);
+      return startService(options, false);
     },
   },
   reload: {
@@ -270,7 +340,7 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
       const spin = spinner(process.stderr, `reloading ${service.name}`);
       const answer = await ask(service, { cmd: 'reload' }, 600_000);
       spin.stop();
-      return reportAnswer(service, answer, 'reloaded', SIGHUP);
+      return reportAnswer(service, answer, 'reloaded', 'reload');
     },
   },
   reopen: {
@@ -281,7 +351,7 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
     help: 'Makes the supervisor close and reopen its log files; use it as logrotate postrotate. Same as SIGUSR1.',
     async run(values, positionals) {
       const service = target(values, positionals);
-      return reportAnswer(service, await ask(service, { cmd: 'reopen' }, 5000), 'reopened its logs', SIGUSR1);
+      return reportAnswer(service, await ask(service, { cmd: 'reopen' }, 5000), 'reopened its logs', 'reopen');
     },
   },
   logs: {
@@ -294,6 +364,8 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
     async run(values, positionals) {
       const service = target(values, positionals);
       const n = parseCount('--lines', (values.lines as string | undefined) ?? '50', 0, 1_000_000);
+      const unknown = unknownName(values, service);
+      if (unknown) throw new NotFound(unknown);
       const paths = logPaths(service);
       if (paths.length === 0) throw new UsageError(`${service.name} has no log file (its output goes to /dev/null)`);
       for (const p of paths) process.stdout.write(tailLines(p, n));
@@ -408,8 +480,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`daemonkit: ${e.message}\n`);
       return 2;
     }
+    if (e instanceof DamagedStateError) {
+      process.stderr.write(`daemonkit: ${e.message}\n`);
+      return 2;
+    }
     // Expected failures of the system (a refused PID file, EPERM) are one line too; LSB's 4 for status.
-    if (e instanceof PidfileError || e instanceof SysError) {
+    if (e instanceof PidfileError || e instanceof SysError || e instanceof NotFound) {
       process.stderr.write(`daemonkit: ${e.message}\n`);
       return name === 'status' ? 4 : 1;
     }

@@ -1,11 +1,18 @@
 // daemonkit's library entry: `const daemon = await daemonize({...}); ... daemon.ready()`.
-import { normalize, type DaemonOptions } from './options.js';
-import { buildPlan } from './core/plan.js';
+import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, type Normalized } from './options.js';
+import { isMainThread } from 'node:worker_threads';
+import { UsageError } from './errors.js';
+import { filesOf, writeState } from './core/service-files.js';
+import { constants } from 'node:os';
+
+const { SIGHUP, SIGUSR1 } = constants.signals;
+import { buildPlan, detachWarning } from './core/plan.js';
 import { detachContext } from './core/context.js';
 import { adoptDaemon, inPlaceDaemon, Daemon } from './core/daemon-handle.js';
 import { MARKERS } from './core/markers.js';
 import { acquirePidfile } from './core/pidfile.js';
 import { describeFailure, startDetached } from './core/start.js';
+import { limitCoreDumps } from './core/confine.js';
 
 export { Daemon } from './core/daemon-handle.js';
 export { UsageError } from './errors.js';
@@ -21,17 +28,52 @@ export class AlreadyRunningError extends Error {
   }
 }
 
+/** Tells `daemonkit reload|reopen --pidfile F` which signals this daemon handles (the Daemon handle's events). */
+function recordDaemon(o: Normalized): void {
+  const files = filesOf(o);
+  if (!files) return;
+  try {
+    writeState(files.state, { version: 1, options: o, status: null, exitCode: null, exitedAt: null, signals: { reload: SIGHUP, reopen: SIGUSR1 } });
+  } catch {
+    // Not fatal: without the record, reload and reopen refuse rather than guess.
+  }
+}
+
+/** The first call's promise: what every later call returns. */
+let handle: Promise<Daemon> | null = null;
+
+const WORKER_THREAD =
+  'daemonize() must be called from the main thread, not a worker_thread: the daemon is a new process, and the main thread would run on beside it';
+
 /**
  * Turns this Node program into a daemon. In the original process it never resolves: the process exits 0 once
  * the daemon calls `ready()`, or 1 with the daemon's error. In the daemon (the same script, run again) it
  * resolves with the handle. In a process that is already a daemon (systemd, PID 1 parent, socket on stdin)
- * it does not fork: it takes the PID file and resolves at once.
+ * it does not fork: it takes the PID file and resolves at once (for a socket on stdin, which is also what a
+ * child_process pipe is, it says so on stderr). Called again, it returns the same promise. An unknown option key
+ * or a call from a worker_thread rejects with a UsageError.
  */
-export async function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
-  if (process.env[MARKERS.role] === 'daemon') return adoptDaemon();
-  const o = normalize(options, 'library');
-  const plan = buildPlan(o, detachContext());
+export function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
+  // A process becomes a daemon once: a second call (two modules, a retry) gets the first call's promise and handle.
+  if (handle) return handle;
+  let o: Normalized | null = null;
+  try {
+    if (!isMainThread) throw new UsageError(WORKER_THREAD);
+    checkOptionKeys(options, DAEMON_OPTION_KEYS, 'library');
+    if (process.env[MARKERS.role] !== 'daemon') o = normalize(options, 'library');
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  handle = o ? begin(o) : Promise.resolve(adoptDaemon());
+  return handle;
+}
+
+async function begin(o: Normalized): Promise<Daemon> {
+  const context = detachContext();
+  const plan = buildPlan(o, context);
   if (!plan.detach) {
+    const warning = detachWarning(o, context);
+    if (warning) process.stderr.write(`daemonkit: ${warning}\n`);
     let pidfile: { path: string; fd: number } | null = null;
     if (o.pidfile) {
       const got = acquirePidfile(o.pidfile);
@@ -39,6 +81,7 @@ export async function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
       pidfile = { path: o.pidfile, fd: got.fd };
     }
     process.umask(o.umask);
+    limitCoreDumps(o);
     return inPlaceDaemon(pidfile);
   }
   const result = await startDetached(o, {
@@ -46,7 +89,10 @@ export async function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
     argv: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
     readyProtocol: true,
   });
-  if (result.kind === 'ready') process.exit(0);
+  if (result.kind === 'ready') {
+    recordDaemon(o);
+    process.exit(0);
+  }
   process.stderr.write(
     result.kind === 'busy' ? `daemonkit: already running (pid ${result.pid ?? 'unknown'})\n` : `daemonkit: ${describeFailure(result)}\n`,
   );

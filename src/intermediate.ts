@@ -13,6 +13,7 @@ import { socketpair } from './sys/socket.js';
 import { waitpid } from './sys/wait.js';
 import { kill } from './sys/signal.js';
 import { MARKERS } from './core/markers.js';
+import { O_NOFOLLOW, O_NONBLOCK, O_RDONLY } from './sys/fcntl.js';
 import { logFileOf, type Normalized, type StdioTarget } from './options.js';
 
 
@@ -24,7 +25,8 @@ function stderrTail(o: Normalized, from: number): string | undefined {
     const size = statSync(path).size;
     const start = Math.max(from, size - 4096);
     if (size <= start) return undefined;
-    const fd = openSync(path, 'r');
+    // Never blocked by a FIFO or led by a symlink planted there meanwhile: the log was opened that way too.
+    const fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     try {
       const buf = Buffer.alloc(size - start);
       readSync(fd, buf, 0, buf.length, start);

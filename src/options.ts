@@ -4,6 +4,7 @@ import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { invalid, quote, UsageError } from './errors.js';
 import { planner } from './core/wasm.js';
+import { SUN_PATH_MAX } from './sys/un.js';
 
 export type StdioTarget =
   | { kind: 'inherit' }
@@ -44,6 +45,8 @@ export interface DaemonOptions {
   startSecs?: number | string;
   /** Detach even when the process looks already detached (parent PID 1, systemd, socket on stdin). */
   forceDetach?: boolean;
+  /** Allow core dumps (true, or 'on' as typed). Default false: RLIMIT_CORE 0, since a core can hold secrets. */
+  coreDumps?: boolean | string;
 }
 
 export interface StartOptions extends DaemonOptions {
@@ -60,6 +63,10 @@ export interface StartOptions extends DaemonOptions {
   reload?: string;
   retry?: string;
   stateDir?: string;
+  /** Prefix each line of workers' output in the log with the UTC time (ISO-8601, milliseconds). */
+  logTime?: boolean;
+  /** The signal an unsupervised program takes as "reopen your logs"; without it `reopen` sends it nothing. */
+  reopenSignal?: string | number;
 }
 
 export interface Identity {
@@ -97,6 +104,66 @@ export interface Normalized {
   reload: ReloadMode;
   /** Stop schedule as [signal, timeoutMs] pairs; timeoutMs -1 is "forever". */
   stopSchedule: number[];
+  logTime: boolean;
+  /** The signal an unsupervised program declared for reopen, or null: never guessed. */
+  reopenSignal: number | null;
+  /** False: RLIMIT_CORE is set to 0 (soft and hard) in the process that spawns the daemon or workers. */
+  coreDumps: boolean;
+  /** What was typed, with the caller's cwd and environment: a restart normalizes it again rather than trusting a record. */
+  source: OptionSource;
+}
+
+export interface OptionSource {
+  input: StartOptions;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/**
+ * Every option key, once: the type system holds these to DaemonOptions and StartOptions (no key missing, none extra),
+ * and normalize() refuses any other key, so a misspelled one (pidFile) is an error instead of an option ignored.
+ */
+export const DAEMON_OPTION_KEYS = {
+  pidfile: true, log: true, stdout: true, stderr: true, cwd: true, umask: true, env: true, clearEnv: true, user: true,
+  group: true, chroot: true, readyTimeout: true, startSecs: true, forceDetach: true, coreDumps: true,
+} as const satisfies Record<keyof DaemonOptions, true>;
+
+export const START_OPTION_KEYS = {
+  ...DAEMON_OPTION_KEYS,
+  command: true, name: true, supervise: true, workers: true, restart: true, backoffMin: true, backoffMax: true,
+  minUptime: true, maxRestarts: true, restartWindow: true, reload: true, retry: true, stateDir: true, reopenSignal: true,
+  logTime: true,
+} as const satisfies Record<keyof StartOptions, true>;
+
+/** "unknown option 'pidFile' (did you mean 'pidfile'?)" for the first key that is not one of `keys`. */
+export function checkOptionKeys(input: object, keys: Readonly<Record<string, true>>, naming: Naming): void {
+  for (const key of Object.keys(input)) {
+    if (Object.hasOwn(keys, key)) continue;
+    const near = closestKey(key, Object.keys(keys));
+    const shown = (k: string) => quote(optionName(k, naming));
+    throw new UsageError(`unknown option ${shown(key)}${near ? ` (did you mean ${shown(near)}?)` : ''}`, key);
+  }
+}
+
+/** The key a typo most likely meant: same letters in another case, else at most a third of the letters off. */
+function closestKey(key: string, keys: string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  for (const k of keys) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** How options are named in errors: `--ready-timeout` on the CLI, `readyTimeout` in the library. */
@@ -161,6 +228,12 @@ export function parseUmaskOption(option: string, value: string | number): number
   const reason = planner.umaskError(value);
   if (reason) throw invalid(option, value, reason);
   return planner.parseUmask(value);
+}
+
+export function parseSignal(option: string, value: string | number): number {
+  const signal = planner.signalNumber(String(value));
+  if (signal <= 0) throw invalid(option, value, 'not a signal (a name like USR1 or SIGUSR1, or a number)');
+  return signal;
 }
 
 export function parseStopSchedule(option: string, value: string): number[] {
@@ -271,6 +344,7 @@ function requireDir(option: string, dir: string): void {
 /** The single gate: validates everything a user can mistype before anything is created or started. */
 export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS.ProcessEnv = process.env, base = process.cwd()): Normalized {
   const n = (key: string) => optionName(key, naming);
+  checkOptionKeys(input, START_OPTION_KEYS, naming);
 
   const chroot = input.chroot === undefined ? null : resolve(base, nonEmpty(n('chroot'), input.chroot));
   if (chroot) requireDir(n('chroot'), chroot);
@@ -297,12 +371,16 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
   }
 
   const supervise = input.supervise ?? false;
+  const logTime = flag(n('logTime'), input.logTime);
+  // The supervisor writes the time; an unsupervised daemon writes its log itself.
+  if (logTime && !supervise) throw new UsageError(`conflicting options: ${n('logTime')} needs the supervisor, which writes the log (not with --no-supervise)`, n('logTime'), 'true');
   const command = input.command;
   let name: string | null = null;
   if (input.name !== undefined) name = checkName(input.name, n('name'));
   else if (command && command.length > 0 && command[0]) name = defaultName(command[0]);
 
   const stateDir = input.stateDir ?? (name ? defaultStateDir(callerEnv) : null);
+  if (supervise && name && stateDir) checkSocketPath(n('name'), name, join(stateDir, `${name}.sock`));
   const pidfile =
     input.pidfile !== undefined ? resolve(base, nonEmpty(n('pidfile'), input.pidfile)) : name && stateDir ? join(stateDir, `${name}.pid`) : null;
   if (pidfile?.includes('\0')) throw invalid(n('pidfile'), pidfile, 'a path cannot contain NUL');
@@ -321,8 +399,9 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
   if (!['rolling', 'signal'].includes(reload)) throw invalid(n('reload'), reload, 'expected rolling or signal');
 
   const backoffMinMs = parseDuration(n('backoffMin'), input.backoffMin ?? '100ms');
-  const backoffMaxMs = parseDuration(n('backoffMax'), input.backoffMax ?? '30s');
-  if (backoffMaxMs < backoffMinMs) throw invalid(n('backoffMax'), input.backoffMax ?? '30s', `less than ${n('backoffMin')}`);
+  // With these defaults a worker that keeps crashing on start is given up on after about 45 s (README, Supervision).
+  const backoffMaxMs = parseDuration(n('backoffMax'), input.backoffMax ?? '10s');
+  if (backoffMaxMs < backoffMinMs) throw invalid(n('backoffMax'), input.backoffMax ?? '10s', `less than ${n('backoffMin')}`);
 
   let resolved: Normalized['command'] = null;
   if (command !== undefined) {
@@ -356,6 +435,10 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     restartWindowMs: parseDuration(n('restartWindow'), input.restartWindow ?? 60, { allowZero: false }),
     reload: reload as ReloadMode,
     stopSchedule: parseStopSchedule(n('retry'), input.retry ?? 'TERM/10/KILL/5'),
+    logTime,
+    reopenSignal: input.reopenSignal === undefined ? null : parseSignal(n('reopenSignal'), input.reopenSignal),
+    coreDumps: input.coreDumps === undefined ? false : parseOnOff(n('coreDumps'), input.coreDumps, naming),
+    source: undefined as unknown as OptionSource,
   };
   // Copied from the caller's environment when first read (the spawn, the order): each read of process.env is a call
   // into C++, and copying it was most of a plan's cost. Enumerable, so JSON.stringify and spreads still carry it.
@@ -367,7 +450,40 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
       env = v;
     },
   });
+  // Copied when first read too (a record, the order), for the same reason.
+  let source: OptionSource | undefined;
+  Object.defineProperty(normalized, 'source', {
+    enumerable: true,
+    get: () => (source ??= { input, cwd: base, env: definedOnly(callerEnv) }),
+    set: (v: OptionSource) => {
+      source = v;
+    },
+  });
   return normalized;
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function parseOnOff(option: string, value: unknown, naming: Naming): boolean {
+  if (value === true || value === 'on') return true;
+  if (value === false || value === 'off') return false;
+  throw invalid(option, value, naming === 'cli' ? 'expected on or off' : 'expected true or false');
+}
+
+/** The control socket's path must fit a sockaddr_un (its NUL included), or the supervisor could never listen. */
+function checkSocketPath(option: string, name: string, socket: string): void {
+  const bytes = Buffer.byteLength(socket);
+  if (bytes < SUN_PATH_MAX) return;
+  throw invalid(option, name, `the control socket ${socket} would be ${bytes} bytes; a unix socket path holds at most ${SUN_PATH_MAX - 1} (use a shorter name or state directory)`);
+}
+
+function flag(option: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw invalid(option, value, 'expected true or false');
+  return value === true;
 }
 
 function nonEmpty(option: string, value: unknown): string {

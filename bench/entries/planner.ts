@@ -1,6 +1,6 @@
 // Bench entry for the planner (bundled by bench/planner.mjs with the same esbuild settings as dist/): times
 // normalize + buildPlan, buildPlan alone, and the bare wasm calls, in this process, many times over.
-import { normalize, type StartOptions } from '../../src/options.js';
+import { logFileOf, normalize, type StartOptions } from '../../src/options.js';
 import { buildPlan, planFds, sessionFdTargets, optionBits, contextBits } from '../../src/core/plan.js';
 import { planner } from '../../src/core/wasm.js';
 
@@ -22,7 +22,8 @@ export function measure(stateDir: string, batches: number, perBatch: number) {
   const plainEnv = { ...process.env };
   const normalized = opts.map((o) => normalize(o, 'cli'));
   const bits = normalized.map((o) => [optionBits(o, false), contextBits(context)] as const);
-  const fdTargets = normalized.map((o) => sessionFdTargets(o, 20));
+  // Log files as the original holds them when it spawns: stand-in fds 21.. for their paths.
+  const fdTargets = normalized.map((o) => sessionFdTargets(o, 20, new Map(o.stdio.map((t, i) => [logFileOf(t) ?? '', 21 + i]))));
   const ops: Record<string, (i: number) => unknown> = {
     'normalize + buildPlan': (i) => buildPlan(normalize(opts[i % opts.length]!, 'cli'), context),
     // The daemon's environment is copied from process.env (an accessor object: every read is a call into C++) only

@@ -43,17 +43,53 @@ export function bindControl(path: string): number {
   }
 }
 
-/** Answers the clients of a socket from bindControl, queued ones first. */
+/** The longest request line, its newline included: a real request is under 100 bytes. */
+export const CONTROL_MAX_REQUEST = 4096;
+/** Clients served at once; Node closes any more at connect (server.maxConnections). */
+export const CONTROL_MAX_CLIENTS = 64;
+/** From its connect, a client has this long to send its request line; waiting for the answer (a stop) has no limit. */
+export const CONTROL_REQUEST_MS = 3000;
+/** After refusing a request, how long the connection stays (unread) so the client can read why before it is closed. */
+const CONTROL_LINGER_MS = 1000;
+/** The largest answer a client reads: a status of 1,024 workers is a few hundred KB. */
+export const CONTROL_MAX_ANSWER = 16 * 1024 * 1024;
+
+/** Answers the clients of a socket from bindControl, queued ones first: one request a connection, one answer. */
 export function serveControl(fd: number, handle: (req: ControlRequest, reply: Reply) => void): Server {
   const server = nodeNet().createServer((conn: Socket) => {
     conn.on('error', () => {});
-    onLines(conn, (value) => {
-      const req = value as ControlRequest;
-      handle(req, (answer) => {
-        if (!conn.destroyed) conn.end(`${JSON.stringify(answer)}\n`);
-      });
-    });
+    const deadline = setTimeout(() => conn.destroy(), CONTROL_REQUEST_MS).unref();
+    conn.on('close', () => clearTimeout(deadline));
+    const stop = onLines(
+      conn,
+      (value) => {
+        stop();
+        clearTimeout(deadline);
+        // Nothing more is read from this client: whatever it sends now waits in the kernel, not in our memory.
+        conn.pause();
+        const reply: Reply = (answer) => {
+          if (!conn.destroyed) conn.end(`${JSON.stringify(answer)}\n`, () => conn.destroy());
+        };
+        try {
+          handle(value as ControlRequest, reply);
+        } catch (e) {
+          // A request of the wrong shape (null, a number): answered, so the paused connection is not left open.
+          reply({ ok: false, error: `bad request: ${(e as Error).message}` });
+        }
+      },
+      {
+        maxBytes: CONTROL_MAX_REQUEST,
+        tooLong: () => {
+          clearTimeout(deadline);
+          conn.pause();
+          const answer: ControlAnswer = { ok: false, error: `request too large (limit ${CONTROL_MAX_REQUEST} bytes)` };
+          conn.end(`${JSON.stringify(answer)}\n`);
+          setTimeout(() => conn.destroy(), CONTROL_LINGER_MS).unref();
+        },
+      },
+    );
   });
+  server.maxConnections = CONTROL_MAX_CLIENTS;
   return server.listen({ fd });
 }
 
@@ -72,7 +108,8 @@ export function askControl(path: string, req: ControlRequest, timeoutMs: number)
     const timer = setTimeout(() => finish(null), timeoutMs);
     conn.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'EACCES' ? { denied: true } : null));
     conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));
-    onLines(conn, (v) => finish(v as ControlAnswer));
+    // An answer past the cap is not one a supervisor sends: treat it as no answer.
+    onLines(conn, (v) => finish(v as ControlAnswer), { maxBytes: CONTROL_MAX_ANSWER, tooLong: () => finish(null) });
     conn.on('close', () => finish(null));
   });
 }

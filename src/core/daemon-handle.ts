@@ -9,10 +9,15 @@ import { setCloexec } from '../sys/fcntl.js';
 
 export interface DaemonEvents {
   reload: [];
+  reopen: [];
   stop: [signal: NodeJS.Signals];
 }
 
-/** What `daemonize()` returns in the daemon. Emits 'reload' on SIGHUP and 'stop' on SIGTERM/SIGINT (if listened to). */
+/**
+ * What `daemonize()` returns in the daemon. Emits 'reload' on SIGHUP, 'reopen' on SIGUSR1 (reopen your log files;
+ * never Node's inspector, which SIGUSR1 would otherwise open to anyone on 127.0.0.1:9229) and 'stop' on
+ * SIGTERM/SIGINT (if listened to; otherwise the PID file is released and the process exits 0).
+ */
 export class Daemon extends EventEmitter<DaemonEvents> {
   readonly pid = process.pid;
   #readyFd: number | null;
@@ -84,6 +89,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   #installHooks(): void {
     process.on('SIGHUP', () => this.emit('reload'));
+    // A listener of our own replaces Node's SIGUSR1 handler, which would start the inspector as root.
+    process.on('SIGUSR1', () => this.emit('reopen'));
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.on(signal, () => {
         if (this.listenerCount('stop') > 0) this.emit('stop', signal);

@@ -1,12 +1,17 @@
 // Workers' output, line by line, into the service's log files: whole lines only, reopened on demand, never blocking a worker.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { nodeNet } from './lazy-net.js';
 import { logFileOf, type StdioTarget } from '../options.js';
+import { LogFileError, openLogFile, type FsIdentity } from './log-file-open.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */
 const PENDING_CAP = 16 * 1024 * 1024;
-/** A "line" longer than this is written as it is rather than held forever. */
-const MAX_LINE = 64 * 1024;
+/** A line longer than this is cut into lines this long that end with CONTINUED, rather than held forever. */
+export const MAX_LINE = 64 * 1024;
+/** Ends each piece of a cut line but the last: strip it and join the pieces to get the line back. */
+export const CONTINUED = ' …[continued]';
+const CONTINUED_NL = Buffer.from(`${CONTINUED}\n`);
+const NL = Buffer.from('\n');
 const RETRY_MS = 1000;
 
 class LogFile {
@@ -15,30 +20,55 @@ class LogFile {
   pendingBytes = 0;
   droppedBytes = 0;
   error: string | null = null;
+  /** Why the last reopen kept the previous file (a symlink or a FIFO at the path), until one succeeds. */
+  refused: string | null = null;
   #retry: NodeJS.Timeout | null = null;
 
   /** onChange: told each new error text, and null on recovery (a transition, never once per failed write). */
   constructor(
     readonly path: string,
     private readonly onChange: (error: string | null, path: string) => void,
+    private readonly serviceUser: FsIdentity | null,
   ) {
-    this.open();
+    try {
+      this.fd = openLogFile(path, serviceUser);
+    } catch (e) {
+      // Refused at start (a symlink, a FIFO): the start fails, with the refusal as its reason.
+      if (e instanceof LogFileError && e.refused) throw e;
+      this.fail(e);
+    }
   }
 
   open(): void {
     try {
-      this.fd = openSync(this.path, 'a', 0o644);
+      this.fd = openLogFile(this.path, this.serviceUser);
     } catch (e) {
       this.fd = null;
       this.fail(e);
     }
   }
 
-  reopen(): void {
+  /** A refusal keeps the previous file open and written, and returns what was refused; any other failure is held like a full disk. */
+  reopen(): string | null {
+    let fd: number;
+    try {
+      fd = openLogFile(this.path, this.serviceUser);
+    } catch (e) {
+      if (e instanceof LogFileError && e.refused && this.fd !== null) {
+        this.refused = `reopen refused: ${e.short}; still writing the previous file`;
+        return this.refused;
+      }
+      if (this.fd !== null) closeSync(this.fd);
+      this.fd = null;
+      this.refused = null;
+      this.fail(e);
+      return null;
+    }
     if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-    this.open();
+    this.fd = fd;
+    this.refused = null;
     this.flush();
+    return null;
   }
 
   write(buf: Buffer): void {
@@ -78,7 +108,7 @@ class LogFile {
 
   fail(e: unknown): void {
     const err = e as NodeJS.ErrnoException;
-    const error = `${this.path}: ${err.code ?? err.message}`;
+    const error = e instanceof LogFileError && e.refused ? e.message : `${this.path}: ${err.code ?? err.message}`;
     if (error === this.error) return;
     this.error = error;
     this.onChange(error, this.path);
@@ -111,16 +141,27 @@ class LogFile {
   }
 }
 
+export interface LogSinkOptions {
+  /** Who a root supervisor opens the logs as where others can write their directory (openLogFile). */
+  serviceUser?: FsIdentity | null;
+  /** Prefix each line of workers' output with the time it was read (our own lines always have it). */
+  time?: boolean;
+}
+
 export class LogSink {
   #files = new Map<string, LogFile>();
   #streams: [LogFile | null, LogFile | null];
   readonly #onChange: (error: string | null, path: string) => void;
+  readonly #serviceUser: FsIdentity | null;
+  readonly #time: boolean;
   /** Pipes attached before goLive, read from then on (their output waits in the pipe). */
   #waiting: (() => void)[] | null = [];
 
-  /** onChange: a log file started failing (its error) or recovered (null). */
-  constructor(stdout: StdioTarget, stderr: StdioTarget, onChange: (error: string | null, path: string) => void = () => {}) {
+  /** onChange: a log file started failing (its error) or recovered (null). Throws LogFileError when a log is refused. */
+  constructor(stdout: StdioTarget, stderr: StdioTarget, onChange: (error: string | null, path: string) => void = () => {}, options: LogSinkOptions = {}) {
     this.#onChange = onChange;
+    this.#serviceUser = options.serviceUser ?? null;
+    this.#time = options.time ?? false;
     this.#streams = [this.#fileFor(stdout), this.#fileFor(stderr)];
   }
 
@@ -128,7 +169,7 @@ export class LogSink {
     const path = logFileOf(t);
     if (!path) return null;
     let f = this.#files.get(path);
-    if (!f) this.#files.set(path, (f = new LogFile(path, (error, p) => this.#onChange(error, p))));
+    if (!f) this.#files.set(path, (f = new LogFile(path, (error, p) => this.#onChange(error, p), this.#serviceUser)));
     return f;
   }
 
@@ -154,43 +195,67 @@ export class LogSink {
   #read(readFd: number, stream: 0 | 1, resolve: () => void, tail?: (chunk: Buffer) => void): void {
     const file = this.#streams[stream];
     const pipe = new (nodeNet().Socket)({ fd: readFd, readable: true, writable: false });
+    /** The line begun and not yet ended: never longer than MAX_LINE (longer is written in pieces). */
     let partial: Buffer | null = null;
+    const put = (out: Buffer[]) => {
+      if (out.length === 0) return;
+      const block = out.length === 1 ? out[0]! : Buffer.concat(out);
+      // One write of whole lines: another worker's output can only come before or after it.
+      file!.write(this.#time ? stamped(block) : block);
+    };
     pipe.on('data', (chunk: Buffer) => {
       tail?.(chunk);
       if (!file) return;
-      const nl = chunk.lastIndexOf(10);
-      if (nl < 0) {
-        partial = partial ? Buffer.concat([partial, chunk]) : chunk;
-        if (partial.length > MAX_LINE) {
-          file.write(partial);
+      const out: Buffer[] = [];
+      let rest = chunk;
+      if (partial) {
+        const first = chunk.indexOf(10);
+        if (first < 0) {
+          partial = Buffer.concat([partial, chunk]);
+          rest = chunk.subarray(chunk.length);
+        } else {
+          cutLine(Buffer.concat([partial, chunk.subarray(0, first)]), out);
           partial = null;
+          rest = chunk.subarray(first + 1);
         }
-        return;
       }
-      const whole = chunk.subarray(0, nl + 1);
-      file.write(partial ? Buffer.concat([partial, whole]) : whole);
-      partial = nl + 1 < chunk.length ? Buffer.from(chunk.subarray(nl + 1)) : null;
+      const nl = rest.lastIndexOf(10);
+      if (nl >= 0) wholeLines(rest.subarray(0, nl + 1), out);
+      if (nl + 1 < rest.length) partial = Buffer.from(rest.subarray(nl + 1));
+      while (partial && partial.length > MAX_LINE) {
+        const cut = utf8Boundary(partial, MAX_LINE);
+        out.push(partial.subarray(0, cut), CONTINUED_NL);
+        partial = Buffer.from(partial.subarray(cut));
+      }
+      put(out);
     });
     pipe.on('error', () => {});
     pipe.on('close', () => {
-      if (partial && file) file.write(Buffer.concat([partial, Buffer.from('\n')]));
+      if (partial && file) {
+        const out: Buffer[] = [];
+        cutLine(partial, out);
+        put(out);
+      }
       partial = null;
       resolve();
     });
   }
 
-  /** One whole line of our own to a stream's file, held and retried like workers' output when it cannot be written. */
+  /** One whole line of our own to a stream's file, always with the time, held and retried like workers' output. */
   line(stream: 0 | 1, text: string): void {
-    this.#streams[stream]?.write(Buffer.from(text.endsWith('\n') ? text : `${text}\n`));
+    this.#streams[stream]?.write(Buffer.from(`${new Date().toISOString()} ${text.endsWith('\n') ? text : `${text}\n`}`));
   }
 
-  reopen(): void {
-    for (const f of this.#files.values()) f.reopen();
+  /** Reopens every log file (after a rotation); returns the first refusal (the previous file kept), or null. */
+  reopen(): string | null {
+    let refused: string | null = null;
+    for (const f of this.#files.values()) refused = f.reopen() ?? refused;
+    return refused;
   }
 
   /** The first log problem, for `status`; null when every log is being written. */
   get error(): string | null {
-    for (const f of this.#files.values()) if (f.error) return f.error;
+    for (const f of this.#files.values()) if (f.refused ?? f.error) return f.refused ?? f.error;
     return null;
   }
 
@@ -200,4 +265,42 @@ export class LogSink {
       f.close();
     }
   }
+}
+
+/** Where to cut buf near `at` so a UTF-8 character is not split (at most 3 bytes back; invalid UTF-8 is cut at `at`). */
+function utf8Boundary(buf: Buffer, at: number): number {
+  for (let back = 0; back < 4; back++) if ((buf[at - back]! & 0xc0) !== 0x80) return at - back;
+  return at;
+}
+
+/** One line (without its newline) to out: as it is, or cut into pieces of MAX_LINE bytes, each but the last CONTINUED. */
+function cutLine(line: Buffer, out: Buffer[]): void {
+  while (line.length > MAX_LINE) {
+    const cut = utf8Boundary(line, MAX_LINE);
+    out.push(line.subarray(0, cut), CONTINUED_NL);
+    line = line.subarray(cut);
+  }
+  out.push(line, NL);
+}
+
+/** A block of whole lines (ending with a newline) to out, any line in it over MAX_LINE cut. */
+function wholeLines(block: Buffer, out: Buffer[]): void {
+  if (block.length <= MAX_LINE + 1) return void out.push(block);
+  for (let start = 0; start < block.length; ) {
+    const nl = block.indexOf(10, start);
+    cutLine(block.subarray(start, nl), out);
+    start = nl + 1;
+  }
+}
+
+/** Each line of a block of whole lines with the UTC time it was read in front (ISO-8601, milliseconds). */
+function stamped(block: Buffer): Buffer {
+  const prefix = Buffer.from(`${new Date().toISOString()} `);
+  const parts: Buffer[] = [];
+  for (let start = 0; start < block.length; ) {
+    const nl = block.indexOf(10, start);
+    parts.push(prefix, block.subarray(start, nl + 1));
+    start = nl + 1;
+  }
+  return Buffer.concat(parts);
 }

@@ -20,24 +20,59 @@ export type Report =
   | { kind: 'failed'; pid?: number; message: string; stack?: string; status?: number; statusText?: string; stderrTail?: string }
   | { kind: 'error'; message: string; code?: string; path?: string };
 
-/** Calls back once per complete line; a partial line at EOF is dropped (its writer died mid-write). */
-export function onLines(socket: Socket, handle: (value: unknown) => void): void {
-  let buffered = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (!line) continue;
+const NEWLINE = 0x0a;
+
+/** A cap on one line's bytes (its newline included): past it, reading stops and tooLong is called once. */
+export interface LineLimit {
+  maxBytes: number;
+  tooLong: () => void;
+}
+
+/**
+ * Calls back once per complete line; a partial line at EOF is dropped (its writer died mid-write). Each byte is
+ * scanned once: a chunk's pieces are kept as they came and joined only when their newline arrives. Returns a stop
+ * function: after it, lines are no longer read (the stream's data is left to whoever reads it, or dropped).
+ */
+export function onLines(socket: Socket, handle: (value: unknown) => void, limit?: LineLimit): () => void {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    socket.removeListener('data', onData);
+  };
+  function onData(chunk: Buffer): void {
+    let from = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
+      size += nl - from;
+      if (limit && size + 1 > limit.maxBytes) return overflow();
+      const piece = chunk.subarray(from, nl);
+      const line = parts.length ? Buffer.concat([...parts, piece], size) : piece;
+      parts = [];
+      size = 0;
+      from = nl + 1;
+      if (!line.length) continue;
       try {
-        handle(JSON.parse(line));
+        handle(JSON.parse(line.toString('utf8')));
       } catch {
         // a line that is not JSON is not ours: ignore it
       }
+      // The handler may have stopped us: the rest of the chunk is not ours to read.
+      if (stopped) return;
     }
-  });
+    if (from === chunk.length) return;
+    parts.push(chunk.subarray(from));
+    size += chunk.length - from;
+    // No newline yet and no room left for one: it cannot end within the limit.
+    if (limit && size + 1 > limit.maxBytes) overflow();
+  }
+  function overflow(): void {
+    stop();
+    parts = [];
+    limit!.tooLong();
+  }
+  socket.on('data', onData);
+  return stop;
 }
 
 /** Writes one message synchronously: safe in 'exit' and uncaught-exception hooks, where nothing async runs. */

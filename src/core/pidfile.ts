@@ -2,8 +2,13 @@
 import { closeSync, constants as fs, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/file.js';
+import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } from './pid-identity.js';
 
 export type Acquired = { ok: true; fd: number } | { ok: false; pid: number | null };
+
+/** How long a start waits for another start's take-over of a stale-but-locked PID file (milliseconds). */
+const TAKEOVER_WAIT_MS = 1000;
+const POLL_MS = 5;
 
 export class PidfileError extends Error {
   constructor(
@@ -49,9 +54,48 @@ export function acquirePidfile(path: string): Acquired {
   // A daemon exiting unlinks the file while holding its lock: whoever locked that unlinked inode must try the new file.
   for (;;) {
     const got = lockOnce(path);
-    if (!got.ok) return got;
-    if (sameFile(got.fd, path)) return got;
-    closeSync(got.fd);
+    if (got.ok) {
+      if (sameFile(got.fd, path)) return got;
+      closeSync(got.fd);
+      continue;
+    }
+    // Locked by the service itself (or by a start still writing its PID): busy. Locked by anyone else: not a reason
+    // to stay down; the file is replaced, and the stranger keeps a lock on an inode nobody reads any more.
+    if (got.pid === null || holdsFile(got.pid, got.file) !== false) return { ok: false, pid: got.pid };
+    takeOver(path, got.file);
+  }
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Unlinks a PID file whose lock is held by something that is not the service (a stranger's `flock`, a child that
+ * inherited the daemon's fd). Two starts doing this at once would unlink each other's new file, so it happens under
+ * a lock on the directory, and only if the path still names the inode that was judged.
+ */
+function takeOver(path: string, judged: FileId): void {
+  const dir = openSync(dirname(path), fs.O_RDONLY | fs.O_DIRECTORY | fs.O_NOFOLLOW);
+  try {
+    let locked = flock(dir, LOCK_EX | LOCK_NB);
+    for (let waited = 0; !locked && waited < TAKEOVER_WAIT_MS; waited += POLL_MS) {
+      pause(POLL_MS);
+      locked = flock(dir, LOCK_EX | LOCK_NB);
+    }
+    if (!locked) {
+      const h = lockHolder(judged);
+      throw new PidfileError(`PID file ${path} is locked by ${h ? describeHolder(h) : 'another process'}, which is not the service, and its directory is locked too`, path, 'EBUSY');
+    }
+    let now;
+    try {
+      now = lstatSync(path);
+    } catch {
+      return; // gone already: the next try creates it
+    }
+    if (now.ino === judged.ino && now.dev === judged.dev) unlinkSync(path);
+  } finally {
+    closeSync(dir);
   }
 }
 
@@ -65,7 +109,9 @@ function sameFile(fd: number, path: string): boolean {
   }
 }
 
-function lockOnce(path: string): Acquired {
+type LockTry = { ok: true; fd: number } | { ok: false; pid: number | null; file: FileId };
+
+function lockOnce(path: string): LockTry {
   let fd: number;
   try {
     fd = openSync(path, fs.O_RDWR | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NOCTTY, 0o644);
@@ -75,16 +121,17 @@ function lockOnce(path: string): Acquired {
     throw new PidfileError(`cannot create PID file ${path}: ${err.code ?? err.message}`, path, err.code ?? 'EIO');
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
     if (!flock(fd, LOCK_EX | LOCK_NB)) {
       // The holder may not have written its PID yet (50 starts on 2 cores can delay it past 100 ms): wait up to 1 s.
       let pid = readPidFromFd(fd);
       for (let i = 0; pid === null && i < 200; i++) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        pause(POLL_MS);
         pid = readPidFromFd(fd);
       }
       closeSync(fd);
-      return { ok: false, pid };
+      return { ok: false, pid, file: { dev: st.dev, ino: st.ino } };
     }
     fchmodSync(fd, 0o644);
     return { ok: true, fd };
@@ -101,11 +148,17 @@ export function writePid(fd: number, pid: number): void {
 }
 
 export type PidfileState =
-  | { state: 'running'; pid: number | null }
-  | { state: 'stale'; pid: number | null }
+  /** Locked, and the PID in it holds the file open: the service. */
+  | { state: 'running'; pid: number }
+  /** Locked with no PID in it yet: a start is writing it. */
+  | { state: 'starting' }
+  /** Locked, but /proc does not let us see whether the PID holds it (another user's process). */
+  | { state: 'unverified'; pid: number }
+  /** Not the service: unlocked, or locked by a process (holder) the PID in it is not. */
+  | { state: 'stale'; pid: number | null; holder: LockHolder | null }
   | { state: 'absent' };
 
-/** Reads a PID file without creating it: running only if someone holds its lock. */
+/** Reads a PID file without creating it: running only if it is locked and the PID in it holds it open. */
 export function inspectPidfile(path: string): PidfileState {
   let fd: number;
   try {
@@ -120,9 +173,14 @@ export function inspectPidfile(path: string): PidfileState {
     const pid = readPidFromFd(fd);
     if (flock(fd, LOCK_EX | LOCK_NB)) {
       flock(fd, LOCK_UN);
-      return { state: 'stale', pid };
+      return { state: 'stale', pid, holder: null };
     }
-    return { state: 'running', pid };
+    if (pid === null) return { state: 'starting' };
+    const st = fstatSync(fd);
+    const file = { dev: st.dev, ino: st.ino };
+    const holds = holdsFile(pid, file);
+    if (holds === null) return { state: 'unverified', pid };
+    return holds ? { state: 'running', pid } : { state: 'stale', pid, holder: lockHolder(file) };
   } finally {
     closeSync(fd);
   }

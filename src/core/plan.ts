@@ -1,6 +1,6 @@
 // Turns normalized options into the plan the planner decides: steps per process, and the daemon's fd actions.
 import { planner } from './wasm.js';
-import type { Normalized, StdioTarget } from '../options.js';
+import { logFileOf, type Normalized, type StdioTarget } from '../options.js';
 import { quote } from '../errors.js';
 
 export type Role = 'original' | 'intermediate' | 'supervisor' | 'daemon';
@@ -24,6 +24,8 @@ export interface Plan {
   steps: Step[];
   /** fd actions when the original spawns the new session: stdio per the options, the ready socket as fd 3, nothing else. */
   sessionFds: FdAction[];
+  /** Log files the original opens itself (openLogFile) and hands the new session by fd: never opened by path as root. */
+  sessionLogs: SessionLog[];
   /** fd actions when the intermediate or supervisor spawns the daemon: its stdio kept, the PID file lock and the ready pipe passed on. */
   daemonFds: FdAction[];
 }
@@ -34,6 +36,11 @@ export const SESSION_READY_FD = 3;
 export const DAEMON_PIDFILE_FD = 3;
 export const DAEMON_READY_FD = 4;
 
+export interface SessionLog {
+  fd: number;
+  path: string;
+}
+
 /** The fds the runtime has at hand when it spawns; the plan command uses stand-ins. */
 export interface LiveFds {
   /** The original's end of the ready socket meant for the child. */
@@ -42,10 +49,22 @@ export interface LiveFds {
   pidfile: number;
   /** The write end of the daemon's ready pipe (library daemons only). */
   daemonReady: number;
+  /** The log files the original opened, by path (stand-ins after daemonReady when absent). */
+  logs?: Map<string, number>;
 }
 
-export function sessionFdTargets(o: Normalized, readySocket: number): Array<[number, StdioTarget]> {
-  return [...o.stdio.map((t, fd) => [fd, t] as [number, StdioTarget]), [SESSION_READY_FD, { kind: 'fd', fd: readySocket }]];
+export function sessionFdTargets(o: Normalized, readySocket: number, logs: Map<string, number>): Array<[number, StdioTarget]> {
+  const opened = (t: StdioTarget): StdioTarget => {
+    const path = logFileOf(t);
+    return path ? { kind: 'fd', fd: logs.get(path)! } : t;
+  };
+  return [...o.stdio.map((t, fd) => [fd, opened(t)] as [number, StdioTarget]), [SESSION_READY_FD, { kind: 'fd', fd: readySocket }]];
+}
+
+/** The distinct log files of the new session's stdio, each with the fd the original holds it on (or a stand-in). */
+function sessionLogsOf(o: Normalized, fds: LiveFds): SessionLog[] {
+  const paths = [...new Set(o.stdio.map(logFileOf).filter((p): p is string => p !== null))];
+  return paths.map((path, i) => ({ path, fd: fds.logs?.get(path) ?? fds.daemonReady + 1 + i }));
 }
 
 export function daemonFdTargets(pidfile: number | null, daemonReady: number | null): Array<[number, StdioTarget]> {
@@ -85,7 +104,8 @@ export function optionBits(o: Normalized, readyProtocol: boolean): number {
     (o.user ? planner.OPT_USER.value : 0) |
     (o.group ? planner.OPT_GROUP.value : 0) |
     (o.forceDetach ? planner.OPT_FORCE_DETACH.value : 0) |
-    (readyProtocol ? planner.OPT_READY_PROTOCOL.value : 0)
+    (readyProtocol ? planner.OPT_READY_PROTOCOL.value : 0) |
+    (o.coreDumps ? 0 : planner.OPT_NO_CORE_DUMPS.value)
   );
 }
 
@@ -157,6 +177,8 @@ function detail(step: string, o: Normalized, role: Role): string {
       return `wait up to ${o.readyTimeoutMs / 1000}s for ready: exit 0, or 1 with the daemon's error`;
     case 'umask':
       return `umask ${planner.formatUmaskOctal(o.umask)} (files ${(planner.fileMode(o.umask)).toString(8).padStart(4, '0')}, dirs ${planner.dirMode(o.umask).toString(8).padStart(4, '0')})`;
+    case 'no-core-dumps':
+      return `setrlimit RLIMIT_CORE 0 (soft and hard): no core dumps, which could hold secrets; ${role === 'daemon' ? 'this process and its children' : role === 'supervisor' ? 'the workers inherit it' : 'the daemon inherits it'}`;
     case 'pidfile.lock':
       return `open ${o.pidfile} O_CREAT|O_NOFOLLOW|O_CLOEXEC 0644, flock LOCK_EX|LOCK_NB (busy: already running)`;
     case 'pidfile.write':
@@ -182,7 +204,7 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'spawn-workers':
       return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, output piped to the log`;
     case 'supervise':
-      return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
+      return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} failed restarts in a row (each up less than ${o.minUptimeMs / 1000}s) or ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
     case 'exec':
       return `exec ${cmd}`;
     case 'ready':
@@ -211,13 +233,25 @@ export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = 
   }
   const detach = skip === 0;
   const unsupervised = detach && !o.supervise;
+  const sessionLogs = detach ? sessionLogsOf(o, fds) : [];
   return {
     detach,
     skipReason: detach ? null : planner.detachSkipText(skip),
     steps,
-    sessionFds: detach ? planFds(sessionFdTargets(o, fds.readySocket)) : [],
+    sessionFds: detach ? planFds(sessionFdTargets(o, fds.readySocket, new Map(sessionLogs.map((l) => [l.path, l.fd])))) : [],
+    sessionLogs,
     daemonFds: unsupervised ? planFds(daemonFdTargets(o.pidfile ? fds.pidfile : null, readyProtocol ? fds.daemonReady : null)) : [],
   };
+}
+
+/** How openLogFile opens a log file, for the plan's text. */
+const LOG_OPEN_TEXT = 'O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK 0644, regular files only; as root where others can write the directory, as --user or refused';
+
+/** The line a library daemon prints when it stays in the foreground for a reason its caller may not have meant. */
+export function detachWarning(o: Normalized, context: DetachContext): string | null {
+  const skip = planner.detachSkipReason(contextBits(context), optionBits(o, o.command === null));
+  if (!planner.detachSkipSurprises(skip)) return null;
+  return skip === planner.CTX_STDIN_SOCKET.value ? 'not detaching: stdin is a socket; pass forceDetach: true' : `not detaching: ${planner.detachSkipText(skip)}`;
 }
 
 export function renderPlan(plan: Plan): string {
@@ -226,8 +260,10 @@ export function renderPlan(plan: Plan): string {
   const w = Math.max(...plan.steps.map((s) => s.role.length));
   const sw = Math.max(...plan.steps.map((s) => s.step.length));
   plan.steps.forEach((s, i) => lines.push(`${String(i + 1).padStart(2)}  ${s.role.padEnd(w)}  ${s.step.padEnd(sw)}  ${s.detail}`));
-  const names = { [NOMINAL_FDS.readySocket]: 'the ready socket', [NOMINAL_FDS.pidfile]: 'the locked PID file', [NOMINAL_FDS.daemonReady]: 'the ready pipe' };
+  const names: Record<number, string> = { [NOMINAL_FDS.readySocket]: 'the ready socket', [NOMINAL_FDS.pidfile]: 'the locked PID file', [NOMINAL_FDS.daemonReady]: 'the ready pipe' };
+  for (const l of plan.sessionLogs) names[l.fd] = `>>${l.path}`;
   const fdText = (list: FdAction[]) => list.map((a) => describeFdAction(a, names)).join('; ');
+  if (plan.sessionLogs.length) lines.push(`    log files: opened by the original before the spawn, passed by fd: ${LOG_OPEN_TEXT}`);
   if (plan.sessionFds.length) lines.push(`    fds of the new session: ${fdText(plan.sessionFds)}`);
   if (plan.daemonFds.length) lines.push(`    fds of the daemon:      ${fdText(plan.daemonFds)}`);
   return lines.join('\n');

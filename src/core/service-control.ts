@@ -2,41 +2,49 @@
 import { closeSync, readdirSync } from 'node:fs';
 import { askControl, type ControlAnswer, type ControlRequest } from './control.js';
 import { inspectPidfile, PidfileError, removeStalePidfile, type PidfileState } from './pidfile.js';
-import { readState, serviceFiles, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
-import { pidfdOpen, pidfdSendSignal, waitReadable } from '../sys/pidfd.js';
+import { DamagedStateError } from './state-record.js';
+import { filesForName, readState, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
+import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/pidfd.js';
+import { describeHolder } from './pid-identity.js';
+import { membersOf, sessionOf } from './proc-scan.js';
 
 export interface Service {
   name: string;
   files: ServiceFiles;
 }
 
-/** LSB init-script status codes. */
-export const LSB = { running: 0, deadWithPidfile: 1, notRunning: 3, unknown: 4 } as const;
+/** LSB init-script status codes; 150 is from the range LSB leaves to applications: up, but no worker is. */
+export const LSB = { running: 0, deadWithPidfile: 1, notRunning: 3, unknown: 4, noWorkerUp: 150 } as const;
 
 export interface StatusReport {
   name: string;
   lsb: number;
   /** running | stale | stopped | failed | unknown */
   summary: string;
+  /** The PID file, absolute. */
+  pidfile: string;
   pid: number | null;
   status: ServiceStatus | null;
   /** Why it is not running, from the last record the supervisor left. */
   reason: string | null;
   record: StateRecord | null;
+  /** "damaged state record STATE/NAME.json: ..." when the record is there but unusable; status still answers. */
+  stateError: string | null;
 }
 
 /**
- * A pidfd for the process that holds the PID file's lock right now, or null if nobody does.
- * The lock is checked again after the pidfd is open, so a PID recycled in between is never the one we get.
+ * A pidfd for the service's process, or null if the PID in its file is not provably the service (pid-identity.ts).
+ * The pidfd is opened first and the proof made after; the process is then still alive, so the proof was about the
+ * very process the pidfd signals, never a PID recycled in between.
  */
-export function pinHolder(pidfile: string): { pid: number; pidfd: number } | null {
+export function pinService(pidfile: string): { pid: number; pidfd: number } | null {
   for (let attempt = 0; attempt < 3; attempt++) {
     const before = inspectPidfile(pidfile);
-    if (before.state !== 'running' || before.pid === null) return null;
+    if (before.state !== 'running') return null;
     const pidfd = pidfdOpen(before.pid);
     if (pidfd === null) continue;
     const after = inspectPidfile(pidfile);
-    if (after.state === 'running' && after.pid === before.pid) return { pid: before.pid, pidfd };
+    if (after.state === 'running' && after.pid === before.pid && !pollReadable(pidfd, 0)) return { pid: before.pid, pidfd };
     closeSync(pidfd);
   }
   return null;
@@ -47,8 +55,16 @@ export async function ask(service: Service, req: ControlRequest, timeoutMs: numb
 }
 
 export async function statusOf(service: Service): Promise<StatusReport> {
-  const record = readState(service.files.state);
-  const base = { name: service.name, record, status: null as ServiceStatus | null };
+  let record: StateRecord | null = null;
+  let stateError: string | null = null;
+  try {
+    record = readState(service.files.state);
+  } catch (e) {
+    // Reported beside what the PID file says: a damaged record must not cost the answer to "is it running?".
+    if (!(e instanceof DamagedStateError)) throw e;
+    stateError = e.message;
+  }
+  const base = { name: service.name, pidfile: service.files.pidfile, record, stateError, status: null as ServiceStatus | null };
   let state: PidfileState;
   try {
     state = inspectPidfile(service.files.pidfile);
@@ -62,13 +78,34 @@ export async function statusOf(service: Service): Promise<StatusReport> {
     return { ...base, lsb: LSB.notRunning, summary: failed ? 'failed' : 'stopped', pid: null, reason: failed, status: record?.status ?? null };
   }
   if (state.state === 'stale') {
-    return { ...base, lsb: LSB.deadWithPidfile, summary: 'stale', pid: state.pid, reason: 'not running (stale PID file)', status: record?.status ?? null };
+    const held = state.holder ? `; its lock is held by ${describeHolder(state.holder)}, which is not the service` : '';
+    // A dead supervisor's session id is its PID, which the kernel keeps from reuse while any member lives.
+    const left = state.pid && sessionOf(state.pid) === -1 ? membersOf((ids) => ids.session === state.pid) : [];
+    const alive = left.length ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): the next start stops them` : '';
+    return { ...base, lsb: LSB.deadWithPidfile, summary: 'stale', pid: state.pid, reason: `not running (stale PID file${held}${alive})`, status: record?.status ?? null };
   }
+  const pid = state.state === 'starting' ? null : state.pid;
   const answer = await ask(service, { cmd: 'status' }, 2000);
-  if (answer && 'denied' in answer) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid: state.pid, reason: 'permission denied on the control socket' };
-  if (answer?.ok && answer.status) return { ...base, lsb: LSB.running, summary: answer.status.state, pid: state.pid, reason: answer.status.failure, status: answer.status };
-  // Holding the lock is proof of life; an unsupervised daemon simply has no socket to answer on.
-  return { ...base, lsb: LSB.running, summary: 'running', pid: state.pid, reason: null };
+  if (answer && 'denied' in answer) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid, reason: 'permission denied on the control socket' };
+  // Another user's supervisor we may not look into (/proc/PID/fd): its own answer on its socket, naming the PID in the
+  // file, is the proof instead; without one we cannot tell.
+  const unproven = state.state === 'unverified' && !(answer?.ok && answer.status?.pid === pid);
+  if (unproven) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid, reason: `cannot verify that pid ${pid} is the service (permission denied on /proc/${pid}/fd)` };
+  if (answer?.ok && answer.status) {
+    const st = answer.status;
+    // A supervisor whose every worker is crashed, backing off or still starting is not "running" with exit 0.
+    if (st.workers.length > 0 && !st.workers.some((w) => w.state === 'running') && (st.state === 'running' || st.state === 'reloading')) {
+      const summary = st.workers.some((w) => w.state === 'backoff') ? 'restarting' : 'starting';
+      return { ...base, lsb: LSB.noWorkerUp, summary, pid, reason: `no worker is up (${describeWorkers(st)})`, status: st };
+    }
+    return { ...base, lsb: LSB.running, summary: st.state, pid, reason: st.failure, status: st };
+  }
+  // Holding its own PID file open is proof of life; an unsupervised daemon simply has no socket to answer on.
+  return { ...base, lsb: LSB.running, summary: state.state === 'starting' ? 'starting' : 'running', pid, reason: null };
+}
+
+function describeWorkers(st: ServiceStatus): string {
+  return st.workers.map((w) => `worker ${w.task} ${w.state}${w.lastExit ? `, last ${w.lastExit}` : ''}`).join('; ');
 }
 
 export type StopOutcome =
@@ -89,12 +126,21 @@ export async function stopService(service: Service, schedule: number[]): Promise
 async function stopHolder(service: Service, schedule: number[]): Promise<StopOutcome> {
   let held;
   try {
-    held = pinHolder(service.files.pidfile);
+    held = pinService(service.files.pidfile);
   } catch (e) {
     if (e instanceof PidfileError) return { kind: 'denied', pid: null, message: e.message };
     throw e;
   }
-  if (!held) return { kind: 'not-running', stale: inspectPidfile(service.files.pidfile).state === 'stale' };
+  if (!held) {
+    const now = inspectPidfile(service.files.pidfile);
+    if (now.state === 'unverified') {
+      // Another user's service: its socket tells us whether we may talk to it at all, before we say we cannot verify.
+      const probe = await ask(service, { cmd: 'status' }, 2000);
+      if (probe && 'denied' in probe) return { kind: 'denied', pid: now.pid, message: `permission denied on ${service.files.socket}` };
+      return { kind: 'denied', pid: now.pid, message: `cannot verify that pid ${now.pid} is the service; nobody was signalled` };
+    }
+    return { kind: 'not-running', stale: now.state === 'stale' };
+  }
   const budget = scheduleBudget(schedule);
   try {
     const answer = await ask(service, { cmd: 'stop', schedule }, budget + 5000);
@@ -132,15 +178,20 @@ export function scheduleBudget(schedule: number[]): number {
   return total;
 }
 
-/** Signals the lock holder only (reload by SIGHUP, reopen by SIGUSR1) when there is no supervisor to ask. */
-export function signalHolder(service: Service, signal: number): number | null {
-  const held = pinHolder(service.files.pidfile);
+/** Signals the service's own process only (pinService), when there is no supervisor to ask. */
+export function signalService(service: Service, signal: number): number | null {
+  const held = pinService(service.files.pidfile);
   if (!held) return null;
   try {
     return pidfdSendSignal(held.pidfd, signal) ? held.pid : null;
   } finally {
     closeSync(held.pidfd);
   }
+}
+
+/** The named service whose record names this PID file (started with --pidfile), if any. */
+export function findByPidfile(stateDir: string, pidfile: string): Service | null {
+  return listServices(stateDir).find((s) => s.files.pidfile === pidfile) ?? null;
 }
 
 /** Every service with a PID file or a state record in the directory. */
@@ -152,5 +203,5 @@ export function listServices(stateDir: string): Service[] {
     return [];
   }
   const stems = new Set(names.filter((n) => n.endsWith('.pid') || (n.endsWith('.json') && !n.endsWith('.tmp'))).map((n) => n.replace(/\.(pid|json)$/, '')));
-  return [...stems].sort().map((name) => ({ name, files: serviceFiles(`${stateDir}/${name}.pid`) }));
+  return [...stems].sort().map((name) => ({ name, files: filesForName(stateDir, name) }));
 }

@@ -1,7 +1,9 @@
-// Where a service's files live: the PID file, and beside it the control socket and the state file.
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Where a service's files live: a named service's control socket and record in the state directory under its name
+// (wherever its PID file is); an unnamed one's (a library daemon with only a PID file) beside its PID file.
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { Normalized } from '../options.js';
+import { DamagedStateError, stateRecordError } from './state-record.js';
 
 export interface ServiceFiles {
   pidfile: string;
@@ -14,8 +16,26 @@ export function serviceFiles(pidfile: string): ServiceFiles {
   return { pidfile, socket: `${stem}.sock`, state: `${stem}.json` };
 }
 
+/** A named service's files; its PID file is the one its record names (`--pidfile`), else STATE/NAME.pid. */
 export function filesForName(stateDir: string, name: string): ServiceFiles {
-  return serviceFiles(join(stateDir, `${name}.pid`));
+  const state = join(stateDir, `${name}.json`);
+  return { pidfile: recordedPidfile(state) ?? join(stateDir, `${name}.pid`), socket: join(stateDir, `${name}.sock`), state };
+}
+
+/** The files a start with these options makes; null without a PID file. */
+export function filesOf(o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>): ServiceFiles | null {
+  if (!o.pidfile) return null;
+  if (!o.name || !o.stateDir) return serviceFiles(o.pidfile);
+  return { pidfile: o.pidfile, socket: join(o.stateDir, `${o.name}.sock`), state: join(o.stateDir, `${o.name}.json`) };
+}
+
+function recordedPidfile(state: string): string | null {
+  try {
+    const pidfile = (JSON.parse(readFileSync(state, 'utf8')) as { options?: { pidfile?: unknown } }).options?.pidfile;
+    return typeof pidfile === 'string' && isAbsolute(pidfile) ? pidfile : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface WorkerStatus {
@@ -38,6 +58,8 @@ export interface ServiceStatus {
   workers: WorkerStatus[];
   failure: string | null;
   logError: string | null;
+  /** Processes of the service's session that are not its workers (left by exited workers), if counted. */
+  leftovers?: number;
   command: string[];
 }
 
@@ -48,20 +70,38 @@ export interface StateRecord {
   status: ServiceStatus | null;
   exitCode: number | null;
   exitedAt: number | null;
+  /** Signals the service declared it handles, for when no control socket answers; absent or null: send none. */
+  signals?: { reload: number | null; reopen: number | null };
 }
 
+/** Whole or not at all: a write that fails (a full disk) removes its temporary file and throws. */
 export function writeState(path: string, record: StateRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
+/** The record, or null when there is none (or it is not ours to read); a damaged one throws DamagedStateError. */
 export function readState(path: string): StateRecord | null {
+  let text;
   try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as StateRecord;
-    return r.version === 1 ? r : null;
+    text = readFileSync(path, 'utf8');
   } catch {
     return null;
   }
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch (e) {
+    throw new DamagedStateError(path, `not JSON (${(e as Error).message})`);
+  }
+  const error = stateRecordError(record);
+  if (error) throw new DamagedStateError(path, error);
+  return record as StateRecord;
 }

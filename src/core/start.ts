@@ -1,5 +1,5 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
-import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
 import { buildPlan, NOMINAL_FDS } from './plan.js';
@@ -7,7 +7,9 @@ import { detachContext } from './context.js';
 import { distFile } from './dist-path.js';
 import { onLines, type Report, type SessionOrder } from './messages.js';
 import { inspectPidfile, PidfileError } from './pidfile.js';
+import { LogFileError, openLogFile, serviceUserOf } from './log-file-open.js';
 import { spawnPlanned } from './spawner.js';
+import { cwdHint } from './cwd-hint.js';
 import { socketpair } from '../sys/socket.js';
 import { waitpid } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
@@ -35,7 +37,7 @@ const SUPERVISOR_ENV = ['MALLOC_ARENA_MAX=2'];
 export type StartResult =
   | { kind: 'ready'; pid: number }
   | { kind: 'busy'; pid: number | null }
-  | { kind: 'failed'; message: string; pid?: number; stack?: string; statusText?: string; stderrTail?: string; code?: string; path?: string };
+  | { kind: 'failed'; message: string; pid?: number; stack?: string; statusText?: string; stderrTail?: string; code?: string; path?: string; hint?: string };
 
 export interface DaemonProgram {
   path: string;
@@ -43,18 +45,22 @@ export interface DaemonProgram {
   readyProtocol: boolean;
 }
 
-/** Creates the files the new session will open, as the caller, so an unwritable path fails here with its name. */
-function prepareFiles(o: Normalized, created: string[]): StartResult | null {
-  if (o.stateDir && o.pidfile && dirname(o.pidfile) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+/**
+ * Opens the new session's log files here, the safe way (openLogFile), so a bad path fails with its name and the session
+ * gets them by fd; `logs` collects them (path to fd) for the spawn, which closes them after.
+ */
+function prepareFiles(o: Normalized, created: string[], logs: Map<string, number>): StartResult | null {
+  // A named service's socket and record live in the state directory even when its PID file is elsewhere.
+  if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
   for (const path of o.stdio.map(logFileOf)) {
-    if (!path) continue;
+    if (!path || logs.has(path)) continue;
     try {
       if (o.stateDir && dirname(path) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
-      if (!existsSync(path)) created.push(path);
-      closeSync(openSync(path, 'a', 0o644));
+      if (!present(path)) created.push(path);
+      logs.set(path, openLogFile(path, serviceUserOf(o)));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      return { kind: 'failed', message: `cannot open log file ${path}: ${err.code ?? err.message}`, code: err.code, path };
+      return { kind: 'failed', message: e instanceof LogFileError ? e.message : `cannot open log file ${path}: ${err.code ?? err.message}`, code: err.code, path };
     }
   }
   return null;
@@ -64,10 +70,20 @@ function prepareFiles(o: Normalized, created: string[]): StartResult | null {
 function removeUnused(paths: string[]): void {
   for (const path of new Set(paths)) {
     try {
-      if (statSync(path).size === 0) unlinkSync(path);
+      const st = lstatSync(path);
+      if (st.isFile() && st.size === 0) unlinkSync(path);
     } catch {
       // already gone
     }
+  }
+}
+
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -102,19 +118,29 @@ export async function startDetached(o: Normalized, program: DaemonProgram, super
       throw e;
     }
     // Locked with no PID yet: its holder is starting; the new session's own try waits for the PID to name it.
-    if (now.state === 'running' && now.pid !== null) return { kind: 'busy', pid: now.pid };
+    if (now.state === 'running' || now.state === 'unverified') return { kind: 'busy', pid: now.pid };
   }
   const created: string[] = [];
-  const result = prepareFiles(o, created) ?? (await launch(o, program, supervisorEntry));
-  if (result.kind === 'failed') removeUnused(created);
+  const logs = new Map<string, number>();
+  let result: StartResult;
+  try {
+    result = prepareFiles(o, created, logs) ?? (await launch(o, program, supervisorEntry, logs));
+  } finally {
+    for (const fd of logs.values()) closeSync(fd);
+  }
+  if (result.kind === 'failed') {
+    removeUnused(created);
+    const hint = cwdHint(o);
+    if (hint) result = { ...result, hint };
+  }
   return result;
 }
 
-async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: boolean): Promise<StartResult> {
+async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: boolean, logs: Map<string, number>): Promise<StartResult> {
   const [mine, theirs] = socketpair();
   let sessionPid: number;
   try {
-    const plan = buildPlan(o, detachContext(), { ...NOMINAL_FDS, readySocket: theirs }, program.readyProtocol);
+    const plan = buildPlan(o, detachContext(), { ...NOMINAL_FDS, readySocket: theirs, logs }, program.readyProtocol);
     const entry = distFile(supervisorEntry ? 'supervisor.js' : 'intermediate.js');
     const argv = supervisorEntry ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, entry] : [process.execPath, entry];
     sessionPid = spawnPlanned({ path: process.execPath, argv, env: supervisorEntry ? SUPERVISOR_ENV : [], fds: plan.sessionFds, setsid: true });
@@ -124,6 +150,9 @@ async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: bo
     return { kind: 'failed', message: err.message, code: err.code, path: err.path };
   } finally {
     closeSync(theirs);
+    // The new session has its own copies of the log files now.
+    for (const fd of logs.values()) closeSync(fd);
+    logs.clear();
   }
 
   // node:net only now: it loads while the new session's Node starts up.
@@ -175,5 +204,6 @@ export function describeFailure(r: Extract<StartResult, { kind: 'failed' }>): st
   if (r.stack && r.stack !== r.message) lines.push(r.stack.split('\n').slice(r.stack.startsWith(r.message) ? 1 : 0).join('\n'));
   if (r.statusText && !r.message.includes(r.statusText)) lines.push(`(${r.statusText})`);
   if (r.stderrTail) lines.push('last lines of its stderr:', ...r.stderrTail.split('\n').map((l) => `  ${l}`));
+  if (r.hint) lines.push(r.hint);
   return lines.filter(Boolean).join('\n');
 }

@@ -1,26 +1,29 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
-import { closeSync, existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, unlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Server } from 'node:net';
 import { logFileOf, type Normalized } from '../options.js';
 import { planner } from './wasm.js';
 import { planFds } from './plan.js';
 import { spawnPlanned } from './spawner.js';
 import { LogSink } from './log-sink.js';
+import { serviceUserOf } from './log-file-open.js';
 import { bindControl, serveControl, type ControlRequest, type Reply } from './control.js';
 import { readPidFromFd, releasePidfile, writePid } from './pidfile.js';
 import { confine, giveToServiceUser } from './confine.js';
-import { serviceFiles, writeState, type ServiceStatus, type WorkerStatus } from './service-files.js';
+import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from './service-files.js';
 import type { Report } from './messages.js';
 import type { SessionLink } from './session-link.js';
 import { pipe } from '../sys/unistd.js';
 import { waitpid } from '../sys/wait.js';
 import { kill, killGroup } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
-import { pidfdOpen, pidfdSendSignal } from '../sys/pidfd.js';
+import { membersOf, sessionOf, signalMembers } from './proc-scan.js';
 import { SessionGuard } from './session-guard.js';
 import { mallocTrim } from '../sys/malloc.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from './last-resort.js';
+import { raiseNofile } from './fd-limit.js';
 
 /** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
@@ -36,6 +39,11 @@ const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
 const SIGKILL = 9;
 const SIGTERM = 15;
 const SIGCONT = 18;
+/** What the machine is told for a spawn that failed with no errno (a plan refused): a failure like any other, not ENOENT. */
+const NO_ERRNO = -1;
+/** What the supervisor itself does on a signal, for a CLI whose control request went unanswered. */
+const osSignals = constants.signals;
+const SUPERVISOR_SIGNALS = { reload: osSignals.SIGHUP, reopen: osSignals.SIGUSR1 };
 /** V8's full collection, when the supervisor runs with --expose-gc (start.ts): frees Buffers' native memory before the trim. */
 const fullGc = (globalThis as { gc?: () => void }).gc;
 
@@ -63,7 +71,11 @@ export class SupervisorRuntime {
   #timers = new Map<number, () => void>();
   #stopWaiters: Reply[] = [];
   #reloadWaiters: Reply[] = [];
-  #startFailure: { task: number; status: number; pid: number } | null = null;
+  /** The first failure of a start, with the worker it names (kept here: reaped workers leave #workers once drained). */
+  #startFailure: { task: number; status: number; pid: number; worker: Worker | undefined } | null = null;
+  /** The spawn whose failure the machine is being told of, for the texts its answer leads to (a reload's). */
+  #failedSpawn: { task: number; why: string } | null = null;
+
   #exiting = false;
   /** The stop schedule in force, to tell an escalation (a later step's signal) from the first signal. */
   #schedule: number[];
@@ -74,6 +86,10 @@ export class SupervisorRuntime {
   #trim: NodeJS.Timeout | null = null;
   #lastWork = 0;
   #reapPending: NodeJS.Immediate | null = null;
+  /** Old workers a rolling reload is retiring, so their exit reads as a replacement, not a crash. */
+  #retiring = new Set<number>();
+  /** Process groups of exited workers whose leftovers are being stopped, for status. */
+  #leftovers = new Set<number>();
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: SessionLink) {
     this.#o = o;
@@ -102,6 +118,7 @@ export class SupervisorRuntime {
         toKernelLog(`daemonkit[${process.pid}]`, `${this.#o.name ?? 'daemon'}: ${line}`);
         this.#log(line);
       }),
+      { serviceUser: serviceUserOf(o), time: o.logTime },
     );
     this.#guard = new SessionGuard(process.pid, o.pidfile ?? o.name ?? 'daemon');
   }
@@ -116,13 +133,18 @@ export class SupervisorRuntime {
   }
 
   get #files() {
-    return this.#o.pidfile ? serviceFiles(this.#o.pidfile) : null;
+    return filesOf(this.#o);
   }
 
   /** Everything that needs the caller's privileges and paths outside a chroot, then confinement, then the workers. */
   async start(): Promise<void> {
     const files = this.#files;
     void this.#identity; // no setpriv for --user: fail the start now, not each worker's spawn
+    try {
+      raiseNofile();
+    } catch (e) {
+      this.#log(`cannot raise the open-file limit: ${(e as Error).message}`);
+    }
     if (this.#pidfd !== null) {
       // A supervisor killed with SIGKILL whose guard was killed too left its session behind: its id (that PID) the
       // kernel keeps from reuse while members live. Sweep them before starting anew.
@@ -144,7 +166,7 @@ export class SupervisorRuntime {
     process.on('SIGTERM', () => this.#apply(planner.supStop(this.#h, now())));
     process.on('SIGINT', () => this.#apply(planner.supStop(this.#h, now())));
     process.on('SIGHUP', () => this.#apply(planner.supReload(this.#h, now())));
-    process.on('SIGUSR1', () => this.#sink.reopen());
+    process.on('SIGUSR1', () => this.#reopen());
     this.#apply(planner.supStart(this.#h, now()));
     // Go live right after the verdict, or soon if the verdict waits (--start-secs, a ready protocol). Referenced: until
     // the control server exists, this timer is what keeps the loop alive for our SIGCHLD listener.
@@ -248,12 +270,23 @@ export class SupervisorRuntime {
         continue; // not our child (any more): the machine will hear of it through another pid
       }
       if (!r) continue;
-      if (!this.#exiting && planner.supState(this.#h) !== 3 /* stopping */) this.#log(`worker ${this.#workers.get(pid)?.task ?? '?'} (pid ${pid}) ${planner.describeWaitStatus(r.status)}`);
+      this.#logExit(pid, r.status);
       this.#apply(planner.supExited(this.#h, now(), pid, r.status));
+      // A stop sweeps the whole session; outside one, what this worker forked must not outlive it.
+      if (!this.#exiting && planner.supState(this.#h) !== 3 /* stopping */) this.#stopLeftovers(pid);
       // Reaped, so the machine no longer tracks it: drop its bookkeeping once its output is in.
       const w = this.#workers.get(pid);
       if (w) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
     }
+  }
+
+  /** One line per reaped worker, saying whether it crashed, was replaced by a reload, or was stopped. */
+  #logExit(pid: number, status: number): void {
+    const task = this.#workers.get(pid)?.task ?? '?';
+    const how = planner.describeWaitStatus(status);
+    if (this.#retiring.delete(pid)) this.#log(`reload: replaced worker ${task} (pid ${pid})`);
+    else if (this.#exiting || planner.supState(this.#h) === 3 /* stopping */) this.#log(`stop: worker ${task} (pid ${pid}) ${how}`);
+    else this.#log(`worker ${task} (pid ${pid}) ${how}`);
   }
 
   #apply(actions: Int32Array): void {
@@ -267,13 +300,17 @@ export class SupervisorRuntime {
             next = p.supSpawned(this.#h, now(), a, this.#spawnWorker(a));
           } catch (e) {
             this.#log(`worker ${a}: cannot spawn ${this.#program.path}: ${(e as Error).message}`);
-            next = p.supSpawnFailed(this.#h, now(), a, e instanceof SysError ? -e.errno : 1);
+            this.#failedSpawn = { task: a, why: (e as Error).message };
+            next = p.supSpawnFailedWith(this.#h, now(), a, e instanceof SysError ? -e.errno : NO_ERRNO, (e as Error).message);
           }
           this.#apply(next);
+          this.#failedSpawn = null;
           break;
         }
         case p.A_SIGNAL.value:
           if (c) {
+            // The machine signals a worker's group outside a stop only to retire it for its replacement.
+            if (p.supState(this.#h) === 2 /* reloading */) this.#retiring.add(a);
             this.#noteEscalation(a, b);
             killGroup(a, b);
             // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
@@ -304,7 +341,7 @@ export class SupervisorRuntime {
           this.#tellOriginal({ kind: 'ready', pid: process.pid });
           break;
         case p.A_START_FAILED.value:
-          this.#startFailure = { task: a, status: b, pid: c };
+          this.#startFailure = { task: a, status: b, pid: c, worker: this.#workers.get(c) };
           break;
         case p.A_GAVE_UP.value:
           this.#log(`giving up: ${p.supFailureReason(this.#h) || ['', 'crash loop', 'stop schedule ran out', 'ready timeout'][a]}`);
@@ -316,7 +353,10 @@ export class SupervisorRuntime {
           for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: true, status: this.status() });
           break;
         case p.A_RELOAD_FAILED.value:
-          for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: `reload failed: the new worker ${a} ${p.describeWaitStatus(b)} before it was ready; the old workers keep running` });
+          for (const reply of this.#reloadWaiters.splice(0)) {
+            const how = this.#failedSpawn?.task === a ? `could not be spawned: ${this.#failedSpawn.why}` : `${p.describeWaitStatus(b)} before it was ready`;
+            reply({ ok: false, error: `reload failed: the new worker ${a} ${how}; the old workers keep running` });
+          }
           break;
       }
     }
@@ -337,9 +377,10 @@ export class SupervisorRuntime {
       case 'reload':
         this.#reloadWaiters.push(reply);
         return this.#apply(planner.supReload(this.#h, now()));
-      case 'reopen':
-        this.#sink.reopen();
-        return reply({ ok: true, message: 'logs reopened' });
+      case 'reopen': {
+        const refused = this.#reopen();
+        return reply(refused ? { ok: false, error: refused } : { ok: true, message: 'logs reopened' });
+      }
       default:
         return reply({ ok: false, error: `unknown request ${JSON.stringify((req as { cmd?: unknown }).cmd)}` });
     }
@@ -359,7 +400,7 @@ export class SupervisorRuntime {
         state: WORKER_STATES[p.supWorkerState(this.#h, task)] ?? 'unknown',
         restarts: p.supWorkerRestarts(this.#h, task),
         lastStatus: last < 0 ? null : last,
-        lastExit: last < 0 ? null : p.describeWaitStatus(last),
+        lastExit: last < 0 ? null : p.supWorkerLastExit(this.#h, task),
         startedAt: pid ? Math.round(epoch + started) : null,
       });
     }
@@ -371,8 +412,15 @@ export class SupervisorRuntime {
       workers,
       failure: p.supFailureReason(this.#h) || null,
       logError: this.#sink.error,
+      leftovers: this.#countLeftovers(),
       command: this.#program.argv,
     };
+  }
+
+  /** Processes in our session that are neither a worker nor the guard: what exited workers left behind. */
+  #countLeftovers(): number {
+    const known = new Set([...planner.supPids(this.#h), this.#guard.pid]);
+    return membersOf((ids) => ids.session === process.pid).filter((pid) => !known.has(pid)).length;
   }
 
   /** A stop-schedule signal after the first step goes to a process that outlived the step before: say so. */
@@ -394,27 +442,30 @@ export class SupervisorRuntime {
    * checking the session again, so a recycled PID is never hit. Returns how many were signalled.
    */
   #sweepSession(signal: number, session = process.pid): number {
-    let n = 0;
-    let names: string[];
-    try {
-      names = readdirSync('/proc');
-    } catch {
-      return 0; // no /proc (a chroot without it): nothing we can find
-    }
-    for (const name of names) {
-      const pid = Number(name);
-      if (!(pid > 0) || pid === process.pid || sessionOf(pid) !== session) continue;
-      let fd: number | null = null;
-      try {
-        fd = pidfdOpen(pid);
-        if (fd !== null && sessionOf(pid) === session && pidfdSendSignal(fd, signal)) n++;
-      } catch {
-        // gone, or not ours to signal
-      } finally {
-        if (fd !== null) closeSync(fd);
-      }
-    }
-    return n;
+    return signalMembers((ids) => ids.session === session, signal);
+  }
+
+  /**
+   * What an exited worker left in its process group (children it forked) gets the stop schedule, like supervisord's
+   * killasgroup, so a crash loop cannot pile them up. Each step signals only processes still in that group and in our
+   * session, through pidfds: once the group is empty its id may be any new process's.
+   */
+  #stopLeftovers(pgid: number, step = 0): void {
+    const s = this.#schedule;
+    if (step >= s.length || (step === 0 && !killGroup(pgid, 0))) return; // no member left: the usual case, one syscall
+    const ours = (ids: { pgrp: number; session: number }) => ids.pgrp === pgid && ids.session === process.pid;
+    const signal = s[step]!;
+    const n = signalMembers(ours, signal);
+    if (n === 0) return;
+    if (signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
+    this.#leftovers.add(pgid);
+    this.#log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
+    const wait = s[step + 1]!;
+    const next = setTimeout(() => {
+      this.#leftovers.delete(pgid);
+      this.#stopLeftovers(pgid, wait < 0 ? step : step + 2);
+    }, wait < 0 ? 1000 : wait);
+    next.unref();
   }
 
   async #sweepLeftovers(session = process.pid, what = 'stop: left behind by exited workers'): Promise<void> {
@@ -433,7 +484,7 @@ export class SupervisorRuntime {
     const files = this.#files;
     if (!files) return;
     try {
-      writeState(files.state, { version: 1, options: this.#o, status: this.status(), exitCode, exitedAt: exitCode === null ? null : Date.now() });
+      writeState(files.state, { version: 1, options: this.#o, status: this.status(), exitCode, exitedAt: exitCode === null ? null : Date.now(), signals: SUPERVISOR_SIGNALS });
     } catch (e) {
       this.#log(`cannot write ${files.state}: ${(e as Error).message}`);
     }
@@ -462,22 +513,23 @@ export class SupervisorRuntime {
     if (this.#exiting) return;
     this.#exiting = true;
     this.#goLive(); // the last output, and a failed start's stderr tail, come through the sink
-    const failed = this.#startFailure ? this.#workers.get(this.#startFailure.pid) : undefined;
+    const failed = this.#startFailure?.worker;
     // Nothing of the service may outlive it: its workers' leftover children hold our pipes and our session.
     await this.#sweepLeftovers();
     this.#guard.dismiss();
     // Wait (briefly) for the last output: a grandchild holding a pipe must not keep us here.
-    await Promise.race([Promise.all([...this.#workers.values()].map((w) => w.drained)), delay(1000)]);
+    await Promise.race([Promise.all([...this.#workers.values(), ...(failed ? [failed] : [])].map((w) => w.drained)), delay(1000)]);
     if (this.#startFailure) {
       const f = this.#startFailure;
       const w = failed;
       const status = planner.describeWaitStatus(f.status);
+      // pid 0: never spawned, so no exit status either; the machine's reason quotes the spawn's error.
       this.#tellOriginal({
         kind: 'failed',
-        pid: f.pid,
-        message: `worker ${f.task} (pid ${f.pid}) ${status} before it was ready`,
-        status: f.status,
-        statusText: status,
+        pid: f.pid || undefined,
+        message: f.pid ? `worker ${f.task} (pid ${f.pid}) ${status} before it was ready` : planner.supFailureReason(this.#h),
+        status: f.pid ? f.status : undefined,
+        statusText: f.pid ? status : undefined,
         stderrTail: w && w.tail.length ? w.tail.toString('utf8').split('\n').slice(-20).join('\n').trimEnd() : undefined,
       });
     } else if (this.#link) {
@@ -496,26 +548,28 @@ export class SupervisorRuntime {
         // gone already
       }
     }
-    if (this.#pidfd !== null) releasePidfile(this.#o.pidfile!, this.#pidfd);
+    // A schedule that ran out leaves processes of our session alive: the service is not stopped, so its PID file stays
+    // (unlocked once we are gone): status says so, and the next start sweeps this session before it starts anew.
+    const leftBehind = membersOf((ids) => ids.session === process.pid).length > 0;
+    if (this.#pidfd !== null) {
+      if (leftBehind) closeSync(this.#pidfd);
+      else releasePidfile(this.#o.pidfile!, this.#pidfd);
+    }
     this.#server?.close();
     // Let the answers reach their readers before we go.
     setTimeout(() => process.exit(code), 20);
   }
 
+  /** Reopens the logs; a refused one (a symlink, a FIFO at the path) keeps the previous file, which is told why. */
+  #reopen(): string | null {
+    const refused = this.#sink.reopen();
+    if (refused) this.#log(refused);
+    return refused;
+  }
+
   /** Our own lines go through the sink, so a full disk holds them like workers' output instead of failing a write. */
   #log(line: string): void {
     this.#sink.line(1, `daemonkit supervisor[${process.pid}]: ${line}`);
-  }
-}
-
-/** The session of pid from /proc/PID/stat; -1 if it is gone or a zombie (dead already, its parent's to reap). */
-function sessionOf(pid: number): number {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
-    return f[0] === 'Z' ? -1 : Number(f[3]);
-  } catch {
-    return -1;
   }
 }
 

@@ -26,6 +26,8 @@ export interface SimProcess {
   groups: number[];
   sigmaskEmpty: boolean;
   handlersDefault: boolean;
+  /** RLIMIT_CORE above 0. */
+  coreDumps: boolean;
   alive: boolean;
 }
 
@@ -108,6 +110,7 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
     groups: [0, 4, 27],
     sigmaskEmpty: false,
     handlersDefault: false,
+    coreDumps: true,
     alive: true,
   };
   for (const fd of start.leakedFds ?? []) original.fds.set(fd, { object: `leak:${fd}`, cloexec: false });
@@ -145,6 +148,8 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
         original.fds.set(20, { object: 'ready-socket', cloexec: true });
         break;
       case 'spawn-session': {
+        // The log files the original opened itself for the new session (close-on-exec, like every open of Node's).
+        for (const l of plan.sessionLogs) original.fds.set(l.fd, { object: `file:${l.path}`, cloexec: true });
         const p = child(original, o.supervise ? 'supervisor' : 'intermediate', spawnFds(original.fds, plan.sessionFds, violations, 'spawn-session'));
         p.sid = p.pid;
         p.pgid = p.pid;
@@ -155,6 +160,9 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
       }
       case 'umask':
         self!.umask = o.umask;
+        break;
+      case 'no-core-dumps':
+        self!.coreDumps = false;
         break;
       case 'pidfile.lock': {
         pidfile.opens++;
@@ -280,5 +288,6 @@ function checkInvariants(
     if (o.chroot && d.root !== o.chroot) v.push(`${who} is not chrooted`);
     if (o.user && (d.uid !== o.user.uid || d.groups.includes(0) !== (o.user.gid === 0))) v.push(`${who} kept root's identity`);
     if (!d.sigmaskEmpty || !d.handlersDefault) v.push(`${who} inherited the caller's signal mask or handlers`);
+    if (d.coreDumps && !o.coreDumps) v.push(`${who} can dump core (core dumps were not asked for)`);
   }
 }

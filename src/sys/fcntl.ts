@@ -10,6 +10,7 @@ export const O_TRUNC = constants.O_TRUNC;
 export const O_APPEND = constants.O_APPEND;
 export const O_NOCTTY = constants.O_NOCTTY;
 export const O_NOFOLLOW = constants.O_NOFOLLOW;
+export const O_NONBLOCK = constants.O_NONBLOCK;
 // Node's fs.constants has no O_CLOEXEC (its opens always set it); 02000000 on x86_64 and arm64.
 export const O_CLOEXEC = 0o2000000;
 

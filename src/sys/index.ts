@@ -14,3 +14,4 @@ export * from './pidfd.js';
 export * from './socket.js';
 export * from './malloc.js';
 export * from './time.js';
+export * from './fsuid.js';

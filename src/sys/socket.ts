@@ -1,12 +1,14 @@
 // sys/socket.h: the unix sockets Node cannot make itself (a socketpair to hand to a child, a datagram for sd_notify),
 // and a listening socket made without loading node:net.
 import { libc, koffi, checkMinusOne, cString, EINTR } from './libc.js';
+import { SUN_PATH_MAX } from './un.js';
+
+export { SUN_PATH_MAX };
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
-const SUN_PATH_MAX = 108;
 
 const socketpairNative = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
 const socketNative = libc.func('int socket(int domain, int type, int protocol)');

@@ -44,7 +44,7 @@ test('3 workers writing while logrotate rotates 3 times: every line exactly once
   let total = 0;
   for (const f of files) {
     for (const line of readFileSync(box.path(f), 'utf8').split('\n')) {
-      if (line === '' || /^daemonkit supervisor\[\d+\]: worker \d \(pid \d+\) exited 0$/.test(line)) continue; // its own notes, whole lines too
+      if (line === '' || /^\d{4}-\d\d-\d\dT[\d:.]+Z daemonkit supervisor\[\d+\]: worker \d \(pid \d+\) exited 0$/.test(line)) continue; // its own notes, whole lines too
       const m = /^task=(\d) seq=(\d+) x{40}$/.exec(line);
       assert.ok(m, `a whole line, not cut by another: ${JSON.stringify(line.slice(0, 120))} in ${f}`);
       const task = Number(m[1]);

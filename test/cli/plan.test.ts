@@ -18,6 +18,7 @@ test('plan prints one step a line with the process that runs it, and creates not
     'original ready-pipe',
     'original spawn-session',
     'intermediate umask',
+    'intermediate no-core-dumps',
     'intermediate pidfile.lock',
     'intermediate chdir',
     'intermediate spawn-daemon',

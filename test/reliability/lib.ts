@@ -1,9 +1,10 @@
 // Shared by the reliability tests: a sandbox that knows every process it caused (by an environment tag, by fds and
 // cwd in its directory, or by PID with its start time), /proc helpers, and consistency checks against the kernel.
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, type Ran } from '../helpers/run.js';
+import assert from 'node:assert/strict';
+import { cli, run as runCommand, type Ran } from '../helpers/run.js';
 import { alive, stat, waitFor } from '../helpers/proc.js';
 
 export const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -256,4 +257,51 @@ export function isRoot(): boolean {
 
 export function modeOf(path: string): number {
   return statSync(path).mode & 0o7777;
+}
+
+/** Processes made to look like a recycled PID, killed by killStrangers (by PID and start time, never by name). */
+export const strangers = new Map<number, string | null>();
+
+export function killStrangers(): void {
+  for (const [pid, start] of strangers) if (startTime(pid) === start) process.kill(pid, 'SIGKILL');
+  strangers.clear();
+}
+
+/** The environment of a process that is not the box's (no tag for killAll to find it by). */
+export const plainEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  delete env.DKREL_BOX;
+  return env;
+};
+
+/** A `sleep 1000` that is no child of ours and dies on TERM, HUP, INT or USR1. */
+export async function stranger(): Promise<number> {
+  const r = await runCommand(['/bin/sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'], { env: plainEnv() });
+  const pid = Number(r.stdout.trim());
+  strangers.set(pid, startTime(pid));
+  return pid;
+}
+
+/**
+ * A stranger that gets exactly `target` as its PID, the way a recycled PID happens: ns_last_pid (root) makes the
+ * kernel hand out target next. Other processes on the machine may take it first: retried. null if it never worked.
+ */
+export async function strangerAt(target: number): Promise<number | null> {
+  if (!isRoot() || !existsSync('/proc/sys/kernel/ns_last_pid')) return null;
+  for (let i = 0; i < 40; i++) {
+    if (existsSync(`/proc/${target}`)) return null;
+    const r = await runCommand(['/bin/sh', '-c', `echo ${target - 1} > /proc/sys/kernel/ns_last_pid; sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`], { env: plainEnv() });
+    const pid = Number(r.stdout.trim());
+    if (pid === target) {
+      strangers.set(pid, startTime(pid));
+      return pid;
+    }
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  }
+  return null;
+}
+
+export function untouched(pid: number): void {
+  assert.ok(alive(pid), `stranger ${pid} is alive`);
+  assert.notEqual(stat(pid).state, 'T', `stranger ${pid} was not stopped`);
 }

@@ -5,54 +5,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { run } from '../helpers/run.js';
 import { alive, stat, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, isRoot, workersOf, pidFromFile, startTime, statusJson } from './lib.js';
+import { assertConsistent, Box, killStrangers, pidFromFile, plainEnv, startTime, stranger, strangerAt, strangers, untouched, workersOf, statusJson } from './lib.js';
 
 const box = new Box();
 // A failed test leaves its service running: kill it here so the next test starts clean.
 afterEach(() => box.killAll());
-const strangers = new Map<number, string | null>();
 after(async () => {
-  for (const [pid, start] of strangers) if (startTime(pid) === start) process.kill(pid, 'SIGKILL');
+  killStrangers();
   await box.cleanup();
 });
-
-const plainEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env };
-  delete env.DKREL_BOX;
-  return env;
-};
-
-/** A `sleep 1000` that is no child of ours and dies on TERM, HUP, INT or USR1. */
-async function stranger(): Promise<number> {
-  const r = await run(['/bin/sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'], { env: plainEnv() });
-  const pid = Number(r.stdout.trim());
-  strangers.set(pid, startTime(pid));
-  return pid;
-}
-
-/**
- * A stranger that gets exactly `target` as its PID, the way a recycled PID happens: ns_last_pid (root) makes the
- * kernel hand out target next. Other processes on the machine may take it first: retried. null if it never worked.
- */
-async function strangerAt(target: number): Promise<number | null> {
-  if (!isRoot() || !existsSync('/proc/sys/kernel/ns_last_pid')) return null;
-  for (let i = 0; i < 40; i++) {
-    if (existsSync(`/proc/${target}`)) return null;
-    const r = await run(['/bin/sh', '-c', `echo ${target - 1} > /proc/sys/kernel/ns_last_pid; sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`], { env: plainEnv() });
-    const pid = Number(r.stdout.trim());
-    if (pid === target) {
-      strangers.set(pid, startTime(pid));
-      return pid;
-    }
-    if (pid > 0) process.kill(pid, 'SIGKILL');
-  }
-  return null;
-}
-
-function untouched(pid: number): void {
-  assert.ok(alive(pid), `stranger ${pid} is alive`);
-  assert.notEqual(stat(pid).state, 'T', `stranger ${pid} was not stopped`);
-}
 
 /** Every command that could signal: none of them may reach the PID in a stale file. */
 async function pokeStale(name: string, target: string[]): Promise<void> {

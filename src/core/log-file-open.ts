@@ -1,0 +1,149 @@
+// The one way daemonkit opens a log file: never through a symlink, never a FIFO or a device, and as root never where
+// another user could have planted something, unless it opens as the service user (whose rights are then all it has).
+import { closeSync, constants as fs, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { O_APPEND, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_TRUNC, O_WRONLY } from '../sys/fcntl.js';
+import { setfsgid, setfsuid } from '../sys/fsuid.js';
+import type { Normalized } from '../options.js';
+
+/** O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of blocking; O_NOCTTY: a tty never becomes ours. */
+const FLAGS = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+const MODE = 0o644;
+/** The sticky bit (S_ISVTX, absent from Node's fs.constants): only an entry's owner may rename or remove it. */
+const S_ISVTX = 0o1000;
+
+export interface FsIdentity {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+export class LogFileError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly code: string,
+    /** A refusal for safety (symlink, not a regular file, a directory others can write), as opposed to a failed open. */
+    readonly refused = false,
+    /** The refusal said of the path, for a reopen: "/srv/app.log is a symbolic link". */
+    readonly short = message,
+  ) {
+    super(message);
+    this.name = 'LogFileError';
+  }
+}
+
+/** Who a root process opens the service's logs as where others can write: the --user (and its --group), if any. */
+export function serviceUserOf(o: Pick<Normalized, 'user' | 'group'>): FsIdentity | null {
+  return o.user ? { name: o.user.name, uid: o.user.uid, gid: o.group?.gid ?? o.user.gid } : null;
+}
+
+/**
+ * Opens path for appending (or truncating), creating it 0644 under the umask, and returns the fd (close-on-exec,
+ * O_NONBLOCK). As root, in a directory a user other than root can change (or below one), it opens as serviceUser, or
+ * refuses when there is none. Throws LogFileError: refused, or "cannot open log file P: CODE".
+ */
+export function openLogFile(path: string, serviceUser: FsIdentity | null, truncate = false): number {
+  let target = path;
+  let as: FsIdentity | null = null;
+  if (process.geteuid?.() === 0) {
+    const place = inspect(path);
+    target = place.target;
+    if (place.unsafe) {
+      if (!serviceUser) {
+        const where = place.unsafe === dirname(target) || place.unsafe === dirname(path) ? `its directory ${place.unsafe}` : `the directory ${place.unsafe} above it`;
+        const clause = `${where} is writable by users other than root; pass --user`;
+        throw new LogFileError(`refusing log file ${path}: ${clause}`, path, 'EUNSAFE', true, `${path}: ${clause}`);
+      }
+      as = serviceUser;
+    }
+  }
+  let fd: number;
+  try {
+    fd = asUser(as, () => openSync(target, FLAGS | (truncate ? O_TRUNC : O_APPEND), MODE));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    if (code === 'ELOOP') throw refusal(path, 'ELOOP', 'is a symbolic link');
+    // ENXIO: a FIFO (or socket) nobody reads; EISDIR: a directory. Say which.
+    const kind = code === 'ENXIO' || code === 'EISDIR' ? kindAt(target) : null;
+    if (kind) throw refusal(path, 'EINVAL', `is ${kind}`);
+    throw new LogFileError(`cannot open log file ${path}${as ? ` as ${as.name}` : ''}: ${code}`, path, code);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw refusal(path, 'EINVAL', `is ${kindOf(st)}`);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+function refusal(path: string, code: string, predicate: string): LogFileError {
+  return new LogFileError(`refusing log file ${path}: it ${predicate}`, path, code, true, `${path} ${predicate}`);
+}
+
+/**
+ * The path to open (its directory resolved, so what was checked is what is opened) and the first directory a user other
+ * than root could change among those the lookup goes through: each directory on the path as given (a symlink there is
+ * followed) and on the resolved one. One above the log's own may be shared if it is sticky and root's, with the entry
+ * below it root's (like /tmp/x): nobody else may rename that entry. Not covered: a symlink met only inside another
+ * symlink's target.
+ */
+function inspect(path: string): { target: string; unsafe: string | null } {
+  let dir: string;
+  try {
+    dir = realpathSync(dirname(path));
+  } catch {
+    return { target: path, unsafe: null }; // no such directory: the open says so
+  }
+  return { target: join(dir, basename(path)), unsafe: firstUnsafe(dirname(path)) ?? firstUnsafe(dir) };
+}
+
+function firstUnsafe(dir: string): string | null {
+  if (othersCanWrite(statSync(dir))) return dir;
+  for (let child = dir, parent = dirname(dir); child !== parent; child = parent, parent = dirname(parent)) {
+    const p = statSync(parent);
+    if (othersCanWrite(p) && !(p.uid === 0 && (p.mode & S_ISVTX) !== 0 && lstatSync(child).uid === 0)) return parent;
+  }
+  return null;
+}
+
+function othersCanWrite(st: Stats): boolean {
+  return st.uid !== 0 || ((st.mode & fs.S_IWGRP) !== 0 && st.gid !== 0) || (st.mode & fs.S_IWOTH) !== 0;
+}
+
+/** Runs open with this thread's filesystem ids set to the user's (Node's sync fs calls run on this thread). */
+function asUser<T>(user: FsIdentity | null, open: () => T): T {
+  if (!user) return open();
+  const gid = setfsgid(user.gid);
+  try {
+    const uid = setfsuid(user.uid);
+    try {
+      return open();
+    } finally {
+      setfsuid(uid);
+    }
+  } finally {
+    setfsgid(gid);
+  }
+}
+
+function kindAt(path: string): string | null {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() ? null : kindOf(st);
+  } catch {
+    return null;
+  }
+}
+
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}

@@ -1,0 +1,168 @@
+// A service's record (STATE/NAME.json) is checked when read, restart normalizes what the user typed again, and a
+// record that cannot be written (a full disk) leaves no temporary file behind.
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { status as procStatus, waitFor } from '../helpers/proc.js';
+import { Box, isRoot, pidFromFile, workersOf } from './lib.js';
+import { writeState, type StateRecord } from '../../src/core/service-files.js';
+
+const box = new Box('daemonkit-state-');
+afterEach(() => box.killAll());
+const mounts: string[] = [];
+after(() =>
+  box.cleanup(() => {
+    for (const m of mounts) {
+      try {
+        execFileSync('umount', [m]);
+      } catch {
+        execFileSync('umount', ['-l', m]);
+      }
+    }
+  }),
+);
+
+const record = (name: string) => box.path(`${name}.json`);
+
+/** Records of the right version whose shape is wrong, each as it would be read back. */
+const damaged: Array<[string, string]> = [
+  ['options null', '{"version":1,"options":null,"status":null,"exitCode":null,"exitedAt":null}\n'],
+  ['options a string', '{"version":1,"options":"x","status":null,"exitCode":1,"exitedAt":1}\n'],
+  ['workers not a list', '{"version":1,"options":{"command":null,"stdio":[]},"status":{"workers":5},"exitCode":null,"exitedAt":null}\n'],
+  ['cut off', '{"version":1,"options":{"name":"d'],
+];
+
+describe('a damaged record', () => {
+  for (const [what, text] of damaged) {
+    test(`${what}: status and status --json report the damage and still answer from the PID file`, async () => {
+      writeFileSync(record('d'), text);
+      const j = await box.cli(['status', 'd', '--json']);
+      assert.equal(j.code, 3, j.stderr);
+      assert.equal(j.stderr, '');
+      const json = JSON.parse(j.stdout) as { lsb: number; running: boolean; stateError: string | null };
+      assert.equal(json.lsb, 3);
+      assert.equal(json.running, false);
+      assert.match(json.stateError ?? '', new RegExp(`^damaged state record ${record('d')}: `));
+      const t = await box.cli(['status', 'd']);
+      assert.equal(t.code, 3, t.stderr);
+      assert.match(t.stdout, /damaged state record/);
+      const l = await box.cli(['list', '--json']);
+      assert.equal(l.code, 0, l.stderr);
+    });
+
+    test(`${what}: restart says so in one line, exits 2 and starts nothing`, async () => {
+      writeFileSync(record('d'), text);
+      const r = await box.cli(['restart', 'd']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^daemonkit: damaged state record ${record('d')}: [^\\n]+\\n$`));
+      assert.deepEqual(box.processes(), []);
+    });
+  }
+
+  test('a running service whose record is damaged: status says running (LSB 0) and reports the damage', async () => {
+    const r = await box.cli(['start', '--name', 'live', '--', 'sleep', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidFromFile(box.path('live.pid')));
+    writeFileSync(record('live'), '{"version":1,"options":null}\n');
+    const j = await box.cli(['status', 'live', '--json']);
+    assert.equal(j.code, 0, j.stderr);
+    const json = JSON.parse(j.stdout) as { running: boolean; stateError: string | null };
+    assert.equal(json.running, true);
+    assert.match(json.stateError ?? '', /^damaged state record .*live\.json: /);
+    assert.equal((await box.cli(['stop', 'live'])).code, 0);
+  });
+});
+
+describe('restart normalizes what was typed again', () => {
+  test('a recorded umask of 0 in the derived options is not replayed: the restarted worker has the typed 027', async () => {
+    const r = await box.cli(['start', '--name', 'um', '--umask', '027', '--', 'sleep', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    const rec = JSON.parse(readFileSync(record('um'), 'utf8')) as { options: { umask: number } };
+    rec.options.umask = 0;
+    writeFileSync(record('um'), JSON.stringify(rec));
+    const again = await box.cli(['restart', 'um']);
+    assert.equal(again.code, 0, again.stderr);
+    const sup = box.track(pidFromFile(box.path('um.pid')));
+    assert.ok(await waitFor(() => workersOf(sup).length === 1));
+    assert.equal(procStatus(workersOf(sup)[0]!).Umask, '0027');
+    assert.equal((await box.cli(['stop', 'um'])).code, 0);
+  });
+
+  test('a command deleted since the start: restart exits 2 with one line naming it, and starts nothing', async () => {
+    const script = box.path('app.sh');
+    writeFileSync(script, '#!/bin/sh\nexec sleep 30\n');
+    chmodSync(script, 0o755);
+    const r = await box.cli(['start', '--name', 'gone', '--', script]);
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidFromFile(box.path('gone.pid')));
+    assert.equal((await box.cli(['stop', 'gone'])).code, 0);
+    unlinkSync(script);
+    const again = await box.cli(['restart', 'gone']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.equal(again.stderr.split('\n').length, 2, again.stderr);
+    assert.match(again.stderr, new RegExp(`^daemonkit: .*command '${script}' does not exist`));
+    assert.deepEqual(box.processes(), []);
+  });
+
+  test('a record without what was typed (an older daemonkit): restart refuses in one line, exit 2', async () => {
+    const r = await box.cli(['start', '--name', 'old', '--', 'sleep', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidFromFile(box.path('old.pid')));
+    assert.equal((await box.cli(['stop', 'old'])).code, 0);
+    const rec = JSON.parse(readFileSync(record('old'), 'utf8')) as { options: Record<string, unknown>; version: number };
+    delete rec.options.source;
+    rec.version = 1;
+    writeFileSync(record('old'), JSON.stringify(rec));
+    const again = await box.cli(['restart', 'old']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /^daemonkit: [^\n]*old\.json[^\n]*\n$/);
+    assert.deepEqual(box.processes(), []);
+    const s = await box.cli(['status', 'old', '--json']);
+    assert.equal(s.code, 3, 'an older record is still readable for status');
+    assert.equal((JSON.parse(s.stdout) as { stateError: string | null }).stateError, null);
+  });
+});
+
+describe('a full state disk', { skip: !isRoot() && 'mounting a small tmpfs needs root' }, () => {
+  let dir = '';
+  /** A fresh 64 KiB tmpfs for each test. mode=755: a PID file's directory must not be writable by others. */
+  const smallDisk = (name: string) => {
+    dir = box.path(name);
+    mkdirSync(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=755', 'tmpfs', dir]);
+    mounts.push(dir);
+  };
+  const fill = () => {
+    const fd = openSync(`${dir}/filler`, 'a');
+    const chunk = Buffer.alloc(1024, 0x7a);
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const tmps = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+  test('writeState on a full disk throws ENOSPC and leaves no temporary file', () => {
+    smallDisk('small-w');
+    fill();
+    const rec = { version: 1, options: { env: ['X='.padEnd(8192, 'x')] }, status: null, exitCode: 0, exitedAt: 0 } as unknown as StateRecord;
+    assert.throws(() => writeState(`${dir}/w.json`, rec), { code: 'ENOSPC' });
+    assert.deepEqual(tmps(), []);
+  });
+
+  test('stop while the state disk is full: the service stops and no NAME.json.PID.tmp is left', async () => {
+    smallDisk('small-stop');
+    const env = { DAEMONKIT_HOME: dir };
+    const r = await box.cli(['start', '--name', 'full', '--', 'sleep', '30'], env);
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidFromFile(`${dir}/full.pid`));
+    fill();
+    const stop = await box.cli(['stop', 'full'], env);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.deepEqual(tmps(), []);
+  });
+});
