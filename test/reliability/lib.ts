@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cli, run as runCommand, type Ran } from '../helpers/run.js';
 import { alive, stat, waitFor } from '../helpers/proc.js';
 
@@ -143,6 +144,24 @@ export class Box {
       await waitFor(() => mine.every((p) => !alive(p)), 2000);
     }
     return killed;
+  }
+
+  #mounts: string[] = [];
+
+  /** A small tmpfs at dir (a disk to fill), unmounted by unmountAll. */
+  mountTmpfs(dir: string, options: string): void {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+    this.#mounts.push(dir);
+  }
+
+  unmountAll(): void {
+    for (const m of this.#mounts.splice(0)) {
+      try {
+        execFileSync('umount', [m]);
+      } catch {
+        execFileSync('umount', ['-l', m]);
+      }
+    }
   }
 
   /** Kills what is ours, runs `beforeRemove` (an unmount), then removes the directory. */

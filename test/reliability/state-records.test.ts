@@ -2,7 +2,6 @@
 // record that cannot be written (a full disk) leaves no temporary file behind.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { status as procStatus, waitFor } from '../helpers/proc.js';
 import { Box, isRoot, pidFromFile, workersOf } from './lib.js';
@@ -10,18 +9,7 @@ import { writeState, type StateRecord } from '../../src/core/service-files.js';
 
 const box = new Box('daemonkit-state-');
 afterEach(() => box.killAll());
-const mounts: string[] = [];
-after(() =>
-  box.cleanup(() => {
-    for (const m of mounts) {
-      try {
-        execFileSync('umount', [m]);
-      } catch {
-        execFileSync('umount', ['-l', m]);
-      }
-    }
-  }),
-);
+after(() => box.cleanup(() => box.unmountAll()));
 
 const record = (name: string) => box.path(`${name}.json`);
 
@@ -130,8 +118,7 @@ describe('a full state disk', { skip: !isRoot() && 'mounting a small tmpfs needs
   const smallDisk = (name: string) => {
     dir = box.path(name);
     mkdirSync(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=755', 'tmpfs', dir]);
-    mounts.push(dir);
+    box.mountTmpfs(dir, 'size=64k,mode=755');
   };
   const fill = () => {
     const fd = openSync(`${dir}/filler`, 'a');
