@@ -4,8 +4,6 @@ import { isMainThread } from 'node:worker_threads';
 import { UsageError } from './errors.js';
 import { filesOf, writeState } from './core/service-files.js';
 import { constants } from 'node:os';
-
-const { SIGHUP, SIGUSR1 } = constants.signals;
 import { buildPlan, detachWarning } from './core/plan.js';
 import { detachContext } from './core/context.js';
 import { adoptDaemon, inPlaceDaemon, Daemon } from './core/daemon-handle.js';
@@ -13,6 +11,8 @@ import { MARKERS } from './core/markers.js';
 import { acquirePidfile } from './core/pidfile.js';
 import { describeFailure, startDetached } from './core/start.js';
 import { limitCoreDumps } from './core/confine.js';
+
+const { SIGHUP, SIGUSR1 } = constants.signals;
 
 export { Daemon } from './core/daemon-handle.js';
 export { UsageError } from './errors.js';

@@ -88,8 +88,6 @@ export class SupervisorRuntime {
   #reapPending: NodeJS.Immediate | null = null;
   /** Old workers a rolling reload is retiring, so their exit reads as a replacement, not a crash. */
   #retiring = new Set<number>();
-  /** Process groups of exited workers whose leftovers are being stopped, for status. */
-  #leftovers = new Set<number>();
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: SessionLink) {
     this.#o = o;
@@ -458,11 +456,9 @@ export class SupervisorRuntime {
     const n = signalMembers(ours, signal);
     if (n === 0) return;
     if (signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
-    this.#leftovers.add(pgid);
     this.#log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
     const wait = s[step + 1]!;
     const next = setTimeout(() => {
-      this.#leftovers.delete(pgid);
       this.#stopLeftovers(pgid, wait < 0 ? step : step + 2);
     }, wait < 0 ? 1000 : wait);
     next.unref();

@@ -1,6 +1,6 @@
 // Shared by the reliability tests: a sandbox that knows every process it caused (by an environment tag, by fds and
 // cwd in its directory, or by PID with its start time), /proc helpers, and consistency checks against the kernel.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, writeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -161,6 +161,19 @@ export class Box {
       } catch {
         execFileSync('umount', ['-l', m]);
       }
+    }
+  }
+
+  /** Writes chunks of filler to path until its disk is full (ENOSPC, and nothing else, ends it). */
+  fillDisk(path: string, chunkBytes = 4096): void {
+    const fd = openSync(path, 'a');
+    const chunk = Buffer.alloc(chunkBytes, 0x7a);
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
     }
   }
 

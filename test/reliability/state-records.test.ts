@@ -2,7 +2,7 @@
 // record that cannot be written (a full disk) leaves no temporary file behind.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { status as procStatus, waitFor } from '../helpers/proc.js';
 import { Box, isRoot, pidFromFile, workersOf } from './lib.js';
 import { writeState, type StateRecord } from '../../src/core/service-files.js';
@@ -120,17 +120,7 @@ describe('a full state disk', { skip: !isRoot() && 'mounting a small tmpfs needs
     mkdirSync(dir);
     box.mountTmpfs(dir, 'size=64k,mode=755');
   };
-  const fill = () => {
-    const fd = openSync(`${dir}/filler`, 'a');
-    const chunk = Buffer.alloc(1024, 0x7a);
-    try {
-      for (;;) writeSync(fd, chunk);
-    } catch (e) {
-      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-    } finally {
-      closeSync(fd);
-    }
-  };
+  const fill = () => box.fillDisk(`${dir}/filler`, 1024);
   const tmps = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
 
   test('writeState on a full disk throws ENOSPC and leaves no temporary file', () => {
