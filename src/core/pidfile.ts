@@ -21,13 +21,17 @@ export class PidfileError extends Error {
   }
 }
 
+/** As root, whether users other than root can write dir, and so swap what root keeps in it under us. */
+export function sharedWithOthers(dir: string): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const st = statSync(dir);
+  return (st.mode & 0o002) !== 0 || (st.uid !== 0 && (st.mode & 0o022) !== 0) || (st.uid !== 0 && st.uid !== process.getuid());
+}
+
 /** Refuses, as root, a PID file in a directory others can write to (they could swap the file under us). */
 function checkDirectory(path: string): void {
-  if (process.getuid?.() !== 0) return;
   const dir = dirname(path);
-  const st = statSync(dir);
-  const othersWrite = (st.mode & 0o002) !== 0 || (st.uid !== 0 && (st.mode & 0o022) !== 0) || (st.uid !== 0 && st.uid !== process.getuid());
-  if (othersWrite) throw new PidfileError(`refusing PID file ${path}: its directory ${dir} is writable by users other than root`, path, 'EUNSAFE');
+  if (sharedWithOthers(dir)) throw new PidfileError(`refusing PID file ${path}: its directory ${dir} is writable by users other than root`, path, 'EUNSAFE');
 }
 
 /** The PID written in the file behind fd, or null if it holds no valid PID. */

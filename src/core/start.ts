@@ -6,7 +6,7 @@ import { buildPlan, NOMINAL_FDS } from './plan.js';
 import { detachContext } from './context.js';
 import { distFile } from './dist-path.js';
 import { onLines, type Report, type SessionOrder } from './messages.js';
-import { inspectPidfile, PidfileError } from './pidfile.js';
+import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
 import { LogFileError, openLogFile, serviceUserOf } from './log-file-open.js';
 import { spawnPlanned } from './spawner.js';
 import { cwdHint } from './cwd-hint.js';
@@ -52,6 +52,10 @@ export interface DaemonProgram {
 function prepareFiles(o: Normalized, created: string[], logs: Map<string, number>): StartResult | null {
   // A named service's socket and record live in the state directory even when its PID file is elsewhere.
   if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+  // Root's record and control socket go there: when the PID file (checked itself) is elsewhere, check the directory too.
+  if (o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir && sharedWithOthers(o.stateDir)) {
+    return { kind: 'failed', message: `refusing state directory ${o.stateDir}: it is writable by users other than root`, code: 'EUNSAFE', path: o.stateDir };
+  }
   for (const path of o.stdio.map(logFileOf)) {
     if (!path || logs.has(path)) continue;
     try {

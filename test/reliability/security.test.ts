@@ -97,6 +97,22 @@ describe('the PID file', () => {
     assert.ok(!readdirSync(shared).some((f) => /\.(pid|sock|json)$/.test(f)));
     assert.deepEqual(box.processes(), []);
   });
+
+  test('as root, a state directory others can write to is refused even when the PID file and log are elsewhere', { skip: !isRoot() && 'needs root' }, async () => {
+    // The control socket and the record live there: chmod, chown and writes by root must not be steerable by a symlink.
+    const state = box.path('shared-state');
+    mkdirSync(state);
+    chmodSync(state, 0o1777);
+    const run = box.path('root-run');
+    mkdirSync(run);
+    for (const mode of [[], ['--no-supervise']]) {
+      const r = await box.cli(['start', ...mode, '--name', 'elsewhere', '--pidfile', join(run, 'e.pid'), '--log', join(run, 'e.log'), '--start-secs', '0.1', '--', 'sleep', '1000'], { DAEMONKIT_HOME: state });
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stderr, `daemonkit: elsewhere failed to start: refusing state directory ${state}: it is writable by users other than root\n`);
+      assert.deepEqual(readdirSync(state), [], 'nothing created there');
+      assert.deepEqual(box.processes(), []);
+    }
+  });
 });
 
 describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 'needs root, setpriv and the nobody user' }, () => {
