@@ -69,16 +69,16 @@ function makeBindingsSync() {
 
 export async function buildDist() {
   const esbuild = await import('esbuild');
-  const entryPoints = ['cli', 'index', 'intermediate', 'supervisor']
-    .map((n) => join(root, 'src', `${n}.ts`))
-    .filter(existsSync);
+  // dist/NAME.js from each role's entry: the CLI, the library, and the two processes the original spawns.
+  const entryPoints = { cli: 'cli/main.ts', index: 'index.ts', intermediate: 'intermediate/main.ts', supervisor: 'supervisor/main.ts' };
+  for (const [name, file] of Object.entries(entryPoints)) entryPoints[name] = join(root, 'src', file);
   // CommonJS: Node's CJS loader starts a bundle several ms sooner than its ESM loader (bench load), twice per start.
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
   await esbuild.build({
     ...esbuildCommon,
     format: 'cjs',
-    // `daemonkit --version` says which package was built (src/cli.ts falls back to 'dev' when run unbundled).
+    // `daemonkit --version` says which package was built (src/cli/main.ts falls back to 'dev' when run unbundled).
     define: { 'import.meta.url': '__importMetaUrl', __VERSION__: JSON.stringify(packageVersion()) },
     entryPoints,
     outdir: join(root, 'dist'),

@@ -109,7 +109,7 @@ const WHY = {
         fix:
           onMain === 0
             ? 'proposal (to measure): these look like V8 delayed tasks (e.g. the memory reducer\'s GCs after startup); try the supervisor with --v8-pool-size=1 or --no-memory-reducer in its execArgv, and allocating less at startup (a smaller supervisor bundle).'
-            : 'proposal: find the timer (setInterval, a polling loop) in src/core/supervisor-runtime.ts or the control socket; an idle supervisor blocks in epoll_wait with nothing armed.',
+            : 'proposal: find the timer (setInterval, a polling loop) in src/supervisor/runtime.ts or the control socket; an idle supervisor blocks in epoll_wait with nothing armed.',
       };
     }
     return null;

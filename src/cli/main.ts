@@ -1,22 +1,22 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { quote, UsageError } from './errors.js';
-import { DamagedStateError } from './core/state-record.js';
-import { inspectPidfile, PidfileError } from './core/pidfile.js';
-import { planner } from './core/wasm.js';
-import { SysError } from './sys/errors.js';
-import { exitNow } from './sys/unistd.js';
-import { checkName, defaultStateDir, logFileOf, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from './options.js';
-import { buildPlan, renderPlan } from './core/plan.js';
-import { detachContext } from './core/context.js';
-import { describeFailure, startDetached } from './core/start.js';
-import { ask, findByPidfile, LSB, listServices, statusOf, stopService, signalService, type Service, type StopOutcome } from './core/service-control.js';
-import { filesForName, filesOf, readState, serviceFiles, writeState, type StateRecord } from './core/service-files.js';
+import { quote, UsageError } from '../errors.js';
+import { DamagedStateError } from '../core/state-record.js';
+import { inspectPidfile, PidfileError } from '../core/pidfile.js';
+import { planner } from '../core/wasm.js';
+import { SysError } from '../sys/errors.js';
+import { exitNow } from '../sys/unistd.js';
+import { checkName, defaultStateDir, logFileOf, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from '../options.js';
+import { buildPlan, renderPlan } from '../core/plan.js';
+import { detachContext } from '../core/context.js';
+import { describeFailure, startDetached } from '../core/start.js';
+import { ask, findByPidfile, LSB, listServices, statusOf, stopService, signalService, type Service, type StopOutcome } from '../core/service-control.js';
+import { filesForName, filesOf, readState, serviceFiles, writeState, type StateRecord } from '../core/service-files.js';
 import { constants as osConstants } from 'node:os';
-import type { ControlAnswer } from './core/control.js';
-import { renderList, renderStatus, statusJson } from './core/status-view.js';
-import { colorEnabled, spinner } from './core/terminal.js';
-import { followFiles, tailLines } from './core/log-tail.js';
+import type { ControlAnswer } from '../core/control.js';
+import { renderList, renderStatus, statusJson } from './status-view.js';
+import { colorEnabled, spinner } from './terminal.js';
+import { followFiles, tailLines } from './log-tail.js';
 import { resolve as resolvePath } from 'node:path';
 import { lstatSync } from 'node:fs';
 

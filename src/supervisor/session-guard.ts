@@ -2,7 +2,7 @@
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { pipe } from '../sys/unistd.js';
 import { waitpid } from '../sys/wait.js';
-import { spawnPlanned } from './spawner.js';
+import { spawnPlanned } from '../core/spawner.js';
 
 const SHELL = ['/bin/sh', '/usr/bin/sh'].find(existsSync) ?? null;
 

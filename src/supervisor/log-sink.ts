@@ -1,8 +1,8 @@
 // Workers' output, line by line, into the service's log files: whole lines only, reopened on demand, never blocking a worker.
 import { closeSync, writeSync } from 'node:fs';
-import { nodeNet } from './lazy-net.js';
+import { nodeNet } from '../core/lazy-net.js';
 import { logFileOf, type StdioTarget } from '../options.js';
-import { LogFileError, openLogFile, type FsIdentity } from './log-file-open.js';
+import { LogFileError, openLogFile, type FsIdentity } from '../core/log-file-open.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */
 const PENDING_CAP = 16 * 1024 * 1024;

@@ -1,8 +1,8 @@
 // The supervisor: the process that called setsid and stays, holding the PID file lock, running N workers.
-import { takePidfile } from './core/confine.js';
-import { releasePidfile } from './core/pidfile.js';
-import { errorReport, receiveOrder } from './core/session-link.js';
-import { SupervisorRuntime } from './core/supervisor-runtime.js';
+import { takePidfile } from '../core/confine.js';
+import { releasePidfile } from '../core/pidfile.js';
+import { errorReport, receiveOrder } from '../core/session-link.js';
+import { SupervisorRuntime } from './runtime.js';
 
 receiveOrder((order, link) => {
   const o = order.options;

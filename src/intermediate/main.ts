@@ -1,20 +1,20 @@
 // The intermediate: the process that called setsid. It confines itself, takes the PID file, spawns the daemon
 // (so the daemon is not a session leader), relays the readiness verdict to the original, and exits.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { releasePidfile, writePid } from './core/pidfile.js';
-import { confine, takePidfile } from './core/confine.js';
-import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds } from './core/plan.js';
-import { onLines, type Report, type SessionOrder } from './core/messages.js';
-import { errorReport, receiveOrder, type SessionLink } from './core/session-link.js';
-import { nodeNet } from './core/lazy-net.js';
-import { spawnPlanned } from './core/spawner.js';
-import { planner } from './core/wasm.js';
-import { socketpair } from './sys/socket.js';
-import { waitpid } from './sys/wait.js';
-import { kill } from './sys/signal.js';
-import { MARKERS } from './core/markers.js';
-import { O_NOFOLLOW, O_NONBLOCK, O_RDONLY } from './sys/fcntl.js';
-import { logFileOf, type Normalized, type StdioTarget } from './options.js';
+import { releasePidfile, writePid } from '../core/pidfile.js';
+import { confine, takePidfile } from '../core/confine.js';
+import { daemonFdTargets, DAEMON_PIDFILE_FD, DAEMON_READY_FD, planFds } from '../core/plan.js';
+import { onLines, type Report, type SessionOrder } from '../core/messages.js';
+import { errorReport, receiveOrder, type SessionLink } from '../core/session-link.js';
+import { nodeNet } from '../core/lazy-net.js';
+import { spawnPlanned } from '../core/spawner.js';
+import { planner } from '../core/wasm.js';
+import { socketpair } from '../sys/socket.js';
+import { waitpid } from '../sys/wait.js';
+import { kill } from '../sys/signal.js';
+import { MARKERS } from '../core/markers.js';
+import { O_NOFOLLOW, O_NONBLOCK, O_RDONLY } from '../sys/fcntl.js';
+import { logFileOf, type Normalized, type StdioTarget } from '../options.js';
 
 
 /** Only what the daemon wrote to stderr during this start, not an old log's tail. */

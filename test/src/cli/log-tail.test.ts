@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { followFile, followFiles, tailLines, type Following } from '../../../src/core/log-tail.js';
+import { followFile, followFiles, tailLines, type Following } from '../../../src/cli/log-tail.js';
 
 const root = mkdtempSync(join(tmpdir(), 'daemonkit-logtail-'));
 after(() => rmSync(root, { recursive: true, force: true }));

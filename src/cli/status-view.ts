@@ -1,5 +1,5 @@
 // How `status` and `list` show a service: aligned tables, colour only on a terminal, JSON on request.
-import { LSB, type StatusReport } from './service-control.js';
+import { LSB, type StatusReport } from '../core/service-control.js';
 
 /** A supervisor answered: up, with or without a worker up. */
 const answered = (r: StatusReport) => r.status !== null && (r.lsb === LSB.running || r.lsb === LSB.noWorkerUp);

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { colorEnabled, formatAge, formatDuration, paint, spinner, stateColor, stripAnsi, table, visibleWidth } from '../../../src/core/terminal.js';
+import { colorEnabled, formatAge, formatDuration, paint, spinner, stateColor, stripAnsi, table, visibleWidth } from '../../../src/cli/terminal.js';
 import { repoRoot } from '../../helpers/paths.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -205,7 +205,7 @@ describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script
   const bundle = join(dir, 'terminal.mjs');
   const child = join(dir, 'child.mjs');
   // The child runs the real module against its real stdout: bundled on the fly, since Node 20 cannot import .ts.
-  execFileSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [join(repoRoot, 'src', 'core', 'terminal.ts'), '--bundle', '--format=esm', '--platform=node', `--outfile=${bundle}`, '--log-level=warning']);
+  execFileSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [join(repoRoot, 'src', 'cli', 'terminal.ts'), '--bundle', '--format=esm', '--platform=node', `--outfile=${bundle}`, '--log-level=warning']);
   writeFileSync(
     child,
     `import { colorEnabled, paint, spinner } from ${JSON.stringify(bundle)};
