@@ -5,4 +5,5 @@ export * from "./steps";
 export * from "./wait-status";
 export * from "./fd-plan";
 export * from "./supervisor";
+export * from "./supervisor-abi";
 export * from "./stop-schedule";

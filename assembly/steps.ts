@@ -28,7 +28,9 @@ export const STEP_RELEASE_PIDFILE: i32 = 18;
 export const STEP_CONTROL_SOCKET: i32 = 19;
 export const STEP_SESSION_GUARD: i32 = 20;
 export const STEP_NO_CORE_DUMPS: i32 = 21;
-const STEP_LAST: i32 = STEP_NO_CORE_DUMPS;
+/** The range of step numbers, for whoever lists every step (tests, the handler tables' check). */
+export const STEP_FIRST: i32 = STEP_OPEN_READY_PIPE;
+export const STEP_LAST: i32 = STEP_NO_CORE_DUMPS;
 
 // Option flags (from the normalized options).
 export const OPT_SUPERVISE: i32 = 1;
@@ -39,6 +41,8 @@ export const OPT_GROUP: i32 = 16;
 export const OPT_FORCE_DETACH: i32 = 32;
 export const OPT_READY_PROTOCOL: i32 = 64;
 export const OPT_NO_CORE_DUMPS: i32 = 128;
+/** Every option flag: the combinations a plan can be asked for are the subsets of this. */
+export const OPT_ALL: i32 = OPT_SUPERVISE | OPT_PIDFILE | OPT_CHROOT | OPT_USER | OPT_GROUP | OPT_FORCE_DETACH | OPT_READY_PROTOCOL | OPT_NO_CORE_DUMPS;
 
 // What the calling process knows about itself, for the "already detached" rule.
 export const CTX_PARENT_IS_INIT: i32 = 1;
@@ -46,6 +50,8 @@ export const CTX_SYSTEMD_INVOCATION: i32 = 2;
 export const CTX_NOTIFY_SOCKET: i32 = 4;
 export const CTX_STDIN_SOCKET: i32 = 8;
 export const CTX_SUPERVISED: i32 = 16;
+/** Every context bit. */
+export const CTX_ALL: i32 = CTX_PARENT_IS_INIT | CTX_SYSTEMD_INVOCATION | CTX_NOTIFY_SOCKET | CTX_STDIN_SOCKET | CTX_SUPERVISED;
 
 /** 0 when the process must detach; otherwise the CTX_ bit that says it already is (and force was not given). */
 export function detachSkipReason(context: i32, options: i32): i32 {
@@ -182,9 +188,9 @@ export function stepOrderError(plan: Int32Array): string {
   if ((plan.length & 1) != 0) return "a plan is a list of (role, step) pairs";
   for (let i = 0; i < plan.length; i += 2) {
     if (plan[i] < ROLE_ORIGINAL || plan[i] > ROLE_DAEMON) return "unknown role " + plan[i].toString();
-    if (plan[i + 1] < STEP_OPEN_READY_PIPE || plan[i + 1] > STEP_LAST) return "unknown step " + plan[i + 1].toString();
+    if (plan[i + 1] < STEP_FIRST || plan[i + 1] > STEP_LAST) return "unknown step " + plan[i + 1].toString();
   }
-  for (let s = STEP_OPEN_READY_PIPE; s <= STEP_LAST; s++) {
+  for (let s = STEP_FIRST; s <= STEP_LAST; s++) {
     if (count(plan, s) > 1) return stepName(s) + " appears more than once";
   }
   const lock = indexOf(plan, STEP_PIDFILE_LOCK);

@@ -5,6 +5,14 @@ import { signalName, signalNumber } from "./signals";
 
 const MAX_ITEMS: i32 = 16;
 const MAX_MS: i32 = 86400000;
+const SIGTERM: i32 = 15;
+const SIGKILL: i32 = 9;
+const MAX_SIGNAL: i32 = 64;
+/** The `forever` marker's pair: [FOREVER_SIGNAL, FOREVER_MS]. */
+export const FOREVER_SIGNAL: i32 = 0;
+export const FOREVER_MS: i32 = -1;
+/** What a `forever` step adds to a schedule's budget: callers give up waiting before. */
+const FOREVER_BUDGET_MS: i32 = 3600000;
 
 // Milliseconds for "10" or "0.5"; -1 not a number, -2 more than 3 decimals, -3 more than a day.
 function secondsToMs(item: string): i32 {
@@ -72,7 +80,7 @@ function parseInto(text: string, out: i32[]): string {
   if (n == 1) {
     const ms = secondsToMs(items[0]);
     if (ms >= 0) {
-      out.push(15); out.push(ms); out.push(9); out.push(ms);
+      out.push(SIGTERM); out.push(ms); out.push(SIGKILL); out.push(ms);
       return "";
     }
   }
@@ -84,7 +92,7 @@ function parseInto(text: string, out: i32[]): string {
       if (i == 0) return "'" + item + "' has nothing to repeat" + quoted;
       if (!wantSignal) return "expected a number of seconds after '" + items[i - 1] + "', got '" + item + "'" + quoted;
       if (i != n - 1) return "'" + item + "' must be the last item" + quoted;
-      out.push(0); out.push(-1);
+      out.push(FOREVER_SIGNAL); out.push(FOREVER_MS);
       return "";
     }
     const ms = secondsToMs(item);
@@ -144,7 +152,7 @@ export function formatStopSchedule(pairs: Int32Array): string {
     if (i > 0) s += "/";
     const sig = pairs[i];
     const ms = pairs[i + 1];
-    if (sig == 0 && ms == -1) { s += "forever"; continue; }
+    if (sig == FOREVER_SIGNAL && ms == FOREVER_MS) { s += "forever"; continue; }
     let name = signalName(sig);
     name = name.length ? name.substring(3) : sig.toString();
     s += name + "/" + (ms < 0 ? ms.toString() : formatSeconds(ms));
@@ -155,6 +163,55 @@ export function formatStopSchedule(pairs: Int32Array): string {
 /** TERM/10/KILL/5: what `stop` does without --retry. */
 export function defaultStopSchedule(): Int32Array {
   const r = new Int32Array(4);
-  r[0] = 15; r[1] = 10000; r[2] = 9; r[3] = 5000;
+  r[0] = SIGTERM; r[1] = 10000; r[2] = SIGKILL; r[3] = 5000;
   return r;
+}
+
+// ---- stepping: every stop (the supervisor's, an unsupervised daemon's, a start's cleanup) walks a schedule so ----
+
+/** Whether `pairs` is a schedule the steppers accept: 1..16 pairs, signals 1..64, 0..86400 s, `forever` last only. */
+export function validStopSchedule(pairs: Int32Array): bool {
+  const n = pairs.length;
+  if (n < 2 || n > MAX_ITEMS * 2 || (n & 1) != 0) return false;
+  for (let i = 0; i < n; i += 2) {
+    const sig = pairs[i];
+    const ms = pairs[i + 1];
+    if (sig == FOREVER_SIGNAL && ms == FOREVER_MS) {
+      if (i == 0 || i != n - 2) return false;
+    } else if (sig < 1 || sig > MAX_SIGNAL || ms < 0 || ms > MAX_MS) return false;
+  }
+  return true;
+}
+
+// A step index → the pair it runs: the `forever` marker runs the pair before it.
+function pairOf(pairs: Int32Array, step: i32): i32 {
+  return pairs[step * 2 + 1] == FOREVER_MS ? step - 1 : step;
+}
+
+/** Whether the schedule has no step `step`: it ran out (the process outlived every step). */
+export function stopStepRanOut(pairs: Int32Array, step: i32): bool {
+  return step < 0 || step * 2 + 1 >= pairs.length;
+}
+
+/** The signal step `step` sends (a `forever` step: its pair's); 0 past the end. */
+export function stopStepSignal(pairs: Int32Array, step: i32): i32 {
+  return stopStepRanOut(pairs, step) ? 0 : pairs[pairOf(pairs, step) * 2];
+}
+
+/** How long step `step` waits for the process to go before the next step; 0 past the end. */
+export function stopStepTimeout(pairs: Int32Array, step: i32): i32 {
+  return stopStepRanOut(pairs, step) ? 0 : pairs[pairOf(pairs, step) * 2 + 1];
+}
+
+/** The step after `step` (one that ran out when stopStepRanOut says so); `forever` stays where it is. */
+export function stopNextStep(pairs: Int32Array, step: i32): i32 {
+  if (stopStepRanOut(pairs, step)) return pairs.length >> 1;
+  return pairs[step * 2 + 1] == FOREVER_MS ? step : step + 1;
+}
+
+/** Milliseconds the whole schedule may take; a `forever` step counts as an hour (a caller gives up before). */
+export function stopScheduleBudgetMs(pairs: Int32Array): i32 {
+  let total = 0;
+  for (let i = 1; i < pairs.length; i += 2) total += pairs[i] == FOREVER_MS ? FOREVER_BUDGET_MS : pairs[i];
+  return total;
 }

@@ -34,6 +34,16 @@ export function waitCoreDumped(status: i32): bool {
   return waitKind(status) == WAIT_KILLED && (status & 0x80) != 0;
 }
 
+/** Whether it exited with code 0. */
+export function waitSucceeded(status: i32): bool {
+  return waitKind(status) == WAIT_EXITED && waitCode(status) == 0;
+}
+
+/** The raw status of a process that exited with `code`, as waitpid would fill it. */
+export function exitedStatus(code: i32): i32 {
+  return (code & 0xff) << 8;
+}
+
 /** The code a shell reports for it: the exit code, or 128 + the signal that killed or stopped it; 0 if it continued. */
 export function shellExitCode(status: i32): i32 {
   const kind = waitKind(status);

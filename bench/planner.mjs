@@ -15,7 +15,9 @@ const PER_BATCH = 2000;
 export async function run(ctx) {
   const n = ctx.n ?? defaults.n;
   const esbuild = await import('esbuild');
-  const outDir = ctx.dir('planner-bundle');
+  // Under build/, like dist/: the normalizer looks users up through koffi (external), resolved from the repo's node_modules.
+  const outDir = join(root, 'build', 'bench-planner');
+  mkdirSync(outDir, { recursive: true });
   // The settings scripts/build.mjs shares with dist/: node20, koffi external, the wasm embedded (ESM here, to import it).
   const { esbuildCommon } = await import('../scripts/build.mjs');
   await esbuild.build({

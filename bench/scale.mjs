@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { cli, node } from './lib/env.mjs';
 import { MINI, dkEnv, target } from './lib/peers.mjs';
-import { CLK_TCK, alive, cmdline, ctxSwitches, killPid, launch, memory, now, pids, readPidfile, run as runCmd, runs, sleep, stat, stopPids, track } from './lib/proc.mjs';
+import { CLK_TCK, alive, cmdline, ctxSwitches, killPid, launch, memory, now, pids, pollAsync, readPidfile, run as runCmd, runs, sleep, stat, stopPids, track } from './lib/proc.mjs';
 import { summarize } from './lib/stats.mjs';
 
 export const name = 'scale';
@@ -38,14 +38,9 @@ function scan(marker, expect, known) {
   return out;
 }
 
+/** When fn() came true (ms, on now()'s clock), or null at the timeout: the shared poll, timed. */
 async function until(fn, { stepMs = 2, timeoutMs = 60_000 } = {}) {
-  const end = now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return now();
-    if (now() > end) return null;
-    await sleep(stepMs);
-  }
+  return (await pollAsync(fn, { stepMs, timeoutMs })) ? now() : null;
 }
 
 const zombiesOf = (sup) => pids().filter((p) => {

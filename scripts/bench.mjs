@@ -59,7 +59,7 @@ const peerFilter = values.peers ? values.peers.split(',').map((s) => s.trim()).f
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
 // This machine's environment sets NODE_EXTRA_CA_CERTS, which makes every Node process parse a CA bundle at
-// startup (~30 ms here). Users rarely have it; it inflates the `node -e ''` reference. Every process the bench
+// startup. Users rarely have it; it inflates the `node -e ''` reference. Every process the bench
 // starts runs without it; the load measurement shows what it costs (its row with the variable set).
 const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
 delete process.env.NODE_EXTRA_CA_CERTS;

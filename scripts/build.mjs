@@ -49,7 +49,7 @@ export function buildWasm({ force = false } = {}) {
 
 /**
  * asc's raw bindings instantiate with `await`, which forces top-level await and so an ESM bundle with its slower loader.
- * The module is 50 KB: compiling it synchronously costs under 1 ms. Rewrite the one awaited line (and its type).
+ * The module is small enough to compile synchronously: rewrite the one awaited line (and its type).
  */
 function makeBindingsSync() {
   const rewrite = (file, from, to) => {
@@ -72,7 +72,7 @@ export async function buildDist() {
   // dist/NAME.js from each role's entry: the CLI, the library, and the two processes the original spawns.
   const entryPoints = { cli: 'cli/main.ts', index: 'index.ts', intermediate: 'intermediate/main.ts', supervisor: 'supervisor/main.ts' };
   for (const [name, file] of Object.entries(entryPoints)) entryPoints[name] = join(root, 'src', file);
-  // CommonJS: Node's CJS loader starts a bundle several ms sooner than its ESM loader (bench load), twice per start.
+  // CommonJS: Node's CJS loader starts a bundle sooner than its ESM loader, twice per start (RELIABILITY.md).
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
   await esbuild.build({

@@ -11,6 +11,8 @@ import { tmpdir, cpus, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { poll, sleep } from '../test/helpers/poll.mjs';
+import { statOrNull as procStat } from '../test/helpers/proc-stat.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,7 +42,6 @@ function rand() {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 const pick = (xs) => xs[Math.floor(rand() * xs.length)];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // A private copy of dist/: others may rebuild dist/ while we run for minutes. Under build/ so koffi still resolves.
@@ -105,15 +106,6 @@ const readPid = () => {
     return 0;
   }
 };
-function procStat(pid) {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = t.slice(t.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], ppid: Number(rest[1]), start: rest[19] };
-  } catch {
-    return null;
-  }
-}
 const children = (pid) => {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
@@ -165,19 +157,17 @@ let busy = false; // an action is under way: the sampler does not take quiet fd 
 
 /** Waits until the supervisor reports every worker running and /proc agrees. */
 async function quiesce(timeoutMs = 15_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const r = await cli('status', NAME, '--json');
-    if (r.code === 0) {
+  const ready = await poll(
+    async () => {
+      const r = await cli('status', NAME, '--json');
+      if (r.code !== 0) return null;
       const j = JSON.parse(r.stdout);
-      const sup = readPid();
-      const kids = workerPids();
-      if (j.state === 'running' && j.workers.every((w) => w.state === 'running' && w.pid) && kids.length === WORKERS) return j;
-    }
-    await sleep(100);
-  }
-  problems.push('did not quiesce: not every worker running');
-  return null;
+      return j.state === 'running' && j.workers.every((w) => w.state === 'running' && w.pid) && workerPids().length === WORKERS ? j : null;
+    },
+    { stepMs: 100, timeoutMs },
+  );
+  if (!ready) problems.push('did not quiesce: not every worker running');
+  return ready;
 }
 
 async function beginGeneration() {
@@ -216,7 +206,7 @@ const sampler = setInterval(() => {
   for (const c of children(sup)) {
     const s = procStat(c);
     if (s?.state !== 'Z') continue;
-    const key = `${c}.${s.start}`;
+    const key = `${c}.${s.starttime}`;
     zs.add(key);
     zombieSamples++;
     if (!zombieSeen.has(key)) {
@@ -399,7 +389,7 @@ const lineRe = /^w=(\d+) p=(\d+\.\d+) s=(\d+) x{64}$/;
 for (const f of logFiles) {
   for (const line of readFileSync(join(home, f), 'utf8').split('\n')) {
     if (line === '') continue;
-    if (line.startsWith('daemonkit supervisor')) continue; // the supervisor's own notes go to the same log
+    if (/^(\S+ )?daemonkit supervisor\[/.test(line)) continue; // the supervisor's own notes (timestamped) go to the same log
     const m = lineRe.exec(line);
     if (!m) {
       malformed++;

@@ -3,20 +3,18 @@ import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, typ
 import { isMainThread } from 'node:worker_threads';
 import { UsageError } from './errors.js';
 import { filesOf, writeState } from './core/service-files.js';
-import { constants } from 'node:os';
 import { buildPlan, detachWarning } from './core/plan.js';
 import { detachContext } from './core/context.js';
-import { adoptDaemon, inPlaceDaemon, Daemon } from './core/daemon-handle.js';
+import { adoptDaemon, Daemon } from './core/daemon-handle.js';
+import { daemonInPlace } from './core/daemon-steps.js';
 import { MARKERS } from './core/markers.js';
-import { acquirePidfile } from './core/pidfile.js';
 import { describeFailure, startDetached } from './core/start.js';
-import { limitCoreDumps } from './core/confine.js';
-
-const { SIGHUP, SIGUSR1 } = constants.signals;
+import { SIGHUP, SIGUSR1 } from './sys/signal.js';
 
 export { Daemon } from './core/daemon-handle.js';
 export { UsageError } from './errors.js';
 export { SysError } from './sys/errors.js';
+export { listenFds, type ListenFd } from './core/listen-fds.js';
 export type { DaemonOptions } from './options.js';
 
 /** Thrown in an already-detached process whose PID file another live process holds. */
@@ -74,15 +72,10 @@ async function begin(o: Normalized): Promise<Daemon> {
   if (!plan.detach) {
     const warning = detachWarning(o, context);
     if (warning) process.stderr.write(`daemonkit: ${warning}\n`);
-    let pidfile: { path: string; fd: number } | null = null;
-    if (o.pidfile) {
-      const got = acquirePidfile(o.pidfile);
-      if (!got.ok) throw new AlreadyRunningError(got.pid);
-      pidfile = { path: o.pidfile, fd: got.fd };
-    }
-    process.umask(o.umask);
-    limitCoreDumps(o);
-    return inPlaceDaemon(pidfile);
+    // Already a daemon: this process runs the daemon's steps of the plan on itself.
+    return daemonInPlace(o, plan.steps, (pid) => {
+      throw new AlreadyRunningError(pid);
+    });
   }
   const result = await startDetached(o, {
     path: process.execPath,

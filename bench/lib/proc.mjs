@@ -2,42 +2,12 @@
 // spawning, and the registry that makes sure every process a benchmark started is gone at the end.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { alive } from '../../test/helpers/proc-stat.mjs';
+import { poll as pollAsync } from '../../test/helpers/poll.mjs';
 
-const sab = new Int32Array(new SharedArrayBuffer(4));
-/** Blocks this thread for ms (sub-millisecond works): polling loops stay synchronous, free of event-loop jitter. */
-export function sleepSync(ms) {
-  Atomics.wait(sab, 0, 0, ms);
-}
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-export const now = () => Number(process.hrtime.bigint()) / 1e6; // ms, monotonic
-
-/** /proc/PID/stat fields we use, or null when the process does not exist. */
-export function stat(pid) {
-  let text;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  const close = text.lastIndexOf(')');
-  const f = text.slice(close + 2).split(' ');
-  // f[0] is field 3 (state); field n is f[n - 3].
-  return {
-    state: f[0],
-    ppid: Number(f[1]),
-    pgrp: Number(f[2]),
-    session: Number(f[3]),
-    utime: Number(f[11]),
-    stime: Number(f[12]),
-    starttime: Number(f[19]),
-  };
-}
-
-/** Exists and is not a zombie (a zombie has finished: it counts as gone). */
-export function alive(pid) {
-  const s = stat(pid);
-  return s !== null && s.state !== 'Z' && s.state !== 'X';
-}
+// The /proc/PID/stat parser and the wait helpers are the tests' own (plain ESM, no build step).
+export { alive, statOrNull as stat } from '../../test/helpers/proc-stat.mjs';
+export { now, poll as pollAsync, pollSync, sleep, sleepSync } from '../../test/helpers/poll.mjs';
 
 /** Gone: no such process, or a zombie nobody reaped yet (PID 1 here reaps orphans slowly). */
 export const gone = (pid) => !alive(pid);
@@ -87,27 +57,6 @@ export function makeFinder(marker, { before = new Set(pids()), exclude = new Set
     }
     return null;
   };
-}
-
-/** Polls cond() every stepMs (synchronously) until it returns a truthy value or timeoutMs passes; returns it or null. */
-export function pollSync(cond, { stepMs = 0.25, timeoutMs = 10_000 } = {}) {
-  const end = now() + timeoutMs;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (now() > end) return null;
-    sleepSync(stepMs);
-  }
-}
-
-export async function pollAsync(cond, { stepMs = 5, timeoutMs = 10_000 } = {}) {
-  const end = now() + timeoutMs;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (now() > end) return null;
-    await sleep(stepMs);
-  }
 }
 
 export function readPidfile(path) {

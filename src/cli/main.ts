@@ -1,12 +1,28 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { quote, UsageError } from '../errors.js';
 import { DamagedStateError } from '../core/state-record.js';
 import { inspectPidfile, PidfileError } from '../core/pidfile.js';
 import { planner } from '../core/wasm.js';
 import { SysError } from '../sys/errors.js';
 import { exitNow } from '../sys/unistd.js';
-import { checkName, defaultStateDir, logFileOf, normalize, parseCount, parseStopSchedule, type Normalized, type StartOptions } from '../options.js';
+import { checkName, defaultStateDir, logFileOf, normalize, parseCount, type Normalized } from '../options.js';
+import { OPTIONS } from '../core/option-table.js';
+import {
+  commandArgsOptions,
+  commandFlagsHelp,
+  commandFlagsUsage,
+  flagOf,
+  modeConflict,
+  readFlags,
+  startArgsOptions,
+  startOptionsFrom,
+  startOptionsHelp,
+  TARGET,
+  TARGET_USAGE,
+  type CommandFlags,
+  type Values,
+} from './flags.js';
 import { buildPlan, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
 import { describeFailure, startDetached } from '../core/start.js';
@@ -23,132 +39,49 @@ import { lstatSync } from 'node:fs';
 /** A service the user named that does not exist: one line, exit 1. */
 class NotFound extends Error {}
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
 interface Command {
   summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
+  /** What the command does, the first lines of its help. */
+  about?: string;
+  /** Its own flags (not start's options); their parseArgs config, usage and help lines derive from these. */
+  flags: CommandFlags;
+  /** Whether it names a service: NAME or --pidfile FILE. */
+  targets: boolean;
+  /** Whether it takes start's options (start and plan). */
+  startOptions: boolean;
   /** Whether the command takes `-- <command> [args]`. */
   takesCommand: boolean;
-  help: string;
   run(values: Values, positionals: string[], command: string[] | undefined): Promise<number> | number;
 }
 
-const daemonOptions = {
-  pidfile: { type: 'string' },
-  log: { type: 'string' },
-  'log-time': { type: 'boolean' },
-  stdout: { type: 'string' },
-  stderr: { type: 'string' },
-  cwd: { type: 'string' },
-  umask: { type: 'string' },
-  env: { type: 'string', multiple: true },
-  'clear-env': { type: 'boolean' },
-  user: { type: 'string' },
-  group: { type: 'string' },
-  chroot: { type: 'string' },
-  'ready-timeout': { type: 'string' },
-  'start-secs': { type: 'string' },
-  'no-supervise': { type: 'boolean' },
-  'core-dumps': { type: 'string' },
-  name: { type: 'string' },
-  workers: { type: 'string' },
-  restart: { type: 'string' },
-  'backoff-min': { type: 'string' },
-  'backoff-max': { type: 'string' },
-  'min-uptime': { type: 'string' },
-  'max-restarts': { type: 'string' },
-  'restart-window': { type: 'string' },
-  reload: { type: 'string' },
-  retry: { type: 'string' },
-  'reopen-signal': { type: 'string' },
-} as const;
-
-const daemonOptionsHelp = `
-  --pidfile FILE        PID file, locked for the daemon's life (default: STATE/NAME.pid)
-  --log FILE            stdout and stderr appended to FILE (default: STATE/NAME.log)
-  --stdout FILE         stdout only (/dev/null for none); --stderr FILE likewise
-  --log-time            start each line of workers' output with the UTC time it was read, as in
-                        2024-05-01T12:34:56.789Z (the supervisor's own lines always start so)
-  --cwd DIR             working directory (default /)
-  --umask MASK          022, 0o027 or u=rwx,g=rx,o= (default 022)
-  --env K=V             set a variable (repeatable)
-  --clear-env           keep only PATH, HOME and LANG from this environment
-  --user U, --group G   run as this user / group (root only); groups from initgroups
-  --chroot DIR          chroot before chdir
-  --ready-timeout SECS  how long start waits for ready (default 30)
-  --start-secs SECS     a program without a readiness protocol is ready when alive this long (default 0.2)
-  --no-supervise        classic double-fork daemon, no supervisor
-  --core-dumps on|off   let the daemon and its workers dump core (default off: RLIMIT_CORE 0, soft and hard,
-                        since a core holds the process's memory and so its secrets; on keeps the caller's limit)
-  --name NAME           service name (default: the command's basename)
-  --reopen-signal SIG   with --no-supervise: the signal the program takes as "reopen your logs" (default: none;
-                        reopen then refuses instead of sending a signal the program may die of)
-Supervision (the default; not with --no-supervise):
-  --workers N           run N workers, DAEMONKIT_TASK_ID 0..N-1 (default 1)
-  --restart POLICY      on-failure (default), always or never
-  --backoff-min D       first restart delay (default 100ms), doubling up to --backoff-max (default 10s)
-  --min-uptime D        a worker up this long resets its backoff (default 10s)
-  --max-restarts N      give up (stop, exit 1) when a worker fails more often than this in a row, each time
-                        before it was up --min-uptime, or the service restarts more often than this within
-                        --restart-window (default 10, 60s); with the defaults a crash loop ends in about 45s
-  --reload MODE         rolling (default: new worker ready, then the old one stops) or signal (SIGHUP to workers)
-  --retry SCHEDULE      how workers are stopped: signal/seconds pairs (default TERM/10/KILL/5)
-STATE is $DAEMONKIT_HOME, else $XDG_STATE_HOME/daemonkit, else ~/.local/state/daemonkit.`;
-
-function startOptionsFrom(v: Values, command: string[] | undefined): StartOptions {
-  const s = (k: string) => v[k] as string | undefined;
-  return {
-    command,
-    name: s('name'),
-    pidfile: s('pidfile'),
-    log: s('log'),
-    stdout: s('stdout'),
-    stderr: s('stderr'),
-    logTime: v['log-time'] === true,
-    cwd: s('cwd'),
-    umask: s('umask'),
-    env: v.env as string[] | undefined,
-    clearEnv: v['clear-env'] === true,
-    user: s('user'),
-    group: s('group'),
-    chroot: s('chroot'),
-    readyTimeout: s('ready-timeout'),
-    startSecs: s('start-secs'),
-    supervise: v['no-supervise'] !== true,
-    coreDumps: s('core-dumps'),
-    workers: s('workers'),
-    restart: s('restart'),
-    backoffMin: s('backoff-min'),
-    backoffMax: s('backoff-max'),
-    minUptime: s('min-uptime'),
-    maxRestarts: s('max-restarts'),
-    restartWindow: s('restart-window'),
-    reload: s('reload'),
-    retry: s('retry'),
-    reopenSignal: s('reopen-signal'),
-    // The CLI is asked to start a daemon: it detaches even when run from systemd or by PID 1.
-    forceDetach: true,
-  };
+/** The usage line, from what the command takes. */
+function usageOf(name: string, cmd: Command): string {
+  return `daemonkit ${name}${cmd.targets ? ` ${TARGET_USAGE}` : ''}${cmd.startOptions ? ' [options]' : ''}${commandFlagsUsage(cmd.flags)}${cmd.takesCommand ? ' -- <command> [args...]' : ''}`;
 }
 
-const targetOptions = { pidfile: { type: 'string' } } as const;
+function helpOf(cmd: Command): string {
+  return [...(cmd.about ? [cmd.about] : []), ...commandFlagsHelp(cmd.flags), ...(cmd.startOptions ? [startOptionsHelp()] : [])].join('\n');
+}
+
+function argsOptionsOf(cmd: Command) {
+  return { ...(cmd.targets ? commandArgsOptions(TARGET) : {}), ...(cmd.startOptions ? startArgsOptions() : {}), ...commandArgsOptions(cmd.flags) };
+}
 
 /** NAME (in the state directory) or --pidfile FILE (the named service recorded with it, else the files beside it). */
 function target(values: Values, positionals: string[]): Service {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-  const pidfile = values.pidfile as string | undefined;
-  if (pidfile !== undefined && positionals.length) throw new UsageError('conflicting options: give NAME or --pidfile, not both', '--pidfile', pidfile);
+  const { pidfile } = readFlags(TARGET, values);
+  const flag = `--${TARGET.pidfile.flag}`;
+  if (pidfile !== undefined && positionals.length) throw new UsageError(`conflicting options: give NAME or ${flag}, not both`, flag, pidfile);
   if (pidfile !== undefined) {
-    if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid --pidfile '${pidfile}': expected a path`, '--pidfile', pidfile);
+    if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid ${flag} '${pidfile}': expected a path`, flag, pidfile);
     const path = resolvePath(pidfile);
     const named = findByPidfile(defaultStateDir(), path);
     if (named) return named;
     const files = serviceFiles(path);
     return { name: files.pidfile.replace(/^.*\//, '').replace(/\.pid$/, ''), files };
   }
-  if (positionals.length === 0) throw new UsageError('missing NAME (or --pidfile FILE)');
+  if (positionals.length === 0) throw new UsageError(`missing NAME (or ${flag} ${TARGET.pidfile.arg})`);
   const name = checkName(positionals[0]!, 'NAME');
   return { name, files: filesForName(defaultStateDir(), name) };
 }
@@ -156,7 +89,7 @@ function target(values: Values, positionals: string[]): Service {
 /** A name never started here has neither a record nor a PID file: say so rather than look like a stopped service. */
 function unknownName(values: Values, service: Service): string | null {
   const exists = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
-  if (values.pidfile !== undefined || exists(service.files.state) || exists(service.files.pidfile)) return null;
+  if (readFlags(TARGET, values).pidfile !== undefined || exists(service.files.state) || exists(service.files.pidfile)) return null;
   return `no service named ${service.name} in ${defaultStateDir()}`;
 }
 
@@ -217,7 +150,7 @@ function reportAnswer(service: Service, answer: ControlAnswer | null | { denied:
   const signal = readState(service.files.state)?.signals?.[request] ?? null;
   if (signal === null) {
     if (inspectPidfile(service.files.pidfile).state === 'running') {
-      const hint = request === 'reopen' ? ' (start it with --reopen-signal SIG)' : '';
+      const hint = request === 'reopen' ? ` (start it with --${OPTIONS.reopenSignal.flag} ${OPTIONS.reopenSignal.arg})` : '';
       process.stderr.write(`daemonkit: ${service.name}: no supervisor answered and the program declared no signal for ${request}${hint}; nothing was sent\n`);
       return 1;
     }
@@ -256,51 +189,65 @@ function logPaths(service: Service): string[] {
   return [...new Set(stdio.map(logFileOf).filter((p): p is string => p !== null))];
 }
 
+const START_FLAGS = {
+  okIfRunning: { flag: 'ok-if-running', type: 'boolean', help: 'exit 0 when the service is already running' },
+} as const satisfies CommandFlags;
+
+const STOP_FLAGS = {
+  retry: flagOf('retry', "signal/seconds pairs as start-stop-daemon takes them; 'forever' repeats the last pair"),
+  okIfStopped: { flag: 'ok-if-stopped', type: 'boolean', help: 'exit 0 when it was not running' },
+} as const satisfies CommandFlags;
+
+const LOGS_FLAGS = {
+  lines: { flag: 'lines', short: 'n', type: 'string', arg: 'N', default: '50', parse: (o: string, v: string) => parseCount(o, v, 0, 1_000_000), help: 'how many lines (default 50)' },
+  follow: { flag: 'follow', short: 'f', type: 'boolean', help: 'keep printing what is appended, across reopen and rotation (Ctrl-C to stop)' },
+} as const satisfies CommandFlags;
+
+const JSON_FLAG = (help: string) => ({ json: { flag: 'json', type: 'boolean', help } }) as const satisfies CommandFlags;
+const STATUS_FLAGS = JSON_FLAG('the same as one JSON object');
+const LIST_FLAGS = JSON_FLAG('one JSON array');
+const PLAN_FLAGS = JSON_FLAG('the plan as JSON');
+
 const commands: Record<string, Command> = {
   start: {
     summary: 'start a program as a daemon; exits 0 once it is ready',
-    usage: 'daemonkit start [options] -- <command> [args...]',
-    options: { ...daemonOptions, 'ok-if-running': { type: 'boolean' } },
+    about: `Starts the program as a daemon and waits until it is ready: exit 0, or 1 with its own error
+(its exit status and the last lines of its stderr). A running service: "already running (pid N)", exit 1.`,
+    flags: START_FLAGS,
+    targets: false,
+    startOptions: true,
     takesCommand: true,
-    help: `Starts the program as a daemon and waits until it is ready: exit 0, or 1 with its own error
-(its exit status and the last lines of its stderr). A running service: "already running (pid N)", exit 1.
-  --ok-if-running       exit 0 when the service is already running${daemonOptionsHelp}`,
     async run(values, _positionals, command) {
       const options = normalize(startOptionsFrom(values, command), 'cli');
-      if (!options.supervise) {
-        const superviseOnly = (['workers', 'restart', 'backoff-min', 'backoff-max', 'min-uptime', 'max-restarts', 'restart-window', 'reload'] as const).find((k) => values[k] !== undefined);
-        if (superviseOnly) throw new UsageError(`conflicting options: --${superviseOnly} needs the supervisor, not --no-supervise`, `--${superviseOnly}`);
-      } else if (values['reopen-signal'] !== undefined) {
-        throw new UsageError('conflicting options: --reopen-signal is for --no-supervise (the supervisor reopens the logs itself)', '--reopen-signal', values['reopen-signal'] as string);
-      }
-      return startService(options, values['ok-if-running'] === true);
+      const conflict = modeConflict(values, options.supervise);
+      if (conflict) throw conflict;
+      return startService(options, readFlags(START_FLAGS, values).okIfRunning);
     },
   },
   stop: {
     summary: 'stop a service and wait until it is gone',
-    usage: 'daemonkit stop NAME | --pidfile FILE [--retry TERM/10/KILL/5] [--ok-if-stopped]',
-    options: { ...targetOptions, retry: { type: 'string' }, 'ok-if-stopped': { type: 'boolean' } },
+    about: `Stops the supervisor and every worker (or an unsupervised daemon) and waits until they are gone.
+Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the schedule ran out.`,
+    flags: STOP_FLAGS,
+    targets: true,
+    startOptions: false,
     takesCommand: false,
-    help: `Stops the supervisor and every worker (or an unsupervised daemon) and waits until they are gone.
-Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
-  --retry SCHEDULE      signal/seconds pairs as start-stop-daemon takes them; 'forever' repeats the last pair
-  --ok-if-stopped       exit 0 when it was not running`,
     async run(values, positionals) {
       const service = target(values, positionals);
-      const schedule = parseStopSchedule('--retry', (values.retry as string | undefined) ?? 'TERM/10/KILL/5');
+      const flags = readFlags(STOP_FLAGS, values);
       const spin = spinner(process.stderr, `stopping ${service.name}`);
-      const outcome = await stopService(service, schedule);
+      const outcome = await stopService(service, flags.retry);
       spin.stop();
-      return reportStop(service, outcome, values['ok-if-stopped'] === true);
+      return reportStop(service, outcome, flags.okIfStopped);
     },
   },
   status: {
     summary: 'show a service: supervisor, workers, restarts, last exits (LSB exit codes)',
-    usage: 'daemonkit status NAME | --pidfile FILE [--json]',
-    options: { ...targetOptions, json: { type: 'boolean' } },
+    about: 'Exit codes follow LSB: 0 running, 1 dead with a PID file left, 3 not running, 4 unknown.',
+    flags: STATUS_FLAGS,
+    targets: true,
+    startOptions: false,
     takesCommand: false,
-    help: `Exit codes follow LSB: 0 running, 1 dead with a PID file left, 3 not running, 4 unknown.
-  --json                the same as one JSON object`,
     async run(values, positionals) {
       const service = target(values, positionals);
       const unknown = unknownName(values, service);
@@ -309,16 +256,18 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
         return LSB.unknown;
       }
       const report = await statusOf(service);
-      process.stdout.write(values.json ? `${JSON.stringify(statusJson(report))}\n` : renderStatus(report, colorEnabled(process.stdout)));
+      const { json } = readFlags(STATUS_FLAGS, values);
+      process.stdout.write(json ? `${JSON.stringify(statusJson(report))}\n` : renderStatus(report, colorEnabled(process.stdout)));
       return report.lsb;
     },
   },
   restart: {
     summary: 'stop, then start again with the options it was started with',
-    usage: 'daemonkit restart NAME | --pidfile FILE',
-    options: { ...targetOptions },
+    about: 'Stops the service (if it runs) and starts it with the options recorded when it was last started.',
+    flags: {},
+    targets: true,
+    startOptions: false,
     takesCommand: false,
-    help: 'Stops the service (if it runs) and starts it with the options recorded when it was last started.',
     async run(values, positionals) {
       const service = target(values, positionals);
       const record = readState(service.files.state);
@@ -330,11 +279,12 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
     },
   },
   reload: {
-    summary: 'reload: replace workers one at a time (or SIGHUP them with --reload signal)',
-    usage: 'daemonkit reload NAME | --pidfile FILE',
-    options: { ...targetOptions },
+    summary: `reload: replace workers one at a time (or SIGHUP them with --${OPTIONS.reload.flag} signal)`,
+    about: 'Asks the supervisor to reload and waits until it has. An unsupervised daemon gets SIGHUP.',
+    flags: {},
+    targets: true,
+    startOptions: false,
     takesCommand: false,
-    help: 'Asks the supervisor to reload and waits until it has. An unsupervised daemon gets SIGHUP.',
     async run(values, positionals) {
       const service = target(values, positionals);
       const spin = spinner(process.stderr, `reloading ${service.name}`);
@@ -345,31 +295,31 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
   },
   reopen: {
     summary: 'reopen the log files (after logrotate moved them)',
-    usage: 'daemonkit reopen NAME | --pidfile FILE',
-    options: { ...targetOptions },
+    about: 'Makes the supervisor close and reopen its log files; use it as logrotate postrotate. Same as SIGUSR1.',
+    flags: {},
+    targets: true,
+    startOptions: false,
     takesCommand: false,
-    help: 'Makes the supervisor close and reopen its log files; use it as logrotate postrotate. Same as SIGUSR1.',
     async run(values, positionals) {
       const service = target(values, positionals);
       return reportAnswer(service, await ask(service, { cmd: 'reopen' }, 5000), 'reopened its logs', 'reopen');
     },
   },
   logs: {
-    summary: 'print the end of the logs; -f follows them across rotation',
-    usage: 'daemonkit logs NAME | --pidfile FILE [-n 50] [-f]',
-    options: { ...targetOptions, lines: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' } },
+    summary: `print the end of the logs; -${LOGS_FLAGS.follow.short} follows them across rotation`,
+    flags: LOGS_FLAGS,
+    targets: true,
+    startOptions: false,
     takesCommand: false,
-    help: `  -n, --lines N         how many lines (default 50)
-  -f, --follow          keep printing what is appended, across reopen and rotation (Ctrl-C to stop)`,
     async run(values, positionals) {
       const service = target(values, positionals);
-      const n = parseCount('--lines', (values.lines as string | undefined) ?? '50', 0, 1_000_000);
+      const { lines: n, follow } = readFlags(LOGS_FLAGS, values);
       const unknown = unknownName(values, service);
       if (unknown) throw new NotFound(unknown);
       const paths = logPaths(service);
       if (paths.length === 0) throw new UsageError(`${service.name} has no log file (its output goes to /dev/null)`);
       for (const p of paths) process.stdout.write(tailLines(p, n));
-      if (!values.follow) return 0;
+      if (!follow) return 0;
       const following = followFiles(paths, (chunk) => process.stdout.write(chunk), { fromEnd: true });
       await new Promise<void>((resolve) => {
         for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
@@ -380,29 +330,31 @@ Exit 0 stopped, 1 not running (0 with --ok-if-stopped), 2 the schedule ran out.
   },
   list: {
     summary: 'every service in the state directory, with its status',
-    usage: 'daemonkit list [--json]',
-    options: { json: { type: 'boolean' } },
+    about: 'Lists $DAEMONKIT_HOME (or $XDG_STATE_HOME/daemonkit, or ~/.local/state/daemonkit).',
+    flags: LIST_FLAGS,
+    targets: false,
+    startOptions: false,
     takesCommand: false,
-    help: `Lists $DAEMONKIT_HOME (or $XDG_STATE_HOME/daemonkit, or ~/.local/state/daemonkit).
-  --json                one JSON array`,
     async run(values, positionals) {
       if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
       const reports = await Promise.all(listServices(defaultStateDir()).map(statusOf));
-      process.stdout.write(values.json ? `${JSON.stringify(reports.map(statusJson))}\n` : renderList(reports, colorEnabled(process.stdout)));
+      const { json } = readFlags(LIST_FLAGS, values);
+      process.stdout.write(json ? `${JSON.stringify(reports.map(statusJson))}\n` : renderList(reports, colorEnabled(process.stdout)));
       return 0;
     },
   },
   plan: {
     summary: 'print the steps that start would take, without doing anything',
-    usage: 'daemonkit plan [options] [--json] -- <command> [args...]',
-    options: { ...daemonOptions, json: { type: 'boolean' } },
+    about: 'Prints the plan: one step a line, with the process that runs it. No side effects.',
+    flags: PLAN_FLAGS,
+    targets: false,
+    startOptions: true,
     takesCommand: true,
-    help: `Prints the plan: one step a line, with the process that runs it. No side effects.
-  --json                the plan as JSON${daemonOptionsHelp}`,
     run(values, _positionals, command) {
       const options = normalize(startOptionsFrom(values, command), 'cli');
       const plan = buildPlan(options, detachContext());
-      process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
+      const { json } = readFlags(PLAN_FLAGS, values);
+      process.stdout.write(json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
       return 0;
     },
   },
@@ -429,7 +381,7 @@ function parseCommandLine(name: string, cmd: Command, argv: string[]) {
   if (dash >= 0 && !cmd.takesCommand) throw new UsageError(`${name} takes no command after '--'`);
   let parsed;
   try {
-    parsed = parseArgs({ args: own, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: own, options: { ...argsOptionsOf(cmd), help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(parseArgsMessage(e as Error & { code?: string }, own));
   }
@@ -471,7 +423,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
     const { values, positionals, command } = parseCommandLine(name, cmd, rest);
     if (values.help) {
-      process.stdout.write(`Usage: ${cmd.usage}\n\n${cmd.help}\n`);
+      process.stdout.write(`Usage: ${usageOf(name, cmd)}\n\n${helpOf(cmd)}\n`);
       return 0;
     }
     return await cmd.run(values, positionals, command);

@@ -1,5 +1,5 @@
-// node:net, loaded at first use: it brings Node's whole stream stack (~5 ms a process), which a start's critical
-// path (order in, verdict out, one spawn) does without. Types come from `import type`, which costs nothing.
+// node:net, loaded at first use: it brings Node's whole stream stack, which a start's critical path (order in,
+// verdict out, one spawn) does without (cost: RELIABILITY.md). Types come from `import type`, which costs nothing.
 import { createRequire } from 'node:module';
 
 type Net = typeof import('node:net');

@@ -2,6 +2,7 @@
 import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Normalized } from '../options.js';
+import type { PlannedStep } from './step-runner.js';
 
 /** original → new session: what to start. */
 export interface SessionOrder {
@@ -10,6 +11,8 @@ export interface SessionOrder {
   daemon: { path: string; argv: string[] };
   /** The daemon speaks the ready protocol (a daemonkit library daemon) instead of being ready when alive. */
   readyProtocol: boolean;
+  /** The plan the original made (and `daemonkit plan` prints): the new session and the daemon run their shares of it. */
+  steps: PlannedStep[];
 }
 
 /** new session → original, and daemon → intermediate. */

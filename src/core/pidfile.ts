@@ -128,7 +128,7 @@ function lockOnce(path: string): LockTry {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
     if (!flock(fd, LOCK_EX | LOCK_NB)) {
-      // The holder may not have written its PID yet (50 starts on 2 cores can delay it past 100 ms): wait up to 1 s.
+      // The holder may not have written its PID yet (simultaneous starts delay it; RELIABILITY.md): wait up to 1 s.
       let pid = readPidFromFd(fd);
       for (let i = 0; pid === null && i < 200; i++) {
         pause(POLL_MS);

@@ -2,12 +2,12 @@
 import { planner } from './wasm.js';
 import { logFileOf, type Normalized, type StdioTarget } from '../options.js';
 import { quote } from '../errors.js';
+import type { PlannedStep } from './step-runner.js';
 
 export type Role = 'original' | 'intermediate' | 'supervisor' | 'daemon';
 
-export interface Step {
-  role: Role;
-  step: string;
+/** A planned step with the line `daemonkit plan` prints for it. */
+export interface Step extends PlannedStep {
   detail: string;
 }
 
@@ -73,6 +73,39 @@ export function daemonFdTargets(pidfile: number | null, daemonReady: number | nu
   if (daemonReady !== null) targets.push([DAEMON_READY_FD, { kind: 'fd', fd: daemonReady }]);
   return targets;
 }
+
+/** A supervised worker's stdio: no input, its output into the supervisor's pipes (one pipe when both go to one file). */
+export function workerFdTargets(stdoutPipe: number, stderrPipe: number): Array<[number, StdioTarget]> {
+  return [
+    [0, { kind: 'null' }],
+    [1, { kind: 'fd', fd: stdoutPipe }],
+    [2, { kind: 'fd', fd: stderrPipe }],
+  ];
+}
+
+/**
+ * The fd plan of every spawn daemonkit makes, by what is spawned: the runtime and the simulator (src/sim) both call
+ * these, so what the simulator checks is what runs.
+ */
+export const FD_PLANS = {
+  /** The original spawning the new session: stdio per the options (log files by the fds it opened), the ready socket. */
+  session: (o: Normalized, readySocket: number, logs: Map<string, number>): FdAction[] => planFds(sessionFdTargets(o, readySocket, logs)),
+  /** The intermediate spawning the daemon: its stdio kept, the locked PID file and the ready pipe passed on. */
+  daemon: (pidfile: number | null, daemonReady: number | null): FdAction[] => planFds(daemonFdTargets(pidfile, daemonReady)),
+  /** The supervisor spawning a worker. */
+  worker: (stdoutPipe: number, stderrPipe: number): FdAction[] => planFds(workerFdTargets(stdoutPipe, stderrPipe)),
+  /**
+   * The supervisor spawning its session guard: the pipe it reads as stdin, /dev/null for its output, nothing else.
+   * Written out, not planned: three fixed actions whose only source fd is a fresh pipe.
+   */
+  guard: (pipeRead: number): FdAction[] => [
+    { op: 'dup2', fd: pipeRead, newfd: 0 },
+    { op: 'open', fd: 1, path: '/dev/null', mode: 'null' },
+    { op: 'dup2', fd: 1, newfd: 2 },
+    { op: 'closefrom', fd: 3 },
+  ],
+};
+export type FdPlans = typeof FD_PLANS;
 
 /** What the planner needs to know about the calling process, to decide whether it is already detached. */
 export interface DetachContext {
@@ -218,19 +251,21 @@ function detail(step: string, o: Normalized, role: Role): string {
 // Stand-ins for the plan command: the real numbers are whatever the kernel hands out.
 export const NOMINAL_FDS: LiveFds = { readySocket: 20, pidfile: 21, daemonReady: 22 };
 
+/** The planner's (role, step) pairs for these options, by name: the list every process runs its share of. */
+export function plannedSteps(options: number, context: number): PlannedStep[] {
+  const raw = planner.planSteps(options, context);
+  const error = planner.stepOrderError(raw);
+  if (error) throw new Error(`planner produced an invalid order: ${error}`);
+  const steps: PlannedStep[] = [];
+  for (let i = 0; i < raw.length; i += 2) steps.push({ role: ROLES[raw[i]!]!, step: planner.stepName(raw[i + 1]!) });
+  return steps;
+}
+
 export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = NOMINAL_FDS, readyProtocol = o.command === null): Plan {
   const options = optionBits(o, readyProtocol);
   const ctx = contextBits(context);
   const skip = planner.detachSkipReason(ctx, options);
-  const raw = planner.planSteps(options, ctx);
-  const error = planner.stepOrderError(raw);
-  if (error) throw new Error(`planner produced an invalid order: ${error}`);
-  const steps: Step[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const role = ROLES[raw[i]!]!;
-    const step = planner.stepName(raw[i + 1]!);
-    steps.push({ role, step, detail: detail(step, o, role) });
-  }
+  const steps: Step[] = plannedSteps(options, ctx).map((s) => ({ ...s, detail: detail(s.step, o, s.role) }));
   const detach = skip === 0;
   const unsupervised = detach && !o.supervise;
   const sessionLogs = detach ? sessionLogsOf(o, fds) : [];
@@ -238,9 +273,9 @@ export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = 
     detach,
     skipReason: detach ? null : planner.detachSkipText(skip),
     steps,
-    sessionFds: detach ? planFds(sessionFdTargets(o, fds.readySocket, new Map(sessionLogs.map((l) => [l.path, l.fd])))) : [],
+    sessionFds: detach ? FD_PLANS.session(o, fds.readySocket, new Map(sessionLogs.map((l) => [l.path, l.fd]))) : [],
     sessionLogs,
-    daemonFds: unsupervised ? planFds(daemonFdTargets(o.pidfile ? fds.pidfile : null, readyProtocol ? fds.daemonReady : null)) : [],
+    daemonFds: unsupervised ? FD_PLANS.daemon(o.pidfile ? fds.pidfile : null, readyProtocol ? fds.daemonReady : null) : [],
   };
 }
 

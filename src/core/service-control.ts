@@ -7,6 +7,12 @@ import { filesForName, readState, type ServiceFiles, type ServiceStatus, type St
 import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/pidfd.js';
 import { describeHolder } from './pid-identity.js';
 import { membersOf, sessionOf } from './proc-scan.js';
+import { runStopSchedule, stopScheduleBudgetMs, SUPERVISOR_EXIT } from './supervisor-machine.js';
+
+/** How long a question to the control socket waits for its answer. */
+const ASK_TIMEOUT_MS = 2000;
+/** What a supervisor that answered a stop may still take to exit (its last output, its answers), beyond the schedule. */
+const EXIT_GRACE_MS = 5000;
 
 export interface Service {
   name: string;
@@ -85,7 +91,7 @@ export async function statusOf(service: Service): Promise<StatusReport> {
     return { ...base, lsb: LSB.deadWithPidfile, summary: 'stale', pid: state.pid, reason: `not running (stale PID file${held}${alive})`, status: record?.status ?? null };
   }
   const pid = state.state === 'starting' ? null : state.pid;
-  const answer = await ask(service, { cmd: 'status' }, 2000);
+  const answer = await ask(service, { cmd: 'status' }, ASK_TIMEOUT_MS);
   if (answer && 'denied' in answer) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid, reason: 'permission denied on the control socket' };
   // Another user's supervisor we may not look into (/proc/PID/fd): its own answer on its socket, naming the PID in the
   // file, is the proof instead; without one we cannot tell.
@@ -135,47 +141,47 @@ async function stopHolder(service: Service, schedule: number[]): Promise<StopOut
     const now = inspectPidfile(service.files.pidfile);
     if (now.state === 'unverified') {
       // Another user's service: its socket tells us whether we may talk to it at all, before we say we cannot verify.
-      const probe = await ask(service, { cmd: 'status' }, 2000);
+      const probe = await ask(service, { cmd: 'status' }, ASK_TIMEOUT_MS);
       if (probe && 'denied' in probe) return { kind: 'denied', pid: now.pid, message: `permission denied on ${service.files.socket}` };
       return { kind: 'denied', pid: now.pid, message: `cannot verify that pid ${now.pid} is the service; nobody was signalled` };
     }
     return { kind: 'not-running', stale: now.state === 'stale' };
   }
-  const budget = scheduleBudget(schedule);
+  // The supervisor may walk the schedule twice: over its workers, then over what they left in its session.
+  const budget = 2 * stopScheduleBudgetMs(schedule);
   try {
-    const answer = await ask(service, { cmd: 'stop', schedule }, budget + 5000);
+    const answer = await ask(service, { cmd: 'stop', schedule }, budget + EXIT_GRACE_MS);
     // Another user's supervisor: signalling it would fail the same way (EPERM), so say so instead of trying.
     if (answer && 'denied' in answer) return { kind: 'denied', pid: held.pid, message: `permission denied on ${service.files.socket}` };
-    if (answer && !('denied' in answer) && answer.exitCode === 2) {
+    if (answer && !('denied' in answer) && answer.exitCode === SUPERVISOR_EXIT.stopScheduleRanOut) {
       return { kind: 'timeout', pid: held.pid, message: answer.error ?? 'the stop schedule ran out' };
     }
     if (!answer) {
       // No supervisor to ask (an unsupervised daemon, or a hung one): run the schedule on the lock holder itself.
-      for (let i = 0; i < schedule.length; i += 2) {
-        try {
-          pidfdSendSignal(held.pidfd, schedule[i]!);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EPERM') return { kind: 'denied', pid: held.pid, message: `permission denied: cannot signal pid ${held.pid}` };
-          throw e;
-        }
-        const wait = schedule[i + 1]! < 0 ? -1 : schedule[i + 1]!;
-        if (await waitReadable(held.pidfd, wait === -1 ? 3_600_000 : wait)) return { kind: 'stopped', pid: held.pid };
-        if (wait === -1) i -= 2;
-      }
+      let denied = false;
+      const run = await runStopSchedule(schedule, {
+        send: (signal) => {
+          try {
+            // false: gone already (ESRCH); its pidfd is readable then, and the wait below says so at once.
+            pidfdSendSignal(held.pidfd, signal);
+            return true;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+            denied = true;
+            return false;
+          }
+        },
+        gone: (ms) => waitReadable(held.pidfd, ms),
+      });
+      if (denied) return { kind: 'denied', pid: held.pid, message: `permission denied: cannot signal pid ${held.pid}` };
+      if (run.stopped) return { kind: 'stopped', pid: held.pid };
       return { kind: 'timeout', pid: held.pid, message: `pid ${held.pid} is still alive after the stop schedule` };
     }
-    if (await waitReadable(held.pidfd, 5000)) return { kind: 'stopped', pid: held.pid, note: answer.message };
+    if (await waitReadable(held.pidfd, EXIT_GRACE_MS)) return { kind: 'stopped', pid: held.pid, note: answer.message };
     return { kind: 'timeout', pid: held.pid, message: `supervisor ${held.pid} answered but did not exit` };
   } finally {
     closeSync(held.pidfd);
   }
-}
-
-/** Milliseconds the schedule may take (a 'forever' step counts as an hour: the caller gives up before). */
-export function scheduleBudget(schedule: number[]): number {
-  let total = 0;
-  for (let i = 1; i < schedule.length; i += 2) total += schedule[i]! < 0 ? 3_600_000 : schedule[i]!;
-  return total;
 }
 
 /** Signals the service's own process only (pinService), when there is no supervisor to ask. */

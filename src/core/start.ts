@@ -2,7 +2,8 @@
 import { closeSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
-import { buildPlan, NOMINAL_FDS } from './plan.js';
+import { contextBits, FD_PLANS, optionBits, plannedSteps } from './plan.js';
+import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 import { detachContext } from './context.js';
 import { distFile } from './dist-path.js';
 import { onLines, type Report, type SessionOrder } from './messages.js';
@@ -11,8 +12,10 @@ import { LogFileError, openLogFile, serviceUserOf } from './log-file-open.js';
 import { spawnPlanned } from './spawner.js';
 import { cwdHint } from './cwd-hint.js';
 import { socketpair } from '../sys/socket.js';
-import { waitpid } from '../sys/wait.js';
+import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
+import { runStopSchedule, stopScheduleBudgetMs } from './supervisor-machine.js';
+import { idsOf } from './proc-scan.js';
 import { planner } from './wasm.js';
 import { nodeNet } from './lazy-net.js';
 
@@ -98,7 +101,7 @@ function reapSoon(pid: number): Promise<number | null> {
     const tick = () => {
       let r;
       try {
-        r = waitpid(pid, 1 /* WNOHANG */);
+        r = waitpid(pid, WNOHANG);
       } catch {
         return resolve(null);
       }
@@ -107,6 +110,33 @@ function reapSoon(pid: number): Promise<number | null> {
       setTimeout(tick, 1);
     };
     tick();
+  });
+}
+
+/** How often a hung session is looked at while a stop step waits for it to go. */
+const HUNG_POLL_MS = 20;
+/** What a new session may take beyond its ready timeout and stop schedule before the original gives up on it. */
+const BACKSTOP_SLACK_MS = 5000;
+
+/**
+ * A new session that gave no verdict in time, and the daemon it spawned, get the stop schedule. The session is our
+ * child: it is gone once it is a zombie (kill(2) still finds those; reapSoon reaps it after).
+ */
+async function stopHung(sessionPid: number, daemonPid: number, schedule: readonly number[]): Promise<void> {
+  const alive = (pid: number) => pid > 0 && idsOf(pid) !== null;
+  await runStopSchedule(schedule, {
+    send: (signal) => {
+      for (const pid of [sessionPid, daemonPid]) if (alive(pid)) kill(pid, signal);
+      return true;
+    },
+    gone: async (ms) => {
+      const until = Date.now() + ms;
+      while (alive(sessionPid) || alive(daemonPid)) {
+        if (Date.now() >= until) return false;
+        await new Promise((r) => setTimeout(r, Math.min(HUNG_POLL_MS, until - Date.now())));
+      }
+      return true;
+    },
   });
 }
 
@@ -140,28 +170,68 @@ export async function startDetached(o: Normalized, program: DaemonProgram, super
   return result;
 }
 
+/** The original's state through its steps. */
+interface Launch {
+  o: Normalized;
+  program: DaemonProgram;
+  supervisorEntry: boolean;
+  /** The log files opened for the new session (path to fd): closed once it has its copies. */
+  logs: Map<string, number>;
+  steps: PlannedStep[];
+  /** The ready socket: ours, and the end the new session gets as its fd 3. */
+  mine: number;
+  theirs: number;
+  sessionPid: number;
+  verdict: StartResult | null;
+}
+
+/** The original's steps (the caller's own process: nothing here changes it). */
+export const ORIGINAL_STEPS: StepTable<Launch> = {
+  'ready-pipe': (l) => {
+    [l.mine, l.theirs] = socketpair();
+  },
+  'spawn-session': (l) => spawnSession(l),
+  'await-ready': async (l) => {
+    l.verdict = await awaitVerdict(l);
+  },
+};
+
 async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: boolean, logs: Map<string, number>): Promise<StartResult> {
-  const [mine, theirs] = socketpair();
-  let sessionPid: number;
+  const l: Launch = { o, program, supervisorEntry, logs, steps: [], mine: -1, theirs: -1, sessionPid: 0, verdict: null };
   try {
-    const plan = buildPlan(o, detachContext(), { ...NOMINAL_FDS, readySocket: theirs, logs }, program.readyProtocol);
-    const entry = distFile(supervisorEntry ? 'supervisor.js' : 'intermediate.js');
-    const argv = supervisorEntry ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, entry] : [process.execPath, entry];
-    sessionPid = spawnPlanned({ path: process.execPath, argv, env: supervisorEntry ? SUPERVISOR_ENV : [], fds: plan.sessionFds, setsid: true });
+    l.steps = plannedSteps(optionBits(o, program.readyProtocol), contextBits(detachContext()));
+    await runSteps(l.steps, 'original', ORIGINAL_STEPS, l);
   } catch (e) {
-    closeSync(mine);
     const err = e as NodeJS.ErrnoException;
     return { kind: 'failed', message: err.message, code: err.code, path: err.path };
+  }
+  return l.verdict ?? { kind: 'failed', message: 'the plan leaves nothing to start: this process is already detached' };
+}
+
+/** spawn-session: the intermediate or the supervisor, in a new session, with the plan's fds. */
+function spawnSession(l: Launch): void {
+  const { o, supervisorEntry, logs } = l;
+  try {
+    const entry = distFile(supervisorEntry ? 'supervisor.js' : 'intermediate.js');
+    const argv = supervisorEntry ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, entry] : [process.execPath, entry];
+    l.sessionPid = spawnPlanned({ path: process.execPath, argv, env: supervisorEntry ? SUPERVISOR_ENV : [], fds: FD_PLANS.session(o, l.theirs, logs), setsid: true });
+  } catch (e) {
+    closeSync(l.mine);
+    throw e;
   } finally {
-    closeSync(theirs);
+    closeSync(l.theirs);
     // The new session has its own copies of the log files now.
     for (const fd of logs.values()) closeSync(fd);
     logs.clear();
   }
+}
 
+/** await-ready: hand the new session the order, then wait for its verdict. */
+async function awaitVerdict(l: Launch): Promise<StartResult> {
+  const { o, program, supervisorEntry, mine, sessionPid } = l;
   // node:net only now: it loads while the new session's Node starts up.
   const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
-  const order: SessionOrder = { kind: 'order', options: o, daemon: { path: program.path, argv: program.argv }, readyProtocol: program.readyProtocol };
+  const order: SessionOrder = { kind: 'order', options: o, daemon: { path: program.path, argv: program.argv }, readyProtocol: program.readyProtocol, steps: l.steps };
   link.write(`${JSON.stringify(order)}\n`);
 
   return await new Promise<StartResult>((resolve) => {
@@ -176,12 +246,13 @@ async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: bo
       if (supervisorEntry && r.kind === 'ready') resolve(r);
       else void reapSoon(sessionPid).then(() => resolve(r));
     };
-    // The new session enforces the ready timeout itself; this only covers it dying or hanging.
+    // The new session enforces the ready timeout itself (then stops what it started with the schedule); this only
+    // covers it dying or hanging: it and its daemon get the stop schedule, then the start fails.
+    const backstopMs = o.readyTimeoutMs + stopScheduleBudgetMs(o.stopSchedule) + BACKSTOP_SLACK_MS;
     const backstop = setTimeout(() => {
-      kill(sessionPid, 9);
-      if (daemonPid) kill(daemonPid, 9);
-      finish({ kind: 'failed', message: `no verdict from the new session after ${o.readyTimeoutMs / 1000 + 5}s; killed it` });
-    }, o.readyTimeoutMs + 5000);
+      const message = `no verdict from the new session after ${backstopMs / 1000}s; stopped it`;
+      void stopHung(sessionPid, daemonPid, o.stopSchedule).then(() => finish({ kind: 'failed', message }));
+    }, backstopMs);
     onLines(link, (m) => {
       const r = m as Report;
       if (r.kind === 'spawned') daemonPid = r.pid;

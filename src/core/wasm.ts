@@ -1,5 +1,5 @@
 // Loads the planner compiled from assembly/ (embedded in the bundle by esbuild's binary loader), synchronously:
-// a 50 KB module compiles in under a millisecond, and no top-level await keeps the bundles CommonJS.
+// the module is small enough to compile at once, and no top-level await keeps the bundles CommonJS.
 import bytes from '../../build/planner.wasm';
 import { instantiate } from '../../build/planner.js';
 

@@ -1,7 +1,10 @@
-// A simulated process model: runs a plan without touching the OS, so tests can check a daemon's invariants without forking.
-import type { FdAction, Plan, Role } from '../core/plan.js';
+// A simulated process model: runs a plan without touching the OS, so tests can check a daemon's invariants without
+// forking. It runs the plan the way the runtime does (each role's steps through src/core/step-runner.ts, a spawned
+// process's steps when it is spawned) with the runtime's fd plans (FD_PLANS); only the syscalls are simulated.
+import { FD_PLANS, type FdAction, type FdPlans, type Plan, type Role } from '../core/plan.js';
 import { DAEMON_PIDFILE_FD, DAEMON_READY_FD } from '../core/plan.js';
-import type { Normalized } from '../options.js';
+import { runSteps, stepsFor, type StepTable } from '../core/step-runner.js';
+import { logFileOf, type Normalized } from '../options.js';
 
 export interface OpenFile {
   /** What the descriptor refers to: "tty", "/dev/null", "pidfile", "file:/var/log/x", "ready-socket", "leak:7"... */
@@ -47,6 +50,8 @@ export interface SimStart {
   cloexecFds?: number[];
   uid?: number;
   workers?: number;
+  /** Replaces some of the runtime's fd plans, to show the model catches a broken one. */
+  fdPlans?: Partial<FdPlans>;
 }
 
 const INIT = 1;
@@ -84,23 +89,183 @@ export function spawnFds(parent: Map<number, OpenFile>, actions: FdAction[], vio
   return t;
 }
 
-/** Runs the plan's steps in order against simulated processes and checks a daemon's invariants. */
+/** Everything one simulation shares; each process runs its steps with its own Sim. */
+interface World {
+  plan: Plan;
+  o: Normalized;
+  start: SimStart;
+  fdPlans: FdPlans;
+  violations: string[];
+  processes: SimProcess[];
+  daemons: SimProcess[];
+  pidfile: SimResult['pidfile'];
+  holder: SimProcess | null;
+  forks: number;
+  nextPid: number;
+  /** The log files the original opened for the new session, by path. */
+  logs: Map<string, number>;
+  /** The new session's end of the ready socket, in the original. */
+  sessionEnd: number;
+}
+
+interface Sim {
+  w: World;
+  self: SimProcess;
+  /** The PID file's descriptor, in the process that locked it. */
+  pidfd: number | null;
+}
+
+/** The lowest free descriptor, as open(2), pipe(2) and socketpair(2) return; Node opens everything close-on-exec. */
+function open(p: SimProcess, object: string): number {
+  let fd = 0;
+  while (p.fds.has(fd)) fd++;
+  p.fds.set(fd, { object, cloexec: true });
+  return fd;
+}
+
+function spawn(s: Sim, role: SimProcess['role'], actions: FdAction[], who: string): SimProcess {
+  const { w, self } = s;
+  w.forks++;
+  const p: SimProcess = { ...self, pid: w.nextPid++, ppid: self.pid, role, fds: spawnFds(self.fds, actions, w.violations, who), groups: [...self.groups], alive: true };
+  w.processes.push(p);
+  return p;
+}
+
+/** A spawned process runs its role's steps of the plan, as the runtime's entry points do. */
+function run(w: World, role: Role, self: SimProcess): void {
+  runSteps(w.plan.steps, role, SIM_STEPS[role], { w, self, pidfd: null });
+}
+
+function lockPidfile(s: Sim): void {
+  s.w.pidfile.opens++;
+  s.w.pidfile.openedAfterFork = s.w.forks;
+  s.pidfd = open(s.self, 'pidfile');
+  s.w.holder = s.self;
+}
+
+function chdir(s: Sim): void {
+  if (s.w.o.chroot && s.self.root !== s.w.o.chroot) s.w.violations.push('chdir ran before chroot: the cwd is outside the new root');
+  s.self.cwd = s.w.o.cwd;
+}
+
+const ids: StepTable<Sim, void> = {
+  setgroups: (s) => applyIds('setgroups', s.self, s.w.o, s.w.violations),
+  setgid: (s) => applyIds('setgid', s.self, s.w.o, s.w.violations),
+  setuid: (s) => applyIds('setuid', s.self, s.w.o, s.w.violations),
+};
+
+/** What each step does to the simulated processes: one table a role, like the runtime's. */
+export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
+  original: {
+    'ready-pipe': (s) => {
+      open(s.self, 'ready-socket');
+      s.w.sessionEnd = open(s.self, 'ready-socket (session end)');
+    },
+    'spawn-session': (s) => {
+      const { w } = s;
+      const role = w.o.supervise ? 'supervisor' : 'intermediate';
+      const p = spawn(s, role, w.fdPlans.session(w.o, w.sessionEnd, w.logs), 'spawn-session');
+      p.sid = p.pid;
+      p.pgid = p.pid;
+      p.ctty = null;
+      p.sigmaskEmpty = true;
+      p.handlersDefault = true;
+      for (const fd of [w.sessionEnd, ...w.logs.values()]) s.self.fds.delete(fd);
+      run(w, role, p);
+    },
+    'await-ready': () => {},
+  },
+  intermediate: {
+    umask: (s) => void (s.self.umask = s.w.o.umask),
+    'no-core-dumps': (s) => void (s.self.coreDumps = false),
+    'pidfile.lock': lockPidfile,
+    chroot: (s) => void (s.self.root = s.w.o.chroot!),
+    chdir,
+    ...ids,
+    'spawn-daemon': (s) => {
+      const { w } = s;
+      const readyWrite = stepsFor(w.plan.steps, 'daemon').includes('ready') ? open(s.self, 'daemon-ready-pipe') : null;
+      const d = spawn(s, 'daemon', w.fdPlans.daemon(s.pidfd, readyWrite), 'spawn-daemon');
+      if (readyWrite !== null) s.self.fds.delete(readyWrite);
+      w.daemons.push(d);
+      if (w.holder === s.self) w.holder = d;
+      run(w, 'daemon', d);
+    },
+    'pidfile.write': (s) => {
+      s.w.pidfile.writes++;
+      s.w.pidfile.content = s.w.daemons.at(-1)?.pid ?? -1;
+    },
+    'report-exit': (s) => {
+      s.self.alive = false;
+      for (const p of s.w.processes) if (p.ppid === s.self.pid && p.alive) p.ppid = INIT;
+    },
+  },
+  supervisor: {
+    umask: (s) => void (s.self.umask = s.w.o.umask),
+    'no-core-dumps': (s) => void (s.self.coreDumps = false),
+    'pidfile.lock': lockPidfile,
+    'pidfile.write': (s) => {
+      s.w.pidfile.writes++;
+      s.w.pidfile.content = s.self.pid;
+    },
+    'control-socket': (s) => void open(s.self, 'control-socket'),
+    'session-guard': (s) => {
+      const read = open(s.self, 'guard-pipe');
+      open(s.self, 'guard-pipe (write end)');
+      const g = spawn(s, 'guard', s.w.fdPlans.guard(read), 'session-guard');
+      s.self.fds.delete(read);
+      g.sid = g.pid;
+      g.pgid = g.pid;
+      g.cwd = '/';
+      if (s.self.root !== '/') s.w.violations.push('session-guard ran after chroot: its shell and /proc are outside the new root');
+    },
+    chroot: (s) => void (s.self.root = s.w.o.chroot!),
+    chdir,
+    'spawn-workers': (s) => {
+      const { w } = s;
+      for (let i = 0; i < (w.start.workers ?? w.o.workers); i++) {
+        const out = [open(s.self, `worker ${i} stdout (read end)`), open(s.self, `worker ${i} stdout`)] as const;
+        const err = [open(s.self, `worker ${i} stderr (read end)`), open(s.self, `worker ${i} stderr`)] as const;
+        const p = spawn(s, 'daemon', w.fdPlans.worker(out[1], err[1]), 'spawn-workers');
+        s.self.fds.delete(out[1]);
+        s.self.fds.delete(err[1]);
+        p.pgid = p.pid;
+        w.daemons.push(p);
+        run(w, 'daemon', p);
+      }
+    },
+    supervise: () => {},
+    'pidfile.release': () => {},
+  },
+  daemon: {
+    umask: (s) => void (s.self.umask = s.w.o.umask),
+    'no-core-dumps': (s) => void (s.self.coreDumps = false),
+    'pidfile.lock': lockPidfile,
+    'pidfile.write': (s) => {
+      s.w.pidfile.writes++;
+      s.w.pidfile.content = s.self.pid;
+    },
+    ...ids,
+    // exec's close-on-exec sweep is part of the spawn (spawnFds); ready and the release happen later, in the program.
+    exec: () => {},
+    ready: () => {},
+    'pidfile.release': () => {},
+  },
+};
+
+/** Runs the plan against simulated processes, starting from the caller's, and checks a daemon's invariants. */
 export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimResult {
-  const violations: string[] = [];
-  let nextPid = 1000;
-  let forks = 0;
-  const pidfile = { opens: 0, writes: 0, content: null as number | null, openedAfterFork: -1, forksTotal: 0 };
   const original: SimProcess = {
-    pid: nextPid++,
+    pid: 1000,
     ppid: 900,
     sid: 900,
     pgid: 1000,
     ctty: '/dev/pts/0',
     role: 'original',
     fds: new Map<number, OpenFile>([
-      [0, { object: 'tty', cloexec: true }],
-      [1, { object: 'tty', cloexec: true }],
-      [2, { object: 'tty', cloexec: true }],
+      [0, { object: 'tty', cloexec: false }],
+      [1, { object: 'tty', cloexec: false }],
+      [2, { object: 'tty', cloexec: false }],
     ]),
     umask: 0o002,
     cwd: '/home/user',
@@ -115,127 +280,37 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
   };
   for (const fd of start.leakedFds ?? []) original.fds.set(fd, { object: `leak:${fd}`, cloexec: false });
   for (const fd of start.cloexecFds ?? []) original.fds.set(fd, { object: `node:${fd}`, cloexec: true });
-  const processes: SimProcess[] = [original];
-  const byRole = (role: Role) => processes.filter((p) => p.role === role && p.alive).at(-1);
-  const daemons: SimProcess[] = [];
-  let pidfileHolder: SimProcess | null = null;
-
-  const child = (parent: SimProcess, role: SimProcess['role'], fds: Map<number, OpenFile>): SimProcess => {
-    forks++;
-    const p: SimProcess = { ...parent, pid: nextPid++, ppid: parent.pid, role, fds, groups: [...parent.groups], alive: true };
-    processes.push(p);
-    return p;
+  const w: World = {
+    plan,
+    o,
+    start,
+    fdPlans: { ...FD_PLANS, ...start.fdPlans },
+    violations: [],
+    processes: [original],
+    daemons: [],
+    pidfile: { opens: 0, writes: 0, content: null, openedAfterFork: -1, forksTotal: 0 },
+    holder: null,
+    forks: 0,
+    nextPid: 1001,
+    logs: new Map(),
+    sessionEnd: -1,
   };
 
-  if (!plan.detach) {
+  if (plan.detach) {
+    // Before the plan's steps, the original opens the new session's log files itself (start.ts, prepareFiles).
+    for (const path of o.stdio.map(logFileOf)) if (path && !w.logs.has(path)) w.logs.set(path, open(original, `file:${path}`));
+    run(w, 'original', original);
+  } else {
     original.role = 'daemon';
-    daemons.push(original);
+    w.daemons.push(original);
+    run(w, 'daemon', original);
   }
 
-  for (const { role, step } of plan.steps) {
-    // In a supervised plan the workers drop their own privileges: every worker runs those steps.
-    if (plan.detach && role === 'daemon' && o.supervise && ['setgroups', 'setgid', 'setuid'].includes(step)) {
-      for (const d of daemons) applyIds(step, d, o, violations);
-      continue;
-    }
-    const self = role === 'original' ? original : byRole(role);
-    if (!self && step !== 'exec' && step !== 'ready' && step !== 'pidfile.release') {
-      violations.push(`${step}: no live ${role} process to run it`);
-      continue;
-    }
-    switch (step) {
-      case 'ready-pipe':
-        original.fds.set(20, { object: 'ready-socket', cloexec: true });
-        break;
-      case 'spawn-session': {
-        // The log files the original opened itself for the new session (close-on-exec, like every open of Node's).
-        for (const l of plan.sessionLogs) original.fds.set(l.fd, { object: `file:${l.path}`, cloexec: true });
-        const p = child(original, o.supervise ? 'supervisor' : 'intermediate', spawnFds(original.fds, plan.sessionFds, violations, 'spawn-session'));
-        p.sid = p.pid;
-        p.pgid = p.pid;
-        p.ctty = null;
-        p.sigmaskEmpty = true;
-        p.handlersDefault = true;
-        break;
-      }
-      case 'umask':
-        self!.umask = o.umask;
-        break;
-      case 'no-core-dumps':
-        self!.coreDumps = false;
-        break;
-      case 'pidfile.lock': {
-        pidfile.opens++;
-        pidfile.openedAfterFork = forks;
-        const fd = Math.max(...self!.fds.keys()) + 1;
-        self!.fds.set(fd, { object: 'pidfile', cloexec: true });
-        pidfileHolder = self!;
-        break;
-      }
-      case 'pidfile.write':
-        pidfile.writes++;
-        pidfile.content = self!.role === 'intermediate' ? daemons.at(-1)?.pid ?? -1 : self!.pid;
-        break;
-      case 'chroot':
-        self!.root = o.chroot!;
-        break;
-      case 'chdir':
-        if (o.chroot && self!.root !== o.chroot) violations.push('chdir ran before chroot: the cwd is outside the new root');
-        self!.cwd = o.cwd;
-        break;
-      case 'setgroups':
-      case 'setgid':
-      case 'setuid':
-        applyIds(step, self!, o, violations);
-        break;
-      case 'spawn-daemon': {
-        // The intermediate's PID file fd is whatever it got; the plan's daemonFds name stand-ins, so map them.
-        const fds = fdTableCopy(self!.fds);
-        const pidfileFd = [...fds].find(([, f]) => f.object === 'pidfile')?.[0];
-        if (pidfileFd !== undefined) fds.set(21, fds.get(pidfileFd)!);
-        fds.set(22, { object: 'daemon-ready-pipe', cloexec: true });
-        const p = child(self!, 'daemon', spawnFds(fds, plan.daemonFds, violations, 'spawn-daemon'));
-        daemons.push(p);
-        if (pidfileHolder === self) pidfileHolder = p;
-        break;
-      }
-      case 'session-guard': {
-        // Its own session (a kill of ours misses it), cwd /, stdio only: it holds nothing of the service.
-        const g = child(self!, 'guard', spawnFds(self!.fds, [{ op: 'open', fd: 0, path: '/dev/null', mode: 'null' }, { op: 'dup2', fd: 0, newfd: 1 }, { op: 'dup2', fd: 0, newfd: 2 }, { op: 'closefrom', fd: 3 }], violations, 'session-guard'));
-        g.sid = g.pid;
-        g.pgid = g.pid;
-        g.cwd = '/';
-        if (self!.root !== '/') violations.push('session-guard ran after chroot: its shell and /proc are outside the new root');
-        break;
-      }
-      case 'spawn-workers':
-        for (let i = 0; i < (start.workers ?? o.workers); i++) {
-          const p = child(self!, 'daemon', spawnFds(self!.fds, [0, 1, 2].map((fd) => ({ op: 'dup2', fd, newfd: fd }) as FdAction).concat({ op: 'closefrom', fd: 3 }), violations, 'spawn-workers'));
-          p.pgid = p.pid;
-          daemons.push(p);
-        }
-        break;
-      case 'report-exit':
-        self!.alive = false;
-        for (const p of processes) if (p.ppid === self!.pid && p.alive) p.ppid = INIT;
-        break;
-      case 'await-ready':
-      case 'exec':
-      case 'ready':
-      case 'supervise':
-      case 'control-socket':
-      case 'pidfile.release':
-        break;
-      default:
-        violations.push(`unknown step ${step}`);
-    }
-  }
-
-  pidfile.forksTotal = forks;
-  const guards = processes.filter((p) => p.role === 'guard');
-  if (plan.detach && o.supervise && guards.length !== 1) violations.push(`${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`);
-  checkInvariants(plan, o, original, daemons, pidfile, pidfileHolder, processes, violations);
-  return { processes, daemons, pidfile, violations };
+  w.pidfile.forksTotal = w.forks;
+  const guards = w.processes.filter((p) => p.role === 'guard');
+  if (plan.detach && o.supervise && guards.length !== 1) w.violations.push(`${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`);
+  checkInvariants(plan, o, original, w.daemons, w.pidfile, w.holder, w.processes, w.violations);
+  return { processes: w.processes, daemons: w.daemons, pidfile: w.pidfile, violations: w.violations };
 }
 
 function applyIds(step: string, p: SimProcess, o: Normalized, violations: string[]): void {

@@ -1,22 +1,25 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
-import { closeSync, existsSync, unlinkSync } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Server } from 'node:net';
 import { logFileOf, type Normalized } from '../options.js';
 import { planner } from '../core/wasm.js';
-import { planFds } from '../core/plan.js';
+import { runStopSchedule, SupervisorMachine, type Action } from '../core/supervisor-machine.js';
+import { FD_PLANS } from '../core/plan.js';
 import { spawnPlanned } from '../core/spawner.js';
 import { LogSink } from './log-sink.js';
 import { serviceUserOf } from '../core/log-file-open.js';
 import { bindControl, serveControl, type ControlRequest, type Reply } from '../core/control.js';
-import { readPidFromFd, releasePidfile, writePid } from '../core/pidfile.js';
-import { confine, giveToServiceUser } from '../core/confine.js';
+import { acquirePidfile, readPidFromFd, releasePidfile, writePid } from '../core/pidfile.js';
+import { changeDir, changeRoot, giveToServiceUser, noCoreDumps, setUmask } from '../core/confine.js';
+import { daemonSpawn, type DaemonSpawn } from '../core/daemon-steps.js';
+import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.js';
 import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { pipe } from '../sys/unistd.js';
-import { waitpid } from '../sys/wait.js';
-import { kill, killGroup } from '../sys/signal.js';
+import { waitpid, WNOHANG } from '../sys/wait.js';
+import { kill, killGroup, SIGCONT, SIGKILL } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
 import { membersOf, sessionOf, signalMembers } from '../core/proc-scan.js';
 import { SessionGuard } from './session-guard.js';
@@ -25,22 +28,14 @@ import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
 import { raiseNofile } from '../core/fd-limit.js';
 
-/** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
 const TAIL_BYTES = 4096;
 const NO_TAIL = Buffer.alloc(0);
 /** The latest a start waits to answer control clients and read output when its verdict is not yet out. */
 const GO_LIVE_MS = 10;
 const TRIM_QUIET_MS = 1000;
 const TRIM_MAX_WAIT_MS = 10_000;
-const SUP_STATES = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
-const WORKER_STATES = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
-const RESTART_CODES = { 'on-failure': 0, always: 1, never: 2 } as const;
-const SIGKILL = 9;
-const SIGTERM = 15;
-const SIGCONT = 18;
-/** What the machine is told for a spawn that failed with no errno (a plan refused): a failure like any other, not ENOENT. */
-const NO_ERRNO = -1;
+/** How often the exit's sweep looks whether the session's leftovers are gone within a stop step. */
+const SWEEP_POLL_MS = 20;
 /** What the supervisor itself does on a signal, for a CLI whose control request went unanswered. */
 const osSignals = constants.signals;
 const SUPERVISOR_SIGNALS = { reload: osSignals.SIGHUP, reopen: osSignals.SIGUSR1 };
@@ -55,9 +50,32 @@ interface Worker {
 }
 
 export class SupervisorRuntime {
+  /**
+   * The supervisor's steps, run in the plan's order by start(): what needs the caller's privileges and paths outside a
+   * chroot, then confinement (keeping root: each worker drops instead), then the workers.
+   */
+  static readonly STEPS: StepTable<SupervisorRuntime> = {
+    umask: (r) => setUmask(r.#o),
+    'no-core-dumps': () => noCoreDumps(),
+    'pidfile.lock': (r) => r.#lockPidfile(),
+    'pidfile.write': (r) => r.#writePidfile(),
+    'control-socket': (r) => r.#listen(),
+    // Before the chroot: the guard's shell and /proc are outside it.
+    'session-guard': (r) => r.#guard.start(),
+    chroot: (r) => changeRoot(r.#o),
+    chdir: (r) => changeDir(r.#o),
+    'spawn-workers': (r) => r.#startWorkers(),
+    supervise: (r) => r.#supervise(),
+    // Happens in #exit: removed after a clean stop, left (unlocked) when the stop schedule left processes behind.
+    'pidfile.release': () => {},
+  };
+
   readonly #o: Normalized;
   readonly #program: { path: string; argv: string[] };
-  readonly #h: number;
+  readonly #steps: PlannedStep[];
+  /** Each worker's spawn, from the daemon's steps of the plan (setpriv for --user/--group; exec). */
+  #workerSpawn: DaemonSpawn | null = null;
+  readonly #machine: SupervisorMachine;
   readonly #startedAt = Date.now();
   readonly #sink: LogSink;
   #pidfd: number | null;
@@ -77,38 +95,20 @@ export class SupervisorRuntime {
   #failedSpawn: { task: number; why: string } | null = null;
 
   #exiting = false;
-  /** The stop schedule in force, to tell an escalation (a later step's signal) from the first signal. */
-  #schedule: number[];
-  /** Processes a stop had to escalate for, reported in the log and the stop answer. */
-  #escalated = new Set<number>();
   /** Kills the session's processes if we die by SIGKILL: workers and whatever they forked. */
   #guard: SessionGuard;
   #trim: NodeJS.Timeout | null = null;
   #lastWork = 0;
   #reapPending: NodeJS.Immediate | null = null;
-  /** Old workers a rolling reload is retiring, so their exit reads as a replacement, not a crash. */
-  #retiring = new Set<number>();
 
-  constructor(o: Normalized, program: { path: string; argv: string[] }, pidfd: number | null, link: SessionLink) {
+  constructor(o: Normalized, program: { path: string; argv: string[] }, steps: PlannedStep[], link: SessionLink) {
     this.#o = o;
     this.#program = program;
-    this.#pidfd = pidfd;
+    this.#steps = steps;
+    this.#pidfd = null;
     this.#link = link;
-    this.#h = planner.supCreate(
-      o.workers,
-      RESTART_CODES[o.restart],
-      o.backoffMinMs,
-      o.backoffMaxMs,
-      o.minUptimeMs,
-      o.maxRestarts,
-      o.restartWindowMs,
-      o.startMs,
-      o.readyTimeoutMs,
-      o.reload === 'signal' ? 1 : 0,
-    );
-    if (!this.#h) throw new Error('the supervisor state machine refused these options');
-    planner.supSetStopSchedule(this.#h, Int32Array.from(o.stopSchedule));
-    this.#schedule = o.stopSchedule;
+    // The normalized options carry the machine's config under its own names (workers, restart, ..., stopSchedule).
+    this.#machine = new SupervisorMachine(o);
     // A log that cannot be written is said where someone will see it: status, the kernel log, and (held) the log.
     this.#sink = new LogSink(o.stdio[1], o.stdio[2], (error, path) =>
       queueMicrotask(() => {
@@ -121,51 +121,68 @@ export class SupervisorRuntime {
     this.#guard = new SessionGuard(process.pid, o.pidfile ?? o.name ?? 'daemon');
   }
 
-  /** setpriv's arguments for the worker's identity: initgroups of the user, then gid, then uid. */
-  get #identity(): string[] {
-    const { user, group } = this.#o;
-    if (!user && !group) return [];
-    if (!SETPRIV) throw new Error('--user and --group need /usr/bin/setpriv (util-linux) to drop privileges in each worker');
-    const gid = String(group?.gid ?? user!.gid);
-    return user ? ['--reuid', String(user.uid), '--regid', gid, '--init-groups'] : ['--regid', gid, '--clear-groups'];
-  }
-
   get #files() {
     return filesOf(this.#o);
   }
 
-  /** Everything that needs the caller's privileges and paths outside a chroot, then confinement, then the workers. */
+  /** Runs the supervisor's steps of the plan (STEPS); a failure is the caller's verdict to send (releasePidfile first). */
   async start(): Promise<void> {
-    const files = this.#files;
-    void this.#identity; // no setpriv for --user: fail the start now, not each worker's spawn
+    // The workers' spawn is built first: no setpriv for --user fails the start now, before it takes anything.
+    this.#workerSpawn = daemonSpawn(this.#o, this.#steps, this.#program);
     try {
       raiseNofile();
     } catch (e) {
       this.#log(`cannot raise the open-file limit: ${(e as Error).message}`);
     }
-    if (this.#pidfd !== null) {
-      // A supervisor killed with SIGKILL whose guard was killed too left its session behind: its id (that PID) the
-      // kernel keeps from reuse while members live. Sweep them before starting anew.
-      // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep.
-      const previous = readPidFromFd(this.#pidfd);
-      if (previous && previous !== process.pid && sessionOf(previous) === -1) await this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`);
-      writePid(this.#pidfd, process.pid);
+    await runSteps(this.#steps, 'supervisor', SupervisorRuntime.STEPS, this);
+  }
+
+  /** After a start that failed: the PID file this supervisor took goes with it. */
+  releasePidfile(): void {
+    if (this.#pidfd !== null) releasePidfile(this.#o.pidfile!, this.#pidfd);
+    this.#pidfd = null;
+  }
+
+  /** Busy is an answer, not an error. */
+  #lockPidfile(): void {
+    const got = acquirePidfile(this.#o.pidfile!);
+    if (!got.ok) return this.#link!.finish({ kind: 'busy', pid: got.pid }, 1);
+    this.#pidfd = got.fd;
+  }
+
+  #writePidfile(): void | Promise<void> {
+    const fd = this.#pidfd!;
+    // A supervisor killed with SIGKILL whose guard was killed too left its session behind: its id (that PID) the
+    // kernel keeps from reuse while members live. Sweep them before starting anew.
+    // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep.
+    const previous = readPidFromFd(fd);
+    if (previous && previous !== process.pid && sessionOf(previous) === -1) {
+      return this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`).then(() => writePid(fd, process.pid));
     }
-    if (files) {
-      this.#controlFd = bindControl(files.socket);
-      giveToServiceUser(this.#o, files.socket);
-      this.#saveState(null);
-    }
-    // Before the chroot: the guard's shell and /proc are outside it.
-    this.#guard.start();
-    // The supervisor keeps root so it can remove its PID file, write its state and reopen root's logs; workers drop.
-    confine(this.#o, { dropIds: false });
+    writePid(fd, process.pid);
+  }
+
+  /** control-socket: bound now (as root, outside any chroot), answered once node:net is loaded (#goLive). */
+  #listen(): void {
+    const files = this.#files;
+    if (!files) return;
+    this.#controlFd = bindControl(files.socket);
+    giveToServiceUser(this.#o, files.socket);
+    this.#saveState(null);
+  }
+
+  /** spawn-workers: the reactions first (a worker may exit before its spawn returns), then the machine's start. */
+  #startWorkers(): void {
     process.on('SIGCHLD', () => this.#reapSoon());
-    process.on('SIGTERM', () => this.#apply(planner.supStop(this.#h, now())));
-    process.on('SIGINT', () => this.#apply(planner.supStop(this.#h, now())));
-    process.on('SIGHUP', () => this.#apply(planner.supReload(this.#h, now())));
+    process.on('SIGTERM', () => this.#apply(this.#machine.stop(now())));
+    process.on('SIGINT', () => this.#apply(this.#machine.stop(now())));
+    process.on('SIGHUP', () => this.#apply(this.#machine.reload(now())));
     process.on('SIGUSR1', () => this.#reopen());
-    this.#apply(planner.supStart(this.#h, now()));
+    this.#apply(this.#machine.start(now()));
+  }
+
+  /** supervise: the loop runs on the machine's actions from here; these only start its housekeeping. */
+  #supervise(): void {
     // Go live right after the verdict, or soon if the verdict waits (--start-secs, a ready protocol). Referenced: until
     // the control server exists, this timer is what keeps the loop alive for our SIGCHLD listener.
     setTimeout(() => this.#goLive(), GO_LIVE_MS);
@@ -182,20 +199,8 @@ export class SupervisorRuntime {
     let pid: number;
     try {
       if (!shared) err = pipe();
-      const fds = planFds([
-        [0, { kind: 'null' }],
-        [1, { kind: 'fd', fd: out[1] }],
-        [2, { kind: 'fd', fd: err[1] }],
-      ]);
-      const { path, argv } = this.#program;
-      const identity = this.#identity;
-      pid = spawnPlanned({
-        path: identity.length ? SETPRIV! : path,
-        argv: identity.length ? [SETPRIV!, ...identity, '--', path, ...argv.slice(1)] : argv,
-        env: [...this.#o.env, `DAEMONKIT_TASK_ID=${task}`],
-        fds,
-        ownGroup: true,
-      });
+      const { path, argv, env } = this.#workerSpawn!;
+      pid = spawnPlanned({ path, argv, env: [...env, `DAEMONKIT_TASK_ID=${task}`], fds: FD_PLANS.worker(out[1], err[1]), ownGroup: true });
     } catch (e) {
       // Not spawned: nobody will ever write to these pipes, so their read ends go too.
       for (const fd of new Set([out[0], err[0]])) closeSync(fd);
@@ -260,101 +265,105 @@ export class SupervisorRuntime {
         this.#log(`the session guard exited and cannot be restarted: ${(e as Error).message}`);
       }
     }
-    for (const pid of planner.supPids(this.#h)) {
+    for (const pid of this.#machine.pids) {
       let r;
       try {
-        r = waitpid(pid, 1 /* WNOHANG */);
+        r = waitpid(pid, WNOHANG);
       } catch {
         continue; // not our child (any more): the machine will hear of it through another pid
       }
       if (!r) continue;
-      this.#logExit(pid, r.status);
-      this.#apply(planner.supExited(this.#h, now(), pid, r.status));
-      // A stop sweeps the whole session; outside one, what this worker forked must not outlive it.
-      if (!this.#exiting && planner.supState(this.#h) !== 3 /* stopping */) this.#stopLeftovers(pid);
+      // The machine answers first with why it is gone (logged), and outside a stop asks to sweep its group.
+      this.#apply(this.#machine.exited(now(), pid, r.status), r.status);
       // Reaped, so the machine no longer tracks it: drop its bookkeeping once its output is in.
       const w = this.#workers.get(pid);
       if (w) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
     }
   }
 
-  /** One line per reaped worker, saying whether it crashed, was replaced by a reload, or was stopped. */
-  #logExit(pid: number, status: number): void {
-    const task = this.#workers.get(pid)?.task ?? '?';
-    const how = planner.describeWaitStatus(status);
-    if (this.#retiring.delete(pid)) this.#log(`reload: replaced worker ${task} (pid ${pid})`);
-    else if (this.#exiting || planner.supState(this.#h) === 3 /* stopping */) this.#log(`stop: worker ${task} (pid ${pid}) ${how}`);
-    else this.#log(`worker ${task} (pid ${pid}) ${how}`);
-  }
-
-  #apply(actions: Int32Array): void {
-    const p = planner;
-    for (let i = 0; i < actions.length; i += 4) {
-      const [kind, a, b, c] = [actions[i]!, actions[i + 1]!, actions[i + 2]!, actions[i + 3]!];
-      switch (kind) {
-        case p.A_SPAWN.value: {
-          let next: Int32Array;
+  /** Carries out the machine's actions in order; `status` is the wait status of the exit they answer, if one. */
+  #apply(actions: Action[], status = 0): void {
+    const m = this.#machine;
+    for (const act of actions) {
+      switch (act.kind) {
+        case 'spawn': {
+          let next: Action[];
           try {
-            next = p.supSpawned(this.#h, now(), a, this.#spawnWorker(a));
+            next = m.spawned(now(), act.task, this.#spawnWorker(act.task));
           } catch (e) {
-            this.#log(`worker ${a}: cannot spawn ${this.#program.path}: ${(e as Error).message}`);
-            this.#failedSpawn = { task: a, why: (e as Error).message };
-            next = p.supSpawnFailedWith(this.#h, now(), a, e instanceof SysError ? -e.errno : NO_ERRNO, (e as Error).message);
+            const why = (e as Error).message;
+            this.#log(`worker ${act.task}: cannot spawn ${this.#program.path}: ${why}`);
+            this.#failedSpawn = { task: act.task, why };
+            next = m.spawnFailed(now(), act.task, e instanceof SysError ? -e.errno : null, why);
           }
           this.#apply(next);
           this.#failedSpawn = null;
           break;
         }
-        case p.A_SIGNAL.value:
-          if (c) {
-            // The machine signals a worker's group outside a stop only to retire it for its replacement.
-            if (p.supState(this.#h) === 2 /* reloading */) this.#retiring.add(a);
-            this.#noteEscalation(a, b);
-            killGroup(a, b);
+        case 'signal':
+          if (act.group) {
+            killGroup(act.pid, act.signal);
             // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
-            if (b !== SIGKILL && b !== SIGCONT) killGroup(a, SIGCONT);
-          } else kill(a, b);
+            if (act.signal !== SIGKILL && act.signal !== SIGCONT) killGroup(act.pid, SIGCONT);
+          } else kill(act.pid, act.signal);
           break;
-        case p.A_ARM_TIMER.value: {
-          this.#timers.get(a)?.();
+        case 'escalate':
+          this.#log(`stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`);
+          break;
+        case 'arm-timer': {
+          const { id, ms } = act;
+          this.#timers.get(id)?.();
           const fire = () => {
-            this.#timers.delete(a);
-            this.#apply(p.supTimer(this.#h, now(), a));
+            this.#timers.delete(id);
+            this.#apply(m.timer(now(), id));
           };
           // setTimeout(0) waits a whole millisecond; a 0 ms restart runs right after this turn's I/O instead.
-          if (b <= 0) {
+          if (ms <= 0) {
             const immediate = setImmediate(fire);
-            this.#timers.set(a, () => clearImmediate(immediate));
+            this.#timers.set(id, () => clearImmediate(immediate));
           } else {
-            const timeout = setTimeout(fire, b);
-            this.#timers.set(a, () => clearTimeout(timeout));
+            const timeout = setTimeout(fire, ms);
+            this.#timers.set(id, () => clearTimeout(timeout));
           }
           break;
         }
-        case p.A_CANCEL_TIMER.value:
-          this.#timers.get(a)?.();
-          this.#timers.delete(a);
+        case 'cancel-timer':
+          this.#timers.get(act.id)?.();
+          this.#timers.delete(act.id);
           break;
-        case p.A_READY.value:
+        case 'ready':
           this.#tellOriginal({ kind: 'ready', pid: process.pid });
           break;
-        case p.A_START_FAILED.value:
-          this.#startFailure = { task: a, status: b, pid: c, worker: this.#workers.get(c) };
+        case 'start-failed':
+          this.#startFailure = { task: act.task, status: act.status, pid: act.pid ?? 0, worker: act.pid ? this.#workers.get(act.pid) : undefined };
           break;
-        case p.A_GAVE_UP.value:
-          this.#log(`giving up: ${p.supFailureReason(this.#h) || ['', 'crash loop', 'stop schedule ran out', 'ready timeout'][a]}`);
+        case 'give-up':
+          this.#log(`giving up: ${m.failure ?? act.reason}`);
           break;
-        case p.A_EXIT.value:
-          void this.#exit(a);
+        case 'exit':
+          void this.#exit(act.code);
           break;
-        case p.A_RELOADED.value:
+        case 'reloaded':
           for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: true, status: this.status() });
           break;
-        case p.A_RELOAD_FAILED.value:
+        case 'reload-failed':
           for (const reply of this.#reloadWaiters.splice(0)) {
-            const how = this.#failedSpawn?.task === a ? `could not be spawned: ${this.#failedSpawn.why}` : `${p.describeWaitStatus(b)} before it was ready`;
-            reply({ ok: false, error: `reload failed: the new worker ${a} ${how}; the old workers keep running` });
+            const how = this.#failedSpawn?.task === act.task
+              ? `could not be spawned: ${this.#failedSpawn.why}`
+              : act.status === null ? 'was not ready in time' : `${planner.describeWaitStatus(act.status)} before it was ready`;
+            reply({ ok: false, error: `reload failed: the new worker ${act.task} ${how}; the old workers keep running` });
           }
+          break;
+        case 'reaped': {
+          const how = planner.describeWaitStatus(status);
+          const { pid, task } = act;
+          if (act.cause === 'replaced') this.#log(`reload: replaced worker ${task} (pid ${pid})`);
+          else if (act.cause === 'stopped') this.#log(`stop: worker ${task} (pid ${pid}) ${how}`);
+          else this.#log(`worker ${task} (pid ${pid}) ${how}`);
+          break;
+        }
+        case 'signal-leftovers':
+          this.#apply(m.leftoversSignalled(now(), act.pgid, act.step, this.#signalLeftovers(act.pgid, act.signal, act.step)));
           break;
       }
     }
@@ -367,14 +376,13 @@ export class SupervisorRuntime {
         return reply({ ok: true, status: this.status() });
       case 'stop':
         // A second stop while stopping waits for the same end (the first one's schedule stays).
-        if (planner.supState(this.#h) === 3 /* stopping */) return void this.#stopWaiters.push(reply);
-        if (req.schedule && !planner.supSetStopSchedule(this.#h, Int32Array.from(req.schedule))) return reply({ ok: false, error: 'bad stop schedule' });
-        if (req.schedule) this.#schedule = req.schedule;
+        if (this.#machine.state === 'stopping') return void this.#stopWaiters.push(reply);
+        if (req.schedule && !this.#machine.setStopSchedule(req.schedule)) return reply({ ok: false, error: 'bad stop schedule' });
         this.#stopWaiters.push(reply);
-        return this.#apply(planner.supStop(this.#h, now()));
+        return this.#apply(this.#machine.stop(now()));
       case 'reload':
         this.#reloadWaiters.push(reply);
-        return this.#apply(planner.supReload(this.#h, now()));
+        return this.#apply(this.#machine.reload(now()));
       case 'reopen': {
         const refused = this.#reopen();
         return reply(refused ? { ok: false, error: refused } : { ok: true, message: 'logs reopened' });
@@ -385,30 +393,24 @@ export class SupervisorRuntime {
   }
 
   status(): ServiceStatus {
-    const p = planner;
-    const workers: WorkerStatus[] = [];
+    const m = this.#machine;
     const epoch = Date.now() - now();
-    for (let task = 0; task < p.supWorkers(this.#h); task++) {
-      const last = p.supWorkerLastStatus(this.#h, task);
-      const started = p.supWorkerStartedAt(this.#h, task);
-      const pid = p.supWorkerPid(this.#h, task);
-      workers.push({
-        task,
-        pid,
-        state: WORKER_STATES[p.supWorkerState(this.#h, task)] ?? 'unknown',
-        restarts: p.supWorkerRestarts(this.#h, task),
-        lastStatus: last < 0 ? null : last,
-        lastExit: last < 0 ? null : p.supWorkerLastExit(this.#h, task),
-        startedAt: pid ? Math.round(epoch + started) : null,
-      });
-    }
+    const workers: WorkerStatus[] = m.workers().map((w) => ({
+      task: w.task,
+      pid: w.pid ?? 0,
+      state: w.state,
+      restarts: w.restarts,
+      lastStatus: w.lastStatus,
+      lastExit: w.lastExit,
+      startedAt: w.startedAt === null ? null : Math.round(epoch + w.startedAt),
+    }));
     return {
       name: this.#o.name ?? 'daemon',
       pid: process.pid,
-      state: SUP_STATES[p.supState(this.#h)] ?? 'unknown',
+      state: m.state,
       startedAt: this.#startedAt,
       workers,
-      failure: p.supFailureReason(this.#h) || null,
+      failure: m.failure,
       logError: this.#sink.error,
       leftovers: this.#countLeftovers(),
       command: this.#program.argv,
@@ -417,63 +419,61 @@ export class SupervisorRuntime {
 
   /** Processes in our session that are neither a worker nor the guard: what exited workers left behind. */
   #countLeftovers(): number {
-    const known = new Set([...planner.supPids(this.#h), this.#guard.pid]);
+    const known = new Set([...this.#machine.pids, this.#guard.pid]);
     return membersOf((ids) => ids.session === process.pid).filter((pid) => !known.has(pid)).length;
-  }
-
-  /** A stop-schedule signal after the first step goes to a process that outlived the step before: say so. */
-  #noteEscalation(pid: number, signal: number): void {
-    const s = this.#schedule;
-    for (let i = 2; i < s.length; i += 2) {
-      if (s[i] !== signal || s[i + 1] === -1) continue;
-      const prev = s[i - 2]!;
-      const secs = s[i - 1]! / 1000;
-      this.#log(`stop: pid ${pid} still alive ${secs}s after ${planner.signalName(prev)}: sending ${planner.signalName(signal)}`);
-      this.#escalated.add(pid);
-      return;
-    }
   }
 
   /**
    * Processes still in our session once every worker is gone: children a worker left behind when it exited (or died
-   * on SIGTERM while they ignored it). TERM, a second, then KILL. Found in /proc, signalled through a pidfd after
-   * checking the session again, so a recycled PID is never hit. Returns how many were signalled.
+   * on SIGTERM while they ignored it). Found in /proc, signalled through a pidfd after checking the session again, so
+   * a recycled PID is never hit. Returns how many were signalled.
    */
   #sweepSession(signal: number, session = process.pid): number {
     return signalMembers((ids) => ids.session === session, signal);
   }
 
   /**
-   * What an exited worker left in its process group (children it forked) gets the stop schedule, like supervisord's
-   * killasgroup, so a crash loop cannot pile them up. Each step signals only processes still in that group and in our
-   * session, through pidfds: once the group is empty its id may be any new process's.
+   * Carries out one step of the machine's schedule for what an exited worker left in its process group (children it
+   * forked). Only processes still in that group and in our session are signalled, through pidfds: once the group is
+   * empty its id may be any new process's. Returns how many were signalled (0: the group is empty, the usual case).
    */
-  #stopLeftovers(pgid: number, step = 0): void {
-    const s = this.#schedule;
-    if (step >= s.length || (step === 0 && !killGroup(pgid, 0))) return; // no member left: the usual case, one syscall
+  #signalLeftovers(pgid: number, signal: number, step: number): number {
+    if (step === 0 && !killGroup(pgid, 0)) return 0; // no member left: the usual case, one syscall
     const ours = (ids: { pgrp: number; session: number }) => ids.pgrp === pgid && ids.session === process.pid;
-    const signal = s[step]!;
     const n = signalMembers(ours, signal);
-    if (n === 0) return;
+    if (n === 0) return 0;
     if (signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
     this.#log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
-    const wait = s[step + 1]!;
-    const next = setTimeout(() => {
-      this.#stopLeftovers(pgid, wait < 0 ? step : step + 2);
-    }, wait < 0 ? 1000 : wait);
-    next.unref();
+    return n;
   }
 
+  /** What is left of a session once its workers are gone gets the stop schedule (the one in force). */
   async #sweepLeftovers(session = process.pid, what = 'stop: left behind by exited workers'): Promise<void> {
     // A process that outlived the whole schedule is left as the schedule says (exit 2); so are its companions.
-    if (session === process.pid && planner.supPids(this.#h).length > 0) return;
-    const left = this.#sweepSession(SIGTERM, session);
-    if (left === 0) return;
-    this.#sweepSession(SIGCONT, session);
-    this.#log(`${what}: ${left} process${left === 1 ? '' : 'es'}: sent SIGTERM`);
-    for (let i = 0; i < 50 && this.#sweepSession(0, session) > 0; i++) await delay(20);
-    const killed = this.#sweepSession(SIGKILL, session);
-    if (killed) this.#log(`${what}: ${killed} still alive 1s after SIGTERM: sent SIGKILL`);
+    if (session === process.pid && this.#machine.pids.length > 0) return;
+    // Each step after the first is said as what it answers: how long they outlived the step before.
+    let last: { signal: number; ms: number } | null = null;
+    await runStopSchedule(this.#machine.stopSchedule, {
+      send: (signal) => {
+        const left = this.#sweepSession(signal, session);
+        if (left === 0) return false;
+        if (signal !== SIGKILL && signal !== SIGCONT) this.#sweepSession(SIGCONT, session);
+        const name = planner.signalName(signal);
+        this.#log(last
+          ? `${what}: ${left} still alive ${last.ms / 1000}s after ${planner.signalName(last.signal)}: sent ${name}`
+          : `${what}: ${left} process${left === 1 ? '' : 'es'}: sent ${name}`);
+        last = { signal, ms: 0 };
+        return true;
+      },
+      gone: async (ms) => {
+        last!.ms = ms;
+        for (let waited = 0; waited < ms; waited += SWEEP_POLL_MS) {
+          if (this.#sweepSession(0, session) === 0) return true;
+          await delay(SWEEP_POLL_MS);
+        }
+        return this.#sweepSession(0, session) === 0;
+      },
+    });
   }
 
   #saveState(exitCode: number | null): void {
@@ -523,18 +523,19 @@ export class SupervisorRuntime {
       this.#tellOriginal({
         kind: 'failed',
         pid: f.pid || undefined,
-        message: f.pid ? `worker ${f.task} (pid ${f.pid}) ${status} before it was ready` : planner.supFailureReason(this.#h),
+        message: f.pid ? `worker ${f.task} (pid ${f.pid}) ${status} before it was ready` : this.#machine.failure ?? '',
         status: f.pid ? f.status : undefined,
         statusText: f.pid ? status : undefined,
         stderrTail: w && w.tail.length ? w.tail.toString('utf8').split('\n').slice(-20).join('\n').trimEnd() : undefined,
       });
     } else if (this.#link) {
-      this.#tellOriginal({ kind: 'failed', message: planner.supFailureReason(this.#h) || `the supervisor exited with ${code} before every worker was ready` });
+      this.#tellOriginal({ kind: 'failed', message: this.#machine.failure ?? `the supervisor exited with ${code} before every worker was ready` });
     }
     this.#saveState(code);
     this.#sink.close();
-    const note = this.#escalated.size ? `${this.#escalated.size} process${this.#escalated.size === 1 ? '' : 'es'} needed the stop schedule's later steps` : undefined;
-    for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : planner.supFailureReason(this.#h) || `exit ${code}` });
+    const escalated = this.#machine.escalations;
+    const note = escalated ? `${escalated} process${escalated === 1 ? '' : 'es'} needed the stop schedule's later steps` : undefined;
+    for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : this.#machine.failure ?? `exit ${code}` });
     for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: 'the service stopped' });
     const files = this.#files;
     if (files) {

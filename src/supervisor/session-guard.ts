@@ -1,8 +1,9 @@
 // The session guard: a tiny process that outlives a SIGKILLed supervisor by microseconds and kills what it left behind.
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { pipe } from '../sys/unistd.js';
-import { waitpid } from '../sys/wait.js';
+import { waitpid, WNOHANG } from '../sys/wait.js';
 import { spawnPlanned } from '../core/spawner.js';
+import { FD_PLANS } from '../core/plan.js';
 
 const SHELL = ['/bin/sh', '/usr/bin/sh'].find(existsSync) ?? null;
 
@@ -56,12 +57,7 @@ export class SessionGuard {
         path: SHELL,
         argv: [SHELL, '-c', SCRIPT, 'daemonkit-guard', String(this.#session), this.#label],
         env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
-        fds: [
-          { op: 'dup2', fd: readEnd, newfd: 0 },
-          { op: 'open', fd: 1, path: '/dev/null', mode: 'null' },
-          { op: 'dup2', fd: 1, newfd: 2 },
-          { op: 'closefrom', fd: 3 },
-        ],
+        fds: FD_PLANS.guard(readEnd),
         setsid: true,
         // Never hold a directory the service's owner may want to unmount.
         chdir: '/',
@@ -80,7 +76,7 @@ export class SessionGuard {
     if (!this.#pid) return false;
     let gone: boolean;
     try {
-      gone = waitpid(this.#pid, 1 /* WNOHANG */) !== null;
+      gone = waitpid(this.#pid, WNOHANG) !== null;
     } catch {
       gone = true; // ECHILD: reaped elsewhere, it is no guard of ours any more
     }

@@ -21,11 +21,6 @@ const FD_CLOEXEC = 1;
 // fcntl is variadic: koffi takes each extra argument as a (type, value) pair, e.g. fcntl(fd, F_SETFD, 'int', flags).
 const fcntlNative = libc.func('int fcntl(int fd, int cmd, ...)');
 
-/** fcntl(2) F_GETFD: whether fd is close-on-exec. -1/errno convention. */
-export function isCloexec(fd: number): boolean {
-  return (checkMinusOne(fcntlNative(cInt(fd, 'fd'), F_GETFD), 'fcntl') & FD_CLOEXEC) !== 0;
-}
-
 /** fcntl(2) F_GETFD then F_SETFD: sets or clears close-on-exec, keeping other fd flags. -1/errno convention. */
 export function setCloexec(fd: number, on: boolean): void {
   const flags = checkMinusOne(fcntlNative(cInt(fd, 'fd'), F_GETFD), 'fcntl');

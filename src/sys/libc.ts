@@ -19,9 +19,9 @@ export const KOFFI_VERSION = '3.3.4';
 type Koffi = typeof import('koffi');
 
 /**
- * koffi's own entry spends ~8 ms per process resolving and loading JS modules around a native module that loads in
- * ~1 ms (bench load); a start pays it twice. Load the prebuilt native module directly when it is the pinned version,
- * else koffi's entry. Required after the platform check, so off Linux the error is ours, not koffi's.
+ * Load the prebuilt native module directly when it is the pinned version, else koffi's entry: the entry's JS module
+ * loading costs a start more than the native module itself, twice (figures: RELIABILITY.md, "Figures behind rules").
+ * Required after the platform check, so off Linux the error is ours, not koffi's.
  */
 function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);

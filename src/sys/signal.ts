@@ -1,11 +1,15 @@
-// signal.h: sending signals, the thread's signal mask, and the sigset_t layout the spawn attributes need.
-import { libc, koffi, checkMinusOne, cInt, ESRCH } from './libc.js';
+// signal.h: sending signals, and the sigset_t layout the spawn attributes need.
+import { libc, koffi, cInt, ESRCH } from './libc.js';
 import { sysError } from './errors.js';
+import { constants } from 'node:os';
 
 // glibc's sigset_t is 1024 bits (128 bytes) on Linux; the kernel uses the first 64.
 export const SIGSET_BYTES = 128;
 /** Signals 1..64: the kernel's whole range, including the two glibc keeps for itself (32, 33). */
 export const ALL_SIGNALS: readonly number[] = Array.from({ length: 64 }, (_, i) => i + 1);
+
+// The signals daemonkit sends or handles by number, named once here (Linux numbering, from Node's own table).
+export const { SIGHUP, SIGINT, SIGKILL, SIGUSR1, SIGUSR2, SIGTERM, SIGCONT, SIGSTOP, SIGCHLD } = constants.signals;
 
 export const SIG_BLOCK = 0;
 export const SIG_UNBLOCK = 1;
@@ -25,13 +29,7 @@ export function sigset(signals: readonly number[]): Buffer {
   return set;
 }
 
-/** The signal numbers in a sigset_t. */
-export function sigsetSignals(set: Buffer): number[] {
-  return ALL_SIGNALS.filter((sig) => (set[(sig - 1) >> 3] & (1 << ((sig - 1) & 7))) !== 0);
-}
-
 const killNative = libc.func('int kill(int pid, int sig)');
-const sigprocmaskNative = libc.func('int sigprocmask(int how, const void *set, void *oldset)');
 
 function send(target: number, signal: number): boolean {
   cInt(signal, 'signal');
@@ -63,12 +61,3 @@ export function killGroup(pgid: number, signal: number): boolean {
   return send(-pgid, signal);
 }
 
-/**
- * sigprocmask(2) for the calling (main) thread, which posix_spawn children inherit; returns the
- * previous mask. -1/errno convention. glibc silently keeps 32 and 33 out of any mask.
- */
-export function sigprocmask(how: number, signals: readonly number[] | null): number[] {
-  const old = Buffer.alloc(SIGSET_BYTES);
-  checkMinusOne(sigprocmaskNative(how, signals === null ? null : sigset(signals), old), 'sigprocmask');
-  return sigsetSignals(old);
-}

@@ -1,39 +1,15 @@
-// unistd.h: sessions, process groups, chroot, pipes, _exit. All -1/errno convention but _exit, which cannot fail.
+// unistd.h: chroot, pipes, _exit. All -1/errno convention but _exit, which cannot fail.
 import { libc, checkMinusOne, cInt, cString } from './libc.js';
 
-const getsidNative = libc.func('int getsid(int pid)');
-const getpgidNative = libc.func('int getpgid(int pid)');
-const setsidNative = libc.func('int setsid(void)');
 const chrootNative = libc.func('int chroot(const char *path)');
-const getppidNative = libc.func('int getppid(void)');
 const pipe2Native = libc.func('int pipe2(_Out_ int *fds, int flags)');
 const exitNative = libc.func('void _exit(int status)');
 
 const O_CLOEXEC = 0o2000000;
 
-/** getsid(2), -1/errno: session id of pid (0 = ourselves); ESRCH/EPERM throw SysError. */
-export function getsid(pid: number): number {
-  return checkMinusOne(getsidNative(cInt(pid, 'pid')), 'getsid');
-}
-
-/** getpgid(2), -1/errno: process group of pid (0 = ourselves); ESRCH throws SysError. */
-export function getpgid(pid: number): number {
-  return checkMinusOne(getpgidNative(cInt(pid, 'pid')), 'getpgid');
-}
-
-/** setsid(2), -1/errno: returns the new session id; EPERM when we already lead a process group. */
-export function setsid(): number {
-  return checkMinusOne(setsidNative(), 'setsid');
-}
-
 /** chroot(2), -1/errno: errors carry the path. */
 export function chroot(path: string): void {
   checkMinusOne(chrootNative(cString(path, 'path')), 'chroot', path);
-}
-
-/** getppid(2): never fails; 1 (or a subreaper's pid) once our parent is gone. */
-export function getppid(): number {
-  return getppidNative();
 }
 
 /** pipe2(2) with O_CLOEXEC, -1/errno: [read end, write end]; a child gets an end only through an explicit adddup2. */

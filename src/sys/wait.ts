@@ -15,16 +15,6 @@ export interface WaitResult {
 // The status is an out-parameter: koffi writes it back into a one-element array.
 const waitpidNative = libc.func('int waitpid(int pid, _Out_ int *status, int options)');
 
-// errno is read inside koffi's completion callback: by the time an await resumes, other calls may have reset it.
-function waitpidOnWorker(pid: number, status: number[], options: number): Promise<{ ret: number; errno: number }> {
-  return new Promise((resolve, reject) => {
-    waitpidNative.async(pid, status, options, (err: unknown, ret: number) => {
-      if (err) reject(err);
-      else resolve({ ret, errno: ret === -1 ? koffi.errno() : 0 });
-    });
-  });
-}
-
 /**
  * waitpid(2): -1/errno convention. Returns null when WNOHANG finds the child still running
  * (expected); retries EINTR; throws SysError for ECHILD and the rest.
@@ -41,19 +31,3 @@ export function waitpid(pid: number, options = 0): WaitResult | null {
   }
 }
 
-/**
- * waitpid(2) on one of koffi's worker threads, so the event loop stays free while it blocks.
- * Occupies a worker (there are as many as cores) until the child changes state.
- */
-export function waitpidAsync(pid: number): Promise<WaitResult>;
-export function waitpidAsync(pid: number, options: number): Promise<WaitResult | null>;
-export async function waitpidAsync(pid: number, options = 0): Promise<WaitResult | null> {
-  cInt(pid, 'pid');
-  for (;;) {
-    const status = [0];
-    const { ret, errno } = await waitpidOnWorker(pid, status, options);
-    if (ret > 0) return { pid: ret, status: status[0] };
-    if (ret === 0) return null;
-    if (errno !== EINTR) throw sysError(errno, 'waitpid');
-  }
-}

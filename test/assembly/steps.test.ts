@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { planner } from '../../src/core/wasm.js';
 
 const p = planner;
-const OPTS = [p.OPT_SUPERVISE, p.OPT_PIDFILE, p.OPT_CHROOT, p.OPT_USER, p.OPT_GROUP, p.OPT_FORCE_DETACH, p.OPT_READY_PROTOCOL].map((g) => g.value);
-const CTXS = [p.CTX_PARENT_IS_INIT, p.CTX_SYSTEMD_INVOCATION, p.CTX_NOTIFY_SOCKET, p.CTX_STDIN_SOCKET, p.CTX_SUPERVISED].map((g) => g.value);
+/** The single bits of a mask (OPT_ALL, CTX_ALL: every flag the planner knows). */
+const bitsOf = (mask: number) => Array.from({ length: 31 }, (_, i) => 1 << i).filter((b) => (mask & b) !== 0);
+const OPTS = bitsOf(p.OPT_ALL.value);
+const CTXS = bitsOf(p.CTX_ALL.value);
 const allOptions = Array.from({ length: 1 << OPTS.length }, (_, i) => OPTS.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), 0));
 const allContexts = Array.from({ length: 1 << CTXS.length }, (_, i) => CTXS.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), 0));
 
@@ -16,7 +18,7 @@ function names(plan: Int32Array): string[] {
 function encode(steps: string[]): Int32Array {
   const roles = ['original', 'intermediate', 'supervisor', 'daemon'];
   const stepIds = new Map<string, number>();
-  for (let s = 1; s <= 30; s++) if (p.stepName(s)) stepIds.set(p.stepName(s), s);
+  for (let s = p.STEP_FIRST.value; s <= p.STEP_LAST.value; s++) stepIds.set(p.stepName(s), s);
   return Int32Array.from(steps.flatMap((s) => {
     const [role, step] = s.split(':');
     return [roles.indexOf(role!), stepIds.get(step!)!];
@@ -31,7 +33,7 @@ test('every option and context combination yields a plan that keeps every rule',
       assert.equal(p.stepOrderError(plan), '', `options ${o} context ${c}: ${names(plan).join(' ')}`);
       n++;
     }
-  assert.equal(n, 128 * 32);
+  assert.equal(n, 256 * 32);
 });
 
 test('detaching is skipped exactly when already detached and not forced', () => {
@@ -57,6 +59,7 @@ test('the unsupervised plan is the classic double fork', () => {
     'original:ready-pipe',
     'original:spawn-session',
     'intermediate:umask',
+    'intermediate:no-core-dumps',
     'intermediate:pidfile.lock',
     'intermediate:chroot',
     'intermediate:chdir',
@@ -140,7 +143,8 @@ test('a supervised plan starts its session guard before the workers and before c
 });
 
 test('every step and role has a name', () => {
-  for (let s = 1; s <= 20; s++) assert.notEqual(p.stepName(s), '', `step ${s}`);
-  assert.equal(p.stepName(0), '');
+  for (let s = p.STEP_FIRST.value; s <= p.STEP_LAST.value; s++) assert.notEqual(p.stepName(s), '', `step ${s}`);
+  assert.equal(p.stepName(p.STEP_FIRST.value - 1), '');
+  assert.equal(p.stepName(p.STEP_LAST.value + 1), '');
   assert.deepEqual([0, 1, 2, 3].map((r) => p.roleName(r)), ['original', 'intermediate', 'supervisor', 'daemon']);
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planner } from '../../src/core/wasm.js';
+import { runStopSchedule, stopScheduleBudgetMs } from '../../src/core/supervisor-machine.js';
 
 const parse = (text: string): number[] => Array.from(planner.parseStopSchedule(text));
 
@@ -97,4 +98,30 @@ test('random valid schedules round-trip through text', () => {
     assert.equal(planner.stopScheduleError(text), '', text);
     assert.deepEqual(parse(text), pairs, text);
   }
+});
+
+test('stepping: each step sends its pair, forever repeats the pair before it, and the end is the end', async () => {
+  const walk = async (text: string, outlives: number) => {
+    const sent: string[] = [];
+    const run = await runStopSchedule(parse(text), {
+      send: (signal, step) => (sent.push(`${step}:${planner.signalName(signal)}`), true),
+      gone: async (ms) => (sent.push(`wait ${ms}`), sent.filter((s) => s.startsWith('wait')).length > outlives),
+    });
+    return { sent, run };
+  };
+  assert.deepEqual(await walk('TERM/10/KILL/5', 0), { sent: ['0:SIGTERM', 'wait 10000'], run: { stopped: true, step: 0 } });
+  assert.deepEqual(await walk('TERM/10/KILL/5', 1), { sent: ['0:SIGTERM', 'wait 10000', '1:SIGKILL', 'wait 5000'], run: { stopped: true, step: 1 } });
+  assert.deepEqual(await walk('TERM/10/KILL/5', 9), { sent: ['0:SIGTERM', 'wait 10000', '1:SIGKILL', 'wait 5000'], run: { stopped: false } });
+  assert.deepEqual((await walk('USR2/0.2/forever', 3)).sent,
+    ['0:SIGUSR2', 'wait 200', '1:SIGUSR2', 'wait 200', '1:SIGUSR2', 'wait 200', '1:SIGUSR2', 'wait 200']);
+  // A target that cannot be signalled ends the run, not stopped.
+  assert.deepEqual(await runStopSchedule(parse('TERM/1'), { send: () => false, gone: async () => true }), { stopped: false });
+  await assert.rejects(runStopSchedule([15], { send: () => true, gone: async () => true }), RangeError);
+});
+
+test('the budget of a schedule: every wait, a forever step as an hour', () => {
+  assert.equal(stopScheduleBudgetMs(parse('TERM/10/KILL/5')), 15000);
+  assert.equal(stopScheduleBudgetMs(parse('INT/0.5/forever')), 500 + 3_600_000);
+  assert.equal(planner.stopStepSignal(Int32Array.from(parse('TERM/1')), 1), 0, 'past the end');
+  assert.equal(planner.stopStepRanOut(Int32Array.from(parse('TERM/1')), 1), true);
 });

@@ -1,30 +1,10 @@
 // Reads a process's state from /proc, the kernel's own account, for tests to check against.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { O_CLOEXEC } from '../../src/sys/fcntl.js';
 
-export interface Stat {
-  pid: number;
-  comm: string;
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  ttyNr: number;
-}
-
-export function stat(pid: number): Stat {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const close = text.lastIndexOf(')');
-  const rest = text.slice(close + 2).split(' ');
-  return {
-    pid: Number(text.slice(0, text.indexOf(' '))),
-    comm: text.slice(text.indexOf('(') + 1, close),
-    state: rest[0]!,
-    ppid: Number(rest[1]),
-    pgrp: Number(rest[2]),
-    session: Number(rest[3]),
-    ttyNr: Number(rest[4]),
-  };
-}
+// stat, alive and the wait helper are shared with bench/ and scripts/, which run plain ESM.
+export { alive, parseStat, startTime, stat, statOrNull, type Stat } from './proc-stat.mjs';
+export { poll, pollSync, sleep, sleepSync, waitFor } from './poll.mjs';
 
 export function status(pid: number): Record<string, string> {
   const out: Record<string, string> = {};
@@ -56,20 +36,31 @@ export function environ(pid: number): string[] {
   return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
 }
 
-/** Alive and not a zombie. */
-export function alive(pid: number): boolean {
+/** argv of pid from /proc/PID/cmdline ([] once it is gone). */
+export function cmdline(pid: number): string[] {
   try {
-    return stat(pid).state !== 'Z';
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
   } catch {
-    return false;
+    return [];
   }
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 5000, stepMs = 10): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
+/** pid's children (of its main thread, where node forks and spawns), [] once it is gone. */
+export function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
-  return cond();
+}
+
+/** Every PID in /proc now. */
+export function allPids(): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+}
+
+/** Whether fd of pid is close-on-exec, from the octal flags of /proc/PID/fdinfo/FD (the kernel's account, not fcntl's). */
+export function isCloexec(fd: number, pid: number | 'self' = 'self'): boolean {
+  const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]!;
+  return (parseInt(flags, 8) & O_CLOEXEC) !== 0;
 }

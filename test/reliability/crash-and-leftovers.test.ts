@@ -79,7 +79,7 @@ describe('leftovers', () => {
     const { code, json } = await statusJson(box, 'deaf');
     assert.equal(code, 1);
     assert.match(json.reason!, new RegExp(`process(es)? of its session still alive \\(pid [^)]*\\b${worker}\\b`));
-    const again = await box.cli(['start', '--name', 'deaf', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    const again = await box.cli(['start', '--name', 'deaf', '--start-secs', '0.1', '--retry', 'TERM/1/KILL/1', '--', 'sleep', '1000']);
     assert.equal(again.code, 0, again.stderr);
     assert.ok(await waitFor(() => !alive(worker!), 3000), 'the next start stopped what was left');
     assert.equal((await box.cli(['stop', 'deaf'])).code, 0);

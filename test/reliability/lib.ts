@@ -1,36 +1,14 @@
-// Shared by the reliability tests: a sandbox that knows every process it caused (by an environment tag, by fds and
-// cwd in its directory, or by PID with its start time), /proc helpers, and consistency checks against the kernel.
-import { closeSync, existsSync, mkdtempSync, openSync, writeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Shared by the reliability tests: a Box (the Sandbox that also knows every process it caused, by an environment tag,
+// by fds and cwd in its directory, or by PID with its start time), tmpfs mounts, and consistency checks against the kernel.
+import { closeSync, existsSync, openSync, writeSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cli, run as runCommand, type Ran } from '../helpers/run.js';
-import { alive, stat, waitFor } from '../helpers/proc.js';
+import { allPids, alive, children, cmdline, poll, sleep, startTime, stat } from '../helpers/proc.js';
+import { Sandbox } from '../helpers/sandbox.js';
 
-export const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Field 22 of /proc/PID/stat: with the PID it names one process for good (PIDs are recycled; pid_max may be 32768). */
-export function startTime(pid: number): string | null {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return t.slice(t.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-export function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-export function allPids(): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
-}
+export { allPids, children, cmdline, startTime };
+export const sleepMs = sleep;
 
 export function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
@@ -49,38 +27,25 @@ export function taskOf(pid: number): number | null {
   }
 }
 
-export class Box {
-  readonly dir: string;
+export class Box extends Sandbox {
   readonly tag: string;
-  #pids = new Map<number, string | null>();
 
   constructor(prefix = 'daemonkit-rel-') {
-    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    super(prefix);
     this.tag = `DKREL_BOX=${this.dir}`;
   }
 
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
-  /** The CLI's environment: state here, no systemd markers, and a tag every inheriting descendant carries. */
-  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, DAEMONKIT_HOME: this.dir, DKREL_BOX: this.dir };
-    for (const k of ['INVOCATION_ID', 'NOTIFY_SOCKET', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) delete env[k];
-    return { ...env, ...extra };
+  /** The CLI's environment: the Sandbox's, plus a tag every inheriting descendant carries. */
+  override env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return super.env({ DKREL_BOX: this.dir, ...extra });
   }
 
   cli(args: string[], extra: Record<string, string> = {}, timeoutMs?: number): Promise<Ran> {
     return cli(args, { env: this.env(extra), timeoutMs });
   }
 
-  track(pid: number | null | undefined): number {
-    if (pid) this.#pids.set(pid, startTime(pid));
-    return pid ?? 0;
-  }
-
   /** Every live process that is ours: tagged environment, an fd or cwd in our directory, or tracked (same start time). */
-  processes(): number[] {
+  override processes(): number[] {
     const out: number[] = [];
     for (const pid of allPids()) {
       if (pid === process.pid) continue;
@@ -90,12 +55,8 @@ export class Box {
   }
 
   #owns(pid: number): boolean {
-    try {
-      if (stat(pid).state === 'Z') return false;
-    } catch {
-      return false;
-    }
-    if (this.#pids.has(pid) && this.#pids.get(pid) === startTime(pid)) return true;
+    if (!alive(pid)) return false;
+    if (this.tracks(pid)) return true;
     try {
       if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(this.tag)) return true;
     } catch {
@@ -125,25 +86,6 @@ export class Box {
     } catch {
       return [];
     }
-  }
-
-  /** Kills every process of ours (between tests, so one failure does not spill into the next). */
-  async killAll(): Promise<number[]> {
-    const killed: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      const mine = this.processes();
-      if (mine.length === 0) break;
-      for (const pid of mine) {
-        try {
-          process.kill(pid, 'SIGKILL');
-          killed.push(pid);
-        } catch {
-          // gone
-        }
-      }
-      await waitFor(() => mine.every((p) => !alive(p)), 2000);
-    }
-    return killed;
   }
 
   #mounts: string[] = [];
@@ -177,11 +119,12 @@ export class Box {
     }
   }
 
-  /** Kills what is ours, runs `beforeRemove` (an unmount), then removes the directory. */
-  async cleanup(beforeRemove?: () => void): Promise<void> {
-    await this.killAll();
-    beforeRemove?.();
-    rmSync(this.dir, { recursive: true, force: true });
+  /** The Sandbox's cleanup; a tmpfs still mounted is unmounted before the directory goes. */
+  override async cleanup(beforeRemove?: () => void): Promise<void> {
+    await super.cleanup(() => {
+      beforeRemove?.();
+      this.unmountAll();
+    });
   }
 }
 
@@ -206,15 +149,6 @@ export function pidFromFile(path: string): number {
     return Number(readFileSync(path, 'utf8')) || 0;
   } catch {
     return 0;
-  }
-}
-
-/** argv of pid from /proc/PID/cmdline ([] once it is gone). */
-export function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-  } catch {
-    return [];
   }
 }
 
@@ -255,28 +189,31 @@ export function zombieChildren(pid: number): number[] {
  */
 export async function assertConsistent(box: Box, name: string, settleMs = 5000): Promise<{ running: boolean; sup: number; workers: number[] }> {
   let last = '';
-  const end = Date.now() + settleMs;
-  for (;;) {
-    const { code, json } = await statusJson(box, name);
-    const sup = pidFromFile(box.path(`${name}.pid`));
-    const mine = box.processes();
-    if (code === 0) {
-      const kids = workersOf(sup);
-      const listed = json.workers.filter((w) => w.pid).map((w) => w.pid);
-      const allRunning = json.workers.every((w) => w.state === 'running' || w.state === 'exited' || w.state === 'failed');
-      const guard = guardOf(sup);
-      const extra = mine.filter((p) => p !== sup && p !== guard && !kids.includes(p));
-      if (json.pid === sup && alive(sup) && guard && allRunning && same(kids, listed) && extra.length === 0) return { running: true, sup, workers: listed };
-      last = `status 0 pid ${json.pid}, PID file ${sup}, children ${kids.join(',')}, guard ${guard ?? 'none'}, status workers ${JSON.stringify(json.workers)}, others of ours ${extra.join(',')}`;
-    } else if (code === 3) {
-      if (sup === 0 && mine.length === 0) return { running: false, sup: 0, workers: [] };
-      last = `status 3 but PID file names ${sup} and our processes are ${mine.join(',')}`;
-    } else {
-      last = `status exit ${code}: ${JSON.stringify(json)}`;
-    }
-    if (Date.now() > end) throw new Error(`status disagrees with /proc: ${last}`);
-    await sleepMs(50);
-  }
+  const agreed = await poll(
+    async () => {
+      const { code, json } = await statusJson(box, name);
+      const sup = pidFromFile(box.path(`${name}.pid`));
+      const mine = box.processes();
+      if (code === 0) {
+        const kids = workersOf(sup);
+        const listed = json.workers.filter((w) => w.pid).map((w) => w.pid);
+        const allRunning = json.workers.every((w) => w.state === 'running' || w.state === 'exited' || w.state === 'failed');
+        const guard = guardOf(sup);
+        const extra = mine.filter((p) => p !== sup && p !== guard && !kids.includes(p));
+        if (json.pid === sup && alive(sup) && guard && allRunning && same(kids, listed) && extra.length === 0) return { running: true, sup, workers: listed };
+        last = `status 0 pid ${json.pid}, PID file ${sup}, children ${kids.join(',')}, guard ${guard ?? 'none'}, status workers ${JSON.stringify(json.workers)}, others of ours ${extra.join(',')}`;
+      } else if (code === 3) {
+        if (sup === 0 && mine.length === 0) return { running: false, sup: 0, workers: [] };
+        last = `status 3 but PID file names ${sup} and our processes are ${mine.join(',')}`;
+      } else {
+        last = `status exit ${code}: ${JSON.stringify(json)}`;
+      }
+      return null;
+    },
+    { stepMs: 50, timeoutMs: settleMs },
+  );
+  if (!agreed) throw new Error(`status disagrees with /proc: ${last}`);
+  return agreed;
 }
 
 function same(a: number[], b: number[]): boolean {
@@ -292,7 +229,7 @@ export function modeOf(path: string): number {
 }
 
 /** Processes made to look like a recycled PID, killed by killStrangers (by PID and start time, never by name). */
-export const strangers = new Map<number, string | null>();
+export const strangers = new Map<number, number | null>();
 
 export function killStrangers(): void {
   for (const [pid, start] of strangers) if (startTime(pid) === start) process.kill(pid, 'SIGKILL');

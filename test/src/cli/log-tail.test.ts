@@ -7,22 +7,20 @@ import {
   closeSync,
   ftruncateSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   renameSync,
-  rmSync,
   symlinkSync,
   truncateSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { followFile, followFiles, tailLines, type Following } from '../../../src/cli/log-tail.js';
+import { sleep, waitFor } from '../../helpers/proc.js';
+import { tempDir } from '../../helpers/sandbox.js';
 
-const root = mkdtempSync(join(tmpdir(), 'daemonkit-logtail-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir({ after }, 'daemonkit-logtail-');
 let dirs = 0;
 const freshDir = (): string => {
   const d = join(root, String(dirs++));
@@ -30,13 +28,9 @@ const freshDir = (): string => {
   return d;
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** waitFor, failing the test with what never came. */
 async function waitUntil(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
+  assert.ok(await waitFor(cond, ms, 5), `timed out waiting for ${what}`);
 }
 
 /** Collects what a follower passes on, checking that every chunk is made of whole lines. */

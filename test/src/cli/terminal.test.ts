@@ -2,11 +2,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { colorEnabled, formatAge, formatDuration, paint, spinner, stateColor, stripAnsi, table, visibleWidth } from '../../../src/cli/terminal.js';
 import { repoRoot } from '../../helpers/paths.js';
+import { tempDir } from '../../helpers/sandbox.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -200,8 +200,7 @@ describe('spinner', () => {
 });
 
 describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).status !== 0 && 'script(1) is not installed' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'daemonkit-terminal-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir({ after }, 'daemonkit-terminal-');
   const bundle = join(dir, 'terminal.mjs');
   const child = join(dir, 'child.mjs');
   // The child runs the real module against its real stdout: bundled on the fly, since Node 20 cannot import .ts.

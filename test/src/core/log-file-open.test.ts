@@ -1,17 +1,16 @@
 // openLogFile against real files: flags on the open file description (/proc/self/fdinfo), refusals, and who creates.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogFileError, openLogFile, serviceUserOf } from '../../../src/core/log-file-open.js';
+import { tempDir } from '../../helpers/sandbox.js';
 
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = { name: 'nobody', uid: 65534, gid: 65534 };
-const root = mkdtempSync(join(tmpdir(), 'daemonkit-logopen-'));
+const root = tempDir({ after }, 'daemonkit-logopen-');
 chmodSync(root, 0o755);
-after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (owner = 0, mode = 0o755) => {
   const dir = join(root, `d${n++}`);

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalize, type StartOptions } from '../../../src/options.js';
-import { buildPlan, type DetachContext } from '../../../src/core/plan.js';
+import { buildPlan, FD_PLANS, type DetachContext, type FdAction } from '../../../src/core/plan.js';
+import { UnhandledStepError } from '../../../src/core/step-runner.js';
 import { simulate } from '../../../src/sim/process-model.js';
 
 const attached: DetachContext = { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false, supervisedWorker: false };
@@ -27,23 +28,28 @@ const variants: Array<[string, Partial<StartOptions>]> = [
   ['everything', { chroot: root, cwd: '/', pidfile: join(root, 'z.pid'), user: 'nobody', group: 'nogroup', log: join(root, 'z.log'), umask: 'u=rwx,g=rx,o=' }],
 ];
 
-for (const supervise of [false, true])
-  for (const command of [undefined, ['/bin/sleep', '1000']])
-    for (const [label, extra] of variants) {
-      test(`${supervise ? 'supervised' : 'unsupervised'} ${command ? 'command' : 'library'} daemon, ${label}: every invariant holds`, () => {
-        if (command === undefined && supervise) return; // the library daemonizes itself without a supervisor
-        const o = normalize({ ...extra, command, supervise, workers: 3, stateDir: root }, 'library');
-        const plan = buildPlan(o, attached);
-        const r = simulate(plan, o, { leakedFds: leaked, cloexecFds: [301, 302, 303] });
-        assert.deepEqual(r.violations, []);
-        assert.equal(r.daemons.length, supervise ? 3 : 1);
-        for (const d of r.daemons) {
-          assert.notEqual(d.sid, d.pid);
-          assert.equal(d.ctty, null);
-          assert.equal(d.umask, o.umask);
-        }
-      });
-    }
+// The library daemonizes itself without a supervisor: a supervised daemon is always a command.
+const kinds: Array<[boolean, string[] | undefined]> = [
+  [false, undefined],
+  [false, ['/bin/sleep', '1000']],
+  [true, ['/bin/sleep', '1000']],
+];
+
+for (const [supervise, command] of kinds)
+  for (const [label, extra] of variants) {
+    test(`${supervise ? 'supervised' : 'unsupervised'} ${command ? 'command' : 'library'} daemon, ${label}: every invariant holds`, () => {
+      const o = normalize({ ...extra, command, supervise, workers: 3, stateDir: root }, 'library');
+      const plan = buildPlan(o, attached);
+      const r = simulate(plan, o, { leakedFds: leaked, cloexecFds: [301, 302, 303] });
+      assert.deepEqual(r.violations, []);
+      assert.equal(r.daemons.length, supervise ? 3 : 1);
+      for (const d of r.daemons) {
+        assert.notEqual(d.sid, d.pid);
+        assert.equal(d.ctty, null);
+        assert.equal(d.umask, o.umask);
+      }
+    });
+  }
 
 test('an already-detached library process does not fork and still takes its PID file once', () => {
   const o = normalize({ pidfile: join(root, 'in-place.pid') }, 'library');
@@ -81,22 +87,24 @@ test('the model catches broken plans', () => {
   const o = normalize({ pidfile: join(root, 'b.pid'), command: ['/bin/sleep', '1'] }, 'library');
   const good = buildPlan(o, attached);
 
-  // Either spawn's closefrom alone keeps the leak out; without both, the model must see fd 7 arrive.
-  const noClosefrom = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'closefrom'), daemonFds: good.daemonFds.filter((a) => a.op !== 'closefrom') };
-  assert.deepEqual(simulate({ ...good, sessionFds: noClosefrom.sessionFds }, o, { leakedFds: [7] }).violations, []);
-  assert.ok(simulate(noClosefrom, o, { leakedFds: [7] }).violations.some((v) => /inherited fd 7/.test(v)));
+  // The runtime's fd plans, each with its closefrom dropped: either spawn's closefrom alone keeps the leak out;
+  // without both, the model must see fd 7 arrive.
+  const without = (op: FdAction['op']) => (list: FdAction[]) => list.filter((a) => a.op !== op);
+  const session = (strip: (l: FdAction[]) => FdAction[]) => (...a: Parameters<typeof FD_PLANS.session>) => strip(FD_PLANS.session(...a));
+  const daemon = (strip: (l: FdAction[]) => FdAction[]) => (...a: Parameters<typeof FD_PLANS.daemon>) => strip(FD_PLANS.daemon(...a));
+  assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { session: session(without('closefrom')) } }).violations, []);
+  assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { daemon: daemon(without('closefrom')) } }).violations, []);
+  const noClosefrom = { session: session(without('closefrom')), daemon: daemon(without('closefrom')) };
+  assert.ok(simulate(good, o, { leakedFds: [7], fdPlans: noClosefrom }).violations.some((v) => /inherited fd 7/.test(v)));
 
-  const noStdio = { ...good, sessionFds: good.sessionFds.filter((a) => a.op !== 'open') };
-  assert.ok(simulate(noStdio, o).violations.some((v) => /terminal|fd 0 closed/.test(v)));
+  assert.ok(simulate(good, o, { fdPlans: { session: session(without('open')) } }).violations.some((v) => /terminal|fd 0 closed/.test(v)));
 
+  // A step given to a role whose table has no handler for it is refused before anything runs, as in the runtime.
   const lockInOriginal = { ...good, steps: good.steps.map((s) => (s.step === 'pidfile.lock' ? { ...s, role: 'original' as const } : s)) };
-  assert.ok(simulate(lockInOriginal, o).violations.some((v) => /original process holds the PID file/.test(v)));
+  assert.throws(() => simulate(lockInOriginal, o), (e) => e instanceof UnhandledStepError && e.role === 'original' && e.step === 'pidfile.lock');
 
-  const noSecondFork = {
-    ...good,
-    steps: good.steps.filter((s) => s.step !== 'spawn-daemon').map((s) => (s.role === 'daemon' ? s : s)),
-  };
-  assert.ok(simulate(noSecondFork, o).violations.length > 0);
+  const noSecondFork = { ...good, steps: good.steps.filter((s) => s.step !== 'spawn-daemon') };
+  assert.ok(simulate(noSecondFork, o).violations.includes('no daemon was started'));
 
   const chdirFirst = normalize({ chroot: root, cwd: '/', command: ['/bin/sleep', '1'] }, 'library');
   const p2 = buildPlan(chdirFirst, attached);

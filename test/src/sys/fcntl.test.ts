@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
 import {
-  isCloexec,
   setCloexec,
   O_CLOEXEC,
   O_CREAT,
@@ -14,8 +13,9 @@ import {
   O_NOCTTY,
   O_NOFOLLOW,
 } from '../../../src/sys/index.js';
+import { isCloexec } from '../../helpers/proc.js';
 
-test('setCloexec and isCloexec round-trip on a node fd (node opens close-on-exec)', () => {
+test('setCloexec sets and clears the flag the kernel reports in fdinfo (node opens close-on-exec)', () => {
   const fd = openSync('/dev/null', 'r');
   try {
     assert.equal(isCloexec(fd), true);
@@ -33,8 +33,7 @@ test('setCloexec and isCloexec round-trip on a node fd (node opens close-on-exec
 test('fcntl on a closed fd throws SysError EBADF', () => {
   const fd = openSync('/dev/null', 'r');
   closeSync(fd);
-  assert.throws(() => isCloexec(fd), { name: 'SysError', code: 'EBADF', syscall: 'fcntl' });
-  assert.throws(() => setCloexec(fd, true), { code: 'EBADF' });
+  assert.throws(() => setCloexec(fd, true), { name: 'SysError', code: 'EBADF', syscall: 'fcntl' });
 });
 
 test('open flags have the Linux values', () => {

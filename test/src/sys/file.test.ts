@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, waitpid, killGroup, flock, LOCK_EX, LOCK_SH, LOCK_NB, LOCK_UN } from '../../../src/sys/index.js';
-import { tempDir, killAndReap, exitOf, waitUntil, SIG } from './support.js';
+import { pollSync } from '../../helpers/proc.js';
+import { tempDir } from '../../helpers/sandbox.js';
+import { killAndReap, exitOf, SIG } from './support.js';
 
 const env = ['PATH=/usr/bin:/bin'];
 
@@ -39,13 +41,13 @@ test('flock against another process: busy while it holds the lock, free once it 
       env,
       pgroup: 0,
     });
-    assert.ok(waitUntil(() => existsSync(ready) && readFileSync(ready, 'utf8') === 'locked\n'), 'the child took the lock');
+    assert.ok(pollSync(() => existsSync(ready) && readFileSync(ready, 'utf8') === 'locked\n'), 'the child took the lock');
     assert.equal(flock(fd, LOCK_EX | LOCK_NB), false);
     killGroup(pid, SIG.SIGKILL);
     assert.equal(exitOf(waitpid(pid)!.status), -SIG.SIGKILL);
     pid = undefined;
     // The lock goes with the last holder (the sleep, which init reaps).
-    assert.ok(waitUntil(() => flock(fd, LOCK_EX | LOCK_NB)), 'the lock is free once the holders are gone');
+    assert.ok(pollSync(() => flock(fd, LOCK_EX | LOCK_NB)), 'the lock is free once the holders are gone');
   } finally {
     if (pid !== undefined) killGroup(pid, SIG.SIGKILL);
     killAndReap(pid);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setfsgid, setfsuid } from '../../../src/sys/index.js';
-import { tempDir } from './support.js';
+import { tempDir } from '../../helpers/sandbox.js';
 
 const isRoot = process.geteuid?.() === 0;
 /** The filesystem id: the fourth of /proc/self/status's Uid:/Gid: fields (this thread's, which is the main one). */

@@ -2,8 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, waitpid, kill, pidfdOpen, pollReadable, waitReadable, isCloexec } from '../../../src/sys/index.js';
-import { killAndReap, exitOf, waitUntil, tempDir, SIG } from './support.js';
+import { spawn, waitpid, kill, pidfdOpen, pollReadable, waitReadable } from '../../../src/sys/index.js';
+import { isCloexec, pollSync } from '../../helpers/proc.js';
+import { tempDir } from '../../helpers/sandbox.js';
+import { killAndReap, exitOf, SIG } from './support.js';
 
 const sh = (script: string) => spawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: ['PATH=/usr/bin:/bin'] });
 
@@ -64,7 +66,7 @@ test('a pidfd waits on a process that is not our child', (t) => {
   // The shell leaves a background sleep behind and exits: the sleep is then init's child, not ours.
   const middle = sh(`sleep 0.2 & echo $! > '${pidFile}'`);
   assert.equal(exitOf(waitpid(middle)!.status), 0);
-  assert.ok(waitUntil(() => readFileSync(pidFile, 'utf8').trim() !== ''));
+  assert.ok(pollSync(() => readFileSync(pidFile, 'utf8').trim() !== ''));
   const orphan = Number(readFileSync(pidFile, 'utf8'));
   const fd = pidfdOpen(orphan);
   if (fd === null) return; // already gone: nothing to wait for

@@ -7,21 +7,18 @@ import {
   spawn,
   posixSpawn,
   waitpid,
-  getsid,
-  getpgid,
   setCloexec,
-  isCloexec,
-  sigprocmask,
   SpawnAttributes,
   FileActions,
   SysError,
-  SIG_BLOCK,
   POSIX_SPAWN_SETSIGMASK,
   O_RDONLY,
   O_WRONLY,
   O_CREAT,
 } from '../../../src/sys/index.js';
-import { tempDir, spawnReport, killAndReap, exitOf, SIG, scenarioJson, type Report } from './support.js';
+import { isCloexec, stat } from '../../helpers/proc.js';
+import { tempDir } from '../../helpers/sandbox.js';
+import { blockSignals, spawnReport, killAndReap, exitOf, SIG, scenarioJson, type Report } from './support.js';
 
 const bundle = fileURLToPath(import.meta.url);
 const bit = (sig: number) => 1n << BigInt(sig - 1);
@@ -30,7 +27,7 @@ const bit = (sig: number) => 1n << BigInt(sig - 1);
 // SIGXFSZ itself), then report what a spawned shell inherits with and without resetSignals.
 if (process.env.DK_SYS_CHILD === 'signals') {
   const dir = process.env.DK_SYS_DIR!;
-  sigprocmask(SIG_BLOCK, [SIG.SIGHUP, SIG.SIGUSR2]);
+  blockSignals([SIG.SIGHUP, SIG.SIGUSR2]);
   const kept = spawnReport(dir);
   const reset = spawnReport(dir, { resetSignals: true });
   const show = (r: Report) => ({ sigBlk: r.sigBlk.toString(), sigIgn: r.sigIgn.toString() });
@@ -47,13 +44,14 @@ if (process.env.DK_SYS_CHILD === 'signals') {
 
   test('pgroup 0: a group of its own in our session; no options: our group', (t) => {
     const dir = tempDir(t);
+    const self = stat(process.pid);
     const own = spawnReport(dir, { pgroup: 0 });
     assert.equal(own.pgid, own.pid);
-    assert.equal(own.sid, getsid(0));
+    assert.equal(own.sid, self.session);
     const plain = spawnReport(dir);
-    assert.equal(plain.pgid, getpgid(0));
+    assert.equal(plain.pgid, self.pgrp);
     assert.notEqual(plain.pgid, plain.pid);
-    assert.equal(plain.sid, getsid(0));
+    assert.equal(plain.sid, self.session);
   });
 
   test('argv and env reach the child exactly', (t) => {

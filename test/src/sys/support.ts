@@ -1,32 +1,33 @@
 // Shared by the sys tests: a /bin/sh child that reports what it inherited, child-node scenarios, cleanup.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
-import { spawn, waitpid, kill, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, type SpawnOptions, type SpawnFileAction } from '../../../src/sys/index.js';
+import {
+  spawn,
+  waitpid,
+  kill,
+  libc,
+  checkMinusOne,
+  sigset,
+  SIG_BLOCK,
+  O_RDONLY,
+  O_WRONLY,
+  O_CREAT,
+  O_TRUNC,
+  type SpawnOptions,
+  type SpawnFileAction,
+} from '../../../src/sys/index.js';
+import { parseStat } from '../../helpers/proc.js';
 
 export const SIG = constants.signals;
 
-/** A fresh directory under the system tmpdir (resolved, so it compares equal to what `pwd` prints). */
-export function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'daemonkit-sys-')));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+// Test setup only, so it lives here and not in src/sys: daemonkit itself never changes its signal mask.
+const sigprocmaskNative = libc.func('int sigprocmask(int how, const void *set, void *oldset)');
 
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Polls `check` until it returns true or timeoutMs passes. */
-export function waitUntil(check: () => boolean, timeoutMs = 2000): boolean {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return true;
-    if (Date.now() > end) return false;
-    sleepMs(10);
-  }
+/** sigprocmask(2) SIG_BLOCK for the calling (main) thread, which posix_spawn children inherit. */
+export function blockSignals(signals: readonly number[]): void {
+  checkMinusOne(sigprocmaskNative(SIG_BLOCK, sigset(signals), null), 'sigprocmask');
 }
 
 /** For finally blocks: kill (if still there) and reap a child we spawned; never throws. */
@@ -76,15 +77,14 @@ export function parseReport(text: string, status: number): Report {
     if (found === undefined) throw new Error(`no '${prefix}' in report:\n${text}`);
     return found.slice(prefix.length);
   };
-  const stat = line('stat ');
-  const [, ppid, pgid, sid, ttyNr] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const stat = parseStat(line('stat '));
   const fds = lines.slice(lines.indexOf('fds') + 1, lines.indexOf('endfds')).map(Number);
   return {
-    pid: Number(stat.slice(0, stat.indexOf(' '))),
-    ppid: Number(ppid),
-    pgid: Number(pgid),
-    sid: Number(sid),
-    ttyNr: Number(ttyNr),
+    pid: stat.pid,
+    ppid: stat.ppid,
+    pgid: stat.pgrp,
+    sid: stat.session,
+    ttyNr: stat.ttyNr,
     sigBlk: BigInt('0x' + line('SigBlk: ')),
     sigIgn: BigInt('0x' + line('SigIgn: ')),
     fds,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, waitpid, waitpidAsync, kill, SysError, WNOHANG } from '../../../src/sys/index.js';
+import { spawn, waitpid, kill, SysError, WNOHANG } from '../../../src/sys/index.js';
 import { killAndReap, exitOf, SIG } from './support.js';
 
 const sh = (script: string) => spawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: [] });
@@ -29,33 +29,4 @@ test('waitpid returns the exit code in the raw status', () => {
 
 test('waitpid of a pid that is not our child throws ECHILD', () => {
   assert.throws(() => waitpid(1, WNOHANG), { code: 'ECHILD', errno: -10 });
-});
-
-test('waitpidAsync blocks a worker thread, not the event loop', async () => {
-  let pid: number | undefined = sh('sleep 0.2; exit 3');
-  try {
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
-    const result = await waitpidAsync(pid).finally(() => clearInterval(timer));
-    pid = undefined;
-    assert.equal(exitOf(result.status), 3);
-    assert.ok(ticks >= 5, `the event loop ran ${ticks} timer ticks meanwhile`);
-  } finally {
-    killAndReap(pid);
-  }
-});
-
-test('waitpidAsync with WNOHANG resolves null while running; errors reject with SysError', async () => {
-  let pid: number | undefined = sh('exec sleep 10');
-  try {
-    assert.equal(await waitpidAsync(pid, WNOHANG), null);
-    kill(pid, SIG.SIGKILL);
-    const result = await waitpidAsync(pid, 0);
-    const reaped = pid;
-    pid = undefined;
-    assert.equal(exitOf(result!.status), -SIG.SIGKILL);
-    await assert.rejects(waitpidAsync(reaped), { name: 'SysError', code: 'ECHILD', syscall: 'waitpid' });
-  } finally {
-    killAndReap(pid);
-  }
 });
