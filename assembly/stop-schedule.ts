@@ -49,7 +49,7 @@ function itemSignal(item: string): i32 {
   return signalNumber(item);
 }
 
-// Case-insensitive, without toLowerCase (whose Unicode tables cost 4 KB of wasm).
+// Case-insensitive, without toLowerCase, whose Unicode tables would grow the wasm (RELIABILITY.md).
 function isForever(item: string): bool {
   const word = "forever";
   if (item.length != word.length) return false;

@@ -457,8 +457,8 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 void main(process.argv.slice(2)).then((code) => {
-  // Node's teardown (its threads, its heap) costs ~4 ms. Our output is already out when nothing is queued (stdio is
-  // synchronous on Linux), so leave at once; a queued write (a slow terminal) gets the normal exit.
+  // Node's teardown (its threads, its heap) costs every command time (RELIABILITY.md), and our output is already out
+  // when nothing is queued (stdio is synchronous on Linux): leave at once; a queued write gets the normal exit.
   if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) exitNow(code);
   process.exitCode = code;
 });

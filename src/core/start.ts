@@ -22,17 +22,15 @@ import { nodeNet } from './lazy-net.js';
 /**
  * The supervisor's stderr is the service's log file, and a write error on process.stderr (a full disk) would be
  * fatal: Node must never write there on its own (warnings). Our own lines go through the log sink, which holds them
- * until they can be written; not touching process.stderr at all also spares a start Node's stream modules (~4 ms).
+ * until they can be written; not touching process.stderr at all also spares a start Node's stream modules.
  */
 const NO_STRAY_WRITES = '--no-warnings';
 
 /**
  * A supervisor lives long and allocates little, so its RSS must stay where it started: cap V8's young generation (it
- * otherwise grows to 16 MB per semi-space under churn and keeps it) and glibc's malloc arenas (one per thread by
- * default), and let it collect in full before trimming (--expose-gc). No optimizing compiler (--no-opt, Liftoff only
- * for the wasm): TurboFan's code pages cost 4-6 MB of RSS once something gets hot; without it 1,000 workers' mass
- * restart took as long (1.0-1.3 s), one restart as long (1.03x the 10-line supervisor), and logs stayed far above
- * their 100 MB/s target (294-563 MB/s; with TurboFan 463, within this machine's noise).
+ * otherwise grows under churn and keeps it) and glibc's malloc arenas (one per thread by default), and let it collect
+ * in full before trimming (--expose-gc). No optimizing compiler (--no-opt, Liftoff only for the wasm): its code pages
+ * cost RSS and bought no speed here (figures: RELIABILITY.md, "Figures behind rules in the code").
  */
 const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc', '--no-opt', '--liftoff-only', NO_STRAY_WRITES];
 const SUPERVISOR_ENV = ['MALLOC_ARENA_MAX=2'];

@@ -118,7 +118,7 @@ export class Intermediate {
     if (spawn.readyPipe) [this.#readyRead, readyWrite] = socketpair();
     this.#stderrFrom = sizeOf(o.stdio[2]);
     process.on('SIGCHLD', () => this.#reap());
-    // That listener does not keep Node's loop alive (DESIGN.md, fact 8), and no handle of ours may until the verdict.
+    // That listener does not keep Node's loop alive (docs/DESIGN.md, fact 8), and no handle of ours may until the verdict.
     setInterval(() => {}, 2 ** 30);
     try {
       this.#daemonPid = spawnPlanned({ path: spawn.path, argv: spawn.argv, env: spawn.env, fds: FD_PLANS.daemon(this.#pidfd, readyWrite) });

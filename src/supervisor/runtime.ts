@@ -1,12 +1,9 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
-import { closeSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Server } from 'node:net';
-import { logFileOf, type Normalized } from '../options.js';
+import type { Normalized } from '../options.js';
 import { planner } from '../core/wasm.js';
-import { runStopSchedule, SupervisorMachine, type Action } from '../core/supervisor-machine.js';
-import { FD_PLANS } from '../core/plan.js';
-import { spawnPlanned } from '../core/spawner.js';
+import { SupervisorMachine, type Action } from '../core/supervisor-machine.js';
 import { LogSink } from './log-sink.js';
 import { serviceUserOf } from '../core/log-file-open.js';
 import { bindControl, serveControl, type ControlRequest, type Reply } from '../core/control.js';
@@ -17,37 +14,28 @@ import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.
 import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
-import { pipe } from '../sys/unistd.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill, killGroup, SIGCONT, SIGKILL } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
-import { membersOf, sessionOf, signalMembers } from '../core/proc-scan.js';
+import { sessionOf } from '../core/proc-scan.js';
 import { SessionGuard } from './session-guard.js';
-import { mallocTrim } from '../sys/malloc.js';
+import { MemoryTrim } from './memory-trim.js';
+import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
+import { countLeftovers, delay, signalLeftovers, sweepLeftovers } from './session-sweep.js';
+import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
 import { raiseNofile } from '../core/fd-limit.js';
 
-const TAIL_BYTES = 4096;
-const NO_TAIL = Buffer.alloc(0);
 /** The latest a start waits to answer control clients and read output when its verdict is not yet out. */
 const GO_LIVE_MS = 10;
-const TRIM_QUIET_MS = 1000;
-const TRIM_MAX_WAIT_MS = 10_000;
-/** How often the exit's sweep looks whether the session's leftovers are gone within a stop step. */
-const SWEEP_POLL_MS = 20;
 /** What the supervisor itself does on a signal, for a CLI whose control request went unanswered. */
 const osSignals = constants.signals;
 const SUPERVISOR_SIGNALS = { reload: osSignals.SIGHUP, reopen: osSignals.SIGUSR1 };
-/** V8's full collection, when the supervisor runs with --expose-gc (start.ts): frees Buffers' native memory before the trim. */
-const fullGc = (globalThis as { gc?: () => void }).gc;
-
-interface Worker {
-  task: number;
-  tail: Buffer;
-  /** Resolves when every pipe of this worker has closed (its output is all in the log). */
-  drained: Promise<void>;
-}
+/** How long the exit waits for the last output: a grandchild holding a pipe must not keep us here. */
+const DRAIN_WAIT_MS = 1000;
+/** Time for the last answers to reach their readers before the process exits. */
+const ANSWER_GRACE_MS = 20;
 
 export class SupervisorRuntime {
   /**
@@ -97,8 +85,7 @@ export class SupervisorRuntime {
   #exiting = false;
   /** Kills the session's processes if we die by SIGKILL: workers and whatever they forked. */
   #guard: SessionGuard;
-  #trim: NodeJS.Timeout | null = null;
-  #lastWork = 0;
+  readonly #trim = new MemoryTrim();
   #reapPending: NodeJS.Immediate | null = null;
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, steps: PlannedStep[], link: SessionLink) {
@@ -187,62 +174,13 @@ export class SupervisorRuntime {
     // the control server exists, this timer is what keeps the loop alive for our SIGCHLD listener.
     setTimeout(() => this.#goLive(), GO_LIVE_MS);
     // Starting up (the order, the plan, the wasm's compilation) leaves the most garbage this process will ever have.
-    this.#trimSoon();
+    this.#trim.soon();
   }
 
   #spawnWorker(task: number): number {
-    // One pipe for both streams when they share a file, so a worker's stdout and stderr stay in the order it wrote them.
-    const out1 = logFileOf(this.#o.stdio[1]);
-    const shared = out1 !== null && out1 === logFileOf(this.#o.stdio[2]);
-    const out = pipe();
-    let err = out;
-    let pid: number;
-    try {
-      if (!shared) err = pipe();
-      const { path, argv, env } = this.#workerSpawn!;
-      pid = spawnPlanned({ path, argv, env: [...env, `DAEMONKIT_TASK_ID=${task}`], fds: FD_PLANS.worker(out[1], err[1]), ownGroup: true });
-    } catch (e) {
-      // Not spawned: nobody will ever write to these pipes, so their read ends go too.
-      for (const fd of new Set([out[0], err[0]])) closeSync(fd);
-      throw e;
-    } finally {
-      closeSync(out[1]);
-      if (err !== out) closeSync(err[1]);
-    }
-    const worker: Worker = { task, tail: NO_TAIL, drained: Promise.resolve() };
-    // The tail is for a start failure's report: once the original has its verdict, output is not copied.
-    const keepTail = (chunk: Buffer) => {
-      if (this.#link) worker.tail = Buffer.concat([worker.tail, chunk]).subarray(-TAIL_BYTES);
-    };
-    const streams = [this.#sink.attach(out[0], 0, keepTail)];
-    if (!shared) streams.push(this.#sink.attach(err[0], 1, keepTail));
-    worker.drained = Promise.all(streams).then(() => undefined);
+    const { pid, worker } = spawnWorker(this.#o, this.#workerSpawn!, task, this.#sink, () => this.#link !== null);
     this.#workers.set(pid, worker);
     return pid;
-  }
-
-  /**
-   * Once a burst of work (start, restarts, control requests) has been quiet for a second (at most TRIM_MAX_WAIT_MS
-   * under steady work), run a full V8 collection and hand malloc's free pages back to the kernel. Buffers read from
-   * workers' pipes stay in malloc's heap until V8 collects their objects, which its young-generation passes miss once
-   * they are promoted: in a 4-minute soak anonymous memory grew 7.9 MB without the collection, 2.0 MB with it. Not
-   * inside a burst: a collection there slows it. One-shot and unref'd: idle arms nothing.
-   */
-  #trimSoon(): void {
-    this.#lastWork = now();
-    if (this.#trim) return;
-    const armed = this.#lastWork;
-    const check = () => {
-      const quiet = now() - this.#lastWork;
-      if (quiet < TRIM_QUIET_MS && now() - armed < TRIM_MAX_WAIT_MS) {
-        this.#trim = setTimeout(check, TRIM_QUIET_MS - quiet).unref();
-        return;
-      }
-      this.#trim = null;
-      fullGc?.();
-      mallocTrim();
-    };
-    this.#trim = setTimeout(check, TRIM_QUIET_MS).unref();
   }
 
   /**
@@ -257,7 +195,7 @@ export class SupervisorRuntime {
   }
 
   #reap(): void {
-    this.#trimSoon();
+    this.#trim.soon();
     if (this.#guard.reapIfGone() && !this.#exiting) {
       try {
         this.#guard.start();
@@ -370,7 +308,7 @@ export class SupervisorRuntime {
   }
 
   #control(req: ControlRequest, reply: Reply): void {
-    this.#trimSoon();
+    this.#trim.soon();
     switch (req.cmd) {
       case 'status':
         return reply({ ok: true, status: this.status() });
@@ -417,63 +355,19 @@ export class SupervisorRuntime {
     };
   }
 
-  /** Processes in our session that are neither a worker nor the guard: what exited workers left behind. */
   #countLeftovers(): number {
-    const known = new Set([...this.#machine.pids, this.#guard.pid]);
-    return membersOf((ids) => ids.session === process.pid).filter((pid) => !known.has(pid)).length;
+    return countLeftovers(new Set([...this.#machine.pids, this.#guard.pid]));
   }
 
-  /**
-   * Processes still in our session once every worker is gone: children a worker left behind when it exited (or died
-   * on SIGTERM while they ignored it). Found in /proc, signalled through a pidfd after checking the session again, so
-   * a recycled PID is never hit. Returns how many were signalled.
-   */
-  #sweepSession(signal: number, session = process.pid): number {
-    return signalMembers((ids) => ids.session === session, signal);
-  }
-
-  /**
-   * Carries out one step of the machine's schedule for what an exited worker left in its process group (children it
-   * forked). Only processes still in that group and in our session are signalled, through pidfds: once the group is
-   * empty its id may be any new process's. Returns how many were signalled (0: the group is empty, the usual case).
-   */
   #signalLeftovers(pgid: number, signal: number, step: number): number {
-    if (step === 0 && !killGroup(pgid, 0)) return 0; // no member left: the usual case, one syscall
-    const ours = (ids: { pgrp: number; session: number }) => ids.pgrp === pgid && ids.session === process.pid;
-    const n = signalMembers(ours, signal);
-    if (n === 0) return 0;
-    if (signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
-    this.#log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
-    return n;
+    return signalLeftovers(pgid, signal, step, (line) => this.#log(line));
   }
 
   /** What is left of a session once its workers are gone gets the stop schedule (the one in force). */
   async #sweepLeftovers(session = process.pid, what = 'stop: left behind by exited workers'): Promise<void> {
     // A process that outlived the whole schedule is left as the schedule says (exit 2); so are its companions.
     if (session === process.pid && this.#machine.pids.length > 0) return;
-    // Each step after the first is said as what it answers: how long they outlived the step before.
-    let last: { signal: number; ms: number } | null = null;
-    await runStopSchedule(this.#machine.stopSchedule, {
-      send: (signal) => {
-        const left = this.#sweepSession(signal, session);
-        if (left === 0) return false;
-        if (signal !== SIGKILL && signal !== SIGCONT) this.#sweepSession(SIGCONT, session);
-        const name = planner.signalName(signal);
-        this.#log(last
-          ? `${what}: ${left} still alive ${last.ms / 1000}s after ${planner.signalName(last.signal)}: sent ${name}`
-          : `${what}: ${left} process${left === 1 ? '' : 'es'}: sent ${name}`);
-        last = { signal, ms: 0 };
-        return true;
-      },
-      gone: async (ms) => {
-        last!.ms = ms;
-        for (let waited = 0; waited < ms; waited += SWEEP_POLL_MS) {
-          if (this.#sweepSession(0, session) === 0) return true;
-          await delay(SWEEP_POLL_MS);
-        }
-        return this.#sweepSession(0, session) === 0;
-      },
-    });
+    await sweepLeftovers(this.#machine.stopSchedule, session, what, (line) => this.#log(line));
   }
 
   #saveState(exitCode: number | null): void {
@@ -487,8 +381,8 @@ export class SupervisorRuntime {
   }
 
   /**
-   * Loads node:net (~5 ms) and with it starts answering the control socket and reading workers' output, both of
-   * which wait in the kernel meanwhile (queued clients, pipes): off a start's critical path.
+   * Loads node:net (its cost: RELIABILITY.md) and with it starts answering the control socket and reading workers'
+   * output, both of which wait in the kernel meanwhile (queued clients, pipes): off a start's critical path.
    */
   #goLive(): void {
     if (this.#live) return;
@@ -501,7 +395,7 @@ export class SupervisorRuntime {
     if (!this.#link) return;
     this.#link.close(r);
     this.#link = null;
-    for (const w of this.#workers.values()) w.tail = NO_TAIL;
+    for (const w of this.#workers.values()) dropTail(w);
     this.#goLive();
   }
 
@@ -513,11 +407,9 @@ export class SupervisorRuntime {
     // Nothing of the service may outlive it: its workers' leftover children hold our pipes and our session.
     await this.#sweepLeftovers();
     this.#guard.dismiss();
-    // Wait (briefly) for the last output: a grandchild holding a pipe must not keep us here.
-    await Promise.race([Promise.all([...this.#workers.values(), ...(failed ? [failed] : [])].map((w) => w.drained)), delay(1000)]);
+    await Promise.race([Promise.all([...this.#workers.values(), ...(failed ? [failed] : [])].map((w) => w.drained)), delay(DRAIN_WAIT_MS)]);
     if (this.#startFailure) {
       const f = this.#startFailure;
-      const w = failed;
       const status = planner.describeWaitStatus(f.status);
       // pid 0: never spawned, so no exit status either; the machine's reason quotes the spawn's error.
       this.#tellOriginal({
@@ -526,7 +418,7 @@ export class SupervisorRuntime {
         message: f.pid ? `worker ${f.task} (pid ${f.pid}) ${status} before it was ready` : this.#machine.failure ?? '',
         status: f.pid ? f.status : undefined,
         statusText: f.pid ? status : undefined,
-        stderrTail: w && w.tail.length ? w.tail.toString('utf8').split('\n').slice(-20).join('\n').trimEnd() : undefined,
+        stderrTail: tailText(failed),
       });
     } else if (this.#link) {
       this.#tellOriginal({ kind: 'failed', message: this.#machine.failure ?? `the supervisor exited with ${code} before every worker was ready` });
@@ -537,24 +429,10 @@ export class SupervisorRuntime {
     const note = escalated ? `${escalated} process${escalated === 1 ? '' : 'es'} needed the stop schedule's later steps` : undefined;
     for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : this.#machine.failure ?? `exit ${code}` });
     for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: 'the service stopped' });
-    const files = this.#files;
-    if (files) {
-      try {
-        unlinkSync(files.socket);
-      } catch {
-        // gone already
-      }
-    }
-    // A schedule that ran out leaves processes of our session alive: the service is not stopped, so its PID file stays
-    // (unlocked once we are gone): status says so, and the next start sweeps this session before it starts anew.
-    const leftBehind = membersOf((ids) => ids.session === process.pid).length > 0;
-    if (this.#pidfd !== null) {
-      if (leftBehind) closeSync(this.#pidfd);
-      else releasePidfile(this.#o.pidfile!, this.#pidfd);
-    }
+    releaseServiceFiles(this.#files?.socket ?? null, this.#o.pidfile, this.#pidfd);
     this.#server?.close();
     // Let the answers reach their readers before we go.
-    setTimeout(() => process.exit(code), 20);
+    setTimeout(() => process.exit(code), ANSWER_GRACE_MS);
   }
 
   /** Reopens the logs; a refused one (a symlink, a FIFO at the path) keeps the previous file, which is told why. */
@@ -572,7 +450,3 @@ export class SupervisorRuntime {
 
 const now = monotonicMs;
 
-// Referenced: before the control server exists (a start's sweep of leftovers), nothing else keeps the loop alive.
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
