@@ -28,9 +28,12 @@ export const STEP_RELEASE_PIDFILE: i32 = 18;
 export const STEP_CONTROL_SOCKET: i32 = 19;
 export const STEP_SESSION_GUARD: i32 = 20;
 export const STEP_NO_CORE_DUMPS: i32 = 21;
+export const STEP_BIND_SOCKETS: i32 = 22;
+/** The service's NOTIFY_SOCKET, bound by the supervisor for its workers' READY=1 and WATCHDOG=1. */
+export const STEP_NOTIFY_SOCKET: i32 = 23;
 /** The range of step numbers, for whoever lists every step (tests, the handler tables' check). */
 export const STEP_FIRST: i32 = STEP_OPEN_READY_PIPE;
-export const STEP_LAST: i32 = STEP_NO_CORE_DUMPS;
+export const STEP_LAST: i32 = STEP_NOTIFY_SOCKET;
 
 // Option flags (from the normalized options).
 export const OPT_SUPERVISE: i32 = 1;
@@ -41,8 +44,14 @@ export const OPT_GROUP: i32 = 16;
 export const OPT_FORCE_DETACH: i32 = 32;
 export const OPT_READY_PROTOCOL: i32 = 64;
 export const OPT_NO_CORE_DUMPS: i32 = 128;
+/** Supervised with --listen: the supervisor binds the sockets every worker inherits. */
+export const OPT_LISTEN: i32 = 256;
+/** Workers report on a NOTIFY_SOCKET of the supervisor's (--ready notify, --watchdog). */
+export const OPT_NOTIFY: i32 = 512;
+/** `run`: the supervisor is the calling process itself (no new session, no original waiting); implies supervision. */
+export const OPT_FOREGROUND: i32 = 1024;
 /** Every option flag: the combinations a plan can be asked for are the subsets of this. */
-export const OPT_ALL: i32 = OPT_SUPERVISE | OPT_PIDFILE | OPT_CHROOT | OPT_USER | OPT_GROUP | OPT_FORCE_DETACH | OPT_READY_PROTOCOL | OPT_NO_CORE_DUMPS;
+export const OPT_ALL: i32 = OPT_SUPERVISE | OPT_PIDFILE | OPT_CHROOT | OPT_USER | OPT_GROUP | OPT_FORCE_DETACH | OPT_READY_PROTOCOL | OPT_NO_CORE_DUMPS | OPT_LISTEN | OPT_NOTIFY | OPT_FOREGROUND;
 
 // What the calling process knows about itself, for the "already detached" rule.
 export const CTX_PARENT_IS_INIT: i32 = 1;
@@ -97,9 +106,14 @@ function confine(out: i32[], role: i32, options: i32): void {
   if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_LOCK);
   if ((options & OPT_SUPERVISE) != 0) {
     if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_WRITE);
+    // As root and outside the chroot; after the PID file, so a second start finds it busy before it binds anything.
+    if ((options & OPT_LISTEN) != 0) push(out, role, STEP_BIND_SOCKETS);
     push(out, role, STEP_CONTROL_SOCKET);
+    // Bound in the state directory as root and outside any chroot, like the control socket.
+    if ((options & OPT_NOTIFY) != 0) push(out, role, STEP_NOTIFY_SOCKET);
     // Outlives a SIGKILLed supervisor to kill its session; before chroot, since its shell and /proc are outside.
-    push(out, role, STEP_SESSION_GUARD);
+    // In the foreground the session is the caller's (a shell's, a manager's): not ours to kill.
+    if ((options & OPT_FOREGROUND) == 0) push(out, role, STEP_SESSION_GUARD);
   }
   if ((options & OPT_CHROOT) != 0) push(out, role, STEP_CHROOT);
   push(out, role, STEP_CHDIR);
@@ -118,6 +132,18 @@ export function planSteps(options: i32, context: i32): Int32Array {
   const out: i32[] = [];
   const pidfile = (options & OPT_PIDFILE) != 0;
   const ready = (options & OPT_READY_PROTOCOL) != 0;
+  if ((options & OPT_FOREGROUND) != 0) {
+    // `run`: the calling process is the supervisor; the context cannot make it detach or skip supervising.
+    const o = options | OPT_SUPERVISE;
+    confine(out, ROLE_SUPERVISOR, o);
+    push(out, ROLE_SUPERVISOR, STEP_SPAWN_WORKERS);
+    dropIds(out, ROLE_DAEMON, o);
+    push(out, ROLE_DAEMON, STEP_EXEC);
+    if (ready) push(out, ROLE_DAEMON, STEP_READY);
+    push(out, ROLE_SUPERVISOR, STEP_SUPERVISE);
+    if (pidfile) push(out, ROLE_SUPERVISOR, STEP_RELEASE_PIDFILE);
+    return toArray(out);
+  }
   if (detachSkipReason(context, options) != 0) {
     // Already a daemon: no fork, no new session; keep the PID file and say ready.
     push(out, ROLE_DAEMON, STEP_UMASK);
@@ -239,13 +265,37 @@ export function stepOrderError(plan: Int32Array): string {
     if (roleOf(plan, spawnDaemon) != ROLE_INTERMEDIATE) return "the daemon is spawned by the intermediate";
   }
   const spawnWorkers = indexOf(plan, STEP_SPAWN_WORKERS);
-  if (spawnWorkers >= 0 && (spawnSession < 0 || spawnWorkers < spawnSession || roleOf(plan, spawnWorkers) != ROLE_SUPERVISOR))
+  if (spawnWorkers >= 0 && (spawnWorkers < spawnSession || roleOf(plan, spawnWorkers) != ROLE_SUPERVISOR))
     return "workers are spawned by the supervisor, inside the new session";
+  // Without a new session the supervisor is the caller's own process (run): nobody waits for a verdict.
+  if (spawnWorkers >= 0 && spawnSession < 0) {
+    for (let i = 0; i < plan.length; i += 2) {
+      if (plan[i] == ROLE_ORIGINAL || plan[i] == ROLE_INTERMEDIATE) return "a supervisor in the foreground has no original or intermediate";
+    }
+  }
   const guard = indexOf(plan, STEP_SESSION_GUARD);
   if (guard >= 0 && roleOf(plan, guard) != ROLE_SUPERVISOR) return "only the supervisor starts a session guard";
-  if (spawnWorkers >= 0 && (guard < 0 || guard > spawnWorkers))
+  if (guard >= 0 && spawnSession < 0) return "a supervisor in the foreground starts no session guard (the session is not its own)";
+  if (spawnWorkers >= 0 && spawnSession >= 0 && (guard < 0 || guard > spawnWorkers))
     return "the session guard must run before the workers are spawned (nothing else kills them if the supervisor is SIGKILLed)";
   if (!before(plan, STEP_SESSION_GUARD, STEP_CHROOT)) return "the session guard must start before chroot (its shell and /proc are outside)";
+  const bind = indexOf(plan, STEP_BIND_SOCKETS);
+  if (bind >= 0) {
+    if (roleOf(plan, bind) != ROLE_SUPERVISOR) return "only the supervisor binds the listening sockets (its workers inherit them)";
+    if (lock >= 0 && bind < lock) return "bind-sockets must come after pidfile.lock (a second start must bind nothing)";
+    if (!before(plan, STEP_BIND_SOCKETS, STEP_CHROOT)) return "bind-sockets must come before chroot (unix socket paths are outside it)";
+    if (!before(plan, STEP_BIND_SOCKETS, STEP_SETGID) || !before(plan, STEP_BIND_SOCKETS, STEP_SETUID))
+      return "bind-sockets must come before privileges are dropped (ports below 1024 need root)";
+    if (spawnWorkers < 0 || bind > spawnWorkers) return "bind-sockets must come before the workers are spawned";
+  }
+  const notify = indexOf(plan, STEP_NOTIFY_SOCKET);
+  if (notify >= 0) {
+    if (roleOf(plan, notify) != ROLE_SUPERVISOR) return "only the supervisor binds the notify socket";
+    if (spawnWorkers < 0 || notify > spawnWorkers) return "notify-socket must come before the workers are spawned (they get its path)";
+    if (!before(plan, STEP_NOTIFY_SOCKET, STEP_CHROOT)) return "notify-socket must come before chroot (its file is in the state directory)";
+    if (!before(plan, STEP_NOTIFY_SOCKET, STEP_SETGID) || !before(plan, STEP_NOTIFY_SOCKET, STEP_SETUID))
+      return "notify-socket must come before privileges are dropped";
+  }
   for (let i = 0; i < plan.length; i += 2) {
     const role = plan[i];
     const step = plan[i + 1];
@@ -280,6 +330,8 @@ export function stepName(step: i32): string {
     case STEP_CONTROL_SOCKET: return "control-socket";
     case STEP_SESSION_GUARD: return "session-guard";
     case STEP_NO_CORE_DUMPS: return "no-core-dumps";
+    case STEP_BIND_SOCKETS: return "bind-sockets";
+    case STEP_NOTIFY_SOCKET: return "notify-socket";
   }
   return "";
 }

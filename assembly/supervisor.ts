@@ -9,7 +9,7 @@ import { A_REAPED, CONFIG_LENGTH, EXIT_CAUSE_EXITED, EXIT_CAUSE_REPLACED, EXIT_C
 import { addProc, anyPending, cancel, describeEnd, emit, findProc, flush, Machine, mainProc, P_MAIN, P_NEW, P_OLD, PEND_MAIN, PEND_NEW,
   PEND_NONE, Proc, removeProc, T_READY_TIMEOUT, T_START, T_STOP, Worker } from "./supervisor-machine";
 import { clearReload, advanceReload, doReload } from "./supervisor-reload";
-import { enterStop, finish, leftoversSignalled, leftoversTimerFired, procStopFired, startLeftovers, stopCode,
+import { enterStop, finish, retire, leftoversSignalled, leftoversTimerFired, procStopFired, startLeftovers, stopCode,
   stopLateComer, stopTimerFired } from "./supervisor-stop";
 import { armReadiness, checkAllExited, markReady, readyTimedOut, spawnMain, spawnStatus, workerGone } from "./supervisor-workers";
 import { stopStepSignal, stopStepTimeout, validStopSchedule } from "./stop-schedule";
@@ -155,6 +155,23 @@ export function supReady(h: i32, t: f64, pid: i32): Int32Array {
   const w = m.workers[p.task];
   if (p.role == P_MAIN && w.state == WORKER_STOPPING) return flush(m); // too late: it is being stopped
   markReady(m, p);
+  return flush(m);
+}
+
+/** A ready worker failed its liveness check (health probes, a silent watchdog). Decision: it is stopped with the stop
+ *  schedule and its exit counts as a crash (restarted whatever the policy, with the backoff), like a restarted worker
+ *  not ready in time; before the start's A_READY, during a stop, or for a process not (yet) the task's ready worker,
+ *  nothing happens: the ready timeout and the stop own those. */
+export function supUnhealthy(h: i32, t: f64, pid: i32): Int32Array {
+  const m = get(h);
+  if (m == null) return NONE;
+  const p = findProc(m, pid);
+  if (p == null || m.done || m.stopping || !m.firstReady || !p.ready || p.role != P_MAIN || p.timerKind == T_STOP) return flush(m);
+  const w = m.workers[p.task];
+  if (w.state == WORKER_STOPPING) return flush(m);
+  w.readyTimedOut = true;
+  w.state = WORKER_STOPPING;
+  retire(m, p);
   return flush(m);
 }
 

@@ -2,7 +2,7 @@
 // Builds what is stale: the wasm planner (asc), the bundles in dist/ (esbuild), the library's types (tsc), the test bundles.
 // Usage: node scripts/build.mjs [wasm|dist|types|tests ...]   (no argument: all of them)
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,8 +69,8 @@ function makeBindingsSync() {
 
 export async function buildDist() {
   const esbuild = await import('esbuild');
-  // dist/NAME.js from each role's entry: the CLI, the library, and the two processes the original spawns.
-  const entryPoints = { cli: 'cli/main.ts', index: 'index.ts', intermediate: 'intermediate/main.ts', supervisor: 'supervisor/main.ts' };
+  // dist/NAME.js from each role's entry: the CLI, the library, the two processes the original spawns, and daemonkit/testing.
+  const entryPoints = { cli: 'cli/main.ts', index: 'index.ts', intermediate: 'intermediate/main.ts', supervisor: 'supervisor/main.ts', testing: 'testing.ts' };
   for (const [name, file] of Object.entries(entryPoints)) entryPoints[name] = join(root, 'src', file);
   // CommonJS: Node's CJS loader starts a bundle sooner than its ESM loader, twice per start (RELIABILITY.md).
   mkdirSync(join(root, 'dist'), { recursive: true });
@@ -93,6 +93,9 @@ function packageVersion() {
 
 function buildTypes() {
   execFileSync(process.execPath, [bin('tsc'), '-p', 'tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
+  // dist/types/core/wasm.d.ts names the planner's bindings by path: ship their types beside it, or Planner reads as any.
+  mkdirSync(join(root, 'dist', 'build'), { recursive: true });
+  copyFileSync(join(root, 'build', 'planner.d.ts'), join(root, 'dist', 'build', 'planner.d.ts'));
 }
 
 export async function buildTests(only = []) {

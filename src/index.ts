@@ -1,30 +1,42 @@
 // daemonkit's library entry: `const daemon = await daemonize({...}); ... daemon.ready()`.
 import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, type Normalized } from './options.js';
 import { isMainThread } from 'node:worker_threads';
-import { UsageError } from './errors.js';
+import { AlreadyRunningError, UsageError } from './errors.js';
 import { filesOf, writeState } from './core/service-files.js';
 import { buildPlan, detachWarning } from './core/plan.js';
 import { detachContext } from './core/context.js';
-import { adoptDaemon, Daemon } from './core/daemon-handle.js';
+import { adoptDaemon, DaemonHandle, type Daemon } from './core/daemon-handle.js';
 import { daemonInPlace } from './core/daemon-steps.js';
 import { MARKERS } from './core/markers.js';
 import { describeFailure, startDetached } from './core/start.js';
 import { SIGHUP, SIGUSR1 } from './sys/signal.js';
+import { forkProcesses as forkWorkers, type ForkOptions } from './core/fork-processes.js';
+import { isForkWorker } from './core/fork-worker.js';
 
-export { Daemon } from './core/daemon-handle.js';
-export { UsageError } from './errors.js';
-export { SysError } from './sys/errors.js';
+export type { Daemon, DaemonEvents } from './core/daemon-handle.js';
+export {
+  AlreadyRunningError,
+  ControlError,
+  DamagedStateError,
+  NotRunningError,
+  PidfileError,
+  StartError,
+  SysError,
+  UnknownServiceError,
+  UsageError,
+} from './errors.js';
+export { list, logs, reload, reopen, restart, start, status, stop } from './core/service-api.js';
+export type { ControlResult, LogsOptions, Started, StopOptions, StopResult } from './core/service-api.js';
+export type { ServiceOptions } from './core/service-options.js';
+export type { ServiceReport, WorkerReport } from './core/service-report.js';
+export type { HomeOption, ServiceTarget } from './core/service-target.js';
+export { LSB } from './core/service-control.js';
+export type { Duration } from './core/option-values.js';
 export { listenFds, type ListenFd } from './core/listen-fds.js';
+export { notify } from './core/notify.js';
+export { taskId, type ForkOptions } from './core/fork-processes.js';
 export type { DaemonOptions } from './options.js';
 
-/** Thrown in an already-detached process whose PID file another live process holds. */
-export class AlreadyRunningError extends Error {
-  readonly code = 'EALREADY';
-  constructor(readonly pid: number | null) {
-    super(`already running (pid ${pid ?? 'unknown'})`);
-    this.name = 'AlreadyRunningError';
-  }
-}
 
 /** Tells `daemonkit reload|reopen --pidfile F` which signals this daemon handles (the Daemon handle's events). */
 function recordDaemon(o: Normalized): void {
@@ -58,12 +70,23 @@ export function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
   try {
     if (!isMainThread) throw new UsageError(WORKER_THREAD);
     checkOptionKeys(options, DAEMON_OPTION_KEYS, 'library');
+    // A forkProcesses() worker: its parent holds the PID file and the verdict; ready() tells the parent.
+    if (isForkWorker()) return (handle = Promise.resolve(new DaemonHandle(null, null, false)));
     if (process.env[MARKERS.role] !== 'daemon') o = normalize(options, 'library');
   } catch (e) {
     return Promise.reject(e);
   }
   handle = o ? begin(o) : Promise.resolve(adoptDaemon());
   return handle;
+}
+
+/**
+ * tornado's fork_processes(): in the parent, runs n copies of this script (n <= 0 or omitted: one per CPU), restarts
+ * the ones that fail, and never resolves; in each copy, resolves with its task id 0..n-1. After daemonize(), the
+ * daemon's original exits 0 once every worker is ready.
+ */
+export function forkProcesses(n?: number | null, options: ForkOptions = {}): Promise<number> {
+  return forkWorkers(n, options, handle);
 }
 
 async function begin(o: Normalized): Promise<Daemon> {

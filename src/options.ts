@@ -6,7 +6,10 @@ import { homedir } from 'node:os';
 import { invalid, quote, UsageError } from './errors.js';
 import { SUN_PATH_MAX } from './sys/un.js';
 import { MARKER_PREFIX, type Identity, type Naming, type ParseContext, type ReloadMode, type RestartPolicy, type StdioTarget } from './core/option-values.js';
+import type { ListenSpec } from './core/listen-spec.js';
 import { OPTIONS, optionKeysFor, optionName, parseOption, type OptionsFor } from './core/option-table.js';
+import type { Probe, ReadySpec } from './core/ready-spec.js';
+import { START_WHEN_READY } from './core/supervisor-machine.js';
 
 export type { Identity, Naming, ReloadMode, RestartPolicy, StdioTarget } from './core/option-values.js';
 export { checkName, parseCount, parseDuration, parseSignal, parseStopSchedule, parseUmaskOption } from './core/option-values.js';
@@ -37,7 +40,14 @@ export interface Normalized {
   group: { name: string; gid: number } | null;
   chroot: string | null;
   readyTimeoutMs: number;
+  /** A worker is ready after this long alive; -1 when it is ready by `ready` (notify or a probe). */
   startMs: number;
+  /** When a supervised worker is ready: alive for startMs (the default), notify, or a probe. */
+  ready: ReadySpec;
+  /** Liveness probe of each ready worker, or null. */
+  health: { probe: Probe; intervalMs: number; timeoutMs: number; failures: number } | null;
+  /** A ready worker that sends no WATCHDOG=1 within this is restarted; null: no watchdog. */
+  watchdogMs: number | null;
   forceDetach: boolean;
   supervise: boolean;
   command: { path: string; argv: string[] } | null;
@@ -49,6 +59,8 @@ export interface Normalized {
   maxRestarts: number;
   restartWindowMs: number;
   reload: ReloadMode;
+  /** The sockets the supervisor binds before any worker and passes to each as fds 3.. (socket activation). */
+  listen: ListenSpec[];
   /** Stop schedule as [signal, timeoutMs] pairs; timeoutMs -1 is "forever". */
   stopSchedule: number[];
   logTime: boolean;
@@ -158,8 +170,20 @@ function requireDir(option: string, dir: string): void {
   if (!st.isDirectory()) throw invalid(option, dir, 'not a directory');
 }
 
+/** The ids of the process that will start the daemon: this one, or the root a plan is made for (daemonkit/testing). */
+export interface CallerIds {
+  uid: number;
+  gid: number;
+}
+
 /** The single gate: validates everything a user can mistype before anything is created or started. */
-export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS.ProcessEnv = process.env, base = process.cwd()): Normalized {
+export function normalize(
+  input: StartOptions,
+  naming: Naming,
+  callerEnv: NodeJS.ProcessEnv = process.env,
+  base = process.cwd(),
+  caller: CallerIds = { uid: process.getuid!(), gid: process.getgid!() },
+): Normalized {
   const n = (key: string) => optionName(key, naming);
   checkOptionKeys(input, START_OPTION_KEYS, naming);
   const context: ParseContext = { naming, base };
@@ -176,9 +200,9 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
   const umask = parseOption('umask', input.umask, context);
   const user = parseOption('user', input.user, context) ?? null;
   const group = parseOption('group', input.group, context) ?? null;
-  if ((user || group) && process.getuid?.() !== 0) {
+  if ((user || group) && caller.uid !== 0) {
     const which = user ? n('user') : n('group');
-    const wanted = user ? user.uid !== process.getuid?.() : group!.gid !== process.getgid?.();
+    const wanted = user ? user.uid !== caller.uid : group!.gid !== caller.gid;
     if (wanted) throw invalid(which, user ? input.user : input.group, 'changing user or group needs root');
   }
 
@@ -220,6 +244,9 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
   const resolved: Normalized['command'] = words ? { path: resolveCommand(words[0]!, pathVar, base, chroot), argv: words } : null;
 
   const clearEnv = parseOption('clearEnv', input.clearEnv, context);
+  const readiness = readinessOf(input, context, n);
+  const watchdogMs = parseOption('watchdog', input.watchdog, context) ?? null;
+  if (supervise && name && stateDir && (readiness.ready.kind === 'notify' || watchdogMs)) checkSocketPath(n('name'), name, join(stateDir, `${name}.notify`));
   const normalized: Normalized = {
     name,
     stateDir,
@@ -233,7 +260,10 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     group,
     chroot,
     readyTimeoutMs: parseOption('readyTimeout', input.readyTimeout, context),
-    startMs: parseOption('startSecs', input.startSecs, context),
+    startMs: readiness.startMs,
+    ready: readiness.ready,
+    health: readiness.health,
+    watchdogMs,
     forceDetach: parseOption('forceDetach', input.forceDetach, context),
     supervise,
     command: resolved,
@@ -245,12 +275,14 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     maxRestarts: parseOption('maxRestarts', input.maxRestarts, context),
     restartWindowMs: parseOption('restartWindow', input.restartWindow, context),
     reload,
+    listen: parseOption('listen', input.listen, context),
     stopSchedule: parseOption('retry', input.retry, context),
     logTime,
     reopenSignal: parseOption('reopenSignal', input.reopenSignal, context) ?? null,
     coreDumps: parseOption('coreDumps', input.coreDumps, context),
     source: undefined as unknown as OptionSource,
   };
+  checkProbeNotShared(normalized, input, n);
   // Copied from the caller's environment when first read (the spawn, the order): each read of process.env is a call
   // into C++, and copying it was most of a plan's cost. Enumerable, so JSON.stringify and spreads still carry it.
   let env: string[] | undefined;
@@ -271,6 +303,34 @@ export function normalize(input: StartOptions, naming: Naming, callerEnv: NodeJS
     },
   });
   return normalized;
+}
+
+/** --ready and its alias --start-secs (alive:DURATION), and --health with its settings. */
+function readinessOf(input: StartOptions, context: ParseContext, n: (key: string) => string): Pick<Normalized, 'startMs' | 'ready' | 'health'> {
+  const startMs = parseOption('startSecs', input.startSecs, context);
+  const given = parseOption('ready', input.ready, context);
+  if (given && input.startSecs !== undefined && !(given.kind === 'alive' && given.ms === startMs)) {
+    throw new UsageError(`conflicting options: ${n('startSecs')} is ${n('ready')} alive:DURATION, so ${n('ready')} ${input.ready} cannot be given too`, n('startSecs'), String(input.startSecs));
+  }
+  const ready: ReadySpec = given ?? { kind: 'alive', ms: startMs };
+  // Each checked even without --health: a mistyped value is refused rather than ignored.
+  const probe = parseOption('health', input.health, context);
+  const intervalMs = parseOption('healthInterval', input.healthInterval, context);
+  const timeoutMs = parseOption('healthTimeout', input.healthTimeout, context);
+  const failures = parseOption('healthFailures', input.healthFailures, context);
+  const health = probe ? { probe, intervalMs, timeoutMs, failures } : null;
+  return { startMs: ready.kind === 'alive' ? ready.ms : START_WHEN_READY, ready, health };
+}
+
+/**
+ * A TCP readiness probe of a port the supervisor listens on (--listen) would connect to the supervisor's own socket,
+ * which the kernel completes before any worker accepts: it would call every worker ready at once. Refused.
+ */
+function checkProbeNotShared(o: Normalized, input: StartOptions, n: (key: string) => string): void {
+  const r = o.ready;
+  if (r.kind !== 'tcp') return;
+  const shared = (o.listen ?? []).some((l) => (l.kind === 'tcp' || l.kind === 'tcp6') && l.port === r.port);
+  if (shared) throw invalid(n('ready'), input.ready, `port ${r.port} is one of ${n('listen')}'s: the supervisor's socket answers it before any worker does (use --ready notify, or a probe of a port each worker holds)`);
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,12 +1,18 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
 import { parseArgs } from 'node:util';
-import { quote, UsageError } from '../errors.js';
-import { DamagedStateError } from '../core/state-record.js';
-import { inspectPidfile, PidfileError } from '../core/pidfile.js';
-import { planner } from '../core/wasm.js';
-import { SysError } from '../sys/errors.js';
+import {
+  AlreadyRunningError,
+  ControlError,
+  DamagedStateError,
+  NotRunningError,
+  PidfileError,
+  StartError,
+  SysError,
+  UnknownServiceError,
+  UsageError,
+} from '../errors.js';
 import { exitNow } from '../sys/unistd.js';
-import { checkName, defaultStateDir, logFileOf, normalize, parseCount, type Normalized } from '../options.js';
+import { checkName, normalize, parseCount } from '../options.js';
 import { OPTIONS } from '../core/option-table.js';
 import {
   commandArgsOptions,
@@ -25,19 +31,12 @@ import {
 } from './flags.js';
 import { buildPlan, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
-import { describeFailure, startDetached } from '../core/start.js';
-import { ask, findByPidfile, LSB, listServices, statusOf, stopService, signalService, type Service, type StopOutcome } from '../core/service-control.js';
-import { filesForName, filesOf, readState, serviceFiles, writeState, type StateRecord } from '../core/service-files.js';
-import { constants as osConstants } from 'node:os';
-import type { ControlAnswer } from '../core/control.js';
-import { renderList, renderStatus, statusJson } from './status-view.js';
+import { list, logs, reload, reopen, restart, startNormalized, status, stop, type ControlResult, type Started, type StopResult } from '../core/service-api.js';
+import type { ServiceTarget } from '../core/service-target.js';
+import { renderList, renderStatus } from './status-view.js';
+import { runUnit, UNIT_ABOUT, UNIT_FLAGS } from './unit.js';
 import { colorEnabled, spinner } from './terminal.js';
-import { followFiles, tailLines } from './log-tail.js';
 import { resolve as resolvePath } from 'node:path';
-import { lstatSync } from 'node:fs';
-
-/** A service the user named that does not exist: one line, exit 1. */
-class NotFound extends Error {}
 
 interface Command {
   summary: string;
@@ -67,126 +66,74 @@ function argsOptionsOf(cmd: Command) {
   return { ...(cmd.targets ? commandArgsOptions(TARGET) : {}), ...(cmd.startOptions ? startArgsOptions() : {}), ...commandArgsOptions(cmd.flags) };
 }
 
-/** NAME (in the state directory) or --pidfile FILE (the named service recorded with it, else the files beside it). */
-function target(values: Values, positionals: string[]): Service {
+/** NAME or --pidfile FILE, checked as typed (errors name the flag); the service functions find the service. */
+function target(values: Values, positionals: string[]): ServiceTarget {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const { pidfile } = readFlags(TARGET, values);
   const flag = `--${TARGET.pidfile.flag}`;
   if (pidfile !== undefined && positionals.length) throw new UsageError(`conflicting options: give NAME or ${flag}, not both`, flag, pidfile);
   if (pidfile !== undefined) {
     if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid ${flag} '${pidfile}': expected a path`, flag, pidfile);
-    const path = resolvePath(pidfile);
-    const named = findByPidfile(defaultStateDir(), path);
-    if (named) return named;
-    const files = serviceFiles(path);
-    return { name: files.pidfile.replace(/^.*\//, '').replace(/\.pid$/, ''), files };
+    return { pidfile: resolvePath(pidfile) };
   }
   if (positionals.length === 0) throw new UsageError(`missing NAME (or ${flag} ${TARGET.pidfile.arg})`);
-  const name = checkName(positionals[0]!, 'NAME');
-  return { name, files: filesForName(defaultStateDir(), name) };
+  return checkName(positionals[0]!, 'NAME');
 }
 
-/** A name never started here has neither a record nor a PID file: say so rather than look like a stopped service. */
-function unknownName(values: Values, service: Service): string | null {
-  const exists = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
-  if (readFlags(TARGET, values).pidfile !== undefined || exists(service.files.state) || exists(service.files.pidfile)) return null;
-  return `no service named ${service.name} in ${defaultStateDir()}`;
+/** Runs a wait behind a spinner that stops whatever the outcome. */
+async function spinning<T>(text: string, work: () => Promise<T>): Promise<T> {
+  const spin = spinner(process.stderr, text);
+  try {
+    return await work();
+  } finally {
+    spin.stop();
+  }
 }
 
-async function startService(options: Normalized, okIfRunning: boolean): Promise<number> {
-  const spin = spinner(process.stderr, `starting ${options.name}`);
-  const result = await startDetached(options, { path: options.command!.path, argv: options.command!.argv, readyProtocol: false }, options.supervise);
-  spin.stop();
-  if (result.kind === 'ready') {
-    // What an unsupervised program answers to: SIGHUP to reload (the classic daemon's convention), and for reopen only
-    // the signal the user declared.
-    const files = options.supervise ? null : filesOf(options);
-    if (files) writeState(files.state, { version: 1, options, status: null, exitCode: null, exitedAt: null, signals: { reload: SIGHUP, reopen: options.reopenSignal } });
-    const what = options.supervise ? `supervisor pid ${result.pid}, ${options.workers} worker${options.workers === 1 ? '' : 's'}` : `pid ${result.pid}`;
-    process.stdout.write(`started ${options.name} (${what})\n`);
+function reportStarted(started: Started): number {
+  if (started.alreadyRunning) {
+    process.stderr.write(`daemonkit: ${started.name} already running (pid ${started.pid ?? 'unknown'})\n`);
     return 0;
   }
-  if (result.kind === 'busy') {
-    process.stderr.write(`daemonkit: ${options.name} already running (pid ${result.pid ?? 'unknown'})\n`);
-    return okIfRunning ? 0 : 1;
-  }
-  process.stderr.write(`daemonkit: ${options.name} failed to start: ${describeFailure(result)}\n`);
-  return 1;
-}
-
-function reportStop(service: Service, outcome: StopOutcome, okIfStopped: boolean): number {
-  if (outcome.kind === 'stopped') {
-    process.stdout.write(`stopped ${service.name} (pid ${outcome.pid})\n${outcome.note ? `  ${outcome.note}\n` : ''}`);
-    return 0;
-  }
-  if (outcome.kind === 'denied') {
-    process.stderr.write(`daemonkit: ${service.name}: ${outcome.message}\n`);
-    return 4;
-  }
-  if (outcome.kind === 'not-running') {
-    process.stderr.write(`daemonkit: ${service.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`);
-    return okIfStopped ? 0 : 1;
-  }
-  process.stderr.write(`daemonkit: ${service.name}: ${outcome.message}\n`);
-  return 2;
-}
-
-const { SIGHUP } = osConstants.signals;
-
-/** When no supervisor answered: the signal the service declared for this request, sent only to the proven service. */
-function reportAnswer(service: Service, answer: ControlAnswer | null | { denied: true }, done: string, request: 'reload' | 'reopen'): number {
-  if (answer && 'denied' in answer) {
-    process.stderr.write(`daemonkit: ${service.name}: permission denied on ${service.files.socket}\n`);
-    return 4;
-  }
-  if (answer?.ok) {
-    process.stdout.write(`${service.name} ${done}\n`);
-    return 0;
-  }
-  if (answer) {
-    process.stderr.write(`daemonkit: ${service.name}: ${answer.error}\n`);
-    return 1;
-  }
-  const signal = readState(service.files.state)?.signals?.[request] ?? null;
-  if (signal === null) {
-    if (inspectPidfile(service.files.pidfile).state === 'running') {
-      const hint = request === 'reopen' ? ` (start it with --${OPTIONS.reopenSignal.flag} ${OPTIONS.reopenSignal.arg})` : '';
-      process.stderr.write(`daemonkit: ${service.name}: no supervisor answered and the program declared no signal for ${request}${hint}; nothing was sent\n`);
-      return 1;
-    }
-    process.stderr.write(`daemonkit: ${service.name} is not running\n`);
-    return 3;
-  }
-  const pid = signalService(service, signal);
-  if (pid === null) {
-    process.stderr.write(`daemonkit: ${service.name} is not running\n`);
-    return 3;
-  }
-  process.stdout.write(`${service.name}: sent ${planner.signalName(signal)} to pid ${pid}\n`);
+  const what = started.supervised ? `supervisor pid ${started.pid}, ${started.workers} worker${started.workers === 1 ? '' : 's'}` : `pid ${started.pid}`;
+  process.stdout.write(`started ${started.name} (${what})\n`);
   return 0;
 }
 
-/** What restart starts: the options as typed at start, normalized again, never the derived ones a record holds. */
-function replayed(service: Service, record: StateRecord): Normalized {
-  const path = service.files.state;
-  const source = record.options.source as Normalized['source'] | undefined;
-  if (!source) throw new UsageError(`${path} was written by an older daemonkit without the options as typed: start ${service.name} with daemonkit start`);
-  let options: Normalized;
-  try {
-    options = normalize(source.input, 'cli', source.env, source.cwd);
-  } catch (e) {
-    // Valid when it started, not now (a deleted program or directory): the service is left as it is.
-    if (e instanceof UsageError) throw new UsageError(`cannot restart ${service.name} with the options recorded in ${path}: ${e.message}`, e.option, e.value);
-    throw new DamagedStateError(path, `options.source cannot be normalized (${(e as Error).message})`);
+function reportStop(outcome: StopResult, okIfStopped: boolean): number {
+  if (outcome.kind === 'stopped') {
+    process.stdout.write(`stopped ${outcome.name} (pid ${outcome.pid})\n${outcome.note ? `  ${outcome.note}\n` : ''}`);
+    return 0;
   }
-  if (options.name !== service.name) throw new DamagedStateError(path, `it records the options of ${quote(options.name)}`);
-  return options;
+  if (outcome.kind === 'denied') {
+    process.stderr.write(`daemonkit: ${outcome.name}: ${outcome.message}\n`);
+    return 4;
+  }
+  if (outcome.kind === 'not-running') {
+    process.stderr.write(`daemonkit: ${outcome.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`);
+    return okIfStopped ? 0 : 1;
+  }
+  process.stderr.write(`daemonkit: ${outcome.name}: ${outcome.message}\n`);
+  return 2;
 }
 
-function logPaths(service: Service): string[] {
-  const options = readState(service.files.state)?.options;
-  const stdio = options ? [options.stdio[1], options.stdio[2]] : [{ kind: 'append' as const, path: service.files.pidfile.replace(/\.pid$/, '.log') }];
-  return [...new Set(stdio.map(logFileOf).filter((p): p is string => p !== null))];
+/** How a spinner names the target: its name, or the PID file given. */
+const shown = (t: ServiceTarget) => (typeof t === 'string' ? t : t.pidfile);
+
+function reportControl(result: ControlResult, done: string): number {
+  process.stdout.write(result.via === 'supervisor' ? `${result.name} ${done}\n` : `${result.name}: sent ${result.signal} to pid ${result.pid}\n`);
+  return 0;
+}
+
+/** The exit code of an error the service functions throw (after its one line), or null for a bug to show in full. */
+function exitCodeOf(e: unknown, command: string): number | null {
+  if (e instanceof UsageError || e instanceof DamagedStateError) return 2;
+  if (e instanceof NotRunningError) return 3;
+  if (e instanceof ControlError) return e.code === 'EACCES' ? 4 : e.code === 'ETIMEDOUT' ? 2 : 1;
+  if (e instanceof AlreadyRunningError || e instanceof StartError) return 1;
+  // Expected failures of the system (a refused PID file, EPERM) are one line too; LSB's 4 for status.
+  if (e instanceof PidfileError || e instanceof SysError || e instanceof UnknownServiceError) return command === 'status' ? 4 : 1;
+  return null;
 }
 
 const START_FLAGS = {
@@ -221,7 +168,8 @@ const commands: Record<string, Command> = {
       const options = normalize(startOptionsFrom(values, command), 'cli');
       const conflict = modeConflict(values, options.supervise);
       if (conflict) throw conflict;
-      return startService(options, readFlags(START_FLAGS, values).okIfRunning);
+      // start() itself, after the flags are normalized with errors naming the flags.
+      return reportStarted(await spinning(`starting ${options.name}`, () => startNormalized(options, readFlags(START_FLAGS, values).okIfRunning)));
     },
   },
   stop: {
@@ -233,12 +181,10 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: false,
     takesCommand: false,
     async run(values, positionals) {
-      const service = target(values, positionals);
+      const t = target(values, positionals);
       const flags = readFlags(STOP_FLAGS, values);
-      const spin = spinner(process.stderr, `stopping ${service.name}`);
-      const outcome = await stopService(service, flags.retry);
-      spin.stop();
-      return reportStop(service, outcome, flags.okIfStopped);
+      const retry = values[STOP_FLAGS.retry.flag] as string | undefined;
+      return reportStop(await spinning(`stopping ${shown(t)}`, () => stop(t, { retry })), flags.okIfStopped);
     },
   },
   status: {
@@ -249,15 +195,9 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: false,
     takesCommand: false,
     async run(values, positionals) {
-      const service = target(values, positionals);
-      const unknown = unknownName(values, service);
-      if (unknown) {
-        process.stderr.write(`daemonkit: ${unknown}\n`);
-        return LSB.unknown;
-      }
-      const report = await statusOf(service);
+      const report = await status(target(values, positionals));
       const { json } = readFlags(STATUS_FLAGS, values);
-      process.stdout.write(json ? `${JSON.stringify(statusJson(report))}\n` : renderStatus(report, colorEnabled(process.stdout)));
+      process.stdout.write(json ? `${JSON.stringify(report)}\n` : renderStatus(report, colorEnabled(process.stdout)));
       return report.lsb;
     },
   },
@@ -269,13 +209,8 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: false,
     takesCommand: false,
     async run(values, positionals) {
-      const service = target(values, positionals);
-      const record = readState(service.files.state);
-      if (!record) throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
-      const options = replayed(service, record);
-      const outcome = await stopService(service, options.stopSchedule);
-      if (outcome.kind === 'timeout' || outcome.kind === 'denied') return reportStop(service, outcome, false);
-      return startService(options, false);
+      const t = target(values, positionals);
+      return reportStarted(await spinning(`restarting ${shown(t)}`, () => restart(t)));
     },
   },
   reload: {
@@ -286,11 +221,8 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: false,
     takesCommand: false,
     async run(values, positionals) {
-      const service = target(values, positionals);
-      const spin = spinner(process.stderr, `reloading ${service.name}`);
-      const answer = await ask(service, { cmd: 'reload' }, 600_000);
-      spin.stop();
-      return reportAnswer(service, answer, 'reloaded', 'reload');
+      const t = target(values, positionals);
+      return reportControl(await spinning(`reloading ${shown(t)}`, () => reload(t)), 'reloaded');
     },
   },
   reopen: {
@@ -301,8 +233,7 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: false,
     takesCommand: false,
     async run(values, positionals) {
-      const service = target(values, positionals);
-      return reportAnswer(service, await ask(service, { cmd: 'reopen' }, 5000), 'reopened its logs', 'reopen');
+      return reportControl(await reopen(target(values, positionals)), 'reopened its logs');
     },
   },
   logs: {
@@ -312,19 +243,15 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: false,
     takesCommand: false,
     async run(values, positionals) {
-      const service = target(values, positionals);
-      const { lines: n, follow } = readFlags(LOGS_FLAGS, values);
-      const unknown = unknownName(values, service);
-      if (unknown) throw new NotFound(unknown);
-      const paths = logPaths(service);
-      if (paths.length === 0) throw new UsageError(`${service.name} has no log file (its output goes to /dev/null)`);
-      for (const p of paths) process.stdout.write(tailLines(p, n));
-      if (!follow) return 0;
-      const following = followFiles(paths, (chunk) => process.stdout.write(chunk), { fromEnd: true });
-      await new Promise<void>((resolve) => {
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
-      });
-      following.stop();
+      const t = target(values, positionals);
+      const { lines, follow } = readFlags(LOGS_FLAGS, values);
+      if (!follow) {
+        process.stdout.write((await logs(t, { lines })).map((line) => `${line}\n`).join(''));
+        return 0;
+      }
+      const ended = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => ended.abort());
+      for await (const line of logs(t, { lines, follow: true, signal: ended.signal })) process.stdout.write(`${line}\n`);
       return 0;
     },
   },
@@ -337,11 +264,20 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     takesCommand: false,
     async run(values, positionals) {
       if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-      const reports = await Promise.all(listServices(defaultStateDir()).map(statusOf));
+      const reports = await list();
       const { json } = readFlags(LIST_FLAGS, values);
-      process.stdout.write(json ? `${JSON.stringify(reports.map(statusJson))}\n` : renderList(reports, colorEnabled(process.stdout)));
+      process.stdout.write(json ? `${JSON.stringify(reports)}\n` : renderList(reports, colorEnabled(process.stdout)));
       return 0;
     },
+  },
+  unit: {
+    summary: 'print (or --install) a systemd unit that runs the service with daemonkit run',
+    about: UNIT_ABOUT,
+    flags: UNIT_FLAGS,
+    targets: false,
+    startOptions: true,
+    takesCommand: true,
+    run: runUnit,
   },
   plan: {
     summary: 'print the steps that start would take, without doing anything',
@@ -428,20 +364,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await cmd.run(values, positionals, command);
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`daemonkit: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof DamagedStateError) {
-      process.stderr.write(`daemonkit: ${e.message}\n`);
-      return 2;
-    }
-    // Expected failures of the system (a refused PID file, EPERM) are one line too; LSB's 4 for status.
-    if (e instanceof PidfileError || e instanceof SysError || e instanceof NotFound) {
-      process.stderr.write(`daemonkit: ${e.message}\n`);
-      return name === 'status' ? 4 : 1;
-    }
-    throw e;
+    const code = exitCodeOf(e, name);
+    if (code === null) throw e;
+    process.stderr.write(`daemonkit: ${(e as Error).message}\n`);
+    return code;
   }
 }
 

@@ -7,23 +7,45 @@ import { releasePidfile, writePid } from './pidfile.js';
 import { notifySocket } from '../sys/socket.js';
 import { setCloexec } from '../sys/fcntl.js';
 
+/** The events a Daemon handle emits, each with what happens when nobody listens. */
 export interface DaemonEvents {
+  /** SIGHUP: re-read your configuration. Unheard, SIGHUP is ignored (it never ends the daemon). */
   reload: [];
+  /**
+   * SIGUSR1: reopen your log files (logrotate moved them). Unheard, SIGUSR1 is ignored: Node's inspector, which
+   * SIGUSR1 would otherwise open to anyone on 127.0.0.1:9229, never opens.
+   */
   reopen: [];
+  /**
+   * SIGTERM or SIGINT: shut down. Heard, shutting down is yours: close what you hold, then `process.exit()` (the PID
+   * file is released on exit). Unheard, the PID file is released and the process exits 0 at once.
+   */
   stop: [signal: NodeJS.Signals];
 }
 
 /**
- * What `daemonize()` returns in the daemon. Emits 'reload' on SIGHUP, 'reopen' on SIGUSR1 (reopen your log files;
- * never Node's inspector, which SIGUSR1 would otherwise open to anyone on 127.0.0.1:9229) and 'stop' on
- * SIGTERM/SIGINT (if listened to; otherwise the PID file is released and the process exits 0).
+ * What `daemonize()` resolves with in the daemon. Emits 'reload' on SIGHUP, 'reopen' on SIGUSR1 and 'stop' on
+ * SIGTERM/SIGINT (see DaemonEvents for what each does when nobody listens). Only daemonize() makes one.
  */
-export class Daemon extends EventEmitter<DaemonEvents> {
+export interface Daemon extends EventEmitter<DaemonEvents> {
+  /** This process's PID, as written in the PID file. */
+  readonly pid: number;
+  /** Whether this process detached itself (false when it was already a daemon, e.g. under systemd). */
+  readonly detached: boolean;
+  /** The PID file this process holds (released when it exits), or null. */
+  readonly pidfile: string | null;
+  /** Tells whoever started us that we are up: the original exits 0 (or systemd gets READY=1). Later calls do nothing. */
+  ready(): void;
+  /** Makes the original exit 1 with this error, then ends the daemon (exit 1). */
+  fail(err: unknown): never;
+}
+
+/** The one implementation of Daemon; not exported from the package, so its constructor is no part of the API. */
+export class DaemonHandle extends EventEmitter<DaemonEvents> implements Daemon {
   readonly pid = process.pid;
   #readyFd: number | null;
   #pidfile: { path: string; fd: number } | null;
   #settled = false;
-  /** Whether this process detached itself (false when it was already a daemon, e.g. under systemd). */
   readonly detached: boolean;
 
   constructor(readyFd: number | null, pidfile: { path: string; fd: number } | null, detached: boolean) {
@@ -38,7 +60,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     return this.#pidfile?.path ?? null;
   }
 
-  /** Tells whoever started us that we are up: the original exits 0 (or systemd gets READY=1). */
   ready(): void {
     if (this.#settled) return;
     this.#settled = true;
@@ -50,7 +71,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
   }
 
-  /** Makes the original exit 1 with this error, then ends the daemon. */
   fail(err: unknown): never {
     this.#reportFailure(err);
     this.#release();
@@ -117,11 +137,11 @@ export function adoptDaemon(env: NodeJS.ProcessEnv = process.env): Daemon {
   // These fds were inherited on purpose; nothing this daemon spawns may inherit them (the lock must not leak).
   if (readyFd !== null) setCloexec(readyFd, true);
   if (pidfileFd !== null) setCloexec(pidfileFd, true);
-  return new Daemon(readyFd, pidfileFd !== null && pidfilePath ? { path: pidfilePath, fd: pidfileFd } : null, true);
+  return new DaemonHandle(readyFd, pidfileFd !== null && pidfilePath ? { path: pidfilePath, fd: pidfileFd } : null, true);
 }
 
 /** For a process that is already a daemon: the PID file is ours to write, nothing else to adopt. */
 export function inPlaceDaemon(pidfile: { path: string; fd: number } | null): Daemon {
   if (pidfile) writePid(pidfile.fd, process.pid);
-  return new Daemon(null, pidfile, false);
+  return new DaemonHandle(null, pidfile, false);
 }

@@ -3,7 +3,7 @@
 // does ready and pidfile.release. Already detached (systemd, PID 1 parent), this process runs them on itself.
 import { existsSync } from 'node:fs';
 import type { Normalized } from '../options.js';
-import { Daemon } from './daemon-handle.js';
+import { DaemonHandle, type Daemon } from './daemon-handle.js';
 import { MARKERS } from './markers.js';
 import { acquirePidfile, writePid } from './pidfile.js';
 import { DAEMON_PIDFILE_FD, DAEMON_READY_FD } from './plan.js';
@@ -98,5 +98,5 @@ export function daemonSpawn(o: Normalized, plan: readonly PlannedStep[], program
 export function daemonInPlace(o: Normalized, plan: readonly PlannedStep[], busy: (pid: number | null) => never): Daemon {
   const c: Setup = { o, spawn: null, pidfile: null, releases: false, busy };
   runSteps(plan, 'daemon', DAEMON_STEPS, c);
-  return new Daemon(null, c.releases ? c.pidfile : null, false);
+  return new DaemonHandle(null, c.releases ? c.pidfile : null, false);
 }

@@ -2,7 +2,9 @@
 // type and the normalizer's parsers are all read from this table. Adding an option: one entry here, then its use.
 import { resolve } from 'node:path';
 import { DEFAULT_STOP_SCHEDULE } from './supervisor-machine.js';
-import type { Identity, ParseContext, ReloadMode, RestartPolicy, StdioTarget } from './option-values.js';
+import type { Duration, Identity, ParseContext, ReloadMode, RestartPolicy, StdioTarget } from './option-values.js';
+import { parseListenSpecs, type ListenSpec } from './listen-spec.js';
+import { parseHealthProbe, parseReadySpec, type Probe, type ReadySpec } from './ready-spec.js';
 import {
   checkName,
   lookupGroup,
@@ -127,16 +129,16 @@ export const OPTIONS = {
     parse: (o, v: string, c) => resolve(c.base, nonEmpty(o, v)),
     help: 'chroot before chdir',
   }),
-  /** Seconds the original waits for readiness. Default 30. */
+  /** How long the original waits for readiness; seconds when a number (Duration: 30, or '30s'). Default 30. */
   readyTimeout: option({
     flag: 'ready-timeout', type: 'string', arg: 'SECS', default: '30', takers: BOTH, mode: 'any',
-    parse: (o, v: number | string) => parseDuration(o, v, { allowZero: false }),
+    parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
     help: 'how long start waits for ready (default 30)',
   }),
-  /** Seconds a program without a readiness protocol must stay alive to count as ready. Default 0.2. */
+  /** How long a program without a readiness protocol must stay alive to count as ready; seconds when a number (Duration). Default 0.2. */
   startSecs: option({
     flag: 'start-secs', type: 'string', arg: 'SECS', default: '0.2', takers: BOTH, mode: 'any',
-    parse: (o, v: number | string) => parseDuration(o, v, { maxMs: 3_600_000 }),
+    parse: (o, v: Duration) => parseDuration(o, v, { maxMs: 3_600_000 }),
     help: 'a program without a readiness protocol is ready when alive this long (default 0.2)',
   }),
   /** false: a classic double-fork daemon with no supervisor. The CLI supervises unless --no-supervise. */
@@ -204,20 +206,23 @@ export const OPTIONS = {
     parse: (o, v: string): RestartPolicy => parseChoice(o, v, ['on-failure', 'always', 'never']),
     help: 'on-failure (default), always or never',
   }),
+  /** The first restart delay, doubling up to backoffMax; seconds when a number (Duration). Default '100ms'. */
   backoffMin: option({
     flag: 'backoff-min', type: 'string', arg: 'D', default: '100ms', takers: START, mode: 'supervised',
-    parse: (o, v: number | string) => parseDuration(o, v),
+    parse: (o, v: Duration) => parseDuration(o, v),
     help: 'first restart delay (default 100ms), doubling up to --backoff-max',
   }),
   // With these defaults a worker that keeps crashing on start is given up on after about 45 s (README, Supervision).
+  /** The longest restart delay; seconds when a number (Duration). Default '10s'. */
   backoffMax: option({
     flag: 'backoff-max', type: 'string', arg: 'D', default: '10s', takers: START, mode: 'supervised',
-    parse: (o, v: number | string) => parseDuration(o, v),
+    parse: (o, v: Duration) => parseDuration(o, v),
     help: 'longest restart delay (default 10s)',
   }),
+  /** A worker up this long has its backoff reset; seconds when a number (Duration). Default '10s'. */
   minUptime: option({
     flag: 'min-uptime', type: 'string', arg: 'D', default: '10s', takers: START, mode: 'supervised',
-    parse: (o, v: number | string) => parseDuration(o, v),
+    parse: (o, v: Duration) => parseDuration(o, v),
     help: 'a worker up this long resets its backoff (default 10s)',
   }),
   maxRestarts: option({
@@ -225,15 +230,55 @@ export const OPTIONS = {
     parse: (o, v: number | string) => parseCount(o, v, 0, 1_000_000),
     help: 'give up (stop, exit 1) when a worker fails more often than this in a row, each time\nbefore it was up --min-uptime, or the service restarts more often than this within\n--restart-window (default 10); with the defaults a crash loop ends in about 45s',
   }),
+  /** The time maxRestarts counts the service's restarts over; seconds when a number (Duration). Default '60s'. */
   restartWindow: option({
     flag: 'restart-window', type: 'string', arg: 'D', default: '60s', takers: START, mode: 'supervised',
-    parse: (o, v: number | string) => parseDuration(o, v, { allowZero: false }),
+    parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
     help: "the time --max-restarts counts the service's restarts over (default 60s)",
   }),
   reload: option({
     flag: 'reload', type: 'string', arg: 'MODE', default: 'rolling', takers: START, mode: 'supervised',
     parse: (o, v: string): ReloadMode => parseChoice(o, v, ['rolling', 'signal']),
     help: 'rolling (default: new worker ready, then the old one stops) or signal (SIGHUP to workers)',
+  }),
+  /** Sockets the supervisor binds once and every worker inherits as fds 3.. (LISTEN_FDS): [NAME=]tcp:PORT, unix:PATH... */
+  listen: option({
+    flag: 'listen', type: 'repeatable', arg: 'SPEC', default: [], takers: START, mode: 'supervised',
+    parse: (o, v: string[], c): ListenSpec[] => parseListenSpecs(o, v, c.base),
+    help: 'a socket the supervisor binds and every worker gets as fd 3, 4, ... with LISTEN_FDS\n(repeatable): tcp:PORT, tcp:HOST:PORT, tcp6:[ADDR]:PORT or unix:PATH, NAME= first\nto name it in LISTEN_FDNAMES',
+  }),
+  /** When a worker counts as ready: alive:DURATION (default: alive:--start-secs), notify, tcp:[HOST:]PORT, http:URL, exec:CMD. */
+  ready: option({
+    flag: 'ready', type: 'string', arg: 'MODE', default: undefined, takers: START, mode: 'supervised',
+    parse: (o, v: string): ReadySpec => parseReadySpec(o, v),
+    help: 'when a worker is ready: alive:DURATION (default: alive for --start-secs), notify\n(READY=1 on NOTIFY_SOCKET), tcp:[HOST:]PORT or http:URL (polled until it answers),\nexec:COMMAND (exit 0)',
+  }),
+  /** Liveness: a probe run every healthInterval against each ready worker; healthFailures in a row restart it. */
+  health: option({
+    flag: 'health', type: 'string', arg: 'PROBE', default: undefined, takers: START, mode: 'supervised',
+    parse: (o, v: string): Probe => parseHealthProbe(o, v),
+    help: 'liveness: http:URL, tcp:[HOST:]PORT or exec:COMMAND, run against each ready worker;\n--health-failures failures in a row restart it',
+  }),
+  healthInterval: option({
+    flag: 'health-interval', type: 'string', arg: 'D', default: '10s', takers: START, mode: 'supervised',
+    parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
+    help: 'time between health probes of a worker (default 10s)',
+  }),
+  healthTimeout: option({
+    flag: 'health-timeout', type: 'string', arg: 'D', default: '5s', takers: START, mode: 'supervised',
+    parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
+    help: 'a health probe not answered within D failed (default 5s)',
+  }),
+  healthFailures: option({
+    flag: 'health-failures', type: 'string', arg: 'N', default: '3', takers: START, mode: 'supervised',
+    parse: (o, v: number | string) => parseCount(o, v, 1, 1000),
+    help: 'health probes failed in a row before the worker is restarted (default 3)',
+  }),
+  /** A worker that sends no WATCHDOG=1 on NOTIFY_SOCKET within this is restarted; undefined: no watchdog. */
+  watchdog: option({
+    flag: 'watchdog', type: 'string', arg: 'D', default: undefined, takers: START, mode: 'supervised',
+    parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
+    help: 'restart a ready worker that sends no WATCHDOG=1 on NOTIFY_SOCKET within D\n(it gets WATCHDOG_USEC)',
   }),
 } as const;
 

@@ -48,8 +48,15 @@ export function checkName(name: string, option = '--name'): string {
   return name;
 }
 
+/**
+ * A duration option (readyTimeout, startSecs, backoffMin, ...) as the library takes it: **seconds** when a number, as
+ * the CLI's flags and start-stop-daemon's --retry count them (`readyTimeout: 30` is 30 s, `startSecs: 0.2` is 200 ms),
+ * or a string with its unit: `'200ms'`, `'10s'`, `'2m'`, `'1h'` (a bare `'30'` is seconds too).
+ */
+export type Duration = number | string;
+
 /** Seconds as a number, or a string with an optional unit: `0.2`, `200ms`, `10s`, `2m`, `1h`. */
-export function parseDuration(option: string, value: number | string, { allowZero = true, maxMs = DAY_MS } = {}): number {
+export function parseDuration(option: string, value: Duration, { allowZero = true, maxMs = DAY_MS } = {}): number {
   let ms: number;
   if (typeof value === 'number') ms = value * 1000;
   else {

@@ -3,6 +3,7 @@ import { closeSync, constants as fs, fchmodSync, fstatSync, ftruncateSync, lstat
 import { dirname } from 'node:path';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/file.js';
 import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } from './pid-identity.js';
+import { PidfileError } from '../errors.js';
 
 export type Acquired = { ok: true; fd: number } | { ok: false; pid: number | null };
 
@@ -10,16 +11,8 @@ export type Acquired = { ok: true; fd: number } | { ok: false; pid: number | nul
 const TAKEOVER_WAIT_MS = 1000;
 const POLL_MS = 5;
 
-export class PidfileError extends Error {
-  constructor(
-    message: string,
-    readonly path: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'PidfileError';
-  }
-}
+// Declared with every error a caller may catch (src/errors.ts); re-exported for the modules that throw it.
+export { PidfileError };
 
 /** As root, whether users other than root can write dir, and so swap what root keeps in it under us. */
 export function sharedWithOthers(dir: string): boolean {

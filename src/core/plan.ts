@@ -3,6 +3,9 @@ import { planner } from './wasm.js';
 import { logFileOf, type Normalized, type StdioTarget } from '../options.js';
 import { quote } from '../errors.js';
 import type { PlannedStep } from './step-runner.js';
+import { notifySocketPath } from './service-files.js';
+import { describeProbe } from './ready-spec.js';
+import { EXEC_SHELL, listenerFdTargets } from './socket-activation.js';
 
 export type Role = 'original' | 'intermediate' | 'supervisor' | 'daemon';
 
@@ -74,12 +77,16 @@ export function daemonFdTargets(pidfile: number | null, daemonReady: number | nu
   return targets;
 }
 
-/** A supervised worker's stdio: no input, its output into the supervisor's pipes (one pipe when both go to one file). */
-export function workerFdTargets(stdoutPipe: number, stderrPipe: number): Array<[number, StdioTarget]> {
+/**
+ * A supervised worker's fds: no input, its output into the supervisor's pipes (one pipe when both go to one file), and
+ * the supervisor's listening sockets (close-on-exec in the supervisor) as fds 3, 4, ... (socket activation).
+ */
+export function workerFdTargets(stdoutPipe: number, stderrPipe: number, listeners: ReadonlyArray<{ fd: number }> = []): Array<[number, StdioTarget]> {
   return [
     [0, { kind: 'null' }],
     [1, { kind: 'fd', fd: stdoutPipe }],
     [2, { kind: 'fd', fd: stderrPipe }],
+    ...listenerFdTargets(listeners),
   ];
 }
 
@@ -92,8 +99,9 @@ export const FD_PLANS = {
   session: (o: Normalized, readySocket: number, logs: Map<string, number>): FdAction[] => planFds(sessionFdTargets(o, readySocket, logs)),
   /** The intermediate spawning the daemon: its stdio kept, the locked PID file and the ready pipe passed on. */
   daemon: (pidfile: number | null, daemonReady: number | null): FdAction[] => planFds(daemonFdTargets(pidfile, daemonReady)),
-  /** The supervisor spawning a worker. */
-  worker: (stdoutPipe: number, stderrPipe: number): FdAction[] => planFds(workerFdTargets(stdoutPipe, stderrPipe)),
+  /** The supervisor spawning a worker: its output pipes, and the listening sockets (if any) at fds 3.. */
+  worker: (stdoutPipe: number, stderrPipe: number, listeners: ReadonlyArray<{ fd: number }> = []): FdAction[] =>
+    planFds(workerFdTargets(stdoutPipe, stderrPipe, listeners)),
   /**
    * The supervisor spawning its session guard: the pipe it reads as stdin, /dev/null for its output, nothing else.
    * Written out, not planned: three fixed actions whose only source fd is a fresh pipe.
@@ -129,8 +137,10 @@ export function contextBits(c: DetachContext): number {
   );
 }
 
-export function optionBits(o: Normalized, readyProtocol: boolean): number {
+/** foreground: `run`'s plan, the supervisor being the calling process. */
+export function optionBits(o: Normalized, readyProtocol: boolean, foreground = false): number {
   return (
+    (foreground ? planner.OPT_FOREGROUND.value : 0) |
     (o.supervise ? planner.OPT_SUPERVISE.value : 0) |
     (o.pidfile ? planner.OPT_PIDFILE.value : 0) |
     (o.chroot ? planner.OPT_CHROOT.value : 0) |
@@ -138,7 +148,9 @@ export function optionBits(o: Normalized, readyProtocol: boolean): number {
     (o.group ? planner.OPT_GROUP.value : 0) |
     (o.forceDetach ? planner.OPT_FORCE_DETACH.value : 0) |
     (readyProtocol ? planner.OPT_READY_PROTOCOL.value : 0) |
-    (o.coreDumps ? 0 : planner.OPT_NO_CORE_DUMPS.value)
+    (o.coreDumps ? 0 : planner.OPT_NO_CORE_DUMPS.value) |
+    (o.supervise && (o.ready?.kind === 'notify' || o.watchdogMs) ? planner.OPT_NOTIFY.value : 0) |
+    (o.supervise && o.listen?.length ? planner.OPT_LISTEN.value : 0)
   );
 }
 
@@ -207,7 +219,9 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'spawn-session':
       return `posix_spawn the ${o.supervise ? 'supervisor' : 'intermediate'}: setsid, empty signal mask, default handlers, ${stdioText(o)}, no other fd`;
     case 'await-ready':
-      return `wait up to ${o.readyTimeoutMs / 1000}s for ready: exit 0, or 1 with the daemon's error`;
+      return o.supervise && o.command
+        ? `wait up to ${o.readyTimeoutMs / 1000}s for every worker to be ready (${readyText(o)}): exit 0, or 1 with the failing worker's error`
+        : `wait up to ${o.readyTimeoutMs / 1000}s for ready: exit 0, or 1 with the daemon's error`;
     case 'umask':
       return `umask ${planner.formatUmaskOctal(o.umask)} (files ${(planner.fileMode(o.umask)).toString(8).padStart(4, '0')}, dirs ${planner.dirMode(o.umask).toString(8).padStart(4, '0')})`;
     case 'no-core-dumps':
@@ -216,6 +230,8 @@ function detail(step: string, o: Normalized, role: Role): string {
       return `open ${o.pidfile} O_CREAT|O_NOFOLLOW|O_CLOEXEC 0644, flock LOCK_EX|LOCK_NB (busy: already running)`;
     case 'pidfile.write':
       return role === 'supervisor' || role === 'daemon' ? `write own PID to ${o.pidfile}` : `write the daemon's PID to ${o.pidfile}`;
+    case 'bind-sockets':
+      return `bind and listen on ${o.listen.map((l) => l.text).join(', ')} (close-on-exec; kept across restarts and reloads), passed to each worker as fd${o.listen.length === 1 ? ' 3' : `s 3..${2 + o.listen.length}`} with LISTEN_FDS=${o.listen.length}, LISTEN_FDNAMES=${o.listen.map((l) => l.name).join(':')} and LISTEN_PID${o.listen.some((l) => l.kind === 'unix') && o.user ? `; socket files owned by ${o.user.name}` : ''}`;
     case 'control-socket':
       return `listen on ${o.stateDir ?? '.'}/${o.name ?? 'daemon'}.sock (0600)`;
     case 'session-guard':
@@ -236,16 +252,27 @@ function detail(step: string, o: Normalized, role: Role): string {
       return o.command ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit` : 'relay ready or the failure to the original and exit';
     case 'spawn-workers':
       return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, output piped to the log`;
+    case 'notify-socket':
+      return `bind ${notifySocketPath(o) ?? 'the notify socket'} (datagrams with the sender's credentials): workers get NOTIFY_SOCKET${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
     case 'supervise':
       return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} failed restarts in a row (each up less than ${o.minUptimeMs / 1000}s) or ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
     case 'exec':
-      return `exec ${cmd}`;
+      return role === 'daemon' && o.supervise && o.listen?.length ? `exec ${cmd} (through ${EXEC_SHELL}, which sets LISTEN_PID to its own PID first)` : `exec ${cmd}`;
     case 'ready':
       return role === 'daemon' && !o.command ? 'daemon.ready(): tell the original (or systemd, via NOTIFY_SOCKET)' : 'report ready';
     case 'pidfile.release':
       return `remove ${o.pidfile} on a clean exit`;
   }
   return '';
+}
+
+/** How a supervised worker becomes ready, in the plan's words. */
+function readyText(o: Normalized): string {
+  const r = o.ready ?? { kind: 'alive', ms: o.startMs };
+  const health = o.health ? `; health: ${describeProbe(o.health.probe)} every ${o.health.intervalMs / 1000}s, ${o.health.failures} failures restart it` : '';
+  const watchdog = o.watchdogMs ? `; WATCHDOG=1 at least every ${o.watchdogMs / 1000}s` : '';
+  const how = r.kind === 'alive' ? `alive ${r.ms / 1000}s` : r.kind === 'notify' ? 'READY=1 on NOTIFY_SOCKET' : `${describeProbe(r)} answers, polled`;
+  return how + health + watchdog;
 }
 
 // Stand-ins for the plan command: the real numbers are whatever the kernel hands out.
@@ -261,11 +288,15 @@ export function plannedSteps(options: number, context: number): PlannedStep[] {
   return steps;
 }
 
-export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = NOMINAL_FDS, readyProtocol = o.command === null): Plan {
-  const options = optionBits(o, readyProtocol);
+/** What `plan` prints instead of a reason not to detach for `run`'s plan. */
+export const FOREGROUND_TEXT = 'run: the supervisor is this process (no fork, no new session); exit status is the service\'s';
+
+export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = NOMINAL_FDS, readyProtocol = o.command === null, foreground = false): Plan {
+  const options = optionBits(o, readyProtocol, foreground);
   const ctx = contextBits(context);
   const skip = planner.detachSkipReason(ctx, options);
   const steps: Step[] = plannedSteps(options, ctx).map((s) => ({ ...s, detail: detail(s.step, o, s.role) }));
+  if (foreground) return { detach: false, skipReason: FOREGROUND_TEXT, steps, sessionFds: [], sessionLogs: [], daemonFds: [] };
   const detach = skip === 0;
   const unsupervised = detach && !o.supervise;
   const sessionLogs = detach ? sessionLogsOf(o, fds) : [];
@@ -291,7 +322,7 @@ export function detachWarning(o: Normalized, context: DetachContext): string | n
 
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
-  if (!plan.detach) lines.push(`# not detaching: ${plan.skipReason}`);
+  if (!plan.detach) lines.push(plan.skipReason === FOREGROUND_TEXT ? `# ${FOREGROUND_TEXT}` : `# not detaching: ${plan.skipReason}`);
   const w = Math.max(...plan.steps.map((s) => s.role.length));
   const sw = Math.max(...plan.steps.map((s) => s.step.length));
   plan.steps.forEach((s, i) => lines.push(`${String(i + 1).padStart(2)}  ${s.role.padEnd(w)}  ${s.step.padEnd(sw)}  ${s.detail}`));

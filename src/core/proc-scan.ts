@@ -18,6 +18,16 @@ export function idsOf(pid: number): Ids | null {
   }
 }
 
+/** The process group of pid, a zombie's too (a notify sender that exited right after sending); -1 if it is gone. */
+export function groupOf(pid: number): number {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return -1;
+  }
+}
+
 /** The session of pid; -1 if it is gone or a zombie. */
 export function sessionOf(pid: number): number {
   return idsOf(pid)?.session ?? -1;

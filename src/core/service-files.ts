@@ -29,6 +29,12 @@ export function filesOf(o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>): S
   return { pidfile: o.pidfile, socket: join(o.stateDir, `${o.name}.sock`), state: join(o.stateDir, `${o.name}.json`) };
 }
 
+/** The service's NOTIFY_SOCKET for its workers, beside its control socket; null without a PID file. */
+export function notifySocketPath(o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>): string | null {
+  const files = filesOf(o);
+  return files ? `${files.socket.slice(0, -'.sock'.length)}.notify` : null;
+}
+
 function recordedPidfile(state: string): string | null {
   try {
     const pidfile = (JSON.parse(readFileSync(state, 'utf8')) as { options?: { pidfile?: unknown } }).options?.pidfile;
@@ -48,6 +54,10 @@ export interface WorkerStatus {
   lastExit: string | null;
   /** Epoch ms when the current process started, or null. */
   startedAt: number | null;
+  /** Ready by the service's --ready mode (absent in records from before it existed). */
+  ready?: boolean;
+  /** The last readiness or health probe (or READY=1) of this task: ok, what it said, epoch ms. */
+  probe?: { ok: boolean; text: string; at: number } | null;
 }
 
 export interface ServiceStatus {

@@ -1,16 +1,7 @@
 // The shape check of a service's record (STATE/NAME.json) as read back: a file anyone with access may have damaged.
 
-/** A record that is there but cannot be trusted; the CLI says this one line (exit 2), status reports it and goes on. */
-export class DamagedStateError extends Error {
-  readonly code = 'EDAMAGED';
-  constructor(
-    readonly path: string,
-    reason: string,
-  ) {
-    super(`damaged state record ${path}: ${reason}`);
-    this.name = 'DamagedStateError';
-  }
-}
+// Declared with every error a caller may catch (src/errors.ts); re-exported for the modules that throw it.
+export { DamagedStateError } from '../errors.js';
 
 type Check = (v: unknown) => boolean;
 

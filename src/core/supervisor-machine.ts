@@ -70,6 +70,9 @@ export interface WorkerInfo {
   startedAt: number | null;
 }
 
+/** MachineConfig.startMs's "ready when it says so" (notify, a probe), from the wasm. */
+export const START_WHEN_READY: number = planner.START_WHEN_READY.value;
+
 /** The supervisor's exit codes, from the wasm. */
 export const SUPERVISOR_EXIT = {
   ok: planner.SUP_EXIT_OK.value,
@@ -134,6 +137,8 @@ export class SupervisorMachine {
     return this.#decode(planner.supSpawnFailedWith(this.#h, t, task, errno ?? planner.SPAWN_ERRNO_UNKNOWN.value, why));
   }
   ready(t: number, pid: number): Action[] { return this.#decode(planner.supReady(this.#h, t, pid)); }
+  /** A ready worker failed its liveness check (health probes, watchdog): the machine restarts it with the stop schedule. */
+  unhealthy(t: number, pid: number): Action[] { return this.#decode(planner.supUnhealthy(this.#h, t, pid)); }
   exited(t: number, pid: number, status: number): Action[] { return this.#decode(planner.supExited(this.#h, t, pid, status)); }
   timer(t: number, id: number): Action[] { return this.#decode(planner.supTimer(this.#h, t, id)); }
   stop(t: number): Action[] { return this.#decode(planner.supStop(this.#h, t)); }

@@ -3,6 +3,7 @@
 // process's steps when it is spawned) with the runtime's fd plans (FD_PLANS); only the syscalls are simulated.
 import { FD_PLANS, type FdAction, type FdPlans, type Plan, type Role } from '../core/plan.js';
 import { DAEMON_PIDFILE_FD, DAEMON_READY_FD } from '../core/plan.js';
+import { LISTEN_FDS_START } from '../core/socket-activation.js';
 import { runSteps, stepsFor, type StepTable } from '../core/step-runner.js';
 import { logFileOf, type Normalized } from '../options.js';
 
@@ -34,13 +35,43 @@ export interface SimProcess {
   alive: boolean;
 }
 
+/** Every invariant the model checks, by name (daemonkit/testing reports each as holding or not). */
+export const INVARIANTS = [
+  'daemonStarted', 'newSession', 'notSessionLeader', 'noControllingTerminal', 'reparented', 'stdioOpen', 'stdioDetached',
+  'noInheritedFds', 'umask', 'cwd', 'chrooted', 'chrootBeforeChdir', 'idsDropped', 'idsDroppedInOrder', 'signalsReset',
+  'noCoreDumps', 'pidfileTakenOnce', 'pidfileTakenAfterFork', 'pidfileNotHeldByCaller', 'pidfileNamesDaemon', 'pidfileHeld',
+  'pidfilePassedOn', 'oneSessionGuard', 'guardOutsideChroot', 'fdPlanValid',
+] as const;
+export type Invariant = (typeof INVARIANTS)[number];
+
+/** A broken invariant: its name, the process it concerns (null: the service as a whole) and one sentence. */
+export interface Violation {
+  invariant: Invariant;
+  pid: number | null;
+  message: string;
+}
+
+function broke(list: Violation[], invariant: Invariant, message: string, pid: number | null = null): void {
+  list.push({ invariant, pid, message });
+}
+
 export interface SimResult {
   processes: SimProcess[];
   /** The process(es) that run the user's program. */
   daemons: SimProcess[];
-  pidfile: { opens: number; writes: number; content: number | null; openedAfterFork: number; forksTotal: number };
+  /** lockedBy: the process that took the lock, with its ids at that moment. */
+  pidfile: {
+    opens: number;
+    writes: number;
+    content: number | null;
+    openedAfterFork: number;
+    forksTotal: number;
+    lockedBy: { pid: number; role: SimProcess['role']; uid: number; gid: number } | null;
+  };
   /** Broken invariants, one sentence each; empty when the plan is sound. */
   violations: string[];
+  /** The same, each with its invariant's name and process. */
+  broken: Violation[];
 }
 
 export interface SimStart {
@@ -61,7 +92,7 @@ function fdTableCopy(fds: Map<number, OpenFile>): Map<number, OpenFile> {
 }
 
 /** Applies posix_spawn file actions to a copy of the parent's table, then exec's close-on-exec sweep. */
-export function spawnFds(parent: Map<number, OpenFile>, actions: FdAction[], violations: string[], who: string): Map<number, OpenFile> {
+export function spawnFds(parent: Map<number, OpenFile>, actions: FdAction[], violations: Violation[], who: string): Map<number, OpenFile> {
   const t = fdTableCopy(parent);
   for (const a of actions) {
     switch (a.op) {
@@ -71,7 +102,7 @@ export function spawnFds(parent: Map<number, OpenFile>, actions: FdAction[], vio
       case 'dup2': {
         const src = t.get(a.fd);
         if (!src) {
-          violations.push(`${who}: dup2 from closed fd ${a.fd}`);
+          broke(violations, 'fdPlanValid', `${who}: dup2 from closed fd ${a.fd}`);
           break;
         }
         t.set(a.newfd, { object: src.object, cloexec: false });
@@ -95,7 +126,7 @@ interface World {
   o: Normalized;
   start: SimStart;
   fdPlans: FdPlans;
-  violations: string[];
+  violations: Violation[];
   processes: SimProcess[];
   daemons: SimProcess[];
   pidfile: SimResult['pidfile'];
@@ -106,6 +137,8 @@ interface World {
   logs: Map<string, number>;
   /** The new session's end of the ready socket, in the original. */
   sessionEnd: number;
+  /** The supervisor's listening sockets (bind-sockets), in --listen order. */
+  listeners: number[];
 }
 
 interface Sim {
@@ -139,12 +172,13 @@ function run(w: World, role: Role, self: SimProcess): void {
 function lockPidfile(s: Sim): void {
   s.w.pidfile.opens++;
   s.w.pidfile.openedAfterFork = s.w.forks;
+  s.w.pidfile.lockedBy = { pid: s.self.pid, role: s.self.role, uid: s.self.uid, gid: s.self.gid };
   s.pidfd = open(s.self, 'pidfile');
   s.w.holder = s.self;
 }
 
 function chdir(s: Sim): void {
-  if (s.w.o.chroot && s.self.root !== s.w.o.chroot) s.w.violations.push('chdir ran before chroot: the cwd is outside the new root');
+  if (s.w.o.chroot && s.self.root !== s.w.o.chroot) broke(s.w.violations, 'chrootBeforeChdir', 'chdir ran before chroot: the cwd is outside the new root');
   s.self.cwd = s.w.o.cwd;
 }
 
@@ -208,7 +242,11 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       s.w.pidfile.writes++;
       s.w.pidfile.content = s.self.pid;
     },
+    'bind-sockets': (s) => {
+      for (const l of s.w.o.listen) s.w.listeners.push(open(s.self, `listener:${l.text}`));
+    },
     'control-socket': (s) => void open(s.self, 'control-socket'),
+    'notify-socket': (s) => void open(s.self, 'notify-socket'),
     'session-guard': (s) => {
       const read = open(s.self, 'guard-pipe');
       open(s.self, 'guard-pipe (write end)');
@@ -217,7 +255,7 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       g.sid = g.pid;
       g.pgid = g.pid;
       g.cwd = '/';
-      if (s.self.root !== '/') s.w.violations.push('session-guard ran after chroot: its shell and /proc are outside the new root');
+      if (s.self.root !== '/') broke(s.w.violations, 'guardOutsideChroot', 'session-guard ran after chroot: its shell and /proc are outside the new root');
     },
     chroot: (s) => void (s.self.root = s.w.o.chroot!),
     chdir,
@@ -226,7 +264,7 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       for (let i = 0; i < (w.start.workers ?? w.o.workers); i++) {
         const out = [open(s.self, `worker ${i} stdout (read end)`), open(s.self, `worker ${i} stdout`)] as const;
         const err = [open(s.self, `worker ${i} stderr (read end)`), open(s.self, `worker ${i} stderr`)] as const;
-        const p = spawn(s, 'daemon', w.fdPlans.worker(out[1], err[1]), 'spawn-workers');
+        const p = spawn(s, 'daemon', w.fdPlans.worker(out[1], err[1], w.listeners.map((fd) => ({ fd }))), 'spawn-workers');
         s.self.fds.delete(out[1]);
         s.self.fds.delete(err[1]);
         p.pgid = p.pid;
@@ -288,12 +326,13 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
     violations: [],
     processes: [original],
     daemons: [],
-    pidfile: { opens: 0, writes: 0, content: null, openedAfterFork: -1, forksTotal: 0 },
+    pidfile: { opens: 0, writes: 0, content: null, openedAfterFork: -1, forksTotal: 0, lockedBy: null },
     holder: null,
     forks: 0,
     nextPid: 1001,
     logs: new Map(),
     sessionEnd: -1,
+    listeners: [],
   };
 
   if (plan.detach) {
@@ -308,13 +347,13 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
 
   w.pidfile.forksTotal = w.forks;
   const guards = w.processes.filter((p) => p.role === 'guard');
-  if (plan.detach && o.supervise && guards.length !== 1) w.violations.push(`${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`);
+  if (plan.detach && o.supervise && guards.length !== 1) broke(w.violations, 'oneSessionGuard', `${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`);
   checkInvariants(plan, o, original, w.daemons, w.pidfile, w.holder, w.processes, w.violations);
-  return { processes: w.processes, daemons: w.daemons, pidfile: w.pidfile, violations: w.violations };
+  return { processes: w.processes, daemons: w.daemons, pidfile: w.pidfile, violations: w.violations.map((v) => v.message), broken: w.violations };
 }
 
-function applyIds(step: string, p: SimProcess, o: Normalized, violations: string[]): void {
-  if (step !== 'setuid' && p.uid !== 0) violations.push(`${step} after the uid was dropped: EPERM`);
+function applyIds(step: string, p: SimProcess, o: Normalized, violations: Violation[]): void {
+  if (step !== 'setuid' && p.uid !== 0) broke(violations, 'idsDroppedInOrder', `${step} after the uid was dropped: EPERM`, p.pid);
   if (step === 'setgroups') p.groups = [o.user!.gid];
   else if (step === 'setgid') p.gid = o.group?.gid ?? o.user!.gid;
   else p.uid = o.user!.uid;
@@ -328,41 +367,47 @@ function checkInvariants(
   pidfile: SimResult['pidfile'],
   holder: SimProcess | null,
   processes: SimProcess[],
-  v: string[],
+  v: Violation[],
 ): void {
-  if (daemons.length === 0) v.push('no daemon was started');
+  if (daemons.length === 0) broke(v, 'daemonStarted', 'no daemon was started');
   if (o.pidfile) {
-    if (pidfile.opens !== 1) v.push(`the PID file was taken ${pidfile.opens} times, not once`);
+    if (pidfile.opens !== 1) broke(v, 'pidfileTakenOnce', `the PID file was taken ${pidfile.opens} times, not once`);
     if (plan.detach) {
       const lastForkOfHolder = holder ? processes.indexOf(holder) : -1;
-      if (holder === original) v.push('the original process holds the PID file');
-      if (pidfile.openedAfterFork < 1) v.push('the PID file was taken before the first fork');
+      if (holder === original) broke(v, 'pidfileNotHeldByCaller', 'the original process holds the PID file');
+      if (pidfile.openedAfterFork < 1) broke(v, 'pidfileTakenAfterFork', 'the PID file was taken before the first fork');
       const named = processes.find((p) => p.pid === pidfile.content);
-      if (!named || !named.alive) v.push(`the PID file names ${pidfile.content}, which is not a live process of this service`);
-      else if (named.role !== 'daemon' && named.role !== 'supervisor') v.push(`the PID file names the ${named.role}`);
-      if (lastForkOfHolder < 0 || !holder!.alive) v.push('nobody alive holds the PID file lock');
+      if (!named || !named.alive) broke(v, 'pidfileNamesDaemon', `the PID file names ${pidfile.content}, which is not a live process of this service`);
+      else if (named.role !== 'daemon' && named.role !== 'supervisor') broke(v, 'pidfileNamesDaemon', `the PID file names the ${named.role}`);
+      if (lastForkOfHolder < 0 || !holder!.alive) broke(v, 'pidfileHeld', 'nobody alive holds the PID file lock');
     }
   }
   if (!plan.detach) return;
   for (const d of daemons) {
     const who = `daemon ${d.pid}`;
-    if (d.sid === original.sid) v.push(`${who} is still in the caller's session`);
-    if (d.sid === d.pid) v.push(`${who} is a session leader (it could acquire a controlling terminal)`);
-    if (d.ctty !== null) v.push(`${who} has a controlling terminal`);
+    if (d.sid === original.sid) broke(v, 'newSession', `${who} is still in the caller's session`, d.pid);
+    if (d.sid === d.pid) broke(v, 'notSessionLeader', `${who} is a session leader (it could acquire a controlling terminal)`, d.pid);
+    if (d.ctty !== null) broke(v, 'noControllingTerminal', `${who} has a controlling terminal`, d.pid);
     const expectedParent = o.supervise ? processes.find((p) => p.role === 'supervisor')!.pid : INIT;
-    if (d.ppid !== expectedParent) v.push(`${who} has parent ${d.ppid}, expected ${expectedParent}`);
-    for (const fd of [0, 1, 2]) if (!d.fds.has(fd)) v.push(`${who} has fd ${fd} closed`);
-    if ([0, 1, 2].some((fd) => d.fds.get(fd)?.object === 'tty')) v.push(`${who} still writes to the terminal`);
+    if (d.ppid !== expectedParent) broke(v, 'reparented', `${who} has parent ${d.ppid}, expected ${expectedParent}`, d.pid);
+    for (const fd of [0, 1, 2]) if (!d.fds.has(fd)) broke(v, 'stdioOpen', `${who} has fd ${fd} closed`, d.pid);
+    if ([0, 1, 2].some((fd) => d.fds.get(fd)?.object === 'tty')) broke(v, 'stdioDetached', `${who} still writes to the terminal`, d.pid);
     const allowed = new Set([0, 1, 2]);
     if (!o.supervise && o.pidfile) allowed.add(DAEMON_PIDFILE_FD);
     if (!o.supervise && !o.command) allowed.add(DAEMON_READY_FD);
-    for (const [fd, f] of d.fds) if (!allowed.has(fd)) v.push(`${who} inherited fd ${fd} (${f.object})`);
-    if (!o.supervise && o.pidfile && d.fds.get(DAEMON_PIDFILE_FD)?.object !== 'pidfile') v.push(`${who} does not hold the PID file as fd ${DAEMON_PIDFILE_FD}`);
-    if (d.umask !== o.umask) v.push(`${who} has umask ${d.umask.toString(8)}, expected ${o.umask.toString(8)}`);
-    if (d.cwd !== o.cwd) v.push(`${who} has cwd ${d.cwd}, expected ${o.cwd}`);
-    if (o.chroot && d.root !== o.chroot) v.push(`${who} is not chrooted`);
-    if (o.user && (d.uid !== o.user.uid || d.groups.includes(0) !== (o.user.gid === 0))) v.push(`${who} kept root's identity`);
-    if (!d.sigmaskEmpty || !d.handlersDefault) v.push(`${who} inherited the caller's signal mask or handlers`);
-    if (d.coreDumps && !o.coreDumps) v.push(`${who} can dump core (core dumps were not asked for)`);
+    const listeners = o.supervise ? (o.listen ?? []) : [];
+    listeners.forEach((l, i) => {
+      allowed.add(LISTEN_FDS_START + i);
+      const f = d.fds.get(LISTEN_FDS_START + i);
+      if (f?.object !== `listener:${l.text}` || f.cloexec) broke(v, 'fdPlanValid', `${who} does not hold ${l.text} as fd ${LISTEN_FDS_START + i}`, d.pid);
+    });
+    for (const [fd, f] of d.fds) if (!allowed.has(fd)) broke(v, 'noInheritedFds', `${who} inherited fd ${fd} (${f.object})`, d.pid);
+    if (!o.supervise && o.pidfile && d.fds.get(DAEMON_PIDFILE_FD)?.object !== 'pidfile') broke(v, 'pidfilePassedOn', `${who} does not hold the PID file as fd ${DAEMON_PIDFILE_FD}`, d.pid);
+    if (d.umask !== o.umask) broke(v, 'umask', `${who} has umask ${d.umask.toString(8)}, expected ${o.umask.toString(8)}`, d.pid);
+    if (d.cwd !== o.cwd) broke(v, 'cwd', `${who} has cwd ${d.cwd}, expected ${o.cwd}`, d.pid);
+    if (o.chroot && d.root !== o.chroot) broke(v, 'chrooted', `${who} is not chrooted`, d.pid);
+    if (o.user && (d.uid !== o.user.uid || d.groups.includes(0) !== (o.user.gid === 0))) broke(v, 'idsDropped', `${who} kept root's identity`, d.pid);
+    if (!d.sigmaskEmpty || !d.handlersDefault) broke(v, 'signalsReset', `${who} inherited the caller's signal mask or handlers`, d.pid);
+    if (d.coreDumps && !o.coreDumps) broke(v, 'noCoreDumps', `${who} can dump core (core dumps were not asked for)`, d.pid);
   }
 }

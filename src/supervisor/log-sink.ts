@@ -151,6 +151,8 @@ export interface LogSinkOptions {
 export class LogSink {
   #files = new Map<string, LogFile>();
   #streams: [LogFile | null, LogFile | null];
+  /** Streams that are this process's own (run's default): our lines go straight to fd 1 or 2. */
+  #inherited: [boolean, boolean];
   readonly #onChange: (error: string | null, path: string) => void;
   readonly #serviceUser: FsIdentity | null;
   readonly #time: boolean;
@@ -163,6 +165,7 @@ export class LogSink {
     this.#serviceUser = options.serviceUser ?? null;
     this.#time = options.time ?? false;
     this.#streams = [this.#fileFor(stdout), this.#fileFor(stderr)];
+    this.#inherited = [stdout.kind === 'inherit', stderr.kind === 'inherit'];
   }
 
   #fileFor(t: StdioTarget): LogFile | null {
@@ -243,6 +246,7 @@ export class LogSink {
 
   /** One whole line of our own to a stream's file, always with the time, held and retried like workers' output. */
   line(stream: 0 | 1, text: string): void {
+    if (this.#inherited[stream]) return writeOwn(stream + 1, `${new Date().toISOString()} ${text.endsWith('\n') ? text : `${text}\n`}`);
     this.#streams[stream]?.write(Buffer.from(`${new Date().toISOString()} ${text.endsWith('\n') ? text : `${text}\n`}`));
   }
 
@@ -303,4 +307,13 @@ function stamped(block: Buffer): Buffer {
     start = nl + 1;
   }
   return Buffer.concat(parts);
+}
+
+/** A line of ours to our own stdout or stderr; a reader gone (EPIPE) or a full pipe loses the line, never the service. */
+function writeOwn(fd: number, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // nobody reads it
+  }
 }

@@ -14,8 +14,8 @@ import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.
 import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
-import { waitpid, WNOHANG } from '../sys/wait.js';
-import { kill, killGroup, SIGCONT, SIGKILL } from '../sys/signal.js';
+import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
+import { kill, killGroup, SIGCONT, SIGINT, SIGKILL, SIGTERM } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
 import { sessionOf } from '../core/proc-scan.js';
 import { SessionGuard } from './session-guard.js';
@@ -26,6 +26,29 @@ import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
 import { raiseNofile } from '../core/fd-limit.js';
+import { NotifySocket } from '../core/notify-socket.js';
+import { notifySocketPath } from '../core/service-files.js';
+import { ProbeCommands } from './probe.js';
+import { Readiness, workerEnv } from './readiness.js';
+import { Liveness } from './health.js';
+import { bindListeners, closeListeners, type Listener } from '../core/listen-sockets.js';
+import type { ListenFd } from '../core/listen-fds.js';
+import { adoptListeners } from './adopt-listeners.js';
+import { ManagerNotify, type ManagerEnv } from './manager-notify.js';
+
+/** What differs when the supervisor is not the detached session leader `start` makes: `run`, PID 1, systemd above. */
+export interface RuntimeHost {
+  /** systemd's variables for this process (NOTIFY_SOCKET...): the notify protocol upward. */
+  manager?: ManagerEnv;
+  /** `start` under systemd: name the supervisor the main process (MAINPID=) with READY=1. */
+  mainPid?: boolean;
+  /** Sockets the service manager passed (LISTEN_FDS): used for --listen instead of binding. */
+  inherited?: ListenFd[];
+  /** PID 1 or a subreaper: every exited child is reaped, not only ours. */
+  reapOrphans?: boolean;
+  /** Instead of process.exit(code): `signal` is the one that asked the stop, if one did. */
+  exit?(code: number, signal: number | null): void;
+}
 
 /** The latest a start waits to answer control clients and read output when its verdict is not yet out. */
 const GO_LIVE_MS = 10;
@@ -47,7 +70,11 @@ export class SupervisorRuntime {
     'no-core-dumps': () => noCoreDumps(),
     'pidfile.lock': (r) => r.#lockPidfile(),
     'pidfile.write': (r) => r.#writePidfile(),
+    // As root and outside any chroot; kept for the supervisor's life, every worker (and replacement) gets them.
+    'bind-sockets': (r) => r.#bindSockets(),
     'control-socket': (r) => r.#listen(),
+    // Before the chroot and the workers: its file is in the state directory, and each worker gets its path.
+    'notify-socket': (r) => r.#openNotify(),
     // Before the chroot: the guard's shell and /proc are outside it.
     'session-guard': (r) => r.#guard.start(),
     chroot: (r) => changeRoot(r.#o),
@@ -59,6 +86,8 @@ export class SupervisorRuntime {
   };
 
   readonly #o: Normalized;
+  /** The --listen sockets, bound once (close-on-exec here; each worker's fd plan passes them as fds 3..). */
+  #listeners: Listener[] = [];
   readonly #program: { path: string; argv: string[] };
   readonly #steps: PlannedStep[];
   /** Each worker's spawn, from the daemon's steps of the plan (setpriv for --user/--group; exec). */
@@ -83,13 +112,30 @@ export class SupervisorRuntime {
   #failedSpawn: { task: number; why: string } | null = null;
 
   #exiting = false;
+  /** The service's NOTIFY_SOCKET (--ready notify, --watchdog), or null. */
+  #notify: NotifySocket | null = null;
+  /** The worker a start's ready timeout gave up on. */
+  #notReadyTask: number | null = null;
+  readonly #probeCommands: ProbeCommands;
+  /** Tells the machine when a worker is ready by --ready (notify, probes); alive mode is the machine's own timer. */
+  readonly #readiness: Readiness;
+  /** --health and --watchdog: nothing armed without them. */
+  readonly #liveness: Liveness;
   /** Kills the session's processes if we die by SIGKILL: workers and whatever they forked. */
   #guard: SessionGuard;
   readonly #trim = new MemoryTrim();
   #reapPending: NodeJS.Immediate | null = null;
+  readonly #host: RuntimeHost;
+  /** The manager above us (systemd's NOTIFY_SOCKET), or null. */
+  readonly #manager: ManagerNotify | null;
+  /** The signal that asked the stop (run's exit status 128+n). */
+  #stopSignal: number | null = null;
+  /** Workers a rolling reload replaced so far (the manager's "reloading 2/4"). */
+  #replaced = 0;
 
-  constructor(o: Normalized, program: { path: string; argv: string[] }, steps: PlannedStep[], link: SessionLink) {
+  constructor(o: Normalized, program: { path: string; argv: string[] }, steps: PlannedStep[], link: SessionLink, host: RuntimeHost = {}) {
     this.#o = o;
+    this.#host = host;
     this.#program = program;
     this.#steps = steps;
     this.#pidfd = null;
@@ -106,6 +152,86 @@ export class SupervisorRuntime {
       { serviceUser: serviceUserOf(o), time: o.logTime },
     );
     this.#guard = new SessionGuard(process.pid, o.pidfile ?? o.name ?? 'daemon');
+    this.#probeCommands = new ProbeCommands(o, steps, () => this.#workerSpawn?.env ?? []);
+    this.#readiness = new Readiness(o, this.#probeCommands, {
+      ready: (pid) => this.#apply(this.#machine.ready(now(), pid)),
+      watchdog: (pid) => this.#liveness.ping(pid),
+      log: (line) => this.#log(line),
+    });
+    this.#liveness = new Liveness(o, this.#probeCommands, {
+      workers: () => this.#machine.workers(),
+      active: () => !this.#exiting && (this.#machine.state === 'running' || this.#machine.state === 'reloading'),
+      unhealthy: (pid, task, why) => {
+        this.#log(`worker ${task} (pid ${pid}) is unhealthy: ${why}; restarting it`);
+        this.#apply(this.#machine.unhealthy(now(), pid));
+      },
+      record: (task, result) => this.#readiness.record(task, result),
+    });
+    this.#manager = host.manager
+      ? ManagerNotify.fromEnv(host.manager, { statusLine: () => this.#statusLine(), healthy: () => this.#healthy() }, (line) => this.#log(line), { mainPid: host.mainPid })
+      : null;
+  }
+
+  /** One line for the manager's STATUS=: how many workers are ready, or what the service is doing. */
+  #statusLine(): string {
+    const m = this.#machine;
+    const workers = m.workers();
+    const ready = workers.filter((w) => w.state === 'running').length;
+    switch (m.state) {
+      case 'reloading':
+        return `reloading ${this.#replaced}/${workers.length}`;
+      case 'stopping':
+        return 'stopping';
+      case 'failed':
+      case 'exited':
+        return m.failure ? `gave up: ${m.failure}` : 'exited';
+      case 'starting':
+        return `starting: ${ready}/${workers.length} workers ready`;
+      default:
+        return `${ready}/${workers.length} workers ready`;
+    }
+  }
+
+  /** Watchdog pings go on while the service runs with at least one worker up (a crash loop ends in a give-up). */
+  #healthy(): boolean {
+    const m = this.#machine;
+    if (this.#exiting || (m.state !== 'starting' && m.state !== 'running' && m.state !== 'reloading')) return false;
+    return m.workers().some((w) => w.state === 'running' || w.state === 'starting' || w.state === 'stopping');
+  }
+
+  /** After each batch of actions: the status line, when it changed, to the manager. */
+  #tellManager(): void {
+    this.#manager?.status();
+  }
+
+  /** A reload asked (SIGHUP, `reload`): the manager hears RELOADING=1 before anything of it happens. */
+  #reload(): void {
+    const was = this.#machine.state;
+    const actions = this.#machine.reload(now());
+    if (was !== 'reloading' && (this.#machine.state === 'reloading' || actions.some((a) => a.kind === 'reloaded'))) {
+      this.#replaced = 0;
+      this.#manager?.reloading();
+    }
+    this.#apply(actions);
+  }
+
+  /** A stop asked (a signal, `stop`): STOPPING=1 to the manager first. */
+  #stop(): void {
+    const was = this.#machine.state;
+    const actions = this.#machine.stop(now());
+    if (was !== 'stopping' && this.#machine.state === 'stopping') this.#manager?.stopping();
+    this.#apply(actions);
+  }
+
+  /** --forward: the signal to every worker's process group (the machine's list of live workers is the whole rule). */
+  forward(signal: number): void {
+    for (const pid of this.#machine.pids) killGroup(pid, signal);
+  }
+
+  /** A stop asked by a signal: the first one is remembered for the exit status. */
+  #stopBy(signal: number): void {
+    this.#stopSignal ??= signal;
+    this.#stop();
   }
 
   get #files() {
@@ -115,7 +241,9 @@ export class SupervisorRuntime {
   /** Runs the supervisor's steps of the plan (STEPS); a failure is the caller's verdict to send (releasePidfile first). */
   async start(): Promise<void> {
     // The workers' spawn is built first: no setpriv for --user fails the start now, before it takes anything.
-    this.#workerSpawn = daemonSpawn(this.#o, this.#steps, this.#program);
+    const spawn = daemonSpawn(this.#o, this.#steps, this.#program);
+    const notify = this.#steps.some((s) => s.step === 'notify-socket') ? notifySocketPath(this.#o) : null;
+    this.#workerSpawn = { ...spawn, env: workerEnv(spawn.env, notify, this.#o.watchdogMs) };
     try {
       raiseNofile();
     } catch (e) {
@@ -124,10 +252,26 @@ export class SupervisorRuntime {
     await runSteps(this.#steps, 'supervisor', SupervisorRuntime.STEPS, this);
   }
 
-  /** After a start that failed: the PID file this supervisor took goes with it. */
+  /** After a start that failed: the PID file this supervisor took goes with it, and so do its listening sockets. */
   releasePidfile(): void {
     if (this.#pidfd !== null) releasePidfile(this.#o.pidfile!, this.#pidfd);
     this.#pidfd = null;
+    this.#closeListeners();
+    this.#notify?.close();
+  }
+
+  /** bind-sockets: all or none; a ListenError ("--listen tcp:80: address already in use") is the start's error. */
+  #bindSockets(): void {
+    if (this.#host.inherited?.length) return void (this.#listeners = adoptListeners(this.#o.listen, this.#host.inherited));
+    const { user, group } = this.#o;
+    const owner = user ? { uid: user.uid, gid: group?.gid ?? user.gid } : group ? { uid: process.getuid!(), gid: group.gid } : undefined;
+    this.#listeners = bindListeners(this.#o.listen, { owner });
+  }
+
+  /** Closes the listening sockets and removes the socket files this supervisor made. */
+  #closeListeners(): void {
+    closeListeners(this.#listeners);
+    this.#listeners = [];
   }
 
   /** Busy is an answer, not an error. */
@@ -158,12 +302,25 @@ export class SupervisorRuntime {
     this.#saveState(null);
   }
 
+  /** notify-socket: workers' READY=1 and WATCHDOG=1, owned by the workers' user so they can send. */
+  #openNotify(): void {
+    const path = notifySocketPath(this.#o);
+    if (!path) throw new Error('the notify socket needs a PID file or a state directory to live beside');
+    const { user, group } = this.#o;
+    const owner = user ? { uid: user.uid, gid: group?.gid ?? user.gid } : group ? { uid: process.getuid!(), gid: group.gid } : undefined;
+    this.#notify = NotifySocket.open(path, {
+      owner,
+      onMessage: (m) => this.#readiness.onNotify(m),
+      onDropped: (why, pid) => this.#log(`notify: dropped a datagram${pid ? ` from pid ${pid}` : ''}: ${why}`),
+    });
+  }
+
   /** spawn-workers: the reactions first (a worker may exit before its spawn returns), then the machine's start. */
   #startWorkers(): void {
     process.on('SIGCHLD', () => this.#reapSoon());
-    process.on('SIGTERM', () => this.#apply(this.#machine.stop(now())));
-    process.on('SIGINT', () => this.#apply(this.#machine.stop(now())));
-    process.on('SIGHUP', () => this.#apply(this.#machine.reload(now())));
+    process.on('SIGTERM', () => this.#stopBy(SIGTERM));
+    process.on('SIGINT', () => this.#stopBy(SIGINT));
+    process.on('SIGHUP', () => this.#reload());
     process.on('SIGUSR1', () => this.#reopen());
     this.#apply(this.#machine.start(now()));
   }
@@ -173,13 +330,15 @@ export class SupervisorRuntime {
     // Go live right after the verdict, or soon if the verdict waits (--start-secs, a ready protocol). Referenced: until
     // the control server exists, this timer is what keeps the loop alive for our SIGCHLD listener.
     setTimeout(() => this.#goLive(), GO_LIVE_MS);
+    this.#liveness.start();
     // Starting up (the order, the plan, the wasm's compilation) leaves the most garbage this process will ever have.
     this.#trim.soon();
   }
 
   #spawnWorker(task: number): number {
-    const { pid, worker } = spawnWorker(this.#o, this.#workerSpawn!, task, this.#sink, () => this.#link !== null);
+    const { pid, worker } = spawnWorker(this.#o, this.#workerSpawn!, task, this.#sink, () => this.#link !== null, this.#listeners);
     this.#workers.set(pid, worker);
+    this.#readiness.spawned(task, pid);
     return pid;
   }
 
@@ -196,6 +355,7 @@ export class SupervisorRuntime {
 
   #reap(): void {
     this.#trim.soon();
+    this.#probeCommands.reap();
     if (this.#guard.reapIfGone() && !this.#exiting) {
       try {
         this.#guard.start();
@@ -211,16 +371,55 @@ export class SupervisorRuntime {
         continue; // not our child (any more): the machine will hear of it through another pid
       }
       if (!r) continue;
+      this.#readiness.exited(pid);
       // The machine answers first with why it is gone (logged), and outside a stop asks to sweep its group.
-      this.#apply(this.#machine.exited(now(), pid, r.status), r.status);
+      const actions = this.#machine.exited(now(), pid, r.status);
+      this.#apply(actions, r.status);
+      this.#tellRestart(actions);
       // Reaped, so the machine no longer tracks it: drop its bookkeeping once its output is in.
       const w = this.#workers.get(pid);
       if (w) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
     }
+    if (this.#host.reapOrphans) this.#reapOrphans();
+  }
+
+  /**
+   * PID 1 or a subreaper: orphans reparented to us are reaped here, and only those: a child of ours that exited is
+   * looked at first without reaping it (WNOWAIT), and left to its owner (the machine, a probe, the guard).
+   */
+  #reapOrphans(): void {
+    for (;;) {
+      const pid = peekExited();
+      if (pid === null) return;
+      if (this.#machine.pids.includes(pid) || this.#probeCommands.pids.includes(pid) || pid === this.#guard.pid) return this.#reapSoon();
+      waitpid(pid, WNOHANG);
+    }
+  }
+
+  /** "worker 3 restarting in 1.6s: exited 1" to the manager, when an exit's answer armed the worker's backoff. */
+  #tellRestart(actions: Action[]): void {
+    if (!this.#manager) return;
+    const reaped = actions.find((a) => a.kind === 'reaped');
+    const timer = actions.find((a) => a.kind === 'arm-timer');
+    if (reaped?.kind !== 'reaped' || timer?.kind !== 'arm-timer' || reaped.cause !== 'exited') return;
+    const w = this.#machine.workers().find((x) => x.task === reaped.task);
+    if (w?.state === 'backoff') this.#manager.status(`worker ${w.task} restarting in ${timer.ms / 1000}s: ${w.lastExit ?? 'exited'}`);
   }
 
   /** Carries out the machine's actions in order; `status` is the wait status of the exit they answer, if one. */
   #apply(actions: Action[], status = 0): void {
+    this.#depth++;
+    try {
+      this.#applyAll(actions, status);
+    } finally {
+      if (--this.#depth === 0) this.#tellManager();
+    }
+  }
+
+  /** Nesting of #apply (a spawn's answer is applied inside): the manager hears once a whole batch is done. */
+  #depth = 0;
+
+  #applyAll(actions: Action[], status: number): void {
     const m = this.#machine;
     for (const act of actions) {
       switch (act.kind) {
@@ -271,18 +470,23 @@ export class SupervisorRuntime {
           break;
         case 'ready':
           this.#tellOriginal({ kind: 'ready', pid: process.pid });
+          this.#manager?.ready();
           break;
         case 'start-failed':
           this.#startFailure = { task: act.task, status: act.status, pid: act.pid ?? 0, worker: act.pid ? this.#workers.get(act.pid) : undefined };
           break;
         case 'give-up':
+          // The ready timeout fails the worker it waited for: its last probe completes the start's error.
+          if (act.reason === 'ready-timeout') this.#notReadyTask = m.workers().find((w) => w.state === 'failed')?.task ?? null;
           this.#log(`giving up: ${m.failure ?? act.reason}`);
+          this.#manager?.status(`gave up: ${m.failure ?? act.reason}`);
           break;
         case 'exit':
           void this.#exit(act.code);
           break;
         case 'reloaded':
           for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: true, status: this.status() });
+          this.#manager?.ready();
           break;
         case 'reload-failed':
           for (const reply of this.#reloadWaiters.splice(0)) {
@@ -291,11 +495,16 @@ export class SupervisorRuntime {
               : act.status === null ? 'was not ready in time' : `${planner.describeWaitStatus(act.status)} before it was ready`;
             reply({ ok: false, error: `reload failed: the new worker ${act.task} ${how}; the old workers keep running` });
           }
+          // The old workers serve on: the manager waits for READY=1 to end the reload either way.
+          this.#manager?.ready(`reload failed: worker ${act.task}; the old workers keep running`);
           break;
         case 'reaped': {
           const how = planner.describeWaitStatus(status);
           const { pid, task } = act;
-          if (act.cause === 'replaced') this.#log(`reload: replaced worker ${task} (pid ${pid})`);
+          if (act.cause === 'replaced') {
+            this.#replaced++;
+            this.#log(`reload: replaced worker ${task} (pid ${pid})`);
+          }
           else if (act.cause === 'stopped') this.#log(`stop: worker ${task} (pid ${pid}) ${how}`);
           else this.#log(`worker ${task} (pid ${pid}) ${how}`);
           break;
@@ -317,10 +526,10 @@ export class SupervisorRuntime {
         if (this.#machine.state === 'stopping') return void this.#stopWaiters.push(reply);
         if (req.schedule && !this.#machine.setStopSchedule(req.schedule)) return reply({ ok: false, error: 'bad stop schedule' });
         this.#stopWaiters.push(reply);
-        return this.#apply(this.#machine.stop(now()));
+        return this.#stop();
       case 'reload':
         this.#reloadWaiters.push(reply);
-        return this.#apply(this.#machine.reload(now()));
+        return this.#reload();
       case 'reopen': {
         const refused = this.#reopen();
         return reply(refused ? { ok: false, error: refused } : { ok: true, message: 'logs reopened' });
@@ -341,6 +550,8 @@ export class SupervisorRuntime {
       lastStatus: w.lastStatus,
       lastExit: w.lastExit,
       startedAt: w.startedAt === null ? null : Math.round(epoch + w.startedAt),
+      ready: w.state === 'running',
+      probe: this.#readiness.last(w.task),
     }));
     return {
       name: this.#o.name ?? 'daemon',
@@ -356,7 +567,7 @@ export class SupervisorRuntime {
   }
 
   #countLeftovers(): number {
-    return countLeftovers(new Set([...this.#machine.pids, this.#guard.pid]));
+    return countLeftovers(new Set([...this.#machine.pids, this.#guard.pid, ...this.#probeCommands.pids]));
   }
 
   #signalLeftovers(pgid: number, signal: number, step: number): number {
@@ -402,6 +613,9 @@ export class SupervisorRuntime {
   async #exit(code: number): Promise<void> {
     if (this.#exiting) return;
     this.#exiting = true;
+    this.#manager?.close();
+    this.#liveness.stop();
+    this.#readiness.stop();
     this.#goLive(); // the last output, and a failed start's stderr tail, come through the sink
     const failed = this.#startFailure?.worker;
     // Nothing of the service may outlive it: its workers' leftover children hold our pipes and our session.
@@ -421,7 +635,7 @@ export class SupervisorRuntime {
         stderrTail: tailText(failed),
       });
     } else if (this.#link) {
-      this.#tellOriginal({ kind: 'failed', message: this.#machine.failure ?? `the supervisor exited with ${code} before every worker was ready` });
+      this.#tellOriginal({ kind: 'failed', message: this.#notReadyText() ?? this.#machine.failure ?? `the supervisor exited with ${code} before every worker was ready` });
     }
     this.#saveState(code);
     this.#sink.close();
@@ -429,10 +643,24 @@ export class SupervisorRuntime {
     const note = escalated ? `${escalated} process${escalated === 1 ? '' : 'es'} needed the stop schedule's later steps` : undefined;
     for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : this.#machine.failure ?? `exit ${code}` });
     for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: 'the service stopped' });
+    this.#closeListeners();
+    this.#notify?.close();
     releaseServiceFiles(this.#files?.socket ?? null, this.#o.pidfile, this.#pidfd);
     this.#server?.close();
     // Let the answers reach their readers before we go.
-    setTimeout(() => process.exit(code), ANSWER_GRACE_MS);
+    const exit = this.#host.exit;
+    setTimeout(() => (exit ? exit(code, this.#stopSignal) : process.exit(code)), ANSWER_GRACE_MS);
+  }
+
+  /** A start that timed out waiting for readiness: the machine's words, with what the worker's last probe said. */
+  #notReadyText(): string | null {
+    const failure = this.#machine.failure;
+    const task = this.#notReadyTask;
+    if (task === null || !failure) return null;
+    const mode = this.#o.ready.kind;
+    const last = this.#readiness.last(task);
+    if (last && !last.ok) return `${failure} (last probe: ${last.text})`;
+    return mode === 'notify' ? `${failure} (no READY=1 on ${notifySocketPath(this.#o)})` : failure;
   }
 
   /** Reopens the logs; a refused one (a symlink, a FIFO at the path) keeps the previous file, which is told why. */

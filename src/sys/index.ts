@@ -17,3 +17,4 @@ export * from './pwd.js';
 export * from './inet.js';
 export * from './path-fd.js';
 export * from './signal-io.js';
+export * from './prctl.js';

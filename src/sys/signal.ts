@@ -61,3 +61,12 @@ export function killGroup(pgid: number, signal: number): boolean {
   return send(-pgid, signal);
 }
 
+
+/**
+ * kill(2) as kill(-1, signal): every process we may signal but ourselves. Only for a PID namespace's init, where that
+ * is exactly its own tree. True when sent to some process, false for ESRCH (nobody left).
+ */
+export function killEveryone(signal: number): boolean {
+  if (process.pid !== 1) throw new RangeError('killEveryone: only PID 1 (of its namespace) may signal every process');
+  return send(-1, signal);
+}

@@ -33,7 +33,7 @@ test('every option and context combination yields a plan that keeps every rule',
       assert.equal(p.stepOrderError(plan), '', `options ${o} context ${c}: ${names(plan).join(' ')}`);
       n++;
     }
-  assert.equal(n, 256 * 32);
+  assert.equal(n, 1024 * 32);
 });
 
 test('detaching is skipped exactly when already detached and not forced', () => {
@@ -140,6 +140,30 @@ test('a supervised plan starts its session guard before the workers and before c
   const afterChroot = without.flatMap((s) => (s === 'supervisor:chroot' ? [s, 'supervisor:session-guard'] : [s]));
   assert.match(p.stepOrderError(encode(afterChroot)), /before chroot/);
   assert.match(p.stepOrderError(encode(good.map((s) => (s === 'supervisor:session-guard' ? 'original:session-guard' : s)))), /only the supervisor/);
+});
+
+test('a supervisor with --listen binds after the PID file lock, before chroot, the id drop and the workers', () => {
+  for (const o of allOptions) {
+    const steps = names(p.planSteps(o, 0));
+    const supervised = (o & p.OPT_SUPERVISE.value) !== 0;
+    const listen = (o & p.OPT_LISTEN.value) !== 0;
+    assert.equal(steps.filter((s) => s.endsWith(':bind-sockets')).length, supervised && listen ? 1 : 0, steps.join(' '));
+    if (!supervised || !listen) continue;
+    const at = (s: string) => steps.indexOf(s);
+    assert.ok(at('supervisor:bind-sockets') < at('supervisor:spawn-workers'), steps.join(' '));
+    if (o & p.OPT_PIDFILE.value) assert.ok(at('supervisor:bind-sockets') > at('supervisor:pidfile.lock'), steps.join(' '));
+    if (o & p.OPT_CHROOT.value) assert.ok(at('supervisor:bind-sockets') < at('supervisor:chroot'), steps.join(' '));
+  }
+  const good = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_CHROOT.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0));
+  assert.equal(p.stepOrderError(encode(good)), '');
+  const moved = (after: string) => good.filter((s) => s !== 'supervisor:bind-sockets').flatMap((s) => (s === after ? [s, 'supervisor:bind-sockets'] : [s]));
+  assert.match(p.stepOrderError(encode(['supervisor:bind-sockets', ...good.filter((s) => s !== 'supervisor:bind-sockets')])), /after pidfile.lock/);
+  assert.match(p.stepOrderError(encode(moved('supervisor:chroot'))), /before chroot/);
+  const noChroot = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0)).filter((s) => s !== 'supervisor:bind-sockets');
+  assert.match(p.stepOrderError(encode([...noChroot.slice(0, noChroot.indexOf('daemon:setuid') + 1), 'supervisor:bind-sockets', ...noChroot.slice(noChroot.indexOf('daemon:setuid') + 1)])), /before privileges are dropped/);
+  const afterWorkers = noChroot.flatMap((s) => (s === 'supervisor:spawn-workers' ? [s, 'supervisor:bind-sockets'] : [s]));
+  assert.match(p.stepOrderError(encode(afterWorkers)), /before the workers are spawned/);
+  assert.match(p.stepOrderError(encode(good.map((s) => (s === 'supervisor:bind-sockets' ? 'daemon:bind-sockets' : s)))), /only the supervisor binds/);
 });
 
 test('every step and role has a name', () => {

@@ -1,6 +1,7 @@
 // Reload: rolling replacement one task at a time, coalescing, failures, and signal mode. On a virtual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Action } from '../../src/core/supervisor-machine.js';
 import { ARM, ESCALATE, CANCEL, EXIT, HUP, KILL, RELOAD_FAILED, RELOADED, SEGV, SIG, SPAWN, TERM, exited, killed, make, pids, play, startReady, workerPids, workerStates } from './supervisor-scenario.js';
 
 /** pid outlived the default schedule's TERM/10 and gets its KILL. */
@@ -196,4 +197,66 @@ test('reload in signal mode: SIGHUP to every ready worker (not to its group), th
     [6200, ['reload'], [SIG(100, HUP, false), SIG(201, HUP, false), SIG(102, HUP, false), RELOADED]],
   ]);
   assert.equal(h.state, 'running');
+});
+
+test('rolling reload keeps N workers serving at every moment: an old one is signalled only once its replacement is ready', () => {
+  // A small kernel on a virtual clock: spawns get pids, armed timers fire in time order, a TERMed process exits 50 ms
+  // later. "Serving" = past its readiness timer and not yet signalled (a server closes its listener on TERM).
+  const N = 4;
+  const h = make({ workers: N, startMs: 300 });
+  let t = 0;
+  let nextPid = 100;
+  const timers = new Map<number, number>();
+  const readiness = new Map<number, number>(); // timer id → the pid it makes ready
+  const exits = new Map<number, number>(); // pid → when it exits
+  const serving = new Set<number>();
+  let reloaded = 0;
+  let least = Infinity;
+  let ready = false;
+  const apply = (actions: Action[]): void => {
+    for (const a of actions) {
+      if (a.kind === 'spawn') {
+        const pid = nextPid++;
+        const answer = h.spawned(t, a.task, pid);
+        for (const b of answer) if (b.kind === 'arm-timer') readiness.set(b.id, pid);
+        apply(answer);
+      } else if (a.kind === 'arm-timer') timers.set(a.id, t + a.ms);
+      else if (a.kind === 'cancel-timer') timers.delete(a.id);
+      else if (a.kind === 'signal' && a.signal === TERM) {
+        serving.delete(a.pid);
+        if (!exits.has(a.pid)) exits.set(a.pid, t + 50);
+      } else if (a.kind === 'ready') ready = true;
+      else if (a.kind === 'reloaded') reloaded++;
+    }
+  };
+  const runUntil = (done: () => boolean): void => {
+    for (let guard = 0; guard < 10_000 && !done(); guard++) {
+      const next = Math.min(...timers.values(), ...exits.values());
+      assert.ok(Number.isFinite(next), 'something is pending');
+      t = next;
+      for (const [pid, at] of [...exits]) if (at <= t) {
+        exits.delete(pid);
+        apply(h.exited(t, pid, killed(TERM)));
+      }
+      for (const [id, at] of [...timers]) if (at <= t && timers.has(id)) {
+        timers.delete(id);
+        const pid = readiness.get(id);
+        if (pid !== undefined && h.pids.includes(pid)) serving.add(pid);
+        apply(h.timer(t, id));
+      }
+      if (ready) least = Math.min(least, serving.size);
+    }
+  };
+  apply(h.start(t));
+  runUntil(() => ready);
+  const first = [...serving];
+  assert.equal(first.length, N);
+  for (let round = 1; round <= 3; round++) {
+    apply(h.reload(t));
+    runUntil(() => reloaded === round && exits.size === 0);
+  }
+  assert.equal(least, N, 'never fewer than N serving');
+  assert.equal(serving.size, N);
+  assert.ok(first.every((pid) => !serving.has(pid)), 'every first worker was replaced');
+  assert.equal(nextPid, 100 + N * 4, 'one replacement per worker and reload, nothing restarted');
 });

@@ -192,6 +192,56 @@ const cases: Record<OptionKey, Case> = {
     valid: { input: { reload: 'signal' }, check: (o) => assert.equal(o.reload, 'signal') },
     invalid: { reload: 'graceful' },
   },
+  listen: {
+    byDefault: (o) => assert.deepEqual(o.listen, []),
+    valid: {
+      input: { listen: ['tcp:8080', 'api=unix:api.sock'] },
+      check: (o) => assert.deepEqual(o.listen, [
+        { kind: 'tcp', name: 'tcp', text: 'tcp:8080', host: null, port: 8080 },
+        { kind: 'unix', name: 'api', text: `unix:${box.path('api.sock')}`, path: box.path('api.sock') },
+      ]),
+    },
+    invalid: { listen: ['tcp:99999'] },
+  },
+  ready: {
+    byDefault: (o) => assert.deepEqual(o.ready, { kind: 'alive', ms: 200 }),
+    valid: {
+      input: { ready: 'tcp:localhost:8080' },
+      check: (o) => {
+        assert.deepEqual(o.ready, { kind: 'tcp', host: 'localhost', port: 8080 });
+        assert.equal(o.startMs, -1, 'ready when the probe answers, not after a time');
+      },
+    },
+    invalid: { ready: 'tcp:70000' },
+  },
+  health: {
+    byDefault: (o) => assert.equal(o.health, null),
+    valid: {
+      input: { health: 'http://127.0.0.1:8080/health' },
+      check: (o) => assert.deepEqual(o.health, { probe: { kind: 'http', url: 'http://127.0.0.1:8080/health' }, intervalMs: 10000, timeoutMs: 5000, failures: 3 }),
+    },
+    invalid: { health: 'notify' },
+  },
+  healthInterval: {
+    byDefault: (o) => assert.equal(o.health, null),
+    valid: { input: { health: 'tcp:80', healthInterval: '2s' }, check: (o) => assert.equal(o.health?.intervalMs, 2000) },
+    invalid: { healthInterval: '0' },
+  },
+  healthTimeout: {
+    byDefault: (o) => assert.equal(o.health, null),
+    valid: { input: { health: 'tcp:80', healthTimeout: '500ms' }, check: (o) => assert.equal(o.health?.timeoutMs, 500) },
+    invalid: { healthTimeout: 'soon' },
+  },
+  healthFailures: {
+    byDefault: (o) => assert.equal(o.health, null),
+    valid: { input: { health: 'exec:true', healthFailures: 1 }, check: (o) => assert.equal(o.health?.failures, 1) },
+    invalid: { healthFailures: 0 },
+  },
+  watchdog: {
+    byDefault: (o) => assert.equal(o.watchdogMs, null),
+    valid: { input: { watchdog: '3s' }, check: (o) => assert.equal(o.watchdogMs, 3000) },
+    invalid: { watchdog: '0' },
+  },
 };
 
 describe('normalize, option by option', () => {
@@ -269,7 +319,8 @@ describe('what is derived from the option table', () => {
     // The supervised ones under the heading, the others before it.
     const heading = help.indexOf('Supervision (');
     for (const key of flagged) {
-      const at = help.search(new RegExp(`^ {2}--${specOf(key).flag}\\b`, 'm'));
+      // Not \b: --ready is a prefix of --ready-timeout.
+      const at = help.search(new RegExp(`^ {2}--${specOf(key).flag}(?![\\w-])`, 'm'));
       assert.equal(at > heading, specOf(key).mode === 'supervised', key);
     }
   });

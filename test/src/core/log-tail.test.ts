@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { followFile, followFiles, tailLines, type Following } from '../../../src/cli/log-tail.js';
+import { followFile, followFiles, tailLines, type Following } from '../../../src/core/log-tail.js';
 import { sleep, waitFor } from '../../helpers/proc.js';
 import { tempDir } from '../../helpers/sandbox.js';
 

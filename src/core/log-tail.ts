@@ -1,4 +1,4 @@
-// `daemonkit logs`: the last lines of a log, and following it like `tail -F` across logrotate's rename and copytruncate.
+// A service's logs: the last lines of a file, and following it like `tail -F` across logrotate's rename and copytruncate.
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 

@@ -1,0 +1,267 @@
+// tornado's fork_processes() for Node: the parent re-runs this script n times and supervises the copies in-process with
+// the CLI supervisor's wasm machine; each copy gets its task id. Every decision (restart, backoff, give up, stop
+// escalation, rolling reload) comes from the machine's actions: this file only carries them out.
+import { randomBytes } from 'node:crypto';
+import { planner } from './wasm.js';
+import { SupervisorMachine, type Action } from './supervisor-machine.js';
+import { planFds, type FdAction } from './plan.js';
+import { spawnPlanned } from './spawner.js';
+import { bindListeners, closeListeners, type Listener } from './listen-sockets.js';
+import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
+import { NotifySocket, sdNotify } from './notify-socket.js';
+import { idsOf, signalMembers } from './proc-scan.js';
+import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
+import { FORK_PARENT_VAR, TASK_ID_VAR, taskId } from './fork-worker.js';
+import { MARKER_PREFIX, type StdioTarget } from './option-values.js';
+import type { Daemon } from './daemon-handle.js';
+import { kill, killGroup, SIGCONT, SIGKILL, SIGTERM } from '../sys/signal.js';
+import { waitpid, WNOHANG } from '../sys/wait.js';
+import { SysError } from '../sys/errors.js';
+import { monotonicMs } from '../sys/time.js';
+
+export type { ForkOptions } from './fork-options.js';
+export { taskId } from './fork-worker.js';
+
+/** tornado's words when it raises, followed by the machine's account of the last failure. */
+export const GAVE_UP = 'too many worker restarts, giving up';
+/** A referenced timer keeps the event loop alive while we wait for children (docs/DESIGN.md, fact 8). */
+const KEEP_ALIVE_MS = 2 ** 30;
+/** The signal that only asks whether a process exists. */
+const PROBE = 0;
+const NOTIFY_VAR = 'NOTIFY_SOCKET';
+/** Inherited variables a worker must not see: daemonkit's markers, our notify socket's and the sockets' own. */
+const NOT_INHERITED = (k: string) => k.startsWith(MARKER_PREFIX) || k === NOTIFY_VAR || (ACTIVATION_VARS as readonly string[]).includes(k);
+
+const now = monotonicMs;
+
+function say(line: string): void {
+  process.stderr.write(`daemonkit: ${line}\n`);
+}
+
+/** The parent: owns the machine, the workers' spawns, the shared sockets and the notify socket. */
+class ForkParent {
+  readonly #machine: SupervisorMachine;
+  readonly #listeners: Listener[];
+  readonly #spawn: SpawnRequest;
+  readonly #fds: FdAction[];
+  readonly #daemon: Daemon | null;
+  /** systemd's (or a test's) NOTIFY_SOCKET when this parent is not a daemonize() daemon: told READY=1 like one. */
+  readonly #manager: string | null;
+  readonly #session: number;
+  #notify: NotifySocket | null = null;
+  #timers = new Map<number, () => void>();
+  #keepAlive: NodeJS.Timeout | null = null;
+  #reapPending: NodeJS.Immediate | null = null;
+  #gaveUp = false;
+  #ready = false;
+  #exiting = false;
+
+  constructor(config: ForkConfig, daemon: Daemon | null) {
+    this.#daemon = daemon;
+    this.#manager = daemon ? null : process.env[NOTIFY_VAR] || null;
+    this.#session = idsOf(process.pid)?.session ?? -1;
+    this.#machine = new SupervisorMachine(config.machine);
+    // Bound before any worker exists, kept across every restart and reload; a bind failure rejects forkProcesses().
+    this.#listeners = bindListeners(config.listen);
+    const env = Object.entries(process.env)
+      .filter(([k, v]) => v !== undefined && !NOT_INHERITED(k))
+      .map(([k, v]) => `${k}=${v}`);
+    for (const [k, v] of config.env) env.push(`${k}=${v}`);
+    env.push(`${FORK_PARENT_VAR}=${process.pid}`);
+    if (config.notify) {
+      const path = `@daemonkit-fork-${process.pid}-${randomBytes(8).toString('hex')}`;
+      try {
+        this.#notify = NotifySocket.open(path, { onMessage: (m) => this.#onNotify(m.pid, m.fields) });
+      } catch (e) {
+        closeListeners(this.#listeners);
+        throw e;
+      }
+      env.push(`${NOTIFY_VAR}=${path}`);
+    }
+    // The same script again, as daemonize() re-runs it.
+    const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+    this.#spawn = activationSpawn({ path: process.execPath, argv, env }, this.#listeners);
+    // stdio shared with the parent (dup2 onto itself: Node marks 0-2 close-on-exec, fact 7), the sockets at 3.., nothing else.
+    const inherit: StdioTarget = { kind: 'inherit' };
+    this.#fds = planFds([[0, inherit], [1, inherit], [2, inherit], ...listenerFdTargets(this.#listeners)]);
+  }
+
+  start(): void {
+    if (this.#daemon) this.#daemon.on('stop', () => {}); // its default (exit at once) would orphan the workers
+    process.on('SIGCHLD', () => this.#reapSoon());
+    process.on('SIGTERM', () => this.#apply(this.#machine.stop(now())));
+    process.on('SIGINT', () => this.#apply(this.#machine.stop(now())));
+    process.on('SIGHUP', () => this.#apply(this.#machine.reload(now())));
+    // Last resort when user code in the parent calls process.exit() or throws: the workers' groups are not left running.
+    process.on('exit', () => {
+      if (!this.#exiting) for (const pid of this.#machine.pids) killGroup(pid, SIGTERM);
+    });
+    this.#keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
+    this.#apply(this.#machine.start(now()));
+  }
+
+  #spawnWorker(task: number): number {
+    const { path, argv, env } = this.#spawn;
+    return spawnPlanned({ path, argv, env: [...env, `${TASK_ID_VAR}=${task}`], fds: this.#fds, ownGroup: true });
+  }
+
+  /** A datagram on our notify socket: READY=1 counts only from a worker's current process (the kernel vouches for its PID). */
+  #onNotify(pid: number, fields: Record<string, string>): void {
+    if (fields.READY !== '1' || !this.#machine.pids.includes(pid)) return;
+    this.#apply(this.#machine.ready(now(), pid));
+  }
+
+  /** One scan per loop turn however many SIGCHLDs came; waitpid per worker PID, never waitpid(-1) (fact 4). */
+  #reapSoon(): void {
+    this.#reapPending ??= setImmediate(() => {
+      this.#reapPending = null;
+      for (const pid of this.#machine.pids) {
+        let r;
+        try {
+          r = waitpid(pid, WNOHANG);
+        } catch {
+          continue; // not our child (any more)
+        }
+        if (r) this.#apply(this.#machine.exited(now(), pid, r.status), r.status);
+      }
+    });
+  }
+
+  /** Carries out the machine's actions in order; `status` is the wait status of the exit they answer, if one. */
+  #apply(actions: Action[], status = 0): void {
+    const m = this.#machine;
+    for (const act of actions) {
+      switch (act.kind) {
+        case 'spawn': {
+          let next: Action[];
+          try {
+            next = m.spawned(now(), act.task, this.#spawnWorker(act.task));
+          } catch (e) {
+            const why = (e as Error).message;
+            say(`worker ${act.task}: cannot spawn ${process.execPath}: ${why}`);
+            next = m.spawnFailed(now(), act.task, e instanceof SysError ? -e.errno : null, why);
+          }
+          this.#apply(next);
+          break;
+        }
+        case 'signal':
+          if (act.group) {
+            killGroup(act.pid, act.signal);
+            // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
+            if (act.signal !== SIGKILL && act.signal !== SIGCONT) killGroup(act.pid, SIGCONT);
+          } else kill(act.pid, act.signal);
+          break;
+        case 'escalate':
+          say(`stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`);
+          break;
+        case 'arm-timer': {
+          const { id, ms } = act;
+          this.#timers.get(id)?.();
+          const fire = () => {
+            this.#timers.delete(id);
+            this.#apply(m.timer(now(), id));
+          };
+          if (ms <= 0) {
+            const immediate = setImmediate(fire);
+            this.#timers.set(id, () => clearImmediate(immediate));
+          } else {
+            const timeout = setTimeout(fire, ms);
+            this.#timers.set(id, () => clearTimeout(timeout));
+          }
+          break;
+        }
+        case 'cancel-timer':
+          this.#timers.get(act.id)?.();
+          this.#timers.delete(act.id);
+          break;
+        case 'ready':
+          this.#ready = true;
+          this.#tellReady();
+          break;
+        case 'give-up':
+          this.#gaveUp = act.reason === 'crash-loop';
+          break;
+        case 'exit':
+          this.#exit(act.code);
+          break;
+        case 'reload-failed':
+          say(`reload failed: the new worker ${act.task} ${act.status === null ? 'was not ready in time' : `${planner.describeWaitStatus(act.status)} before it was ready`}; the old workers keep running`);
+          break;
+        case 'reaped':
+          if (act.cause === 'exited' && !planner.waitSucceeded(status)) say(`worker ${act.task} (pid ${act.pid}) ${planner.describeWaitStatus(status)}`);
+          break;
+        case 'signal-leftovers':
+          this.#apply(m.leftoversSignalled(now(), act.pgid, act.step, this.#signalLeftovers(act.pgid, act.signal, act.step)));
+          break;
+        case 'start-failed':
+        case 'reloaded':
+          break;
+      }
+    }
+  }
+
+  /** What an exited worker left in its group: only processes still in that group and our session, through pidfds. */
+  #signalLeftovers(pgid: number, signal: number, step: number): number {
+    if (step === 0 && !killGroup(pgid, PROBE)) return 0; // no member left: the usual case
+    const ours = (ids: { pgrp: number; session: number }) => ids.pgrp === pgid && ids.session === this.#session;
+    const n = signalMembers(ours, signal);
+    if (n > 0 && signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
+    return n;
+  }
+
+  /** Every worker was ready once: a daemonize() daemon's original exits 0 now; a manager (systemd) hears READY=1. */
+  #tellReady(): void {
+    if (this.#daemon) this.#daemon.ready();
+    else if (this.#manager) {
+      try {
+        sdNotify(this.#manager, `READY=1\nMAINPID=${process.pid}\n`);
+      } catch (e) {
+        say(`cannot tell ${NOTIFY_VAR} ${this.#manager} ready: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  #exit(code: number): never {
+    this.#exiting = true;
+    for (const cancel of this.#timers.values()) cancel();
+    if (this.#keepAlive) clearInterval(this.#keepAlive);
+    this.#notify?.close();
+    closeListeners(this.#listeners);
+    const failure = this.#machine.failure;
+    const message = failure === null ? null : this.#gaveUp ? `${GAVE_UP}: ${failure}` : failure;
+    if (message !== null && code !== 0) say(message);
+    // A daemon not yet ready tells its original why (it exits 1 there); once ready, the machine's code is ours.
+    if (this.#daemon && !this.#ready && code !== 0) {
+      // The message is the whole story: a stack through this file would only be noise in the original's report.
+      const text = message ?? `the workers' parent exited with ${code}`;
+      this.#daemon.fail(Object.assign(new Error(text), { stack: text }));
+    }
+    process.exit(code);
+  }
+}
+
+/** The first call's promise: a second call (in the parent, or a worker) gets the same answer. */
+let forked: Promise<number> | null = null;
+
+/**
+ * In the parent: spawns n copies of this script (n <= 0 or omitted: one per CPU) and supervises them; never resolves
+ * (the process exits 0 once every worker exited cleanly, 1 on giving up). In a worker: resolves at once with its task
+ * id. `daemon`: the handle of a daemonize() call made before, whose ready() waits for every worker.
+ */
+export function forkProcesses(n: number | null | undefined, options: ForkOptions, daemon: Promise<Daemon> | null): Promise<number> {
+  if (forked) return forked;
+  const task = taskId();
+  if (task !== null) return (forked = Promise.resolve(task));
+  let config: ForkConfig;
+  try {
+    config = parseForkOptions(n, options);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  forked = (async () => {
+    const handle = daemon ? await daemon : null;
+    new ForkParent(config, handle).start();
+    return new Promise<number>(() => {});
+  })();
+  return forked;
+}

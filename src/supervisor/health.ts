@@ -1,0 +1,105 @@
+// Liveness of ready workers: --health probes every --health-interval (--health-failures in a row fail it) and the
+// --watchdog deadline for WATCHDOG=1 pings. A worker that fails is reported through `unhealthy`; the machine decides
+// what happens to it (a restart with the stop schedule). Without either option nothing here is armed: no wake-ups.
+import type { Normalized } from '../options.js';
+import type { WorkerInfo } from '../core/supervisor-machine.js';
+import { runProbe, type ProbeCommands, type ProbeResult } from './probe.js';
+
+/** How many times per watchdog period the deadline is checked: a silent worker is caught within 1.25 periods. */
+const WATCHDOG_CHECKS = 4;
+
+export interface LivenessHooks {
+  /** The workers as the machine sees them; only 'running' (ready) ones are checked. */
+  workers(): WorkerInfo[];
+  /** Whether checks make sense now (not while stopping). */
+  active(): boolean;
+  unhealthy(pid: number, task: number, why: string): void;
+  record(task: number, result: ProbeResult): void;
+}
+
+interface Watch {
+  /** When the watchdog's deadline started: the last ping, or when the worker was first seen ready. */
+  since: number;
+  lastProbe: number;
+  failures: number;
+  probing: boolean;
+}
+
+export class Liveness {
+  readonly #health: Normalized['health'];
+  readonly #watchdogMs: number | null;
+  readonly #commands: ProbeCommands;
+  readonly #hooks: LivenessHooks;
+  readonly #watched = new Map<number, Watch>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(o: Normalized, commands: ProbeCommands, hooks: LivenessHooks) {
+    this.#health = o.health;
+    this.#watchdogMs = o.watchdogMs;
+    this.#commands = commands;
+    this.#hooks = hooks;
+  }
+
+  get enabled(): boolean {
+    return this.#health !== null || this.#watchdogMs !== null;
+  }
+
+  start(): void {
+    if (!this.enabled || this.#timer) return;
+    const periods: number[] = [];
+    if (this.#health) periods.push(this.#health.intervalMs);
+    if (this.#watchdogMs) periods.push(Math.max(1, Math.floor(this.#watchdogMs / WATCHDOG_CHECKS)));
+    this.#timer = setInterval(() => this.#tick(), Math.min(...periods));
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** A WATCHDOG=1 from worker process pid. */
+  ping(pid: number): void {
+    const w = this.#watched.get(pid);
+    if (w) w.since = Date.now();
+    else this.#watched.set(pid, { since: Date.now(), lastProbe: Date.now(), failures: 0, probing: false });
+  }
+
+  #tick(): void {
+    if (!this.#hooks.active()) return;
+    const now = Date.now();
+    const running = new Map<number, number>();
+    for (const w of this.#hooks.workers()) if (w.state === 'running' && w.pid) running.set(w.pid, w.task);
+    for (const pid of this.#watched.keys()) if (!running.has(pid)) this.#watched.delete(pid);
+    for (const [pid, task] of running) {
+      let w = this.#watched.get(pid);
+      if (!w) {
+        // First seen ready: the first probe waits one interval, the watchdog's deadline starts now.
+        w = { since: now, lastProbe: now, failures: 0, probing: false };
+        this.#watched.set(pid, w);
+        continue;
+      }
+      if (this.#watchdogMs && now - w.since > this.#watchdogMs) {
+        this.#watched.delete(pid);
+        this.#hooks.unhealthy(pid, task, `no WATCHDOG=1 within ${this.#watchdogMs / 1000}s`);
+        continue;
+      }
+      if (this.#health && !w.probing && now - w.lastProbe >= this.#health.intervalMs) void this.#probe(pid, task, w);
+    }
+  }
+
+  async #probe(pid: number, task: number, w: Watch): Promise<void> {
+    const health = this.#health!;
+    w.probing = true;
+    const r = await runProbe(health.probe, { task, pid }, health.timeoutMs, this.#commands);
+    w.probing = false;
+    w.lastProbe = Date.now();
+    // Gone, restarted or stopping meanwhile: this result is about nobody.
+    if (this.#watched.get(pid) !== w || !this.#hooks.active()) return;
+    this.#hooks.record(task, { ...r, text: `health ${r.text}` });
+    w.failures = r.ok ? 0 : w.failures + 1;
+    if (w.failures >= health.failures) {
+      this.#watched.delete(pid);
+      this.#hooks.unhealthy(pid, task, `${w.failures} health probe${w.failures === 1 ? '' : 's'} failed in a row; last: ${r.text}`);
+    }
+  }
+}
