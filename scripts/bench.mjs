@@ -6,6 +6,7 @@
 //   --peers a,b      only these peers (ids as in results.json, or their last part: pm2-warm, floor/node, ...)
 //   --no-install     do not install missing peers (they are skipped with the reason)
 //   --out DIR        write results.json and RESULTS.md to DIR instead of bench/
+//   --quick          short durations and small counts (a smoke run of the code, not figures); also DKBENCH_QUICK=1
 //   --list           print the measurements and exit
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { run, sweep } from '../bench/lib/proc.mjs';
 import { renderMarkdown } from '../bench/lib/report.mjs';
 import { annotate } from '../bench/lib/analysis.mjs';
 
-const ORDER = ['planner', 'load', 'start', 'idle', 'restart', 'stop', 'scale', 'logs'];
+const ORDER = ['planner', 'load', 'start', 'idle', 'restart', 'stop', 'scale', 'logs', 'reload', 'serve', 'fork-restart', 'pid1', 'readiness'];
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -26,19 +27,20 @@ const { values, positionals } = parseArgs({
     'no-install': { type: 'boolean' },
     out: { type: 'string' },
     list: { type: 'boolean' },
+    quick: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: true,
 });
 
 if (values.help) {
-  process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
 if (values.list) {
   for (const name of ORDER) {
     const m = await import(`../bench/${name}.mjs`);
-    process.stdout.write(`${name.padEnd(8)}  ${m.title}\n`);
+    process.stdout.write(`${name.padEnd(12)}  ${m.title}\n`);
   }
   process.exit(0);
 }
@@ -98,8 +100,13 @@ const missing = await ensurePeers({ install: !values['no-install'], log });
 const caps = await daemonkitCaps();
 const info = { machine: machine(), versions: await versions() };
 
+// Quick: every measurement's code runs, with durations and counts too small for figures (smoke runs while the
+// machine is busy); results written this way say so in their parameters.
+const quick = Boolean(values.quick || process.env.DKBENCH_QUICK === '1');
 const ctx = {
   n,
+  quick,
+  ...(quick ? { windowMs: 1000, settleMs: 1000, restMs: 500, workers: 50, bigWorkers: 200 } : {}),
   extraCaCerts,
   runId,
   tmp,
@@ -112,6 +119,7 @@ const ctx = {
     for (const need of needs) {
       if (need === 'supervised' && caps.supervised) return `not measurable yet: ${caps.supervised}`;
       if (need === 'cli' && caps.cli) return `not measurable yet: ${caps.cli}`;
+      if (need === 'run' && caps.run) return `not measurable yet: ${caps.run}`;
       if (missing[need]) return `peer missing: ${missing[need]}`;
     }
     return null;
@@ -159,7 +167,7 @@ for (const name of selected) {
   }
   // The 1-minute load average around the measurement: anything else running on the machine shows here.
   const loadAverage = { before: +loadBefore.toFixed(2), after: +loadavg()[0].toFixed(2) };
-  results.measurements[name] = { title: m.title, date: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10, loadAverage, ...info, ...entry };
+  results.measurements[name] = { title: m.title, date: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10, loadAverage, ...(quick ? { quick: true } : {}), ...info, ...entry };
   results.date = new Date().toISOString();
   results.machine = info.machine;
   results.versions = info.versions;

@@ -1,6 +1,6 @@
 // daemonkit's library entry: `const daemon = await daemonize({...}); ... daemon.ready()`.
 import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, type Normalized } from './options.js';
-import { isMainThread } from 'node:worker_threads';
+import { nodeWorkerThreads } from './core/lazy-builtins.js';
 import { AlreadyRunningError, UsageError } from './errors.js';
 import { filesOf, writeState } from './core/service-files.js';
 import { buildPlan, detachWarning } from './core/plan.js';
@@ -68,7 +68,7 @@ export function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
   if (handle) return handle;
   let o: Normalized | null = null;
   try {
-    if (!isMainThread) throw new UsageError(WORKER_THREAD);
+    if (!nodeWorkerThreads().isMainThread) throw new UsageError(WORKER_THREAD);
     checkOptionKeys(options, DAEMON_OPTION_KEYS, 'library');
     // A forkProcesses() worker: its parent holds the PID file and the verdict; ready() tells the parent.
     if (isForkWorker()) return (handle = Promise.resolve(new DaemonHandle(null, null, false)));

@@ -5,11 +5,11 @@ import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { invalid, quote, UsageError } from './errors.js';
 import { SUN_PATH_MAX } from './sys/un.js';
-import { MARKER_PREFIX, type Identity, type Naming, type ParseContext, type ReloadMode, type RestartPolicy, type StdioTarget } from './core/option-values.js';
+import { MARKER_PREFIX, type Identity, type Naming, type ParseContext, type StdioTarget } from './core/option-values.js';
 import type { ListenSpec } from './core/listen-spec.js';
 import { OPTIONS, optionKeysFor, optionName, parseOption, type OptionsFor } from './core/option-table.js';
 import type { Probe, ReadySpec } from './core/ready-spec.js';
-import { START_WHEN_READY } from './core/supervisor-machine.js';
+import { startWhenReady, type MachineConfig } from './core/supervisor-machine.js';
 
 export type { Identity, Naming, ReloadMode, RestartPolicy, StdioTarget } from './core/option-values.js';
 export { checkName, parseCount, parseDuration, parseSignal, parseStopSchedule, parseUmaskOption } from './core/option-values.js';
@@ -24,9 +24,10 @@ export function logFileOf(t: StdioTarget): string | null {
 export interface DaemonOptions extends OptionsFor<'library'> {}
 
 /** What the normalizer takes (the CLI's start and plan build it from their flags). Derived from the option table. */
-export interface StartOptions extends OptionsFor<'start'> {}
+export interface StartOptions extends OptionsFor<'start'>, OptionsFor<'run'> {}
 
-export interface Normalized {
+/** The normalized options: the supervisor machine's config (MachineConfig) and everything the processes around it need. */
+export interface Normalized extends MachineConfig {
   name: string | null;
   stateDir: string | null;
   pidfile: string | null;
@@ -39,9 +40,6 @@ export interface Normalized {
   user: Identity | null;
   group: { name: string; gid: number } | null;
   chroot: string | null;
-  readyTimeoutMs: number;
-  /** A worker is ready after this long alive; -1 when it is ready by `ready` (notify or a probe). */
-  startMs: number;
   /** When a supervised worker is ready: alive for startMs (the default), notify, or a probe. */
   ready: ReadySpec;
   /** Liveness probe of each ready worker, or null. */
@@ -51,14 +49,6 @@ export interface Normalized {
   forceDetach: boolean;
   supervise: boolean;
   command: { path: string; argv: string[] } | null;
-  workers: number;
-  restart: RestartPolicy;
-  backoffMinMs: number;
-  backoffMaxMs: number;
-  minUptimeMs: number;
-  maxRestarts: number;
-  restartWindowMs: number;
-  reload: ReloadMode;
   /** The sockets the supervisor binds before any worker and passes to each as fds 3.. (socket activation). */
   listen: ListenSpec[];
   /** Stop schedule as [signal, timeoutMs] pairs; timeoutMs -1 is "forever". */
@@ -68,6 +58,12 @@ export interface Normalized {
   reopenSignal: number | null;
   /** False: RLIMIT_CORE is set to 0 (soft and hard) in the process that spawns the daemon or workers. */
   coreDumps: boolean;
+  /** `run`: exit status FROM becomes TO. */
+  exitMap: Array<[number, number]>;
+  /** `run`: signals passed on to every worker's process group. */
+  forward: number[];
+  /** `run`: PR_SET_CHILD_SUBREAPER, reaping orphans as PID 1 does. */
+  subreaper: boolean;
   /** What was typed, with the caller's cwd and environment: a restart normalizes it again rather than trusting a record. */
   source: OptionSource;
 }
@@ -83,7 +79,7 @@ export interface OptionSource {
  * (pidFile) is an error instead of an option ignored.
  */
 export const DAEMON_OPTION_KEYS = optionKeysFor('library');
-export const START_OPTION_KEYS = optionKeysFor('start');
+export const START_OPTION_KEYS = { ...optionKeysFor('start'), ...optionKeysFor('run') };
 
 /** "unknown option 'pidFile' (did you mean 'pidfile'?)" for the first key that is not one of `keys`. */
 export function checkOptionKeys(input: object, keys: Readonly<Record<string, true>>, naming: Naming): void {
@@ -280,6 +276,9 @@ export function normalize(
     logTime,
     reopenSignal: parseOption('reopenSignal', input.reopenSignal, context) ?? null,
     coreDumps: parseOption('coreDumps', input.coreDumps, context),
+    exitMap: parseOption('exitMap', input.exitMap, context),
+    forward: parseOption('forward', input.forward, context),
+    subreaper: parseOption('subreaper', input.subreaper, context),
     source: undefined as unknown as OptionSource,
   };
   checkProbeNotShared(normalized, input, n);
@@ -319,7 +318,7 @@ function readinessOf(input: StartOptions, context: ParseContext, n: (key: string
   const timeoutMs = parseOption('healthTimeout', input.healthTimeout, context);
   const failures = parseOption('healthFailures', input.healthFailures, context);
   const health = probe ? { probe, intervalMs, timeoutMs, failures } : null;
-  return { startMs: ready.kind === 'alive' ? ready.ms : START_WHEN_READY, ready, health };
+  return { startMs: ready.kind === 'alive' ? ready.ms : startWhenReady(), ready, health };
 }
 
 /**

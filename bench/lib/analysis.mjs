@@ -7,39 +7,32 @@ const f = (x, d = 1) => (x == null ? '?' : Number(x).toFixed(d));
 
 const WHY = {
   start(t, R) {
-    const floor = med(R, 'start', 'floor/node');
+    const two = med(R, 'start', 'floor/node-node');
+    const one = med(R, 'start', 'floor/node');
     const cliV = med(R, 'load', 'load/cli-version');
     const loadFloor = med(R, 'load', 'load/node');
-    const koffi = med(R, 'load', 'load/koffi');
-    const koffiNative = med(R, 'load', 'load/koffi-native');
     const kind = t.id.endsWith('-node') ? 'node' : 'sleep';
     const parts = [];
-    if (cliV != null && loadFloor != null)
-      parts.push(
-        `in the load measurement \`node dist/cli.js --version\` alone takes ${f(cliV)} ms against ${f(loadFloor)} ms for \`node -e ''\` ` +
-          `(+${f(cliV - loadFloor)} ms: the ${f((R.measurements.load.rows.find((r) => r.id === 'size/cli.js')?.median ?? 0) / 1024, 0)} KiB bundle with the wasm in it, ` +
-          `and koffi's native module, +${f(koffiNative - loadFloor)} ms alone; through koffi's own entry, which dist/ skips, it would be +${f(koffi - loadFloor)} ms), before start does anything`,
-      );
-    const nn = med(R, 'load', 'load/node-node');
-    const seriesNote =
-      nn != null && loadFloor != null
-        ? `; two bare Node startups in series (node spawning node -e '') take ${f(nn)} ms = ${f(nn / loadFloor, 2)}x one, ${nn / loadFloor > (t.id.startsWith('no-supervise') ? 1.8 : 2.0) ? 'already over the limit, so the target cannot be met while the second process is a Node process that starts after the first' : 'under the limit: the room left is what the CLI and the second process load'}`
-        : '';
-    if (t.id.startsWith('no-supervise')) {
-      const v = med(R, 'start', `${kind}/daemonkit-no-supervise`);
-      parts.push(
-        `then the intermediate (dist/intermediate.js) is a second Node process started after the CLI has loaded, so the two Node startups run one after the other: ${f(v)} ms in all against ${f(floor)} ms for one`,
-      );
-    } else if (t.id.startsWith('supervised-vs-node')) {
-      const v = med(R, 'start', `${kind}/daemonkit`);
-      parts.push(`then the supervisor (dist/supervisor.js) is a second Node process started after the CLI has loaded: ${f(v)} ms in all against ${f(floor)} ms for one Node startup`);
-    } else if (t.id.startsWith('supervised-vs-pm2')) {
-      parts.push('see the other start targets: two Node startups in series');
-    }
+    if (t.id.startsWith('supervised-vs-pm2')) return { why: 'see the other start targets.', fix: null };
+    const nosup = t.id.startsWith('no-supervise');
+    const v = med(R, 'start', `${kind}/${nosup ? 'daemonkit-no-supervise' : 'daemonkit'}`);
+    parts.push(`${nosup ? 'start --no-supervise' : 'supervised start'} takes ${f(v)} ms against ${f(two)} ms for two bare Node startups in series (${f(one)} ms for one): ${f(v - two)} ms over the floor, of which the limit allows ${f(two * 0.25)} ms`);
+    if (cliV != null && loadFloor != null) parts.push(`\`node dist/cli.js --version\` alone is ${f(cliV - loadFloor)} ms over \`node -e ''\` (compiling the CLI bundle and what it loads before it parses argv)`);
+    parts.push(`the second process (dist/${nosup ? 'intermediate' : 'supervisor'}.js) pays the same kind of cost again before it spawns, and the original then waits for its verdict`);
     return {
-      why: `${parts.join('; ')}${t.id.startsWith('supervised-vs-pm2') ? '' : seriesNote}.`,
+      why: `${parts.join('; ')}.`,
       fix:
-        'done: the bundles are CommonJS and koffi\'s native module is loaded directly (bench load: cli --version and the import rows); what is left is two Node startups in series, which cannot come under 2x one. Proposal (not measured): spawn the session process first thing in dist/cli.js, before the bundle plans, so its Node startup overlaps the CLI\'s work on the second core.',
+        'profiled (issue 16): past each Node bootstrap, koffi\'s dlopen and the wasm compile are a small part of what the CLI and the second process do, and both are needed on this path, so loading them lazily gains nothing here; compiling each bundle is the largest single part, and a V8 code cache (vm.Script cachedData) cut it to about a quarter in a test. Proposal: a code cache for dist/cli.js and dist/supervisor.js (Node 22: module.enableCompileCache; Node 20: a cache of our own in a 0700 directory, never one others can write); and spawning the session process first thing in dist/cli.js so its startup overlaps the CLI\'s own work.',
+    };
+  },
+  load(t, R) {
+    const mod = t.id === 'library-import' ? 'index' : 'index-require';
+    const v = med(R, 'load', `load/${mod}`);
+    const floor = med(R, 'load', t.id === 'library-import' ? 'load/node-esm' : 'load/node');
+    const size = R.measurements.load?.rows?.find((r) => r.id === 'size/index.js')?.median;
+    return {
+      why: `loading the library takes ${f(v)} ms against ${f(floor)} ms: koffi, libc and the wasm are no longer loaded at import (lazy since issue 16), so what is left is compiling the ${f((size ?? 0) / 1024, 0)} KiB CommonJS bundle${t.id === 'library-import' ? ', plus the ES module entry (dist/index.mjs) that requires it' : ''}.`,
+      fix: 'proposal (not measured): a smaller library bundle (the service-control half of the API, start/stop/status/logs, in a second file required on first call), or a V8 code cache for it.',
     };
   },
   planner(t, R) {
@@ -72,8 +65,8 @@ const WHY = {
       const nodeDiff = node ? a[node] - (b[node] ?? 0) : 0;
       return (
         `koffi's native module and the session guard alone, which the fixed shape requires, add ${f(cost, 2)} MiB: ${f((mini + cost) / mini, 2)}x before anything of ours is loaded; ` +
-        `with the pages of node's binary that the supervisor touches and the 10-line one does not (+${f(nodeDiff, 2)} MiB; the supervisor's PSS measured the same with and without the optimizing compiler) it is ${f((mini + cost + nodeDiff) / mini, 2)}x, so no trimming of our own heap can bring it to 1.15x. ` +
-        'It would take the guard inside the supervisor (not possible: it must outlive a SIGKILL) or a native layer smaller than koffi, outside the fixed shape.'
+        `with the pages of node's binary that the supervisor touches and the 10-line one does not (+${f(nodeDiff, 2)} MiB; the supervisor's PSS measured the same with and without the optimizing compiler) it is ${f((mini + cost + nodeDiff) / mini, 2)}x, the floor of this shape; the rest is our own heap and code. ` +
+        'Proposal (not measured): fewer modules in dist/supervisor.js (the status view, the option help texts), malloc_trim after startup as after bursts, and --max-semi-space-size=1 in the supervisor\'s execArgv so its young generation stays small.'
       );
     };
     if (t.id === 'idle-pss') {
@@ -95,6 +88,14 @@ const WHY = {
         fix: pssFix(dk, mini, a, b),
       };
     }
+    if (t.id === 'idle-pss-pm2') {
+      const dk = med(R, 'idle', 'pss/daemonkit');
+      const pm2 = med(R, 'idle', 'pss/pm2');
+      return {
+        why: `the supervisor's PSS is ${f(dk)} MiB against ${f(pm2)} MiB for pm2's God daemon (${f(dk / pm2, 2)}x); both are Node processes, so the shared Node floor (the 10-line supervisor: ${f(med(R, 'idle', 'pss/mini'))} MiB) is most of each.`,
+        fix: 'see the PSS target against the 10-line supervisor: what lowers one lowers the other.',
+      };
+    }
     if (t.id === 'idle-zero') {
       const all = row(R, 'idle', 'cs/daemonkit');
       const main = row(R, 'idle', 'main/daemonkit');
@@ -114,8 +115,61 @@ const WHY = {
     }
     return null;
   },
-  scale(t) {
-    return { why: `measured: ${t.measured}.`, fix: null };
+  scale(t, R) {
+    if (t.id === 'scale-big-rss') {
+      const pss = med(R, 'scale', 'big-pss/daemonkit');
+      return {
+        why: `measured: ${t.measured}; PSS ${f(pss)} MiB. Per worker the supervisor keeps a pipe pair and its Socket wrappers for stdout and stderr, a slot in the wasm machine and a pidfd.`,
+        fix: 'proposal (not measured): one shared pipe for all workers\' output when no per-worker prefix is needed, and plain fds read with a single epoll-driven reader instead of a net.Socket per pipe.',
+      };
+    }
+    const m = /spawn|recover/.exec(t.id)?.[0];
+    return {
+      why: `measured: ${t.measured}.${m ? ` The 10-line Node supervisor took ${f(med(R, 'scale', `${m}/mini`), 0)} ms for the same.` : ''}`,
+      fix: m ? 'proposal: profile the supervisor over the burst with --cpu-prof (posix_spawn through koffi per worker, the pipes\' Socket wrappers, the machine\'s per-worker bookkeeping).' : null,
+    };
+  },
+  reload(t, R) {
+    const mode = t.id.endsWith('keep-alive') ? 'keep-alive' : 'close';
+    const r = (k) => row(R, 'reload', `${k}/daemonkit/${mode}`);
+    return {
+      why: `measured: ${t.measured}; errors by code: ${r('errors')?.how ?? '–'}; answers: ${r('failed')?.how ?? '–'}; one reload took ${f(r('duration')?.median, 0)} ms (median).`,
+      fix: t.id.startsWith('reload-zero')
+        ? 'proposal: find which side closes: a reset on a kept-alive connection means a worker exited with a request in its socket buffer (drain must wait for in-flight requests); a refused or timed-out connection means the listening socket was closed or left unaccepted during the swap.'
+        : 'proposal: the replacement worker and the old one briefly run together on the same cores (2 here); a reload that starts the next replacement only after the previous old worker has exited trades reload time for throughput.',
+    };
+  },
+  serve(t, R) {
+    const k = t.id === 'serve-rps' ? 'rps' : 'p99';
+    return {
+      why: `measured: ${t.measured}. All three run the same app on 2 workers: daemonkit's workers accept on the one socket themselves (the kernel wakes one), cluster and pm2 route every connection through the primary. Throughput is also limited by the load generator, which shares the 2 cores with the servers.`,
+      fix: k === 'rps' ? 'proposal: rerun with more connections and check the load generator is not the bottleneck (its CPU time in the run); the kernel\'s accept distribution over a shared socket is uneven (the busiest worker keeps winning), so SO_REUSEPORT (one socket per worker) would spread connections evenly.' : 'proposal: the same: uneven accept distribution puts more connections on one worker, and its queue sets p99; SO_REUSEPORT per worker evens it out.',
+    };
+  },
+  'fork-restart'(t, R) {
+    const dk = med(R, 'fork-restart', 'fork-restart/daemonkit');
+    const cl = med(R, 'fork-restart', 'fork-restart/cluster');
+    const lib = med(R, 'load', 'load/index');
+    const esm = med(R, 'load', 'load/node-esm');
+    return {
+      why: `the replacement answers ${f(dk - cl)} ms later than cluster's. Both start a new Node process running the same server; daemonkit's worker also imports the library to learn its task id and its socket (import 'daemonkit' is ${lib != null && esm != null ? `${f(lib - esm)} ms over an empty ES module in the load measurement` : 'measured in the load measurement'}), and the parent's restart goes SIGCHLD → waitpid → the wasm machine → posix_spawn, where cluster calls child_process.fork.`,
+      fix: 'what lowers library load lowers this; proposal: listenFds() and taskId() need neither koffi nor the wasm, so a worker that only calls them should load neither (check with --cpu-prof in the worker).',
+    };
+  },
+  pid1(t, R) {
+    const k = t.id === 'pid1-orphan' ? 'orphan' : 'stop';
+    return {
+      why: `measured: ${t.measured}. tini is a small C program blocked in sigtimedwait(); \`run\` is a Node process that sees SIGCHLD or SIGTERM through libuv's signal pipe and the event loop, then calls waitpid or kill through koffi.`,
+      fix: k === 'orphan' ? 'proposal: reap orphans in the same pass as workers, straight from the SIGCHLD handler, with no timer or deferral between.' : 'proposal: signal all workers at once with kill(-pgid) of the session\'s process group when they share one, instead of one kill per worker after the machine\'s decision.',
+    };
+  },
+  readiness(t, R) {
+    const a = row(R, 'readiness', 'readiness/notify');
+    const b = row(R, 'readiness', 'readiness/alive');
+    return {
+      why: `with --ready alive:0 start returns ${f(b?.returnedMedian)} ms after launch, while the worker is still starting: the CLI's exit overlaps the worker's startup on the other core. With --ready notify the chain is serial: the worker's notify() (its first native call, so koffi and libc load then), the supervisor reading the datagram on SIGIO, the verdict over the session link, and the CLI's exit after it (start returned at ${f(a?.returnedMedian)} ms).`,
+      fix: 'proposal: preload koffi in a worker whose NOTIFY_SOCKET is set (at import, off the ready path), and measure the supervisor\'s SIGIO-to-verdict time with --cpu-prof.',
+    };
   },
   logs(t) {
     return { why: `measured: ${t.measured}.`, fix: null };

@@ -23,7 +23,9 @@ const DEBIAN = [
   { pkg: 'daemonize', check: () => existsSync('/usr/bin/daemonize') || existsSync('/usr/sbin/daemonize') },
   { pkg: 'python3-daemon', check: () => existsSync('/usr/lib/python3/dist-packages/daemon/__init__.py') },
   { pkg: 'supervisor', check: () => existsSync('/usr/bin/supervisord') && existsSync('/usr/bin/supervisorctl') },
+  { pkg: 'tini', check: () => existsSync('/usr/bin/tini') },
 ];
+export const tiniBin = '/usr/bin/tini';
 
 export const startStopDaemon = existsSync('/usr/sbin/start-stop-daemon') ? '/usr/sbin/start-stop-daemon' : '/sbin/start-stop-daemon';
 export const daemonizeBin = existsSync('/usr/bin/daemonize') ? '/usr/bin/daemonize' : '/usr/sbin/daemonize';
@@ -87,7 +89,7 @@ export async function versions() {
   out.daemonkit = `${pkgVersion(root)}${git.code === 0 ? ` (${git.stdout.trim()})` : ''}`;
   out.koffi = pkgVersion(join(root, 'node_modules', 'koffi'));
   for (const p of NPM_PEERS) out[p === 'daemon' ? 'daemon (npm)' : p] = pkgVersion(peerModule(p));
-  const q = await run('dpkg-query', ['-W', '-f', '${Package} ${Version}\n', 'dpkg', 'daemonize', 'python3-daemon', 'supervisor', 'coreutils']);
+  const q = await run('dpkg-query', ['-W', '-f', '${Package} ${Version}\n', 'dpkg', 'daemonize', 'python3-daemon', 'supervisor', 'coreutils', 'tini']);
   for (const line of q.stdout.trim().split('\n')) {
     const [pkg, v] = line.split(' ');
     if (pkg && v) out[pkg === 'dpkg' ? 'start-stop-daemon (dpkg)' : pkg] = v;
@@ -124,5 +126,7 @@ export async function daemonkitCaps() {
   caps.stop = caps.cli ?? (await probe(['stop', '--help']));
   caps.status = caps.cli ?? (await probe(['status', '--help']));
   caps.supervised = caps.stop;
+  // `daemonkit run` (the foreground supervisor, PID 1 in containers) arrived after the rest: probed on its own.
+  caps.run = caps.cli ?? (await probe(['run', '--help']));
   return caps; // each: null when available, else why not
 }

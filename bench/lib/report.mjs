@@ -51,6 +51,7 @@ export function renderMarkdown(results) {
     L.push(`## ${name}: ${e.title}`, '');
     const la = e.loadAverage ? ` · load average ${e.loadAverage.before} before, ${e.loadAverage.after} after` : '';
     L.push(`\`npm run bench -- ${name}\` · run ${e.date} · ${e.seconds ?? '–'} s${e.versions?.daemonkit ? ` · daemonkit ${e.versions.daemonkit}` : ''}${la}`, '');
+    if (e.quick) L.push('**Quick run** (`--quick`: short durations and small counts): these figures check that the code runs, not the targets.', '');
     if (e.error) L.push(`**The measurement failed:** ${esc(e.error)}`, '');
     if (e.params) L.push(`Parameters: ${Object.entries(e.params).map(([k, v]) => `${k} = ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ')}.`, '');
     if (e.method) L.push(...[].concat(e.method).map((x) => `${x}`), '');

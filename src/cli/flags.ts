@@ -2,7 +2,7 @@
 // every other command's from its own small table here. parseArgs' config, the help lines and the usage line derive from them.
 import type { ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
-import { OPTION_KEYS, OPTIONS, parseOption, specOf, type OptionKey, type Parsed } from '../core/option-table.js';
+import { OPTION_KEYS, OPTIONS, parseOption, specOf, type OptionKey, type Parsed, type Taker } from '../core/option-table.js';
 import type { StartOptions } from '../options.js';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -55,12 +55,15 @@ function helpLine(left: string, text: string): string {
   return [`  ${left.padEnd(HELP_COLUMN)}  ${first}`, ...more.map((l) => `${' '.repeat(HELP_COLUMN + 4)}${l}`)].join('\n');
 }
 
-/** parseArgs' config for start's options (start and plan take them all). */
-export function startArgsOptions(): ArgsOptions {
+/** Whether the command `taker` takes the option (start and plan: start's; run: run's). */
+const takes = (key: OptionKey, taker: Taker) => (specOf(key).takers as readonly Taker[]).includes(taker);
+
+/** parseArgs' config for start's options (start and plan take them all), or run's. */
+export function startArgsOptions(taker: Taker = 'start'): ArgsOptions {
   const out: ArgsOptions = {};
   for (const key of OPTION_KEYS) {
     const spec = specOf(key);
-    if (!spec.flag) continue;
+    if (!spec.flag || !takes(key, taker)) continue;
     out[spec.flag] = spec.type === 'repeatable' ? { type: 'string', multiple: true } : { type: spec.type };
   }
   return out;
@@ -74,15 +77,15 @@ export function commandArgsOptions(flags: CommandFlags): ArgsOptions {
 }
 
 /** start's options in the help: each flag's line in table order, the supervised ones under their heading. */
-export function startOptionsHelp(): string {
+export function startOptionsHelp(taker: Taker = 'start'): string {
   const line = (key: OptionKey) => {
     const spec = specOf(key);
     return helpLine(spec.arg ? `--${spec.flag} ${spec.arg}` : `--${spec.flag}`, spec.help);
   };
-  const flagged = OPTION_KEYS.filter((k) => specOf(k).flag !== null);
+  const flagged = OPTION_KEYS.filter((k) => specOf(k).flag !== null && takes(k, taker));
   return [
     ...flagged.filter((k) => specOf(k).mode !== 'supervised').map(line),
-    `Supervision (the default; not with --${OPTIONS.supervise.flag}):`,
+    taker === 'run' ? 'Supervision:' : `Supervision (the default; not with --${OPTIONS.supervise.flag}):`,
     ...flagged.filter((k) => specOf(k).mode === 'supervised').map(line),
     'STATE is $DAEMONKIT_HOME, else $XDG_STATE_HOME/daemonkit, else ~/.local/state/daemonkit.',
   ].join('\n');
@@ -116,11 +119,12 @@ export function readFlags<T extends CommandFlags>(flags: T, values: Values): Fla
   return out as FlagValues<T>;
 }
 
-/** start's options as the normalizer takes them: each flag's value under its key, and what the CLI always passes. */
-export function startOptionsFrom(values: Values, command: string[] | undefined): StartOptions {
+/** start's (or run's) options as the normalizer takes them: each flag's value under its key, and what the CLI always passes. */
+export function startOptionsFrom(values: Values, command: string[] | undefined, taker: Taker = 'start'): StartOptions {
   const out: Record<string, unknown> = { command };
   for (const key of OPTION_KEYS) {
     const spec = specOf(key);
+    if (!takes(key, taker)) continue;
     if (spec.flag === null) {
       if (spec.cliValue !== undefined) out[key] = spec.cliValue;
       continue;

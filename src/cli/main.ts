@@ -13,7 +13,8 @@ import {
 } from '../errors.js';
 import { exitNow } from '../sys/unistd.js';
 import { checkName, normalize, parseCount } from '../options.js';
-import { OPTIONS } from '../core/option-table.js';
+import { OPTIONS, type Taker } from '../core/option-table.js';
+import { renderRunPlan, runForeground } from './run.js';
 import {
   commandArgsOptions,
   commandFlagsHelp,
@@ -48,6 +49,8 @@ interface Command {
   targets: boolean;
   /** Whether it takes start's options (start and plan). */
   startOptions: boolean;
+  /** Whose options of the table it takes when startOptions: start's (the default) or run's. */
+  taker?: Taker;
   /** Whether the command takes `-- <command> [args]`. */
   takesCommand: boolean;
   run(values: Values, positionals: string[], command: string[] | undefined): Promise<number> | number;
@@ -59,11 +62,11 @@ function usageOf(name: string, cmd: Command): string {
 }
 
 function helpOf(cmd: Command): string {
-  return [...(cmd.about ? [cmd.about] : []), ...commandFlagsHelp(cmd.flags), ...(cmd.startOptions ? [startOptionsHelp()] : [])].join('\n');
+  return [...(cmd.about ? [cmd.about] : []), ...commandFlagsHelp(cmd.flags), ...(cmd.startOptions ? [startOptionsHelp(cmd.taker)] : [])].join('\n');
 }
 
 function argsOptionsOf(cmd: Command) {
-  return { ...(cmd.targets ? commandArgsOptions(TARGET) : {}), ...(cmd.startOptions ? startArgsOptions() : {}), ...commandArgsOptions(cmd.flags) };
+  return { ...(cmd.targets ? commandArgsOptions(TARGET) : {}), ...(cmd.startOptions ? startArgsOptions(cmd.taker) : {}), ...commandArgsOptions(cmd.flags) };
 }
 
 /** NAME or --pidfile FILE, checked as typed (errors name the flag); the service functions find the service. */
@@ -153,7 +156,10 @@ const LOGS_FLAGS = {
 const JSON_FLAG = (help: string) => ({ json: { flag: 'json', type: 'boolean', help } }) as const satisfies CommandFlags;
 const STATUS_FLAGS = JSON_FLAG('the same as one JSON object');
 const LIST_FLAGS = JSON_FLAG('one JSON array');
-const PLAN_FLAGS = JSON_FLAG('the plan as JSON');
+const PLAN_FLAGS = {
+  ...JSON_FLAG('the plan as JSON'),
+  foreground: { flag: 'foreground', type: 'boolean', help: "run's plan (the supervisor in this process) instead of start's" },
+} as const satisfies CommandFlags;
 
 const commands: Record<string, Command> = {
   start: {
@@ -170,6 +176,23 @@ const commands: Record<string, Command> = {
       if (conflict) throw conflict;
       // start() itself, after the flags are normalized with errors naming the flags.
       return reportStarted(await spinning(`starting ${options.name}`, () => startNormalized(options, readFlags(START_FLAGS, values).okIfRunning)));
+    },
+  },
+  run: {
+    summary: 'run the supervisor in the foreground (a container entrypoint, a Type=notify unit)',
+    about: `Runs the program's workers supervised by this very process, in the foreground: output to this
+stdout/stderr (unless --log, --stdout or --stderr), SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1
+reopens the logs. Exit status: 0 when every worker exited cleanly, 1 when it gave up, 128+n when
+stopped by signal n (see --exit-map). As PID 1 (or with --subreaper) it also reaps orphans. With
+--name it answers status, stop and reload like a started service. Under systemd it speaks sd_notify
+(READY=1, RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1) and takes socket-activated --listen sockets.`,
+    flags: {},
+    targets: false,
+    startOptions: true,
+    taker: 'run',
+    takesCommand: true,
+    run(values, _positionals, command) {
+      return runForeground(values, command);
     },
   },
   stop: {
@@ -287,9 +310,13 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     startOptions: true,
     takesCommand: true,
     run(values, _positionals, command) {
+      const { json, foreground } = readFlags(PLAN_FLAGS, values);
+      if (foreground) {
+        process.stdout.write(`${renderRunPlan(values, command, json)}\n`);
+        return 0;
+      }
       const options = normalize(startOptionsFrom(values, command), 'cli');
       const plan = buildPlan(options, detachContext());
-      const { json } = readFlags(PLAN_FLAGS, values);
       process.stdout.write(json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
       return 0;
     },

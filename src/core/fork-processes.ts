@@ -1,7 +1,7 @@
 // tornado's fork_processes() for Node: the parent re-runs this script n times and supervises the copies in-process with
 // the CLI supervisor's wasm machine; each copy gets its task id. Every decision (restart, backoff, give up, stop
 // escalation, rolling reload) comes from the machine's actions: this file only carries them out.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from './lazy-builtins.js';
 import { planner } from './wasm.js';
 import { SupervisorMachine, type Action } from './supervisor-machine.js';
 import { planFds, type FdAction } from './plan.js';
@@ -9,12 +9,13 @@ import { spawnPlanned } from './spawner.js';
 import { bindListeners, closeListeners, type Listener } from './listen-sockets.js';
 import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
 import { NotifySocket, sdNotify } from './notify-socket.js';
-import { idsOf, signalMembers } from './proc-scan.js';
+import { idsOf } from './proc-scan.js';
+import { MachineTimers, sendSignal, signalLeftovers } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
 import { FORK_PARENT_VAR, TASK_ID_VAR, taskId } from './fork-worker.js';
 import { MARKER_PREFIX, type StdioTarget } from './option-values.js';
 import type { Daemon } from './daemon-handle.js';
-import { kill, killGroup, SIGCONT, SIGKILL, SIGTERM } from '../sys/signal.js';
+import { killGroup, SIGTERM } from '../sys/signal.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { SysError } from '../sys/errors.js';
 import { monotonicMs } from '../sys/time.js';
@@ -26,8 +27,6 @@ export { taskId } from './fork-worker.js';
 export const GAVE_UP = 'too many worker restarts, giving up';
 /** A referenced timer keeps the event loop alive while we wait for children (docs/DESIGN.md, fact 8). */
 const KEEP_ALIVE_MS = 2 ** 30;
-/** The signal that only asks whether a process exists. */
-const PROBE = 0;
 const NOTIFY_VAR = 'NOTIFY_SOCKET';
 /** Inherited variables a worker must not see: daemonkit's markers, our notify socket's and the sockets' own. */
 const NOT_INHERITED = (k: string) => k.startsWith(MARKER_PREFIX) || k === NOTIFY_VAR || (ACTIVATION_VARS as readonly string[]).includes(k);
@@ -49,7 +48,7 @@ class ForkParent {
   readonly #manager: string | null;
   readonly #session: number;
   #notify: NotifySocket | null = null;
-  #timers = new Map<number, () => void>();
+  readonly #timers = new MachineTimers();
   #keepAlive: NodeJS.Timeout | null = null;
   #reapPending: NodeJS.Immediate | null = null;
   #gaveUp = false;
@@ -69,7 +68,7 @@ class ForkParent {
     for (const [k, v] of config.env) env.push(`${k}=${v}`);
     env.push(`${FORK_PARENT_VAR}=${process.pid}`);
     if (config.notify) {
-      const path = `@daemonkit-fork-${process.pid}-${randomBytes(8).toString('hex')}`;
+      const path = `@daemonkit-fork-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`;
       try {
         this.#notify = NotifySocket.open(path, { onMessage: (m) => this.#onNotify(m.pid, m.fields) });
       } catch (e) {
@@ -145,34 +144,16 @@ class ForkParent {
           break;
         }
         case 'signal':
-          if (act.group) {
-            killGroup(act.pid, act.signal);
-            // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
-            if (act.signal !== SIGKILL && act.signal !== SIGCONT) killGroup(act.pid, SIGCONT);
-          } else kill(act.pid, act.signal);
+          sendSignal(act);
           break;
         case 'escalate':
           say(`stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`);
           break;
-        case 'arm-timer': {
-          const { id, ms } = act;
-          this.#timers.get(id)?.();
-          const fire = () => {
-            this.#timers.delete(id);
-            this.#apply(m.timer(now(), id));
-          };
-          if (ms <= 0) {
-            const immediate = setImmediate(fire);
-            this.#timers.set(id, () => clearImmediate(immediate));
-          } else {
-            const timeout = setTimeout(fire, ms);
-            this.#timers.set(id, () => clearTimeout(timeout));
-          }
+        case 'arm-timer':
+          this.#timers.arm(act.id, act.ms, () => this.#apply(m.timer(now(), act.id)));
           break;
-        }
         case 'cancel-timer':
-          this.#timers.get(act.id)?.();
-          this.#timers.delete(act.id);
+          this.#timers.cancel(act.id);
           break;
         case 'ready':
           this.#ready = true;
@@ -191,22 +172,13 @@ class ForkParent {
           if (act.cause === 'exited' && !planner.waitSucceeded(status)) say(`worker ${act.task} (pid ${act.pid}) ${planner.describeWaitStatus(status)}`);
           break;
         case 'signal-leftovers':
-          this.#apply(m.leftoversSignalled(now(), act.pgid, act.step, this.#signalLeftovers(act.pgid, act.signal, act.step)));
+          this.#apply(m.leftoversSignalled(now(), act.pgid, act.step, signalLeftovers(act.pgid, act.signal, act.step, this.#session)));
           break;
         case 'start-failed':
         case 'reloaded':
           break;
       }
     }
-  }
-
-  /** What an exited worker left in its group: only processes still in that group and our session, through pidfds. */
-  #signalLeftovers(pgid: number, signal: number, step: number): number {
-    if (step === 0 && !killGroup(pgid, PROBE)) return 0; // no member left: the usual case
-    const ours = (ids: { pgrp: number; session: number }) => ids.pgrp === pgid && ids.session === this.#session;
-    const n = signalMembers(ours, signal);
-    if (n > 0 && signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
-    return n;
   }
 
   /** Every worker was ready once: a daemonize() daemon's original exits 0 now; a manager (systemd) hears READY=1. */
@@ -223,7 +195,7 @@ class ForkParent {
 
   #exit(code: number): never {
     this.#exiting = true;
-    for (const cancel of this.#timers.values()) cancel();
+    this.#timers.cancelAll();
     if (this.#keepAlive) clearInterval(this.#keepAlive);
     this.#notify?.close();
     closeListeners(this.#listeners);

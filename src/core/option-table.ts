@@ -1,10 +1,11 @@
 // Every option of `start` (and `plan`) and of daemonize(), declared once: the CLI's flags and help, the library's option
 // type and the normalizer's parsers are all read from this table. Adding an option: one entry here, then its use.
 import { resolve } from 'node:path';
-import { DEFAULT_STOP_SCHEDULE } from './supervisor-machine.js';
+import { defaultStopSchedule } from './supervisor-machine.js';
 import type { Duration, Identity, ParseContext, ReloadMode, RestartPolicy, StdioTarget } from './option-values.js';
 import { parseListenSpecs, type ListenSpec } from './listen-spec.js';
 import { parseHealthProbe, parseReadySpec, type Probe, type ReadySpec } from './ready-spec.js';
+import { parseExitMap, parseForwardSignals } from './run-options.js';
 import {
   checkName,
   lookupGroup,
@@ -23,7 +24,7 @@ import {
   parseUmaskOption,
 } from './option-values.js';
 
-/** Who takes an option: `start` (and `plan`, and the normalizer's input), the library's daemonize(), `run` when it comes. */
+/** Who takes an option: `start` (and `plan`, and the normalizer's input), the library's daemonize(), `run`. */
 export type Taker = 'start' | 'run' | 'library';
 /** Whether an option needs the supervisor, or only makes sense without it (the CLI refuses the other mix). */
 export type Mode = 'any' | 'supervised' | 'unsupervised';
@@ -59,7 +60,10 @@ function option<In, Out, const D extends In | undefined, const T extends readonl
 }
 
 const START = ['start'] as const;
-const BOTH = ['start', 'library'] as const;
+/** `start` and `run` (the same service, detached or in the foreground). */
+const SERVICE = ['start', 'run'] as const;
+const BOTH = ['start', 'run', 'library'] as const;
+const RUN = ['run'] as const;
 
 /** In help order; the supervised ones last, under their heading. */
 export const OPTIONS = {
@@ -155,7 +159,7 @@ export const OPTIONS = {
   }),
   /** The service's name: its files in the state directory are NAME.pid, NAME.log... Default: the command's basename. */
   name: option({
-    flag: 'name', type: 'string', arg: 'NAME', default: undefined, takers: START, mode: 'any',
+    flag: 'name', type: 'string', arg: 'NAME', default: undefined, takers: SERVICE, mode: 'any',
     parse: (o, v: string) => checkName(v, o),
     help: "service name (default: the command's basename)",
   }),
@@ -168,7 +172,7 @@ export const OPTIONS = {
   }),
   /** How workers (or an unsupervised daemon) are stopped: signal/seconds pairs as start-stop-daemon takes them. Default TERM/10/KILL/5. */
   retry: option({
-    flag: 'retry', type: 'string', arg: 'SCHEDULE', default: DEFAULT_STOP_SCHEDULE, takers: START, mode: 'any',
+    flag: 'retry', type: 'string', arg: 'SCHEDULE', get default() { return defaultStopSchedule(); }, takers: SERVICE, mode: 'any',
     parse: (o, v: string) => parseStopSchedule(o, v),
     help: 'how workers (or an unsupervised daemon) are stopped: signal/seconds pairs\n(default TERM/10/KILL/5)',
   }),
@@ -180,105 +184,123 @@ export const OPTIONS = {
   }),
   /** The program and its arguments (the CLI's words after `--`). */
   command: option({
-    flag: null, type: 'repeatable', default: undefined, takers: START, mode: 'any',
+    flag: null, type: 'repeatable', default: undefined, takers: SERVICE, mode: 'any',
     parse: (o, v: string[]) => parseCommandWords(o, v),
     help: '',
   }),
   /** Where NAME.pid, NAME.log, NAME.sock and NAME.json go. Default: $DAEMONKIT_HOME, $XDG_STATE_HOME/daemonkit... */
   stateDir: option({
-    flag: null, type: 'string', default: undefined, takers: START, mode: 'any',
+    flag: null, type: 'string', default: undefined, takers: SERVICE, mode: 'any',
     parse: (o, v: string) => nonEmpty(o, v),
     help: '',
   }),
   /** Prefix each line of workers' output in the log with the UTC time (ISO-8601, milliseconds). */
   logTime: option({
-    flag: 'log-time', type: 'boolean', default: false, takers: START, mode: 'supervised',
+    flag: 'log-time', type: 'boolean', default: false, takers: SERVICE, mode: 'supervised',
     parse: (o, v: boolean) => parseFlag(o, v),
     help: "start each line of workers' output with the UTC time it was read, as in\n2024-05-01T12:34:56.789Z (the supervisor's own lines always start so)",
   }),
   workers: option({
-    flag: 'workers', type: 'string', arg: 'N', default: '1', takers: START, mode: 'supervised',
+    flag: 'workers', type: 'string', arg: 'N', default: '1', takers: SERVICE, mode: 'supervised',
     parse: (o, v: number | string) => parseCount(o, v, 1, 1024),
     help: 'run N workers, DAEMONKIT_TASK_ID 0..N-1 (default 1)',
   }),
   restart: option({
-    flag: 'restart', type: 'string', arg: 'POLICY', default: 'on-failure', takers: START, mode: 'supervised',
+    flag: 'restart', type: 'string', arg: 'POLICY', default: 'on-failure', takers: SERVICE, mode: 'supervised',
     parse: (o, v: string): RestartPolicy => parseChoice(o, v, ['on-failure', 'always', 'never']),
     help: 'on-failure (default), always or never',
   }),
   /** The first restart delay, doubling up to backoffMax; seconds when a number (Duration). Default '100ms'. */
   backoffMin: option({
-    flag: 'backoff-min', type: 'string', arg: 'D', default: '100ms', takers: START, mode: 'supervised',
+    flag: 'backoff-min', type: 'string', arg: 'D', default: '100ms', takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v),
     help: 'first restart delay (default 100ms), doubling up to --backoff-max',
   }),
   // With these defaults a worker that keeps crashing on start is given up on after about 45 s (README, Supervision).
   /** The longest restart delay; seconds when a number (Duration). Default '10s'. */
   backoffMax: option({
-    flag: 'backoff-max', type: 'string', arg: 'D', default: '10s', takers: START, mode: 'supervised',
+    flag: 'backoff-max', type: 'string', arg: 'D', default: '10s', takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v),
     help: 'longest restart delay (default 10s)',
   }),
   /** A worker up this long has its backoff reset; seconds when a number (Duration). Default '10s'. */
   minUptime: option({
-    flag: 'min-uptime', type: 'string', arg: 'D', default: '10s', takers: START, mode: 'supervised',
+    flag: 'min-uptime', type: 'string', arg: 'D', default: '10s', takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v),
     help: 'a worker up this long resets its backoff (default 10s)',
   }),
   maxRestarts: option({
-    flag: 'max-restarts', type: 'string', arg: 'N', default: '10', takers: START, mode: 'supervised',
+    flag: 'max-restarts', type: 'string', arg: 'N', default: '10', takers: SERVICE, mode: 'supervised',
     parse: (o, v: number | string) => parseCount(o, v, 0, 1_000_000),
     help: 'give up (stop, exit 1) when a worker fails more often than this in a row, each time\nbefore it was up --min-uptime, or the service restarts more often than this within\n--restart-window (default 10); with the defaults a crash loop ends in about 45s',
   }),
   /** The time maxRestarts counts the service's restarts over; seconds when a number (Duration). Default '60s'. */
   restartWindow: option({
-    flag: 'restart-window', type: 'string', arg: 'D', default: '60s', takers: START, mode: 'supervised',
+    flag: 'restart-window', type: 'string', arg: 'D', default: '60s', takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
     help: "the time --max-restarts counts the service's restarts over (default 60s)",
   }),
   reload: option({
-    flag: 'reload', type: 'string', arg: 'MODE', default: 'rolling', takers: START, mode: 'supervised',
+    flag: 'reload', type: 'string', arg: 'MODE', default: 'rolling', takers: SERVICE, mode: 'supervised',
     parse: (o, v: string): ReloadMode => parseChoice(o, v, ['rolling', 'signal']),
     help: 'rolling (default: new worker ready, then the old one stops) or signal (SIGHUP to workers)',
   }),
   /** Sockets the supervisor binds once and every worker inherits as fds 3.. (LISTEN_FDS): [NAME=]tcp:PORT, unix:PATH... */
   listen: option({
-    flag: 'listen', type: 'repeatable', arg: 'SPEC', default: [], takers: START, mode: 'supervised',
+    flag: 'listen', type: 'repeatable', arg: 'SPEC', default: [], takers: SERVICE, mode: 'supervised',
     parse: (o, v: string[], c): ListenSpec[] => parseListenSpecs(o, v, c.base),
     help: 'a socket the supervisor binds and every worker gets as fd 3, 4, ... with LISTEN_FDS\n(repeatable): tcp:PORT, tcp:HOST:PORT, tcp6:[ADDR]:PORT or unix:PATH, NAME= first\nto name it in LISTEN_FDNAMES',
   }),
   /** When a worker counts as ready: alive:DURATION (default: alive:--start-secs), notify, tcp:[HOST:]PORT, http:URL, exec:CMD. */
   ready: option({
-    flag: 'ready', type: 'string', arg: 'MODE', default: undefined, takers: START, mode: 'supervised',
+    flag: 'ready', type: 'string', arg: 'MODE', default: undefined, takers: SERVICE, mode: 'supervised',
     parse: (o, v: string): ReadySpec => parseReadySpec(o, v),
     help: 'when a worker is ready: alive:DURATION (default: alive for --start-secs), notify\n(READY=1 on NOTIFY_SOCKET), tcp:[HOST:]PORT or http:URL (polled until it answers),\nexec:COMMAND (exit 0)',
   }),
   /** Liveness: a probe run every healthInterval against each ready worker; healthFailures in a row restart it. */
   health: option({
-    flag: 'health', type: 'string', arg: 'PROBE', default: undefined, takers: START, mode: 'supervised',
+    flag: 'health', type: 'string', arg: 'PROBE', default: undefined, takers: SERVICE, mode: 'supervised',
     parse: (o, v: string): Probe => parseHealthProbe(o, v),
     help: 'liveness: http:URL, tcp:[HOST:]PORT or exec:COMMAND, run against each ready worker;\n--health-failures failures in a row restart it',
   }),
   healthInterval: option({
-    flag: 'health-interval', type: 'string', arg: 'D', default: '10s', takers: START, mode: 'supervised',
+    flag: 'health-interval', type: 'string', arg: 'D', default: '10s', takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
     help: 'time between health probes of a worker (default 10s)',
   }),
   healthTimeout: option({
-    flag: 'health-timeout', type: 'string', arg: 'D', default: '5s', takers: START, mode: 'supervised',
+    flag: 'health-timeout', type: 'string', arg: 'D', default: '5s', takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
     help: 'a health probe not answered within D failed (default 5s)',
   }),
   healthFailures: option({
-    flag: 'health-failures', type: 'string', arg: 'N', default: '3', takers: START, mode: 'supervised',
+    flag: 'health-failures', type: 'string', arg: 'N', default: '3', takers: SERVICE, mode: 'supervised',
     parse: (o, v: number | string) => parseCount(o, v, 1, 1000),
     help: 'health probes failed in a row before the worker is restarted (default 3)',
   }),
   /** A worker that sends no WATCHDOG=1 on NOTIFY_SOCKET within this is restarted; undefined: no watchdog. */
   watchdog: option({
-    flag: 'watchdog', type: 'string', arg: 'D', default: undefined, takers: START, mode: 'supervised',
+    flag: 'watchdog', type: 'string', arg: 'D', default: undefined, takers: SERVICE, mode: 'supervised',
     parse: (o, v: Duration) => parseDuration(o, v, { allowZero: false }),
     help: 'restart a ready worker that sends no WATCHDOG=1 on NOTIFY_SOCKET within D\n(it gets WATCHDOG_USEC)',
+  }),
+  /** `run`: the service's exit status FROM becomes TO (tini's -e): `143=0` for a stop by SIGTERM that counts as clean. */
+  exitMap: option({
+    flag: 'exit-map', type: 'repeatable', arg: 'FROM=TO', default: [], takers: RUN, mode: 'supervised',
+    parse: (o, v: string[]) => parseExitMap(o, v),
+    help: 'run: exit TO when the service would exit FROM (repeatable), e.g. 143=0 so that a\nstop by SIGTERM exits 0',
+  }),
+  /** `run`: signals passed on to every worker's process group (TERM, INT, HUP and USR1 are run's own). */
+  forward: option({
+    flag: 'forward', type: 'repeatable', arg: 'SIG', default: [], takers: RUN, mode: 'supervised',
+    parse: (o, v: string[]) => parseForwardSignals(o, v),
+    help: "run: pass this signal on to every worker's process group (repeatable, or USR2,WINCH)",
+  }),
+  /** `run`: PR_SET_CHILD_SUBREAPER, so orphans of the workers are reparented to run, which reaps them. */
+  subreaper: option({
+    flag: 'subreaper', type: 'boolean', default: false, takers: RUN, mode: 'supervised',
+    parse: (o, v: boolean) => parseFlag(o, v),
+    help: "run: become a child subreaper: the workers' orphans are reparented to run, which\nreaps them and stops them at exit (always so as PID 1)",
   }),
 } as const;
 

@@ -211,6 +211,15 @@ function stdioText(o: Normalized): string {
     .join(', ');
 }
 
+/** Where workers' output goes: piped to the supervisor for its log, or (run's default) the supervisor's own fd 1/2. */
+function workerOutputText(o: Normalized): string {
+  const [out, err] = [o.stdio[1].kind === 'inherit', o.stdio[2].kind === 'inherit'];
+  if (out && err) return "output straight to the supervisor's own stdout and stderr (inherited, not piped)";
+  if (out) return "stdout straight to the supervisor's own stdout, stderr piped to its log";
+  if (err) return "stdout piped to its log, stderr straight to the supervisor's own stderr";
+  return 'output piped to the log';
+}
+
 function detail(step: string, o: Normalized, role: Role): string {
   const cmd = o.command ? o.command.argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : quote(a))).join(' ') : 'the calling script again';
   switch (step) {
@@ -251,7 +260,7 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'report-exit':
       return o.command ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit` : 'relay ready or the failure to the original and exit';
     case 'spawn-workers':
-      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, output piped to the log`;
+      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, ${workerOutputText(o)}`;
     case 'notify-socket':
       return `bind ${notifySocketPath(o) ?? 'the notify socket'} (datagrams with the sender's credentials): workers get NOTIFY_SOCKET${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
     case 'supervise':
@@ -296,7 +305,12 @@ export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = 
   const ctx = contextBits(context);
   const skip = planner.detachSkipReason(ctx, options);
   const steps: Step[] = plannedSteps(options, ctx).map((s) => ({ ...s, detail: detail(s.step, o, s.role) }));
-  if (foreground) return { detach: false, skipReason: FOREGROUND_TEXT, steps, sessionFds: [], sessionLogs: [], daemonFds: [] };
+  if (foreground) {
+    // run may be socket-activated: its plan says what it binds then.
+    const bind = steps.find((s) => s.step === 'bind-sockets');
+    if (bind) bind.detail += '; when started with LISTEN_FDS for it (a .socket unit), the passed sockets instead, each --listen NAME taking the one LISTEN_FDNAMES names so';
+    return { detach: false, skipReason: FOREGROUND_TEXT, steps, sessionFds: [], sessionLogs: [], daemonFds: [] };
+  }
   const detach = skip === 0;
   const unsupervised = detach && !o.supervise;
   const sessionLogs = detach ? sessionLogsOf(o, fds) : [];

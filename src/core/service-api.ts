@@ -94,6 +94,8 @@ export async function restart(target: ServiceTarget, options: HomeOption = {}): 
   const service = resolveTarget(target, homeOf(options.home));
   const record = readState(service.files.state);
   if (!record) throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
+  // Started again detached, it would no longer be the process its manager (systemd, a container) watches.
+  if (record.startedBy === 'run') throw new UsageError(`${service.name} runs in the foreground (daemonkit run): restart it through what started it (systemctl restart, the container's restart); daemonkit reload ${service.name} replaces its workers in place`);
   const o = replayed(service, record);
   const stopped = { ...(await stopService(service, o.stopSchedule)), name: service.name };
   if (stopped.kind === 'timeout') throw new ControlError(service.name, 'ETIMEDOUT', stopped.message);

@@ -82,6 +82,8 @@ export interface StateRecord {
   exitedAt: number | null;
   /** Signals the service declared it handles, for when no control socket answers; absent or null: send none. */
   signals?: { reload: number | null; reopen: number | null };
+  /** 'run': the service runs in the foreground of whatever started it (systemd, a container), which restarts it. */
+  startedBy?: 'run';
 }
 
 /** Whole or not at all: a write that fails (a full disk) removes its temporary file and throws. */

@@ -70,14 +70,16 @@ export interface WorkerInfo {
   startedAt: number | null;
 }
 
+// Nothing here asks the wasm at import (wasm.ts compiles it on first use): constants are getters or read once.
+
 /** MachineConfig.startMs's "ready when it says so" (notify, a probe), from the wasm. */
-export const START_WHEN_READY: number = planner.START_WHEN_READY.value;
+export const startWhenReady = (): number => planner.START_WHEN_READY.value;
 
 /** The supervisor's exit codes, from the wasm. */
 export const SUPERVISOR_EXIT = {
-  ok: planner.SUP_EXIT_OK.value,
-  failed: planner.SUP_EXIT_FAILED.value,
-  stopScheduleRanOut: planner.SUP_EXIT_RAN_OUT.value,
+  get ok(): number { return planner.SUP_EXIT_OK.value; },
+  get failed(): number { return planner.SUP_EXIT_FAILED.value; },
+  get stopScheduleRanOut(): number { return planner.SUP_EXIT_RAN_OUT.value; },
 } as const;
 
 /** The wasm's names for its codes, read once: action kinds, states, reasons, causes. */
@@ -86,14 +88,24 @@ function namesOf(name: (code: number) => string): string[] {
   for (let code = 0; code === 0 || name(code) !== ''; code++) out[code] = name(code);
   return out;
 }
-const ACTION = namesOf((k) => planner.actionName(k)) as ActionKind[];
-const SUP_STATE = namesOf((s) => planner.supStateName(s)) as SupervisorState[];
-const WORKER_STATE = namesOf((s) => planner.workerStateName(s)) as WorkerState[];
-const GIVE_UP = namesOf((r) => planner.giveUpReasonName(r)) as GiveUpReason[];
-const EXIT_CAUSE = namesOf((c) => planner.exitCauseName(c)) as ExitCause[];
+let names: {
+  ACTION: ActionKind[];
+  SUP_STATE: SupervisorState[];
+  WORKER_STATE: WorkerState[];
+  GIVE_UP: GiveUpReason[];
+  EXIT_CAUSE: ExitCause[];
+} | null = null;
+const wasmNames = (): NonNullable<typeof names> =>
+  (names ??= {
+    ACTION: namesOf((k) => planner.actionName(k)) as ActionKind[],
+    SUP_STATE: namesOf((s) => planner.supStateName(s)) as SupervisorState[],
+    WORKER_STATE: namesOf((s) => planner.workerStateName(s)) as WorkerState[],
+    GIVE_UP: namesOf((r) => planner.giveUpReasonName(r)) as GiveUpReason[],
+    EXIT_CAUSE: namesOf((c) => planner.exitCauseName(c)) as ExitCause[],
+  });
 
 /** Every action kind the wasm can emit, by its name: a test holds the union above to it. */
-export const ACTION_KINDS: readonly string[] = ACTION.filter(Boolean);
+export const actionKinds = (): readonly string[] => wasmNames().ACTION.filter(Boolean);
 
 function config(c: MachineConfig): Int32Array {
   const p = planner;
@@ -153,7 +165,7 @@ export class SupervisorMachine {
     return planner.supSetStopSchedule(this.#h, Int32Array.from(pairs)) === 1;
   }
 
-  get state(): SupervisorState { return SUP_STATE[planner.supState(this.#h)]!; }
+  get state(): SupervisorState { return wasmNames().SUP_STATE[planner.supState(this.#h)]!; }
   /** The code of the 'exit' action once emitted. */
   get exitCode(): number | null {
     const code = planner.supExitCode(this.#h);
@@ -177,7 +189,7 @@ export class SupervisorMachine {
     return {
       task,
       pid: pid || null,
-      state: WORKER_STATE[p.supWorkerState(h, task)]!,
+      state: wasmNames().WORKER_STATE[p.supWorkerState(h, task)]!,
       restarts: p.supWorkerRestarts(h, task),
       lastStatus: last < 0 ? null : last,
       lastExit: last < 0 ? null : p.supWorkerLastExit(h, task),
@@ -194,6 +206,7 @@ export class SupervisorMachine {
 
   #decode(records: Int32Array): Action[] {
     const out: Action[] = [];
+    const { ACTION, GIVE_UP, EXIT_CAUSE } = wasmNames();
     for (let i = 0; i < records.length; i += 4) {
       const a = records[i + 1]!;
       const b = records[i + 2]!;
@@ -255,7 +268,7 @@ export function stopScheduleBudgetMs(schedule: readonly number[]): number {
 }
 
 /** What `stop` does without --retry, as text (TERM/10/KILL/5): the default lives in the wasm only. */
-export const DEFAULT_STOP_SCHEDULE: string = planner.formatStopSchedule(planner.defaultStopSchedule());
+export const defaultStopSchedule = (): string => planner.formatStopSchedule(planner.defaultStopSchedule());
 
 /** The canonical text of a schedule ("TERM/10/KILL/5"). */
 export function formatStopSchedule(schedule: readonly number[]): string {

@@ -1,6 +1,6 @@
 // `daemonkit unit --install`: each unit file written whole through a new temporary file in the same directory and
 // renamed over the target, never through a symlink, and never over a file daemonkit did not write (unless forced).
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from './lazy-builtins.js';
 import { closeSync, constants as fs, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { unitMarker, type UnitFile } from './systemd-units.js';
@@ -45,7 +45,7 @@ function checkTarget(path: string, file: string, force: boolean): void {
 
 /** A new file beside the target, named as systemd names its own temporary files (`.#NAME...`: never loaded as a unit). */
 function writeTemp(dir: string, unit: UnitFile): string {
-  const path = join(dir, `.#${unit.file}${randomBytes(8).toString('hex')}`);
+  const path = join(dir, `.#${unit.file}${nodeCrypto().randomBytes(8).toString('hex')}`);
   const fd = openSync(path, fs.O_WRONLY | fs.O_CREAT | fs.O_EXCL | fs.O_NOFOLLOW, UNIT_FILE_MODE);
   try {
     fchmodSync(fd, UNIT_FILE_MODE);

@@ -33,7 +33,7 @@ export function adoptListeners(specs: readonly ListenSpec[], passed: readonly Li
   for (const spec of specs) {
     if (chosen.has(spec)) continue;
     const next = passed.find((p) => !taken.has(p.fd) && !specs.some((s) => s.name === p.name));
-    if (!next) throw new ListenError(spec, `the service manager passed no socket for it (LISTEN_FDNAMES=${passed.map((p) => p.name).join(':')})`);
+    if (!next) throw new ListenError(spec, `the service manager passed no socket named ${spec.name}, and none unnamed is left (LISTEN_FDNAMES=${passed.map((p) => p.name).join(':')})`);
     chosen.set(spec, next);
     taken.add(next.fd);
   }

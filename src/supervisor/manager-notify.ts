@@ -43,14 +43,17 @@ export class ManagerNotify {
 
   /**
    * A notifier when the manager gave NOTIFY_SOCKET, else null. `mainPid`: send MAINPID= with the first READY=1. The
-   * watchdog is armed when WATCHDOG_USEC is set and WATCHDOG_PID is absent or this process.
+   * watchdog is armed when WATCHDOG_USEC is set and WATCHDOG_PID is absent, this process, or (mainPid) its parent.
    */
   static fromEnv(env: ManagerEnv, view: ServiceView, log: (line: string) => void, options: { mainPid?: boolean } = {}): ManagerNotify | null {
     const socket = env.NOTIFY_SOCKET;
     if (!socket) return null;
     const n = new ManagerNotify(socket, view, log, options.mainPid ? process.pid : null);
     const usec = Number(env.WATCHDOG_USEC);
-    const forUs = env.WATCHDOG_PID === undefined || env.WATCHDOG_PID === String(process.pid);
+    // Under `start` the manager's watchdog names the CLI that spawned us (our parent until it exits): MAINPID= hands
+    // its pings to us.
+    const ours = [process.pid, ...(options.mainPid ? [process.ppid] : [])].map(String);
+    const forUs = env.WATCHDOG_PID === undefined || ours.includes(env.WATCHDOG_PID);
     if (forUs && Number.isInteger(usec) && usec > 0) n.#armWatchdog(usec / USEC_PER_MS / PINGS_PER_INTERVAL);
     return n;
   }

@@ -15,13 +15,14 @@ import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../c
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
-import { kill, killGroup, SIGCONT, SIGINT, SIGKILL, SIGTERM } from '../sys/signal.js';
+import { killGroup, SIGINT, SIGTERM } from '../sys/signal.js';
 import { SysError } from '../sys/errors.js';
 import { sessionOf } from '../core/proc-scan.js';
 import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
 import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
-import { countLeftovers, delay, signalLeftovers, sweepLeftovers } from './session-sweep.js';
+import { countLeftovers, delay, signalOurLeftovers, sweepLeftovers } from './session-sweep.js';
+import { MachineTimers, sendSignal } from '../core/machine-effects.js';
 import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
@@ -46,6 +47,8 @@ export interface RuntimeHost {
   inherited?: ListenFd[];
   /** PID 1 or a subreaper: every exited child is reaped, not only ours. */
   reapOrphans?: boolean;
+  /** `run`: the record says so, and `restart` refuses to start it again detached. */
+  foreground?: boolean;
   /** Instead of process.exit(code): `signal` is the one that asked the stop, if one did. */
   exit?(code: number, signal: number | null): void;
 }
@@ -103,7 +106,7 @@ export class SupervisorRuntime {
   #live = false;
   #workers = new Map<number, Worker>();
   /** The machine's armed timers, each as the way to cancel it. */
-  #timers = new Map<number, () => void>();
+  readonly #timers = new MachineTimers();
   #stopWaiters: Reply[] = [];
   #reloadWaiters: Reply[] = [];
   /** The first failure of a start, with the worker it names (kept here: reaped workers leave #workers once drained). */
@@ -132,6 +135,8 @@ export class SupervisorRuntime {
   #stopSignal: number | null = null;
   /** Workers a rolling reload replaced so far (the manager's "reloading 2/4"). */
   #replaced = 0;
+  /** Each worker waiting out its backoff, as the manager's status says it ("worker 3 restarting in 1.6s: exited 1"). */
+  readonly #restartNotes = new Map<number, string>();
 
   constructor(o: Normalized, program: { path: string; argv: string[] }, steps: PlannedStep[], link: SessionLink, host: RuntimeHost = {}) {
     this.#o = o;
@@ -187,8 +192,10 @@ export class SupervisorRuntime {
         return m.failure ? `gave up: ${m.failure}` : 'exited';
       case 'starting':
         return `starting: ${ready}/${workers.length} workers ready`;
-      default:
-        return `${ready}/${workers.length} workers ready`;
+      default: {
+        const waiting = workers.find((w) => w.state === 'backoff' && this.#restartNotes.has(w.task));
+        return waiting ? this.#restartNotes.get(waiting.task)! : `${ready}/${workers.length} workers ready`;
+      }
     }
   }
 
@@ -338,6 +345,7 @@ export class SupervisorRuntime {
   #spawnWorker(task: number): number {
     const { pid, worker } = spawnWorker(this.#o, this.#workerSpawn!, task, this.#sink, () => this.#link !== null, this.#listeners);
     this.#workers.set(pid, worker);
+    this.#restartNotes.delete(task);
     this.#readiness.spawned(task, pid);
     return pid;
   }
@@ -374,8 +382,9 @@ export class SupervisorRuntime {
       this.#readiness.exited(pid);
       // The machine answers first with why it is gone (logged), and outside a stop asks to sweep its group.
       const actions = this.#machine.exited(now(), pid, r.status);
+      // The machine has already moved the worker to its backoff: the batch's status line says so.
+      this.#noteRestart(actions);
       this.#apply(actions, r.status);
-      this.#tellRestart(actions);
       // Reaped, so the machine no longer tracks it: drop its bookkeeping once its output is in.
       const w = this.#workers.get(pid);
       if (w) void w.drained.then(() => this.#workers.get(pid) === w && this.#workers.delete(pid));
@@ -396,14 +405,14 @@ export class SupervisorRuntime {
     }
   }
 
-  /** "worker 3 restarting in 1.6s: exited 1" to the manager, when an exit's answer armed the worker's backoff. */
-  #tellRestart(actions: Action[]): void {
+  /** "worker 3 restarting in 1.6s: exited 1" for the manager's status, when an exit's answer armed the worker's backoff. */
+  #noteRestart(actions: Action[]): void {
     if (!this.#manager) return;
     const reaped = actions.find((a) => a.kind === 'reaped');
     const timer = actions.find((a) => a.kind === 'arm-timer');
     if (reaped?.kind !== 'reaped' || timer?.kind !== 'arm-timer' || reaped.cause !== 'exited') return;
     const w = this.#machine.workers().find((x) => x.task === reaped.task);
-    if (w?.state === 'backoff') this.#manager.status(`worker ${w.task} restarting in ${timer.ms / 1000}s: ${w.lastExit ?? 'exited'}`);
+    if (w?.state === 'backoff') this.#restartNotes.set(w.task, `worker ${w.task} restarting in ${timer.ms / 1000}s: ${w.lastExit ?? 'exited'}`);
   }
 
   /** Carries out the machine's actions in order; `status` is the wait status of the exit they answer, if one. */
@@ -438,35 +447,16 @@ export class SupervisorRuntime {
           break;
         }
         case 'signal':
-          if (act.group) {
-            killGroup(act.pid, act.signal);
-            // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
-            if (act.signal !== SIGKILL && act.signal !== SIGCONT) killGroup(act.pid, SIGCONT);
-          } else kill(act.pid, act.signal);
+          sendSignal(act);
           break;
         case 'escalate':
           this.#log(`stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`);
           break;
-        case 'arm-timer': {
-          const { id, ms } = act;
-          this.#timers.get(id)?.();
-          const fire = () => {
-            this.#timers.delete(id);
-            this.#apply(m.timer(now(), id));
-          };
-          // setTimeout(0) waits a whole millisecond; a 0 ms restart runs right after this turn's I/O instead.
-          if (ms <= 0) {
-            const immediate = setImmediate(fire);
-            this.#timers.set(id, () => clearImmediate(immediate));
-          } else {
-            const timeout = setTimeout(fire, ms);
-            this.#timers.set(id, () => clearTimeout(timeout));
-          }
+        case 'arm-timer':
+          this.#timers.arm(act.id, act.ms, () => this.#apply(m.timer(now(), act.id)));
           break;
-        }
         case 'cancel-timer':
-          this.#timers.get(act.id)?.();
-          this.#timers.delete(act.id);
+          this.#timers.cancel(act.id);
           break;
         case 'ready':
           this.#tellOriginal({ kind: 'ready', pid: process.pid });
@@ -571,7 +561,7 @@ export class SupervisorRuntime {
   }
 
   #signalLeftovers(pgid: number, signal: number, step: number): number {
-    return signalLeftovers(pgid, signal, step, (line) => this.#log(line));
+    return signalOurLeftovers(pgid, signal, step, (line) => this.#log(line));
   }
 
   /** What is left of a session once its workers are gone gets the stop schedule (the one in force). */
@@ -585,7 +575,8 @@ export class SupervisorRuntime {
     const files = this.#files;
     if (!files) return;
     try {
-      writeState(files.state, { version: 1, options: this.#o, status: this.status(), exitCode, exitedAt: exitCode === null ? null : Date.now(), signals: SUPERVISOR_SIGNALS });
+      const record = { version: 1, options: this.#o, status: this.status(), exitCode, exitedAt: exitCode === null ? null : Date.now(), signals: SUPERVISOR_SIGNALS } as const;
+      writeState(files.state, this.#host.foreground ? { ...record, startedBy: 'run' } : record);
     } catch (e) {
       this.#log(`cannot write ${files.state}: ${(e as Error).message}`);
     }

@@ -2,7 +2,8 @@
 import { planner } from '../core/wasm.js';
 import { runStopSchedule } from '../core/supervisor-machine.js';
 import { membersOf, signalMembers } from '../core/proc-scan.js';
-import { killGroup, SIGCONT, SIGKILL } from '../sys/signal.js';
+import { SIGCONT, SIGKILL } from '../sys/signal.js';
+import { signalLeftovers } from '../core/machine-effects.js';
 
 /** How often a sweep looks whether the session's leftovers are gone within a stop step. */
 const SWEEP_POLL_MS = 20;
@@ -28,18 +29,10 @@ function sweepSession(signal: number, session: number): number {
   return signalMembers((ids) => ids.session === session, signal);
 }
 
-/**
- * One step of the machine's schedule for what an exited worker left in its process group (children it forked). Only
- * processes still in that group and in our session are signalled, through pidfds: once the group is empty its id may
- * be any new process's. Returns how many were signalled (0: the group is empty, the usual case).
- */
-export function signalLeftovers(pgid: number, signal: number, step: number, log: (line: string) => void): number {
-  if (step === 0 && !killGroup(pgid, PROBE)) return 0; // no member left: the usual case, one syscall
-  const ours = (ids: { pgrp: number; session: number }) => ids.pgrp === pgid && ids.session === process.pid;
-  const n = signalMembers(ours, signal);
-  if (n === 0) return 0;
-  if (signal !== SIGKILL && signal !== SIGCONT) signalMembers(ours, SIGCONT);
-  log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
+/** signalLeftovers for our own session, said in the log when it found anyone. */
+export function signalOurLeftovers(pgid: number, signal: number, step: number, log: (line: string) => void): number {
+  const n = signalLeftovers(pgid, signal, step, process.pid);
+  if (n > 0) log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
   return n;
 }
 

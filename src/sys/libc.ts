@@ -35,12 +35,10 @@ function loadKoffi(): Koffi {
   return require('koffi') as Koffi;
 }
 
-const koffi = loadKoffi();
-
-function loadLibc(): LibraryHandle {
+function loadLibc(k: Koffi): LibraryHandle {
   let lib: LibraryHandle;
   try {
-    lib = koffi.load('libc.so.6');
+    lib = k.load('libc.so.6');
   } catch (err) {
     // musl and other libcs have no libc.so.6; say so instead of koffi's dlopen text alone.
     throw unsupported(`Linux without glibc (${(err as Error).message})`);
@@ -54,9 +52,38 @@ function loadLibc(): LibraryHandle {
   return lib;
 }
 
-/** libc.so.6, loaded once; importing any sys module throws a clear Error off Linux/glibc >= 2.34. */
-export const libc = loadLibc();
-export { koffi };
+// koffi and libc.so.6 load on the first native call, not at import: a service that imports daemonkit and never
+// detaches (or has not yet) pays nothing for them.
+let loadedKoffi: Koffi | null = null;
+let loadedLibc: LibraryHandle | null = null;
+const getKoffi = (): Koffi => (loadedKoffi ??= loadKoffi());
+const getLibc = (): LibraryHandle => (loadedLibc ??= loadLibc(getKoffi()));
+
+type NativeFunction = ReturnType<LibraryHandle['func']>;
+
+/** A libc function declared now and resolved on its first call (or first `.async`), with koffi's own types. */
+export function declare(make: (lib: LibraryHandle, k: Koffi) => NativeFunction): NativeFunction {
+  let fn: NativeFunction | null = null;
+  const resolve = (): NativeFunction => (fn ??= make(getLibc(), getKoffi()));
+  const call = (...args: unknown[]): unknown => resolve()(...args);
+  Object.defineProperty(call, 'async', { get: () => resolve().async });
+  Object.defineProperty(call, 'info', { get: () => resolve().info });
+  return call as NativeFunction;
+}
+
+/** once(make): make() on the first call, its value after (koffi types shared by several declared functions). */
+export function once<T>(make: () => T): () => T {
+  let value: { v: T } | null = null;
+  return () => (value ??= { v: make() }).v;
+}
+
+/** libc.so.6: only `func` is offered, and it declares lazily; importing a sys module still throws off Linux. */
+export const libc = {
+  func: ((...decl: Parameters<LibraryHandle['func']>) => declare((lib) => (lib.func as (...a: unknown[]) => NativeFunction)(...decl))) as LibraryHandle['func'],
+};
+
+/** koffi itself, loaded on first property access (errno, alloc, struct, ...). */
+export const koffi: Koffi = new Proxy({} as Koffi, { get: (_, key) => Reflect.get(getKoffi(), key) });
 
 export const EINTR = constants.errno.EINTR;
 export const EAGAIN = constants.errno.EAGAIN;

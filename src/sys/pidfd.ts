@@ -1,5 +1,5 @@
 // pidfd_open(2) and poll(2): waiting for processes that are not our children (a pidfd turns readable at exit).
-import { libc, koffi, cInt, EBADF, EINTR, ESRCH } from './libc.js';
+import { libc, koffi, cInt, declare, EBADF, EINTR, ESRCH } from './libc.js';
 import { sysError } from './errors.js';
 import { monotonicMs } from './time.js';
 
@@ -13,8 +13,9 @@ const POLLNVAL = 0x020;
 // syscall(2) is variadic: koffi takes extra arguments as (type, value) pairs.
 const syscallNative = libc.func('long syscall(long number, ...)');
 // struct pollfd is passed in/out: koffi copies the object in and revents back out, sync or async.
-const PollFd = koffi.struct({ fd: 'int', events: 'short', revents: 'short' });
-const pollNative = libc.func('poll', 'int', [koffi.inout(koffi.pointer(PollFd)), 'unsigned long', 'int']);
+const pollNative = declare((lib, k) =>
+  lib.func('poll', 'int', [k.inout(k.pointer(k.struct({ fd: 'int', events: 'short', revents: 'short' }))), 'unsigned long', 'int']),
+);
 
 interface PollFdValue {
   fd: number;

@@ -1,6 +1,6 @@
 // pwd.h and grp.h: user and group lookups through glibc's NSS (files, LDAP, sssd, systemd...), not /etc/passwd by hand.
 import { constants } from 'node:os';
-import { libc, koffi, cString, EBADF, EINTR, ESRCH } from './libc.js';
+import { koffi, cString, declare, once, EBADF, EINTR, ESRCH } from './libc.js';
 import { sysError } from './errors.js';
 
 const { ENOENT, EPERM, ERANGE } = constants.errno;
@@ -13,30 +13,34 @@ const BUFFER_START = 4096;
 const BUFFER_MAX = 1 << 24;
 
 // The strings point into the caller's buffer; koffi copies them into JS strings on the way out.
-const PasswdStruct = koffi.struct({
-  pw_name: 'const char *',
-  pw_passwd: 'const char *',
-  pw_uid: 'uint32_t',
-  pw_gid: 'uint32_t',
-  pw_gecos: 'const char *',
-  pw_dir: 'const char *',
-  pw_shell: 'const char *',
+// koffi's types are built on first use, like the functions (libc.ts: nothing native at import).
+const types = once(() => {
+  const passwd = koffi.struct({
+    pw_name: 'const char *',
+    pw_passwd: 'const char *',
+    pw_uid: 'uint32_t',
+    pw_gid: 'uint32_t',
+    pw_gecos: 'const char *',
+    pw_dir: 'const char *',
+    pw_shell: 'const char *',
+  });
+  const group = koffi.struct({
+    gr_name: 'const char *',
+    gr_passwd: 'const char *',
+    gr_gid: 'uint32_t',
+    gr_mem: 'void *',
+  });
+  return {
+    pwdOut: koffi.out(koffi.pointer(passwd)),
+    grpOut: koffi.out(koffi.pointer(group)),
+    // *result is NULL when there is no entry: only its nullness is read.
+    resultOut: koffi.out(koffi.pointer('void *')),
+  };
 });
-const GroupStruct = koffi.struct({
-  gr_name: 'const char *',
-  gr_passwd: 'const char *',
-  gr_gid: 'uint32_t',
-  gr_mem: 'void *',
-});
-
-const pwdOut = koffi.out(koffi.pointer(PasswdStruct));
-const grpOut = koffi.out(koffi.pointer(GroupStruct));
-// *result is NULL when there is no entry: only its nullness is read.
-const resultOut = koffi.out(koffi.pointer('void *'));
-const getpwnamNative = libc.func('getpwnam_r', 'int', ['const char *', pwdOut, 'void *', 'size_t', resultOut]);
-const getpwuidNative = libc.func('getpwuid_r', 'int', ['uint32_t', pwdOut, 'void *', 'size_t', resultOut]);
-const getgrnamNative = libc.func('getgrnam_r', 'int', ['const char *', grpOut, 'void *', 'size_t', resultOut]);
-const getgrgidNative = libc.func('getgrgid_r', 'int', ['uint32_t', grpOut, 'void *', 'size_t', resultOut]);
+const getpwnamNative = declare((lib) => lib.func('getpwnam_r', 'int', ['const char *', types().pwdOut, 'void *', 'size_t', types().resultOut]));
+const getpwuidNative = declare((lib) => lib.func('getpwuid_r', 'int', ['uint32_t', types().pwdOut, 'void *', 'size_t', types().resultOut]));
+const getgrnamNative = declare((lib) => lib.func('getgrnam_r', 'int', ['const char *', types().grpOut, 'void *', 'size_t', types().resultOut]));
+const getgrgidNative = declare((lib) => lib.func('getgrgid_r', 'int', ['uint32_t', types().grpOut, 'void *', 'size_t', types().resultOut]));
 
 export interface PasswdEntry {
   name: string;

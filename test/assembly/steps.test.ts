@@ -33,12 +33,29 @@ test('every option and context combination yields a plan that keeps every rule',
       assert.equal(p.stepOrderError(plan), '', `options ${o} context ${c}: ${names(plan).join(' ')}`);
       n++;
     }
-  assert.equal(n, 1024 * 32);
+  assert.equal(n, 2048 * 32);
+});
+
+test("run's plan (foreground) is the supervisor in the caller's process, whatever the context says", () => {
+  const FG = p.OPT_FOREGROUND.value;
+  for (const o of allOptions)
+    for (const c of allContexts) {
+      if ((o & FG) === 0) continue;
+      const steps = names(p.planSteps(o, c));
+      assert.ok(steps.every((s) => s.startsWith('supervisor:') || s.startsWith('daemon:')), steps.join(' '));
+      assert.ok(!steps.includes('supervisor:session-guard'), steps.join(' '));
+      assert.ok(steps.indexOf('supervisor:spawn-workers') < steps.indexOf('daemon:exec'), steps.join(' '));
+      assert.equal(steps.at(-1), o & p.OPT_PIDFILE.value ? 'supervisor:pidfile.release' : 'supervisor:supervise');
+    }
+  const good = names(p.planSteps(FG | p.OPT_PIDFILE.value, 0));
+  assert.match(p.stepOrderError(encode(['original:ready-pipe', ...good])), /no original or intermediate/);
+  assert.match(p.stepOrderError(encode([...good.slice(0, 1), 'supervisor:session-guard', ...good.slice(1)])), /no session guard/);
 });
 
 test('detaching is skipped exactly when already detached and not forced', () => {
   for (const o of allOptions)
     for (const c of allContexts) {
+      if (o & p.OPT_FOREGROUND.value) continue; // run's plan: the test above
       const skip = p.detachSkipReason(c, o);
       const forced = (o & p.OPT_FORCE_DETACH.value) !== 0;
       assert.equal(skip !== 0, c !== 0 && !forced);
@@ -54,7 +71,7 @@ test('detaching is skipped exactly when already detached and not forced', () => 
 });
 
 test('the unsupervised plan is the classic double fork', () => {
-  const all = OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_READY_PROTOCOL.value;
+  const all = OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_READY_PROTOCOL.value & ~p.OPT_FOREGROUND.value;
   assert.deepEqual(names(p.planSteps(all, 0)), [
     'original:ready-pipe',
     'original:spawn-session',
@@ -92,7 +109,7 @@ test('the supervised plan takes the PID file in the supervisor, which keeps root
 });
 
 test('orders that break a rule are rejected with the rule', () => {
-  const good = names(p.planSteps(OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_FORCE_DETACH.value, 0));
+  const good = names(p.planSteps(OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_FORCE_DETACH.value & ~p.OPT_FOREGROUND.value, 0));
   assert.equal(p.stepOrderError(encode(good)), '');
   const swap = (list: string[], a: string, b: string) => {
     const out = [...list];
@@ -125,7 +142,7 @@ test('orders that break a rule are rejected with the rule', () => {
 
 test('a supervised plan starts its session guard before the workers and before chroot', () => {
   for (const o of allOptions) {
-    if ((o & p.OPT_SUPERVISE.value) === 0 || (o & p.OPT_FORCE_DETACH.value) === 0) continue;
+    if ((o & p.OPT_SUPERVISE.value) === 0 || (o & p.OPT_FORCE_DETACH.value) === 0 || (o & p.OPT_FOREGROUND.value) !== 0) continue;
     const steps = names(p.planSteps(o, 0));
     const at = (s: string) => steps.indexOf(s);
     assert.ok(at('supervisor:session-guard') > at('supervisor:pidfile.lock'), steps.join(' '));
@@ -145,7 +162,7 @@ test('a supervised plan starts its session guard before the workers and before c
 test('a supervisor with --listen binds after the PID file lock, before chroot, the id drop and the workers', () => {
   for (const o of allOptions) {
     const steps = names(p.planSteps(o, 0));
-    const supervised = (o & p.OPT_SUPERVISE.value) !== 0;
+    const supervised = (o & (p.OPT_SUPERVISE.value | p.OPT_FOREGROUND.value)) !== 0;
     const listen = (o & p.OPT_LISTEN.value) !== 0;
     assert.equal(steps.filter((s) => s.endsWith(':bind-sockets')).length, supervised && listen ? 1 : 0, steps.join(' '));
     if (!supervised || !listen) continue;

@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planner } from '../../src/core/wasm.js';
-import { ACTION_KINDS, type MachineConfig } from '../../src/core/supervisor-machine.js';
+import { actionKinds, type MachineConfig } from '../../src/core/supervisor-machine.js';
 import { ARM, CANCEL, EXIT, KILL, READY, SIG, SPAWN, TERM, exited, killed, make, pids, play, startReady } from './supervisor-scenario.js';
 
 
 test('every action kind the wasm emits is one the facade decodes, named by the wasm', () => {
-  assert.deepEqual([...ACTION_KINDS].sort(), ['arm-timer', 'cancel-timer', 'escalate', 'exit', 'give-up', 'ready', 'reaped',
+  assert.deepEqual([...actionKinds()].sort(), ['arm-timer', 'cancel-timer', 'escalate', 'exit', 'give-up', 'ready', 'reaped',
     'reload-failed', 'reloaded', 'signal', 'signal-leftovers', 'spawn', 'start-failed'].sort());
   assert.equal(planner.actionName(planner.A_SPAWN.value), 'spawn');
   assert.equal(planner.supStateName(planner.SUP_STOPPING.value), 'stopping');

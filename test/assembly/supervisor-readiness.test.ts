@@ -2,11 +2,11 @@
 // unhealthy event), through the facade on a virtual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { START_WHEN_READY, type Action, type SupervisorMachine } from '../../src/core/supervisor-machine.js';
+import { startWhenReady, type Action, type SupervisorMachine } from '../../src/core/supervisor-machine.js';
 import { ARM, CANCEL, EXIT, GAVE_UP, READY, RELOAD_FAILED, RELOADED, SIG, SPAWN, TERM, exited, killed, make, pids, play, workerPids, workerStates } from './supervisor-scenario.js';
 
 const READY_TIMEOUT = 5000;
-const byEvent = (over = {}) => make({ workers: 2, startMs: START_WHEN_READY, readyTimeoutMs: READY_TIMEOUT, ...over });
+const byEvent = (over = {}) => make({ workers: 2, startMs: startWhenReady(), readyTimeoutMs: READY_TIMEOUT, ...over });
 
 /** Two workers (pids 100, 101) spawned at t=0, each with its ready timeout armed (timers 1, 2), none ready yet. */
 function spawnTwo(h: SupervisorMachine): void {

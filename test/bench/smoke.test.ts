@@ -64,6 +64,13 @@ test('npm run bench -- planner start (floors only, n=1) writes results.json and 
   }
 });
 
+test('npm run bench -- --list loads every measurement, the serving and PID 1 ones included', () => {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'bench.mjs'), '--list'], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const listed = r.stdout.trim().split('\n').map((line) => line.split(/\s+/)[0]);
+  for (const m of ['planner', 'load', 'start', 'idle', 'restart', 'stop', 'scale', 'logs', 'reload', 'serve', 'fork-restart', 'pid1', 'readiness']) assert.ok(listed.includes(m), m);
+});
+
 test('npm run bench rejects an unknown measurement with exit 2', () => {
   const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'bench.mjs'), 'no-such-thing'], { cwd: repoRoot, encoding: 'utf8' });
   assert.equal(r.status, 2);

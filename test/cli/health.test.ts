@@ -3,10 +3,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
 import { alive, environ, stat, waitFor } from '../helpers/proc.js';
+import { freePort } from '../helpers/net.js';
 
 const box = new Sandbox();
 after(() => box.cleanup());
@@ -47,14 +47,6 @@ async function replaced(name: string, old: number): Promise<Worker> {
     `task 0 still ${JSON.stringify(now)}`,
   );
   return now!;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 describe('liveness', () => {

@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, readlin
 import { Box } from '../reliability/lib.js';
 import { fixture } from '../helpers/run.js';
 import { alive, children, environ, isCloexec, waitFor } from '../helpers/proc.js';
+import { freePort } from '../helpers/net.js';
 
 const box = new Box('daemonkit-listen-');
 after(() => box.cleanup());
@@ -15,15 +16,6 @@ after(() => box.cleanup());
 /** The supervisor's PID from start's output, tracked for cleanup. */
 function supervisorOf(stdout: string): number {
   return box.track(Number(/supervisor pid (\d+)/.exec(stdout)?.[1] ?? 0));
-}
-
-/** A port nobody listens on now (the kernel's pick, released at once). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** The socket inode an fd of pid refers to ("socket:[123]"), or null. */

@@ -3,11 +3,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
 import { alive, environ, waitFor } from '../helpers/proc.js';
+import { freePort } from '../helpers/net.js';
 
 const box = new Sandbox();
 after(() => box.cleanup());
@@ -43,15 +44,6 @@ async function workers(name: string): Promise<Worker[]> {
 async function stop(name: string): Promise<void> {
   const r = await cli(['stop', name], { env: env() });
   assert.equal(r.code, 0, r.stderr);
-}
-
-/** A port nothing listens on now (bound and closed at once). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 function accepts(port: number): Promise<boolean> {

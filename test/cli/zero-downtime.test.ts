@@ -4,10 +4,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, get } from 'node:http';
-import { createServer } from 'node:net';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
 import { alive, children, environ, sleep, waitFor } from '../helpers/proc.js';
+import { freePort } from '../helpers/net.js';
 
 const box = new Sandbox('daemonkit-zero-');
 after(() => box.cleanup());
@@ -16,14 +16,6 @@ const WORKERS = 4;
 const RELOADS = 20;
 /** Requests in flight at once: half on kept-alive connections, half each on a connection of its own. */
 const CONCURRENCY = 8;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Task workers of the supervisor now (its children with a task id: not the session guard). */
 function workersOf(sup: number): number[] {

@@ -242,6 +242,21 @@ const cases: Record<OptionKey, Case> = {
     valid: { input: { watchdog: '3s' }, check: (o) => assert.equal(o.watchdogMs, 3000) },
     invalid: { watchdog: '0' },
   },
+  exitMap: {
+    byDefault: (o) => assert.deepEqual(o.exitMap, []),
+    valid: { input: { exitMap: ['143=0', '1=3'] }, check: (o) => assert.deepEqual(o.exitMap, [[143, 0], [1, 3]]) },
+    invalid: { exitMap: ['143=256'] },
+  },
+  forward: {
+    byDefault: (o) => assert.deepEqual(o.forward, []),
+    valid: { input: { forward: ['USR2,WINCH', 'SIGQUIT'] }, check: (o) => assert.deepEqual(o.forward, [constants.signals.SIGUSR2, constants.signals.SIGWINCH, constants.signals.SIGQUIT]) },
+    invalid: { forward: ['TERM'] },
+  },
+  subreaper: {
+    byDefault: (o) => assert.equal(o.subreaper, false),
+    valid: { input: { subreaper: true }, check: (o) => assert.equal(o.subreaper, true) },
+    invalid: { subreaper: 'yes' as unknown as boolean },
+  },
 };
 
 describe('normalize, option by option', () => {
@@ -288,7 +303,18 @@ describe('normalize, option by option', () => {
 });
 
 describe('what is derived from the option table', () => {
-  const flagged = OPTION_KEYS.filter((k) => specOf(k).flag !== null);
+  // start's flags; run's own (--exit-map...) are run's alone, checked with run's below.
+  const takenBy = (k: OptionKey, taker: 'start' | 'run') => (specOf(k).takers as readonly string[]).includes(taker);
+  const allFlagged = OPTION_KEYS.filter((k) => specOf(k).flag !== null);
+  const flagged = allFlagged.filter((k) => takenBy(k, 'start'));
+
+  test("run's flags are start's but --no-supervise and --reopen-signal, and its own", () => {
+    const run = Object.keys(startArgsOptions('run')).sort();
+    assert.deepEqual(run, allFlagged.filter((k) => takenBy(k, 'run')).map((k) => specOf(k).flag!).sort());
+    assert.ok(!run.includes('no-supervise') && !run.includes('reopen-signal') && run.includes('exit-map') && run.includes('forward'));
+    assert.ok(!Object.keys(startArgsOptions()).includes('exit-map'));
+    assert.ok(startOptionsHelp('run').includes('--subreaper') && !startOptionsHelp().includes('--subreaper'));
+  });
 
   test('each flag is its key in kebab-case (--no-supervise turns supervise off)', () => {
     for (const key of flagged) {

@@ -29,7 +29,7 @@ const RUNTIME: Record<Role, StepTable<never>> = {
 };
 
 test('the planner is asked every combination of its option flags and context bits', () => {
-  assert.equal(OPTIONS.length, 1024);
+  assert.equal(OPTIONS.length, 2048);
   assert.equal(CONTEXTS.length, 32);
   // Every named flag is in the masks: a flag added to assembly/steps.ts but not to OPT_ALL would go untested here.
   const named = (prefix: string) => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { libc, koffi, KOFFI_VERSION, checkMinusOne, checkErrorNumber, cString, cInt, strerror, SysError } from '../../../src/sys/index.js';
 import { runScenario } from './support.js';
@@ -56,7 +57,10 @@ if (process.env.DK_SYS_CHILD === 'loaded') {
     const pkg = JSON.parse(readFileSync(`${process.cwd()}/package.json`, 'utf8')); // the test runner's cwd is the package
     assert.equal(pkg.dependencies.koffi, KOFFI_VERSION, 'package.json pins the version src/sys/libc.ts expects');
     assert.equal((koffi as unknown as { version: string }).version, KOFFI_VERSION);
-    // The native module itself (koffi's entry wraps it and adds deprecated aliases such as lib.cdecl).
-    assert.equal(typeof (libc as unknown as { cdecl?: unknown }).cdecl, 'undefined');
+    // The native module itself: koffi's JS entry (which wraps it) was never required, even once libc is in use.
+    assert.equal(strerror(2), 'No such file or directory');
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    assert.ok(loaded.some((f) => f.endsWith('koffi.node')), 'the native module is loaded');
+    assert.ok(!loaded.some((f) => /[\\/]koffi[\\/]index\.js$/.test(f)), "koffi's JS entry is not loaded");
   });
 }

@@ -1,0 +1,153 @@
+// Zero-downtime reload under load: the HTTP hello-world (200 ms before it listens) on 4 workers sharing one socket,
+// a fixed number of connections sending requests back to back, first without reloads (the baseline), then with 20
+// rolling reloads one after another. Once over kept-alive connections, once with a new connection per request.
+// Counted: answers other than 200, connection errors (reset, refused, timed out), throughput in the reload window
+// against the baseline, and each reload's duration. Side by side: pm2 cluster mode's `pm2 reload` of the same app.
+import { errorCount, failedCount, freePort, rateBetween, startLoad } from './lib/http.mjs';
+import { servers } from './lib/servers.mjs';
+import { sleep } from './lib/proc.mjs';
+import { round, summarize } from './lib/stats.mjs';
+
+export const name = 'reload';
+export const title = 'Zero-downtime reload under load: 4 workers on a shared socket, 20 rolling reloads';
+export const defaults = { workers: 4, delayMs: 200, connections: 50, warmupSeconds: 3, baselineSeconds: 15, reloads: 20, gapMs: 500, settleMs: 1000 };
+const QUICK = { connections: 4, warmupSeconds: 0.5, baselineSeconds: 1, reloads: 2, gapMs: 100, settleMs: 200 };
+
+const PEERS = ['daemonkit', 'pm2'];
+const MODES = [
+  { id: 'keep-alive', label: 'kept-alive connections', keepAlive: true },
+  { id: 'close', label: 'a new connection per request', keepAlive: false },
+];
+const clock = () => performance.timeOrigin + performance.now();
+/** Target: throughput during reloads at least this share of the baseline. */
+const THROUGHPUT_SHARE = 0.9;
+
+async function measure(ctx, peer, mode, p) {
+  const s = servers[peer];
+  const port = await freePort();
+  const h = await s.up({ dir: ctx.dir(`reload-${peer}-${mode.id}`), workers: p.workers, port, delayMs: p.delayMs, marker: ctx.nodeMarker() });
+  try {
+    await startLoad(h.url, { connections: p.connections, seconds: p.warmupSeconds, keepAlive: mode.keepAlive }).done;
+    const base = await startLoad(h.url, { connections: p.connections, seconds: p.baselineSeconds, keepAlive: mode.keepAlive }).done;
+    const load = startLoad(h.url, { connections: p.connections, seconds: 3600, keepAlive: mode.keepAlive });
+    await sleep(p.settleMs);
+    const durations = [];
+    const reloadErrors = [];
+    const from = clock();
+    for (let i = 0; i < p.reloads; i++) {
+      const t0 = clock();
+      try {
+        await s.reload(h);
+        durations.push(clock() - t0);
+      } catch (e) {
+        reloadErrors.push(e.message);
+      }
+      await sleep(p.gapMs);
+    }
+    const to = clock();
+    await sleep(p.settleMs);
+    load.stop();
+    const during = await load.done;
+    const baseRate = base.ok / ((base.end - base.start) / 1000);
+    const rate = rateBetween(during, from, to);
+    return {
+      baseRate,
+      rate,
+      share: rate == null ? null : rate / baseRate,
+      failed: failedCount(during) + failedCount(base),
+      errors: errorCount(during) + errorCount(base),
+      errorsByCode: { ...during.errors },
+      statuses: during.statuses,
+      durations,
+      reloadErrors,
+      windowSeconds: (to - from) / 1000,
+      p99: during.p99,
+      baseP99: base.p99,
+    };
+  } finally {
+    await s.down(h).catch((e) => ctx.log(`  reload ${peer} down: ${e.message}`));
+  }
+}
+
+export async function run(ctx) {
+  const p = { ...defaults, ...(ctx.quick ? QUICK : {}) };
+  const peers = PEERS.filter((id) => ctx.wants(id));
+  const res = new Map();
+  const skipped = new Map();
+  for (const peer of peers) {
+    const why = ctx.unavailable(servers[peer].needs);
+    if (why) skipped.set(peer, why);
+  }
+  // Modes outside, peers inside: each peer's keep-alive run, then each one's new-connection run.
+  for (const mode of MODES)
+    for (const peer of peers.filter((x) => !skipped.has(x))) {
+      try {
+        res.set(`${peer}/${mode.id}`, await measure(ctx, peer, mode, p));
+      } catch (e) {
+        res.set(`${peer}/${mode.id}`, { error: e.message });
+        ctx.log(`  reload ${peer} ${mode.id}: ${e.message}`);
+      }
+      ctx.progress(`${peer} ${mode.id} done`);
+    }
+
+  const rows = [];
+  const one = (id, label, group, unit, v, how) => rows.push({ id, label, group, unit, ...summarize(v == null ? [] : [v]), how });
+  for (const mode of MODES)
+    for (const peer of peers) {
+      const r = res.get(`${peer}/${mode.id}`) ?? {};
+      const why = skipped.get(peer) ?? r.error;
+      const label = servers[peer].label;
+      const g = (what) => `${mode.label}: ${what}`;
+      const add = (k, what, unit, v, how) => {
+        one(`${k}/${peer}/${mode.id}`, label, g(what), unit, v, how);
+        if (why) rows[rows.length - 1].skipped = why;
+      };
+      add('failed', `answers other than 200 (baseline and ${p.reloads} reloads)`, '', r.failed, r.statuses ? `statuses ${JSON.stringify(r.statuses)}` : undefined);
+      add('errors', 'connection errors (reset, refused, timed out)', '', r.errors, r.errorsByCode ? `by code ${JSON.stringify(r.errorsByCode)}` : undefined);
+      add('share', 'throughput during reloads, % of without', '%', r.share == null ? null : round(r.share * 100, 3), r.rate != null ? `${round(r.rate)} req/s over the ${round(r.windowSeconds)} s of reloads vs ${round(r.baseRate)} req/s without` : undefined);
+      add('base', 'throughput without reloads, req/s', 'req/s', r.baseRate == null ? null : round(r.baseRate));
+      const d = summarize(r.durations ?? []);
+      rows.push({ id: `duration/${peer}/${mode.id}`, label, group: g('one reload, command to done, ms'), unit: 'ms', ...d, skipped: why ?? (d.n === 0 ? `no reload completed: ${r.reloadErrors?.[0] ?? 'unknown'}` : undefined), how: r.reloadErrors?.length ? `${r.reloadErrors.length} reload(s) refused or failed: ${r.reloadErrors[0]}` : undefined });
+    }
+
+  const targets = [];
+  for (const mode of MODES) {
+    const r = res.get(`daemonkit/${mode.id}`);
+    const why = skipped.get('daemonkit') ?? r?.error;
+    const pm2 = res.get(`pm2/${mode.id}`);
+    const pm2Text = pm2 && !pm2.error ? `; pm2: ${pm2.failed} failed, ${pm2.errors} errors, ${pm2.share == null ? '–' : `${(pm2.share * 100).toFixed(0)}%`}` : '';
+    if (!r || why) {
+      targets.push({ id: `reload-zero-${mode.id}`, text: `${mode.label}: 0 failed requests and 0 connection errors over ${p.reloads} reloads`, status: 'not measurable yet', measured: why ?? 'no sample' });
+      targets.push({ id: `reload-throughput-${mode.id}`, text: `${mode.label}: throughput during reloads at least 90% of without`, status: 'not measurable yet', measured: why ?? 'no sample' });
+      continue;
+    }
+    const done = r.durations.length === p.reloads;
+    targets.push({
+      id: `reload-zero-${mode.id}`,
+      text: `${mode.label}: 0 failed requests and 0 connection errors over ${p.reloads} reloads`,
+      status: r.failed === 0 && r.errors === 0 && done ? 'met' : 'not met',
+      measured: `${r.failed} failed, ${r.errors} errors${Object.keys(r.errorsByCode).length ? ` ${JSON.stringify(r.errorsByCode)}` : ''}, ${r.durations.length} of ${p.reloads} reloads done${pm2Text}`,
+    });
+    targets.push({
+      id: `reload-throughput-${mode.id}`,
+      text: `${mode.label}: throughput during reloads at least 90% of without`,
+      status: r.share != null && r.share >= THROUGHPUT_SHARE ? 'met' : 'not met',
+      measured: `${r.share == null ? '–' : (r.share * 100).toFixed(1)}% (${round(r.rate)} vs ${round(r.baseRate)} req/s)${pm2Text}`,
+      ratio: r.share == null ? null : round(r.share, 3),
+    });
+  }
+  return {
+    params: {
+      workers: p.workers,
+      appDelayMs: p.delayMs,
+      connections: p.connections,
+      warmupSeconds: p.warmupSeconds,
+      baselineSeconds: p.baselineSeconds,
+      reloads: p.reloads,
+      gapBetweenReloadsMs: p.gapMs,
+      loadGenerator: 'bench/entries/http-load.mjs (Node http, back-to-back requests per connection; keep-alive Agent, or agent: false with connection: close)',
+    },
+    rows,
+    targets,
+  };
+}

@@ -1,0 +1,114 @@
+// `daemonkit run`: the supervisor in the foreground, in this very process (no fork, no new session): for a container's
+// ENTRYPOINT (as PID 1 it also reaps orphans) and systemd's Type=notify units. Its exit status is the service's.
+import { mkdirSync } from 'node:fs';
+import { constants } from 'node:os';
+import { normalize, type Normalized } from '../options.js';
+import { UsageError } from '../errors.js';
+import { buildPlan, contextBits, optionBits, plannedSteps, renderPlan } from '../core/plan.js';
+import { detachContext } from '../core/context.js';
+import { describeFailure } from '../core/start.js';
+import { listenFds } from '../core/listen-fds.js';
+import { mapExit } from '../core/run-options.js';
+import { SUPERVISOR_EXIT } from '../core/supervisor-machine.js';
+import type { Report } from '../core/messages.js';
+import type { SessionLink } from '../core/session-link.js';
+import { SupervisorRuntime } from '../supervisor/runtime.js';
+import { ManagerNotify } from '../supervisor/manager-notify.js';
+import { stopTree } from '../supervisor/orphans.js';
+import { setChildSubreaper } from '../sys/prctl.js';
+import { exitNow } from '../sys/unistd.js';
+import { startOptionsFrom, type Values } from './flags.js';
+
+/** 128 + n: a shell's (and docker's) exit status for "ended by signal n". */
+const SIGNAL_EXIT_BASE = 128;
+const INIT_PID = 1;
+const STATE_DIR_MODE = 0o755;
+/** Any long period: the timer only holds the event loop. */
+const KEEP_ALIVE_MS = 3_600_000;
+const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name])) as Record<number, NodeJS.Signals>;
+
+function say(line: string): void {
+  try {
+    process.stderr.write(`daemonkit: ${line}\n`);
+  } catch {
+    // nobody reads our stderr
+  }
+}
+
+/**
+ * The normalized options as run takes them: its output is ours unless --log/--stdout/--stderr say otherwise, and
+ * without --name it keeps no files (no PID file, control socket or record) unless --pidfile is given.
+ */
+function foregroundOptions(values: Values, command: string[] | undefined): Normalized {
+  // run is always supervised: start's --no-supervise is not one of its flags.
+  const o = normalize({ ...startOptionsFrom(values, command, 'run'), supervise: true }, 'cli');
+  const given = (flag: string) => values[flag] !== undefined;
+  if (!given('log') && !given('stdout')) o.stdio[1] = { kind: 'inherit' };
+  if (!given('log') && !given('stdout') && !given('stderr')) o.stdio[2] = { kind: 'inherit' };
+  if (!given('name')) {
+    o.stateDir = null;
+    if (!given('pidfile')) o.pidfile = null;
+    if (!o.pidfile && (o.ready.kind === 'notify' || o.watchdogMs)) {
+      throw new UsageError(`--${o.ready.kind === 'notify' ? 'ready notify' : 'watchdog'} needs --name (or --pidfile) under run: the workers' NOTIFY_SOCKET lives beside the service's files`, o.ready.kind === 'notify' ? '--ready' : '--watchdog');
+    }
+  }
+  return o;
+}
+
+/** run's end of what `start`'s new session tells its original: here, our own stderr and exit status. */
+function foregroundLink(o: Normalized): SessionLink {
+  const close = (r: Report) => {
+    if (r.kind === 'failed') say(describeFailure({ ...r, kind: 'failed', stderrTail: o.stdio[2].kind === 'inherit' ? undefined : r.stderrTail }));
+    else if (r.kind === 'error') say(r.message);
+    else if (r.kind === 'busy') say(`${o.name ?? 'the service'} already running (pid ${r.pid ?? 'unknown'})`);
+  };
+  return { send: () => {}, close, finish: (r, code) => (close(r), exitNow(code)) };
+}
+
+/** `daemonkit plan --foreground`: run's plan, with the same options. */
+export function renderRunPlan(values: Values, command: string[] | undefined, json: boolean): string {
+  const o = foregroundOptions(values, command);
+  const plan = buildPlan(o, detachContext(), undefined, false, true);
+  return json ? JSON.stringify(plan, null, 2) : renderPlan(plan);
+}
+
+/** Runs the service until it ends; never returns (the process exits with the service's status). */
+export async function runForeground(values: Values, command: string[] | undefined): Promise<number> {
+  // Taken before anything else reads the environment: the workers must not see the manager's variables.
+  const manager = ManagerNotify.takeEnv();
+  const inherited = listenFds();
+  const o = foregroundOptions(values, command);
+  const own = o;
+  // As start's original does for its new session: the service's files live there.
+  if (o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: STATE_DIR_MODE });
+  const pid1 = process.pid === INIT_PID;
+  if (own.subreaper && !pid1) setChildSubreaper(true);
+  const reapOrphans = pid1 || own.subreaper;
+  const steps = plannedSteps(optionBits(o, false, true), contextBits(detachContext()));
+  let runtime: SupervisorRuntime | null = null;
+  const log = (line: string) => say(line);
+  runtime = new SupervisorRuntime(o, command ? { path: o.command!.path, argv: o.command!.argv } : { path: '', argv: [] }, steps, foregroundLink(o), {
+    manager,
+    inherited,
+    reapOrphans,
+    foreground: true,
+    exit: (code, signal) => {
+      const status = mapExit(own.exitMap, signal !== null && code === SUPERVISOR_EXIT.ok ? SIGNAL_EXIT_BASE + signal : code);
+      const done = () => exitNow(status);
+      if (reapOrphans) void stopTree(o.stopSchedule, log).then(done, done);
+      else done();
+    },
+  });
+  for (const signal of own.forward) process.on(SIGNAL_NAMES[signal]!, () => runtime!.forward(signal));
+  try {
+    await runtime.start();
+  } catch (e) {
+    runtime.releasePidfile();
+    say((e as Error).message);
+    exitNow(SUPERVISOR_EXIT.failed);
+  }
+  // Without a control socket or output pipes nothing of the loop is referenced (docs/DESIGN.md, fact 8): this timer
+  // holds the process until the exit hook ends it with the service's status.
+  setInterval(() => {}, KEEP_ALIVE_MS);
+  return new Promise<number>(() => {});
+}
