@@ -25,9 +25,9 @@ export const ACT_CLOSEFROM: i32 = 4;
 const MAX_FD: i32 = (1 << 20) - 1;
 
 function fdRangeError(what: string, fd: i32): string {
-  if (fd < 0) return what + " " + fd.toString() + " is negative";
-  if (fd > MAX_FD) return what + " " + fd.toString() + " is above " + MAX_FD.toString();
-  return "";
+  if (fd < 0) return what + ' ' + fd.toString() + ' is negative';
+  if (fd > MAX_FD) return what + ' ' + fd.toString() + ' is above ' + MAX_FD.toString();
+  return '';
 }
 
 // Whether a target asks for the parent's own fd at the same number, which is what preserving it means.
@@ -38,34 +38,34 @@ function keepsParentFd(fd: i32, kind: i32, arg: i32): bool {
 /** "" if the plan is valid, else the first reason it is not. */
 export function fdPlanError(targets: Int32Array, preserve: Int32Array): string {
   const n = targets.length;
-  if (n % 3 != 0) return "targets length " + n.toString() + " is not a multiple of 3 (fd, kind, arg)";
+  if (n % 3 != 0) return 'targets length ' + n.toString() + ' is not a multiple of 3 (fd, kind, arg)';
   for (let i = 0; i < n; i += 3) {
     const fd = targets[i];
     const kind = targets[i + 1];
     const arg = targets[i + 2];
-    const bad = fdRangeError("target fd", fd);
+    const bad = fdRangeError('target fd', fd);
     if (bad.length) return bad;
-    for (let j = 0; j < i; j += 3) if (targets[j] == fd) return "fd " + fd.toString() + " is a target twice";
-    const at = "fd " + fd.toString() + ": ";
+    for (let j = 0; j < i; j += 3) if (targets[j] == fd) return 'fd ' + fd.toString() + ' is a target twice';
+    const at = 'fd ' + fd.toString() + ': ';
     if (kind == FD_FROM) {
-      const badSource = fdRangeError("source fd", arg);
+      const badSource = fdRangeError('source fd', arg);
       if (badSource.length) return at + badSource;
     } else if (kind == FD_APPEND || kind == FD_TRUNCATE) {
-      if (arg < 0) return at + "path index " + arg.toString() + " is negative";
+      if (arg < 0) return at + 'path index ' + arg.toString() + ' is negative';
     } else if (kind != FD_INHERIT && kind != FD_NULL) {
-      return at + "unknown kind " + kind.toString();
+      return at + 'unknown kind ' + kind.toString();
     }
   }
   for (let i = 0; i < preserve.length; i++) {
     const fd = preserve[i];
-    const bad = fdRangeError("preserved fd", fd);
+    const bad = fdRangeError('preserved fd', fd);
     if (bad.length) return bad;
     for (let j = 0; j < n; j += 3) {
       if (targets[j] == fd && !keepsParentFd(fd, targets[j + 1], targets[j + 2]))
-        return "fd " + fd.toString() + " is preserved but also a target that replaces it";
+        return 'fd ' + fd.toString() + ' is preserved but also a target that replaces it';
     }
   }
-  return "";
+  return '';
 }
 
 // The plan being built: actions are appended at planLength.

@@ -51,7 +51,18 @@ export const OPT_NOTIFY: i32 = 512;
 /** `run`: the supervisor is the calling process itself (no new session, no original waiting); implies supervision. */
 export const OPT_FOREGROUND: i32 = 1024;
 /** Every option flag: the combinations a plan can be asked for are the subsets of this. */
-export const OPT_ALL: i32 = OPT_SUPERVISE | OPT_PIDFILE | OPT_CHROOT | OPT_USER | OPT_GROUP | OPT_FORCE_DETACH | OPT_READY_PROTOCOL | OPT_NO_CORE_DUMPS | OPT_LISTEN | OPT_NOTIFY | OPT_FOREGROUND;
+export const OPT_ALL: i32 =
+  OPT_SUPERVISE |
+  OPT_PIDFILE |
+  OPT_CHROOT |
+  OPT_USER |
+  OPT_GROUP |
+  OPT_FORCE_DETACH |
+  OPT_READY_PROTOCOL |
+  OPT_NO_CORE_DUMPS |
+  OPT_LISTEN |
+  OPT_NOTIFY |
+  OPT_FOREGROUND;
 
 // What the calling process knows about itself, for the "already detached" rule.
 export const CTX_PARENT_IS_INIT: i32 = 1;
@@ -82,12 +93,12 @@ export function detachSkipSurprises(reason: i32): bool {
 }
 
 export function detachSkipText(reason: i32): string {
-  if (reason == CTX_PARENT_IS_INIT) return "parent is PID 1";
-  if (reason == CTX_SYSTEMD_INVOCATION) return "started by systemd (INVOCATION_ID is set)";
-  if (reason == CTX_NOTIFY_SOCKET) return "started by systemd (NOTIFY_SOCKET is set)";
-  if (reason == CTX_STDIN_SOCKET) return "stdin is a socket (started by inetd or a socket unit)";
-  if (reason == CTX_SUPERVISED) return "a worker of the daemonkit supervisor (DAEMONKIT_TASK_ID is set)";
-  return "";
+  if (reason == CTX_PARENT_IS_INIT) return 'parent is PID 1';
+  if (reason == CTX_SYSTEMD_INVOCATION) return 'started by systemd (INVOCATION_ID is set)';
+  if (reason == CTX_NOTIFY_SOCKET) return 'started by systemd (NOTIFY_SOCKET is set)';
+  if (reason == CTX_STDIN_SOCKET) return 'stdin is a socket (started by inetd or a socket unit)';
+  if (reason == CTX_SUPERVISED) return 'a worker of the daemonkit supervisor (DAEMONKIT_TASK_ID is set)';
+  return '';
 }
 
 function push(out: i32[], role: i32, step: i32): void {
@@ -211,32 +222,32 @@ function before(plan: Int32Array, a: i32, b: i32): bool {
 
 /** "" when the plan keeps every rule; otherwise the first rule it breaks. */
 export function stepOrderError(plan: Int32Array): string {
-  if ((plan.length & 1) != 0) return "a plan is a list of (role, step) pairs";
+  if ((plan.length & 1) != 0) return 'a plan is a list of (role, step) pairs';
   for (let i = 0; i < plan.length; i += 2) {
-    if (plan[i] < ROLE_ORIGINAL || plan[i] > ROLE_DAEMON) return "unknown role " + plan[i].toString();
-    if (plan[i + 1] < STEP_FIRST || plan[i + 1] > STEP_LAST) return "unknown step " + plan[i + 1].toString();
+    if (plan[i] < ROLE_ORIGINAL || plan[i] > ROLE_DAEMON) return 'unknown role ' + plan[i].toString();
+    if (plan[i + 1] < STEP_FIRST || plan[i + 1] > STEP_LAST) return 'unknown step ' + plan[i + 1].toString();
   }
   for (let s = STEP_FIRST; s <= STEP_LAST; s++) {
-    if (count(plan, s) > 1) return stepName(s) + " appears more than once";
+    if (count(plan, s) > 1) return stepName(s) + ' appears more than once';
   }
   const lock = indexOf(plan, STEP_PIDFILE_LOCK);
   const write = indexOf(plan, STEP_PIDFILE_WRITE);
-  if ((lock < 0) != (write < 0)) return "pidfile.lock and pidfile.write go together";
+  if (lock < 0 != write < 0) return 'pidfile.lock and pidfile.write go together';
   if (lock >= 0) {
-    if (write < lock) return "pidfile.write must come after pidfile.lock";
+    if (write < lock) return 'pidfile.write must come after pidfile.lock';
     const session = indexOf(plan, STEP_SPAWN_SESSION);
-    if (session >= 0 && lock < session) return "the PID file must be taken after the fork into the new session";
-    if (session >= 0 && roleOf(plan, lock) == ROLE_ORIGINAL) return "the original process must not hold the PID file";
-    if (!before(plan, STEP_PIDFILE_LOCK, STEP_CHROOT)) return "the PID file must be taken before chroot";
-    if (!before(plan, STEP_PIDFILE_LOCK, STEP_SETGID)) return "the PID file must be taken before privileges are dropped";
-    if (!before(plan, STEP_PIDFILE_LOCK, STEP_SETUID)) return "the PID file must be taken before privileges are dropped";
+    if (session >= 0 && lock < session) return 'the PID file must be taken after the fork into the new session';
+    if (session >= 0 && roleOf(plan, lock) == ROLE_ORIGINAL) return 'the original process must not hold the PID file';
+    if (!before(plan, STEP_PIDFILE_LOCK, STEP_CHROOT)) return 'the PID file must be taken before chroot';
+    if (!before(plan, STEP_PIDFILE_LOCK, STEP_SETGID)) return 'the PID file must be taken before privileges are dropped';
+    if (!before(plan, STEP_PIDFILE_LOCK, STEP_SETUID)) return 'the PID file must be taken before privileges are dropped';
     const daemon = indexOf(plan, STEP_SPAWN_DAEMON);
     if (daemon >= 0 && write < daemon) return "the PID written must be the daemon's: pidfile.write comes after the last fork";
   }
-  if (!before(plan, STEP_CHROOT, STEP_CHDIR)) return "chdir must come after chroot";
-  if (!before(plan, STEP_SETGROUPS, STEP_SETGID)) return "setgroups must come before setgid";
-  if (!before(plan, STEP_SETGID, STEP_SETUID)) return "setgid must come before setuid";
-  if (!before(plan, STEP_SETGROUPS, STEP_SETUID)) return "setgroups must come before setuid";
+  if (!before(plan, STEP_CHROOT, STEP_CHDIR)) return 'chdir must come after chroot';
+  if (!before(plan, STEP_SETGROUPS, STEP_SETGID)) return 'setgroups must come before setgid';
+  if (!before(plan, STEP_SETGID, STEP_SETUID)) return 'setgid must come before setuid';
+  if (!before(plan, STEP_SETGROUPS, STEP_SETUID)) return 'setgroups must come before setuid';
   // Privileges drop either in the process that spawns the daemon, before it spawns, or in each worker, before exec.
   const setuid = indexOf(plan, STEP_SETUID);
   const setgid = indexOf(plan, STEP_SETGID);
@@ -245,103 +256,142 @@ export function stepOrderError(plan: Int32Array): string {
     if (at < 0) continue;
     if (roleOf(plan, at) == ROLE_DAEMON) {
       const workers = indexOf(plan, STEP_SPAWN_WORKERS);
-      if (workers < 0 || at < workers) return "only a supervised worker drops its own privileges (after spawn-workers)";
-      if (!before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_EXEC)) return "privileges must be dropped before the program runs";
-    } else if (!before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_SPAWN_DAEMON) || !before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_SPAWN_WORKERS)) {
-      return "privileges must be dropped before the daemon is spawned";
+      if (workers < 0 || at < workers) return 'only a supervised worker drops its own privileges (after spawn-workers)';
+      if (!before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_EXEC)) return 'privileges must be dropped before the program runs';
+    } else if (
+      !before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_SPAWN_DAEMON) ||
+      !before(plan, k == 0 ? STEP_SETUID : STEP_SETGID, STEP_SPAWN_WORKERS)
+    ) {
+      return 'privileges must be dropped before the daemon is spawned';
     }
   }
   if (!before(plan, STEP_CHDIR, STEP_SPAWN_DAEMON) || !before(plan, STEP_CHDIR, STEP_SPAWN_WORKERS))
-    return "chdir must come before the daemon is spawned";
+    return 'chdir must come before the daemon is spawned';
   if (!before(plan, STEP_UMASK, STEP_SPAWN_DAEMON) || !before(plan, STEP_UMASK, STEP_SPAWN_WORKERS))
-    return "umask must be set before the daemon is spawned";
+    return 'umask must be set before the daemon is spawned';
   if (!before(plan, STEP_NO_CORE_DUMPS, STEP_SPAWN_DAEMON) || !before(plan, STEP_NO_CORE_DUMPS, STEP_SPAWN_WORKERS))
-    return "the core limit must be set before the daemon is spawned (it is inherited)";
+    return 'the core limit must be set before the daemon is spawned (it is inherited)';
   const spawnSession = indexOf(plan, STEP_SPAWN_SESSION);
-  if (spawnSession >= 0 && roleOf(plan, spawnSession) != ROLE_ORIGINAL) return "only the original process spawns the new session";
+  if (spawnSession >= 0 && roleOf(plan, spawnSession) != ROLE_ORIGINAL) return 'only the original process spawns the new session';
   const spawnDaemon = indexOf(plan, STEP_SPAWN_DAEMON);
   if (spawnDaemon >= 0) {
-    if (spawnSession < 0 || spawnDaemon < spawnSession) return "the daemon must be spawned from the new session (second fork), not by the original";
-    if (roleOf(plan, spawnDaemon) != ROLE_INTERMEDIATE) return "the daemon is spawned by the intermediate";
+    if (spawnSession < 0 || spawnDaemon < spawnSession)
+      return 'the daemon must be spawned from the new session (second fork), not by the original';
+    if (roleOf(plan, spawnDaemon) != ROLE_INTERMEDIATE) return 'the daemon is spawned by the intermediate';
   }
   const spawnWorkers = indexOf(plan, STEP_SPAWN_WORKERS);
   if (spawnWorkers >= 0 && (spawnWorkers < spawnSession || roleOf(plan, spawnWorkers) != ROLE_SUPERVISOR))
-    return "workers are spawned by the supervisor, inside the new session";
+    return 'workers are spawned by the supervisor, inside the new session';
   // Without a new session the supervisor is the caller's own process (run): nobody waits for a verdict.
   if (spawnWorkers >= 0 && spawnSession < 0) {
     for (let i = 0; i < plan.length; i += 2) {
-      if (plan[i] == ROLE_ORIGINAL || plan[i] == ROLE_INTERMEDIATE) return "a supervisor in the foreground has no original or intermediate";
+      if (plan[i] == ROLE_ORIGINAL || plan[i] == ROLE_INTERMEDIATE) return 'a supervisor in the foreground has no original or intermediate';
     }
   }
   const guard = indexOf(plan, STEP_SESSION_GUARD);
-  if (guard >= 0 && roleOf(plan, guard) != ROLE_SUPERVISOR) return "only the supervisor starts a session guard";
-  if (guard >= 0 && spawnSession < 0) return "a supervisor in the foreground starts no session guard (the session is not its own)";
+  if (guard >= 0 && roleOf(plan, guard) != ROLE_SUPERVISOR) return 'only the supervisor starts a session guard';
+  if (guard >= 0 && spawnSession < 0) return 'a supervisor in the foreground starts no session guard (the session is not its own)';
   if (spawnWorkers >= 0 && spawnSession >= 0 && (guard < 0 || guard > spawnWorkers))
-    return "the session guard must run before the workers are spawned (nothing else kills them if the supervisor is SIGKILLed)";
-  if (!before(plan, STEP_SESSION_GUARD, STEP_CHROOT)) return "the session guard must start before chroot (its shell and /proc are outside)";
+    return 'the session guard must run before the workers are spawned (nothing else kills them if the supervisor is SIGKILLed)';
+  if (!before(plan, STEP_SESSION_GUARD, STEP_CHROOT)) return 'the session guard must start before chroot (its shell and /proc are outside)';
   const bind = indexOf(plan, STEP_BIND_SOCKETS);
   if (bind >= 0) {
-    if (roleOf(plan, bind) != ROLE_SUPERVISOR) return "only the supervisor binds the listening sockets (its workers inherit them)";
-    if (lock >= 0 && bind < lock) return "bind-sockets must come after pidfile.lock (a second start must bind nothing)";
-    if (!before(plan, STEP_BIND_SOCKETS, STEP_CHROOT)) return "bind-sockets must come before chroot (unix socket paths are outside it)";
+    if (roleOf(plan, bind) != ROLE_SUPERVISOR) return 'only the supervisor binds the listening sockets (its workers inherit them)';
+    if (lock >= 0 && bind < lock) return 'bind-sockets must come after pidfile.lock (a second start must bind nothing)';
+    if (!before(plan, STEP_BIND_SOCKETS, STEP_CHROOT)) return 'bind-sockets must come before chroot (unix socket paths are outside it)';
     if (!before(plan, STEP_BIND_SOCKETS, STEP_SETGID) || !before(plan, STEP_BIND_SOCKETS, STEP_SETUID))
-      return "bind-sockets must come before privileges are dropped (ports below 1024 need root)";
-    if (spawnWorkers < 0 || bind > spawnWorkers) return "bind-sockets must come before the workers are spawned";
+      return 'bind-sockets must come before privileges are dropped (ports below 1024 need root)';
+    if (spawnWorkers < 0 || bind > spawnWorkers) return 'bind-sockets must come before the workers are spawned';
   }
   const notify = indexOf(plan, STEP_NOTIFY_SOCKET);
   if (notify >= 0) {
-    if (roleOf(plan, notify) != ROLE_SUPERVISOR) return "only the supervisor binds the notify socket";
-    if (spawnWorkers < 0 || notify > spawnWorkers) return "notify-socket must come before the workers are spawned (they get its path)";
-    if (!before(plan, STEP_NOTIFY_SOCKET, STEP_CHROOT)) return "notify-socket must come before chroot (its file is in the state directory)";
+    if (roleOf(plan, notify) != ROLE_SUPERVISOR) return 'only the supervisor binds the notify socket';
+    if (spawnWorkers < 0 || notify > spawnWorkers) return 'notify-socket must come before the workers are spawned (they get its path)';
+    if (!before(plan, STEP_NOTIFY_SOCKET, STEP_CHROOT)) return 'notify-socket must come before chroot (its file is in the state directory)';
     if (!before(plan, STEP_NOTIFY_SOCKET, STEP_SETGID) || !before(plan, STEP_NOTIFY_SOCKET, STEP_SETUID))
-      return "notify-socket must come before privileges are dropped";
+      return 'notify-socket must come before privileges are dropped';
   }
   for (let i = 0; i < plan.length; i += 2) {
     const role = plan[i];
     const step = plan[i + 1];
-    if (step == STEP_UMASK || step == STEP_NO_CORE_DUMPS || step == STEP_CHROOT || step == STEP_CHDIR || step == STEP_SETGROUPS || step == STEP_SETGID || step == STEP_SETUID) {
+    if (
+      step == STEP_UMASK ||
+      step == STEP_NO_CORE_DUMPS ||
+      step == STEP_CHROOT ||
+      step == STEP_CHDIR ||
+      step == STEP_SETGROUPS ||
+      step == STEP_SETGID ||
+      step == STEP_SETUID
+    ) {
       if (role == ROLE_ORIGINAL) return stepName(step) + " must not run in the original process (it is the caller's)";
     }
   }
-  if (!before(plan, STEP_EXEC, STEP_READY)) return "ready comes after exec";
-  return "";
+  if (!before(plan, STEP_EXEC, STEP_READY)) return 'ready comes after exec';
+  return '';
 }
 
 export function stepName(step: i32): string {
   switch (step) {
-    case STEP_OPEN_READY_PIPE: return "ready-pipe";
-    case STEP_SPAWN_SESSION: return "spawn-session";
-    case STEP_AWAIT_READY: return "await-ready";
-    case STEP_UMASK: return "umask";
-    case STEP_PIDFILE_LOCK: return "pidfile.lock";
-    case STEP_CHROOT: return "chroot";
-    case STEP_CHDIR: return "chdir";
-    case STEP_SETGROUPS: return "setgroups";
-    case STEP_SETGID: return "setgid";
-    case STEP_SETUID: return "setuid";
-    case STEP_SPAWN_DAEMON: return "spawn-daemon";
-    case STEP_PIDFILE_WRITE: return "pidfile.write";
-    case STEP_REPORT_EXIT: return "report-exit";
-    case STEP_SPAWN_WORKERS: return "spawn-workers";
-    case STEP_SUPERVISE: return "supervise";
-    case STEP_EXEC: return "exec";
-    case STEP_READY: return "ready";
-    case STEP_RELEASE_PIDFILE: return "pidfile.release";
-    case STEP_CONTROL_SOCKET: return "control-socket";
-    case STEP_SESSION_GUARD: return "session-guard";
-    case STEP_NO_CORE_DUMPS: return "no-core-dumps";
-    case STEP_BIND_SOCKETS: return "bind-sockets";
-    case STEP_NOTIFY_SOCKET: return "notify-socket";
+    case STEP_OPEN_READY_PIPE:
+      return 'ready-pipe';
+    case STEP_SPAWN_SESSION:
+      return 'spawn-session';
+    case STEP_AWAIT_READY:
+      return 'await-ready';
+    case STEP_UMASK:
+      return 'umask';
+    case STEP_PIDFILE_LOCK:
+      return 'pidfile.lock';
+    case STEP_CHROOT:
+      return 'chroot';
+    case STEP_CHDIR:
+      return 'chdir';
+    case STEP_SETGROUPS:
+      return 'setgroups';
+    case STEP_SETGID:
+      return 'setgid';
+    case STEP_SETUID:
+      return 'setuid';
+    case STEP_SPAWN_DAEMON:
+      return 'spawn-daemon';
+    case STEP_PIDFILE_WRITE:
+      return 'pidfile.write';
+    case STEP_REPORT_EXIT:
+      return 'report-exit';
+    case STEP_SPAWN_WORKERS:
+      return 'spawn-workers';
+    case STEP_SUPERVISE:
+      return 'supervise';
+    case STEP_EXEC:
+      return 'exec';
+    case STEP_READY:
+      return 'ready';
+    case STEP_RELEASE_PIDFILE:
+      return 'pidfile.release';
+    case STEP_CONTROL_SOCKET:
+      return 'control-socket';
+    case STEP_SESSION_GUARD:
+      return 'session-guard';
+    case STEP_NO_CORE_DUMPS:
+      return 'no-core-dumps';
+    case STEP_BIND_SOCKETS:
+      return 'bind-sockets';
+    case STEP_NOTIFY_SOCKET:
+      return 'notify-socket';
   }
-  return "";
+  return '';
 }
 
 export function roleName(role: i32): string {
   switch (role) {
-    case ROLE_ORIGINAL: return "original";
-    case ROLE_INTERMEDIATE: return "intermediate";
-    case ROLE_SUPERVISOR: return "supervisor";
-    case ROLE_DAEMON: return "daemon";
+    case ROLE_ORIGINAL:
+      return 'original';
+    case ROLE_INTERMEDIATE:
+      return 'intermediate';
+    case ROLE_SUPERVISOR:
+      return 'supervisor';
+    case ROLE_DAEMON:
+      return 'daemon';
   }
-  return "";
+  return '';
 }

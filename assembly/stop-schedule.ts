@@ -1,7 +1,7 @@
 // start-stop-daemon's `--retry` schedule: "TERM/10/KILL/5" as flat [signal, timeoutMs, ...] pairs.
 // Items alternate signal/seconds; a bare number N is TERM/N/KILL/N; `forever` (only last, after a timeout)
 // repeats the pair before it forever and is encoded as the pair [0, -1]. Seconds: 0..86400, up to 3 decimals.
-import { signalName, signalNumber } from "./signals";
+import { signalName, signalNumber } from './signals';
 
 const MAX_ITEMS: i32 = 16;
 const MAX_MS: i32 = 86400000;
@@ -51,7 +51,7 @@ function itemSignal(item: string): i32 {
 
 // Case-insensitive, without toLowerCase, whose Unicode tables would grow the wasm (RELIABILITY.md).
 function isForever(item: string): bool {
-  const word = "forever";
+  const word = 'forever';
   if (item.length != word.length) return false;
   for (let i = 0; i < word.length; i++) if ((item.charCodeAt(i) | 32) != word.charCodeAt(i)) return false;
   return true;
@@ -72,16 +72,19 @@ function splitItems(text: string): string[] {
 // Parses into `out` and returns "" or the reason; shared by parseStopSchedule and stopScheduleError.
 function parseInto(text: string, out: i32[]): string {
   const quoted = " in '" + text + "'";
-  if (text.length == 0) return "empty stop schedule";
+  if (text.length == 0) return 'empty stop schedule';
   const items = splitItems(text);
   const n = items.length;
-  if (n > MAX_ITEMS) return "too many items (" + n.toString() + ", at most " + MAX_ITEMS.toString() + ")" + quoted;
-  for (let i = 0; i < n; i++) if (items[i].length == 0) return "empty item" + quoted;
+  if (n > MAX_ITEMS) return 'too many items (' + n.toString() + ', at most ' + MAX_ITEMS.toString() + ')' + quoted;
+  for (let i = 0; i < n; i++) if (items[i].length == 0) return 'empty item' + quoted;
   if (n == 1) {
     const ms = secondsToMs(items[0]);
     if (ms >= 0) {
-      out.push(SIGTERM); out.push(ms); out.push(SIGKILL); out.push(ms);
-      return "";
+      out.push(SIGTERM);
+      out.push(ms);
+      out.push(SIGKILL);
+      out.push(ms);
+      return '';
     }
   }
   let wantSignal = true;
@@ -92,15 +95,16 @@ function parseInto(text: string, out: i32[]): string {
       if (i == 0) return "'" + item + "' has nothing to repeat" + quoted;
       if (!wantSignal) return "expected a number of seconds after '" + items[i - 1] + "', got '" + item + "'" + quoted;
       if (i != n - 1) return "'" + item + "' must be the last item" + quoted;
-      out.push(FOREVER_SIGNAL); out.push(FOREVER_MS);
-      return "";
+      out.push(FOREVER_SIGNAL);
+      out.push(FOREVER_MS);
+      return '';
     }
     const ms = secondsToMs(item);
     if (wantSignal) {
       const sig = itemSignal(item);
       if (sig < 0) {
         if (ms == -1) return generic;
-        return "'" + item + "' is not a signal (expected a signal" + (i > 0 ? " after '" + items[i - 1] + "')" : ")") + quoted;
+        return "'" + item + "' is not a signal (expected a signal" + (i > 0 ? " after '" + items[i - 1] + "')" : ')') + quoted;
       }
       out.push(sig);
     } else {
@@ -115,7 +119,7 @@ function parseInto(text: string, out: i32[]): string {
     wantSignal = !wantSignal;
   }
   if (!wantSignal) return "missing a number of seconds after '" + items[n - 1] + "'" + quoted;
-  return "";
+  return '';
 }
 
 /** [signal, timeoutMs, ...]; the pair [0, -1] (last only) is `forever`. Empty on error (see stopScheduleError). */
@@ -138,24 +142,30 @@ function formatSeconds(ms: i32): string {
   let frac = ms % 1000;
   if (frac == 0) return s;
   let digits = 3;
-  while (frac % 10 == 0) { frac /= 10; digits--; }
+  while (frac % 10 == 0) {
+    frac /= 10;
+    digits--;
+  }
   let f = frac.toString();
-  while (f.length < digits) f = "0" + f;
-  return s + "." + f;
+  while (f.length < digits) f = '0' + f;
+  return s + '.' + f;
 }
 
 /** The canonical text of a parsed schedule ("TERM/10/KILL/5", "HUP/0.5/forever"); "" for an odd-length array. */
 export function formatStopSchedule(pairs: Int32Array): string {
-  if (pairs.length == 0 || (pairs.length & 1) != 0) return "";
-  let s = "";
+  if (pairs.length == 0 || (pairs.length & 1) != 0) return '';
+  let s = '';
   for (let i = 0; i < pairs.length; i += 2) {
-    if (i > 0) s += "/";
+    if (i > 0) s += '/';
     const sig = pairs[i];
     const ms = pairs[i + 1];
-    if (sig == FOREVER_SIGNAL && ms == FOREVER_MS) { s += "forever"; continue; }
+    if (sig == FOREVER_SIGNAL && ms == FOREVER_MS) {
+      s += 'forever';
+      continue;
+    }
     let name = signalName(sig);
     name = name.length ? name.substring(3) : sig.toString();
-    s += name + "/" + (ms < 0 ? ms.toString() : formatSeconds(ms));
+    s += name + '/' + (ms < 0 ? ms.toString() : formatSeconds(ms));
   }
   return s;
 }
@@ -163,7 +173,10 @@ export function formatStopSchedule(pairs: Int32Array): string {
 /** TERM/10/KILL/5: what `stop` does without --retry. */
 export function defaultStopSchedule(): Int32Array {
   const r = new Int32Array(4);
-  r[0] = SIGTERM; r[1] = 10000; r[2] = SIGKILL; r[3] = 5000;
+  r[0] = SIGTERM;
+  r[1] = 10000;
+  r[2] = SIGKILL;
+  r[3] = 5000;
   return r;
 }
 

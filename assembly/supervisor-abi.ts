@@ -28,8 +28,20 @@ export const A_REAPED: i32 = 12;
 /** [pgid, signal, step] signal what an exited worker left in its group; answer with supLeftoversSignalled. */
 export const A_SIGNAL_LEFTOVERS: i32 = 13;
 const ACTION_NAMES: string[] = [
-  "", "spawn", "signal", "arm-timer", "cancel-timer", "ready", "start-failed", "give-up", "exit", "reloaded",
-  "reload-failed", "escalate", "reaped", "signal-leftovers",
+  '',
+  'spawn',
+  'signal',
+  'arm-timer',
+  'cancel-timer',
+  'ready',
+  'start-failed',
+  'give-up',
+  'exit',
+  'reloaded',
+  'reload-failed',
+  'escalate',
+  'reaped',
+  'signal-leftovers',
 ];
 
 /** supSpawnFailedWith's errno for a spawn that failed with none (a plan refused): a failure like any other. */
@@ -45,7 +57,7 @@ export const SUP_RELOADING: i32 = 2;
 export const SUP_STOPPING: i32 = 3;
 export const SUP_FAILED: i32 = 4;
 export const SUP_EXITED: i32 = 5;
-const SUP_STATE_NAMES: string[] = ["starting", "running", "reloading", "stopping", "failed", "exited"];
+const SUP_STATE_NAMES: string[] = ['starting', 'running', 'reloading', 'stopping', 'failed', 'exited'];
 
 // ---- a worker's state --------------------------------------------------------------------------------------------
 export const WORKER_STARTING: i32 = 0;
@@ -54,13 +66,13 @@ export const WORKER_BACKOFF: i32 = 2;
 export const WORKER_STOPPING: i32 = 3;
 export const WORKER_EXITED: i32 = 4;
 export const WORKER_FAILED: i32 = 5;
-const WORKER_STATE_NAMES: string[] = ["starting", "running", "backoff", "stopping", "exited", "failed"];
+const WORKER_STATE_NAMES: string[] = ['starting', 'running', 'backoff', 'stopping', 'exited', 'failed'];
 
 // ---- why it gave up ----------------------------------------------------------------------------------------------
 export const GIVE_UP_CRASH_LOOP: i32 = 1;
 export const GIVE_UP_STOP_RAN_OUT: i32 = 2;
 export const GIVE_UP_READY_TIMEOUT: i32 = 3;
-const GIVE_UP_NAMES: string[] = ["", "crash-loop", "stop-schedule-ran-out", "ready-timeout"];
+const GIVE_UP_NAMES: string[] = ['', 'crash-loop', 'stop-schedule-ran-out', 'ready-timeout'];
 
 // ---- why a reaped process is gone ----------------------------------------------------------------------------------
 /** Outside a stop and not retired: a crash or an exit, which the restart policy answers. */
@@ -69,7 +81,7 @@ export const EXIT_CAUSE_EXITED: i32 = 0;
 export const EXIT_CAUSE_REPLACED: i32 = 1;
 /** During (or after) a stop. */
 export const EXIT_CAUSE_STOPPED: i32 = 2;
-const EXIT_CAUSE_NAMES: string[] = ["exited", "replaced", "stopped"];
+const EXIT_CAUSE_NAMES: string[] = ['exited', 'replaced', 'stopped'];
 
 // ---- the supervisor's exit codes ----------------------------------------------------------------------------------
 export const SUP_EXIT_OK: i32 = 0;
@@ -80,10 +92,10 @@ export const SUP_EXIT_RAN_OUT: i32 = 2;
 export const RESTART_ON_FAILURE: i32 = 0;
 export const RESTART_ALWAYS: i32 = 1;
 export const RESTART_NEVER: i32 = 2;
-const RESTART_NAMES: string[] = ["on-failure", "always", "never"];
+const RESTART_NAMES: string[] = ['on-failure', 'always', 'never'];
 export const RELOAD_ROLLING: i32 = 0;
 export const RELOAD_SIGNAL: i32 = 1;
-const RELOAD_NAMES: string[] = ["rolling", "signal"];
+const RELOAD_NAMES: string[] = ['rolling', 'signal'];
 
 export const CONFIG_WORKERS: i32 = 0;
 /** RESTART_* */
@@ -108,7 +120,7 @@ export const NO_RESTART_LIMIT: i32 = -1;
 export const START_WHEN_READY: i32 = -1;
 
 function nameIn(names: string[], code: i32): string {
-  return code >= 0 && code < names.length ? names[code] : "";
+  return code >= 0 && code < names.length ? names[code] : '';
 }
 
 function codeIn(names: string[], name: string): i32 {
@@ -117,16 +129,30 @@ function codeIn(names: string[], name: string): i32 {
 }
 
 /** "spawn", "signal", ... for an A_* kind; "" for no action. */
-export function actionName(kind: i32): string { return nameIn(ACTION_NAMES, kind); }
+export function actionName(kind: i32): string {
+  return nameIn(ACTION_NAMES, kind);
+}
 /** "starting", "running", "reloading", "stopping", "failed", "exited"; "" for no state (a bad handle's -1). */
-export function supStateName(state: i32): string { return nameIn(SUP_STATE_NAMES, state); }
+export function supStateName(state: i32): string {
+  return nameIn(SUP_STATE_NAMES, state);
+}
 /** "starting", "running", "backoff", "stopping", "exited", "failed". */
-export function workerStateName(state: i32): string { return nameIn(WORKER_STATE_NAMES, state); }
+export function workerStateName(state: i32): string {
+  return nameIn(WORKER_STATE_NAMES, state);
+}
 /** "crash-loop", "stop-schedule-ran-out", "ready-timeout". */
-export function giveUpReasonName(reason: i32): string { return nameIn(GIVE_UP_NAMES, reason); }
+export function giveUpReasonName(reason: i32): string {
+  return nameIn(GIVE_UP_NAMES, reason);
+}
 /** "exited", "replaced", "stopped". */
-export function exitCauseName(cause: i32): string { return nameIn(EXIT_CAUSE_NAMES, cause); }
+export function exitCauseName(cause: i32): string {
+  return nameIn(EXIT_CAUSE_NAMES, cause);
+}
 /** RESTART_* for "on-failure", "always", "never"; -1 otherwise. */
-export function restartCode(name: string): i32 { return codeIn(RESTART_NAMES, name); }
+export function restartCode(name: string): i32 {
+  return codeIn(RESTART_NAMES, name);
+}
 /** RELOAD_* for "rolling", "signal"; -1 otherwise. */
-export function reloadModeCode(name: string): i32 { return codeIn(RELOAD_NAMES, name); }
+export function reloadModeCode(name: string): i32 {
+  return codeIn(RELOAD_NAMES, name);
+}

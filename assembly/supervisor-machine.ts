@@ -1,10 +1,22 @@
 // The supervisor machine's data: one Machine per supervisor, its workers (tasks) and their processes, and the small
 // helpers every concern uses (emitting actions, timers, finding processes, describing how a worker ended).
-import { A_ARM_TIMER, A_CANCEL_TIMER, CONFIG_BACKOFF_MAX_MS, CONFIG_BACKOFF_MIN_MS, CONFIG_MAX_RESTARTS,
-  CONFIG_MIN_UPTIME_MS, CONFIG_READY_TIMEOUT_MS, CONFIG_RELOAD, CONFIG_RESTART, CONFIG_RESTART_WINDOW_MS,
-  CONFIG_START_MS, CONFIG_WORKERS, WORKER_STARTING } from "./supervisor-abi";
-import { defaultStopSchedule } from "./stop-schedule";
-import { describeWaitStatus } from "./wait-status";
+import {
+  A_ARM_TIMER,
+  A_CANCEL_TIMER,
+  CONFIG_BACKOFF_MAX_MS,
+  CONFIG_BACKOFF_MIN_MS,
+  CONFIG_MAX_RESTARTS,
+  CONFIG_MIN_UPTIME_MS,
+  CONFIG_READY_TIMEOUT_MS,
+  CONFIG_RELOAD,
+  CONFIG_RESTART,
+  CONFIG_RESTART_WINDOW_MS,
+  CONFIG_START_MS,
+  CONFIG_WORKERS,
+  WORKER_STARTING,
+} from './supervisor-abi';
+import { defaultStopSchedule } from './stop-schedule';
+import { describeWaitStatus } from './wait-status';
 
 // A process's role: the task's worker, a reload replacement not ready yet, or one being retired.
 export const P_MAIN: i32 = 0;
@@ -31,7 +43,13 @@ export class Proc {
   replaced: bool = false;
   /** It outlived a stop step and got a later one. */
   escalated: bool = false;
-  constructor(public pid: i32, public task: i32, public role: i32, public spawnedAt: f64, public gen: i32) {}
+  constructor(
+    public pid: i32,
+    public task: i32,
+    public role: i32,
+    public spawnedAt: f64,
+    public gen: i32,
+  ) {}
 }
 
 export class Worker {
@@ -43,7 +61,7 @@ export class Worker {
   lastStatus: i32 = -1;
   lastErrno: i32 = 0;
   /** The host's words for the last failed spawn ("EMFILE: too many open files, pipe"), quoted by failure texts. */
-  spawnError: string = "";
+  spawnError: string = '';
   startedAt: f64 = -1;
   backoffTimer: i32 = 0;
   everReady: bool = false;
@@ -54,7 +72,10 @@ export class Worker {
 /** What an exited worker left in its process group, being walked through the stop schedule. */
 export class Leftovers {
   timer: i32 = 0;
-  constructor(public pgid: i32, public step: i32) {}
+  constructor(
+    public pgid: i32,
+    public step: i32,
+  ) {}
 }
 
 export class Machine {
@@ -84,8 +105,8 @@ export class Machine {
   stopStep: i32 = 0;
   /** How many processes needed a stop schedule's later steps. */
   escalations: i32 = 0;
-  reason: string = "";
-  notRestarted: string = "";
+  reason: string = '';
+  notRestarted: string = '';
   restartTimes: f64[] = [];
   restartTasks: i32[] = [];
   reloading: bool = false;
@@ -113,7 +134,10 @@ export class Machine {
 }
 
 export function emit(m: Machine, kind: i32, a: i32, b: i32, c: i32): void {
-  m.out.push(kind); m.out.push(a); m.out.push(b); m.out.push(c);
+  m.out.push(kind);
+  m.out.push(a);
+  m.out.push(b);
+  m.out.push(c);
 }
 
 export function flush(m: Machine): Int32Array {
@@ -134,13 +158,13 @@ export function cancel(m: Machine, id: i32): void {
 }
 
 /** How a worker's process ended: its wait status, or the spawn's failure in the host's words. */
-export function describeEnd(status: i32, errno: i32, why: string = ""): string {
-  if (errno != 0) return why.length ? "could not be spawned: " + why : "could not be spawned (errno " + errno.toString() + ")";
+export function describeEnd(status: i32, errno: i32, why: string = ''): string {
+  if (errno != 0) return why.length ? 'could not be spawned: ' + why : 'could not be spawned (errno ' + errno.toString() + ')';
   return describeWaitStatus(status);
 }
 
 export function duration(ms: i32): string {
-  return ms % 1000 == 0 ? (ms / 1000).toString() + "s" : ms.toString() + "ms";
+  return ms % 1000 == 0 ? (ms / 1000).toString() + 's' : ms.toString() + 'ms';
 }
 
 export function findProc(m: Machine, pid: i32): Proc | null {
@@ -168,7 +192,11 @@ export function addProc(m: Machine, p: Proc): void {
 }
 
 export function removeProc(m: Machine, p: Proc): void {
-  for (let i = 0; i < m.procs.length; i++) if (m.procs[i] === p) { m.procs.splice(i, 1); return; }
+  for (let i = 0; i < m.procs.length; i++)
+    if (m.procs[i] === p) {
+      m.procs.splice(i, 1);
+      return;
+    }
 }
 
 export function anyPending(m: Machine): bool {

@@ -1,7 +1,7 @@
 // Reload: SIGHUP to every ready worker, or a rolling replacement one task at a time (the new process ready before
 // the old one is retired with the stop schedule).
-import { A_RELOADED, A_SIGNAL, A_SPAWN, RELOAD_SIGNAL, WORKER_STOPPING } from "./supervisor-abi";
-import { emit, Machine, mainProc, P_MAIN, PEND_NEW, PEND_NONE } from "./supervisor-machine";
+import { A_RELOADED, A_SIGNAL, A_SPAWN, RELOAD_SIGNAL, WORKER_STOPPING } from './supervisor-abi';
+import { emit, Machine, mainProc, P_MAIN, PEND_NEW, PEND_NONE } from './supervisor-machine';
 
 const SIGHUP: i32 = 1;
 const TO_PROCESS: i32 = 0;
@@ -26,7 +26,10 @@ export function doReload(m: Machine): void {
     emit(m, A_RELOADED, 0, 0, 0);
     return;
   }
-  if (m.reloading) { m.reloadAgain = true; return; }
+  if (m.reloading) {
+    m.reloadAgain = true;
+    return;
+  }
   m.reloading = true;
   m.reloadGen++;
   m.reloadTask = -1;

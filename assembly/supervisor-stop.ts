@@ -1,17 +1,33 @@
 // Stopping: the whole service on `stop` or a failure, one process on its own (retired by a reload, not ready in
 // time), and what an exited worker left in its group. Every one walks the stop schedule with stop-schedule.ts's steps.
-import { A_ESCALATE, A_EXIT, A_GAVE_UP, A_SIGNAL, A_SIGNAL_LEFTOVERS, GIVE_UP_STOP_RAN_OUT, SUP_EXIT_FAILED,
-  SUP_EXIT_OK, SUP_EXIT_RAN_OUT, WORKER_EXITED, WORKER_FAILED, WORKER_RUNNING, WORKER_STARTING, WORKER_STOPPING,
-} from "./supervisor-abi";
-import { anyPending, arm, cancel, emit, Leftovers, Machine, Proc, T_STOP } from "./supervisor-machine";
-import { advanceReload, clearReload } from "./supervisor-reload";
-import { formatStopSchedule, stopNextStep, stopStepRanOut, stopStepSignal, stopStepTimeout } from "./stop-schedule";
-import { waitSucceeded } from "./wait-status";
+import {
+  A_ESCALATE,
+  A_EXIT,
+  A_GAVE_UP,
+  A_SIGNAL,
+  A_SIGNAL_LEFTOVERS,
+  GIVE_UP_STOP_RAN_OUT,
+  SUP_EXIT_FAILED,
+  SUP_EXIT_OK,
+  SUP_EXIT_RAN_OUT,
+  WORKER_EXITED,
+  WORKER_FAILED,
+  WORKER_RUNNING,
+  WORKER_STARTING,
+  WORKER_STOPPING,
+} from './supervisor-abi';
+import { anyPending, arm, cancel, emit, Leftovers, Machine, Proc, T_STOP } from './supervisor-machine';
+import { advanceReload, clearReload } from './supervisor-reload';
+import { formatStopSchedule, stopNextStep, stopStepRanOut, stopStepSignal, stopStepTimeout } from './stop-schedule';
+import { waitSucceeded } from './wait-status';
 
 const TO_GROUP: i32 = 1;
 
 export function finish(m: Machine, code: i32): void {
-  if (m.stopTimer != 0) { cancel(m, m.stopTimer); m.stopTimer = 0; }
+  if (m.stopTimer != 0) {
+    cancel(m, m.stopTimer);
+    m.stopTimer = 0;
+  }
   dropLeftovers(m);
   emit(m, A_EXIT, code, 0, 0);
   m.done = true;
@@ -28,7 +44,10 @@ export function stopCode(m: Machine): i32 {
 function stopSignal(m: Machine, p: Proc, from: i32, to: i32): void {
   if (to > 0) {
     emit(m, A_ESCALATE, p.pid, from, to);
-    if (!p.escalated) { p.escalated = true; m.escalations++; }
+    if (!p.escalated) {
+      p.escalated = true;
+      m.escalations++;
+    }
   }
   emit(m, A_SIGNAL, p.pid, stopStepSignal(m.schedule, to), TO_GROUP);
 }
@@ -60,9 +79,16 @@ export function enterStop(m: Machine, failing: bool): void {
   }
   for (let i = 0; i < m.procs.length; i++) {
     const p = m.procs[i];
-    if (p.timer != 0) { cancel(m, p.timer); p.timer = 0; p.timerKind = 0; }
+    if (p.timer != 0) {
+      cancel(m, p.timer);
+      p.timer = 0;
+      p.timerKind = 0;
+    }
   }
-  if (m.procs.length == 0 && !anyPending(m)) { finish(m, stopCode(m)); return; }
+  if (m.procs.length == 0 && !anyPending(m)) {
+    finish(m, stopCode(m));
+    return;
+  }
   m.stopStep = 0;
   for (let i = 0; i < m.procs.length; i++) stopSignal(m, m.procs[i], 0, 0);
   m.stopTimer = arm(m, stopStepTimeout(m.schedule, 0));
@@ -75,8 +101,13 @@ export function stopTimerFired(m: Machine): void {
     emit(m, A_GAVE_UP, GIVE_UP_STOP_RAN_OUT, 0, 0);
     if (!m.failing) {
       const left = m.procs.length;
-      m.reason = "stop schedule " + formatStopSchedule(m.schedule) + " ran out with " + left.toString() +
-        (left == 1 ? " process" : " processes") + " still alive";
+      m.reason =
+        'stop schedule ' +
+        formatStopSchedule(m.schedule) +
+        ' ran out with ' +
+        left.toString() +
+        (left == 1 ? ' process' : ' processes') +
+        ' still alive';
     }
     finish(m, m.failing ? SUP_EXIT_FAILED : SUP_EXIT_RAN_OUT);
     return;
@@ -89,7 +120,10 @@ export function stopTimerFired(m: Machine): void {
 
 // One process on its own schedule (a reload's old worker, a worker or replacement not ready in time).
 export function retire(m: Machine, p: Proc): void {
-  if (p.timer != 0) { cancel(m, p.timer); p.timer = 0; }
+  if (p.timer != 0) {
+    cancel(m, p.timer);
+    p.timer = 0;
+  }
   p.step = 0;
   stopSignal(m, p, 0, 0);
   p.timer = arm(m, stopStepTimeout(m.schedule, 0));

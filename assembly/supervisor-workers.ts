@@ -1,13 +1,48 @@
 // A worker's life outside a stop: spawned, ready (or not in time), gone; then restarted with backoff, given up on in a
 // crash loop, or left exited by the restart policy.
-import { A_GAVE_UP, A_READY, A_RELOAD_FAILED, A_RELOADED, A_SPAWN, A_START_FAILED, GIVE_UP_CRASH_LOOP,
-  GIVE_UP_READY_TIMEOUT, RELOAD_NOT_READY, RESTART_ALWAYS, RESTART_NEVER, SUP_EXIT_FAILED, SUP_EXIT_OK, WORKER_BACKOFF,
-  WORKER_EXITED, WORKER_FAILED, WORKER_RUNNING, WORKER_STARTING, WORKER_STOPPING } from "./supervisor-abi";
-import { arm, cancel, describeEnd, duration, emit, findProc, Machine, P_MAIN, P_NEW, P_OLD, PEND_MAIN, PEND_NONE, Proc,
-  T_READY_TIMEOUT, T_START, T_STOP, Worker } from "./supervisor-machine";
-import { advanceReload, clearReload, doReload } from "./supervisor-reload";
-import { enterStop, finish, retire } from "./supervisor-stop";
-import { exitedStatus, waitSucceeded } from "./wait-status";
+import {
+  A_GAVE_UP,
+  A_READY,
+  A_RELOAD_FAILED,
+  A_RELOADED,
+  A_SPAWN,
+  A_START_FAILED,
+  GIVE_UP_CRASH_LOOP,
+  GIVE_UP_READY_TIMEOUT,
+  RELOAD_NOT_READY,
+  RESTART_ALWAYS,
+  RESTART_NEVER,
+  SUP_EXIT_FAILED,
+  SUP_EXIT_OK,
+  WORKER_BACKOFF,
+  WORKER_EXITED,
+  WORKER_FAILED,
+  WORKER_RUNNING,
+  WORKER_STARTING,
+  WORKER_STOPPING,
+} from './supervisor-abi';
+import {
+  arm,
+  cancel,
+  describeEnd,
+  duration,
+  emit,
+  findProc,
+  Machine,
+  P_MAIN,
+  P_NEW,
+  P_OLD,
+  PEND_MAIN,
+  PEND_NONE,
+  Proc,
+  T_READY_TIMEOUT,
+  T_START,
+  T_STOP,
+  Worker,
+} from './supervisor-machine';
+import { advanceReload, clearReload, doReload } from './supervisor-reload';
+import { enterStop, finish, retire } from './supervisor-stop';
+import { exitedStatus, waitSucceeded } from './wait-status';
 
 /** The least wait before retrying a worker that could not be spawned at all. */
 const SPAWN_RETRY_MS: f64 = 100;
@@ -44,7 +79,11 @@ function allEverReady(m: Machine): bool {
 }
 
 export function markReady(m: Machine, p: Proc): void {
-  if (p.timer != 0) { cancel(m, p.timer); p.timer = 0; p.timerKind = 0; }
+  if (p.timer != 0) {
+    cancel(m, p.timer);
+    p.timer = 0;
+    p.timerKind = 0;
+  }
   p.ready = true;
   const w = m.workers[p.task];
   if (p.role == P_NEW) {
@@ -71,7 +110,10 @@ export function markReady(m: Machine, p: Proc): void {
     if (allEverReady(m)) {
       m.firstReady = true;
       emit(m, A_READY, 0, 0, 0);
-      if (m.reloadDeferred) { m.reloadDeferred = false; doReload(m); }
+      if (m.reloadDeferred) {
+        m.reloadDeferred = false;
+        doReload(m);
+      }
     }
   } else if (m.reloading && !m.reloadReplaced && p.pid == m.reloadNewPid) {
     advanceReload(m); // a replacement that took over from an old worker that died meanwhile
@@ -82,7 +124,7 @@ export function readyTimedOut(m: Machine, p: Proc): void {
   const w = m.workers[p.task];
   if (!m.firstReady) {
     w.state = WORKER_FAILED;
-    m.reason = "worker " + p.task.toString() + " was not ready within " + duration(m.readyTimeout);
+    m.reason = 'worker ' + p.task.toString() + ' was not ready within ' + duration(m.readyTimeout);
     emit(m, A_GAVE_UP, GIVE_UP_READY_TIMEOUT, 0, 0);
     enterStop(m, true);
     return;
@@ -103,7 +145,7 @@ export function readyTimedOut(m: Machine, p: Proc): void {
 }
 
 function recordFailureText(m: Machine, w: Worker): void {
-  m.notRestarted = "worker " + w.task.toString() + " " + describeEnd(w.lastStatus, w.lastErrno, w.spawnError) + " and was not restarted";
+  m.notRestarted = 'worker ' + w.task.toString() + ' ' + describeEnd(w.lastStatus, w.lastErrno, w.spawnError) + ' and was not restarted';
 }
 
 // Every worker is gone for good (clean exits not restarted, restart=never): exit 0 if all were clean.
@@ -116,7 +158,10 @@ export function checkAllExited(m: Machine): void {
     if (w.state == WORKER_FAILED) failed = true;
   }
   if (failed) m.reason = m.notRestarted;
-  if (m.reloading) { clearReload(m); emit(m, A_RELOADED, 0, 0, 0); }
+  if (m.reloading) {
+    clearReload(m);
+    emit(m, A_RELOADED, 0, 0, 0);
+  }
   finish(m, failed ? SUP_EXIT_FAILED : SUP_EXIT_OK);
 }
 
@@ -135,9 +180,10 @@ export function workerGone(m: Machine, w: Worker, t: f64, status: i32, errno: i3
   if (!m.firstReady) {
     w.state = WORKER_FAILED;
     emit(m, A_START_FAILED, task, status, pid);
-    m.reason = errno != 0 && w.spawnError.length
-      ? "could not spawn worker " + task.toString() + ": " + w.spawnError
-      : "worker " + task.toString() + " " + describeEnd(status, errno) + (errno != 0 ? "" : " before it was ready");
+    m.reason =
+      errno != 0 && w.spawnError.length
+        ? 'could not spawn worker ' + task.toString() + ': ' + w.spawnError
+        : 'worker ' + task.toString() + ' ' + describeEnd(status, errno) + (errno != 0 ? '' : ' before it was ready');
     enterStop(m, true);
     return;
   }
@@ -161,18 +207,32 @@ export function workerGone(m: Machine, w: Worker, t: f64, status: i32, errno: i3
     if (count > m.maxRestarts) {
       let same = true;
       for (let i = 0; i < m.restartTasks.length; i++) if (m.restartTasks[i] != task) same = false;
-      const times = count.toString() + (count == 1 ? " time" : " times") + (m.window > 0 ? " in " + duration(m.window) : "");
+      const times = count.toString() + (count == 1 ? ' time' : ' times') + (m.window > 0 ? ' in ' + duration(m.window) : '');
       const last = describeEnd(status, errno, w.spawnError);
-      giveUp(m, w, same
-        ? "worker " + task.toString() + " restarted " + times + "; last: " + last
-        : "workers restarted " + times + "; last: worker " + task.toString() + " " + last);
+      giveUp(
+        m,
+        w,
+        same
+          ? 'worker ' + task.toString() + ' restarted ' + times + '; last: ' + last
+          : 'workers restarted ' + times + '; last: worker ' + task.toString() + ' ' + last,
+      );
       return;
     }
     // Decision: a crash loop is also a worker failing maxRestarts + 1 times in a row, each before it was up
     // minUptime. Unlike a count within a window, this survives the backoff: doubling delays never spread it out of reach.
     if (w.consecutive > m.maxRestarts) {
-      giveUp(m, w, "worker " + task.toString() + " failed " + w.consecutive.toString() + " times in a row without staying up " +
-        duration(m.minUptime) + "; last: " + describeEnd(status, errno, w.spawnError));
+      giveUp(
+        m,
+        w,
+        'worker ' +
+          task.toString() +
+          ' failed ' +
+          w.consecutive.toString() +
+          ' times in a row without staying up ' +
+          duration(m.minUptime) +
+          '; last: ' +
+          describeEnd(status, errno, w.spawnError),
+      );
       return;
     }
     m.restartTimes.push(t);

@@ -1,18 +1,76 @@
 // The supervisor's state machine (tornado fork_processes + pm2/supervisord restarts): events in, 4-int action records
 // out (supervisor-abi.ts names them). Time is the caller's clock in ms. Decisions the brief left open are marked
 // "Decision:" in supervisor-workers.ts, supervisor-reload.ts and supervisor-stop.ts; this file is the host's API.
-import { A_REAPED, CONFIG_LENGTH, EXIT_CAUSE_EXITED, EXIT_CAUSE_REPLACED, EXIT_CAUSE_STOPPED, RELOAD_SIGNAL,
-  RESTART_NEVER, START_WHEN_READY, SUP_EXITED, SUP_FAILED, SUP_RELOADING, SUP_RUNNING, SUP_STARTING, SUP_STOPPING,
-  WORKER_EXITED, WORKER_FAILED, WORKER_STARTING, WORKER_STOPPING, CONFIG_WORKERS, CONFIG_RESTART, CONFIG_BACKOFF_MIN_MS,
-  CONFIG_BACKOFF_MAX_MS, CONFIG_MIN_UPTIME_MS, CONFIG_MAX_RESTARTS, CONFIG_RESTART_WINDOW_MS, CONFIG_START_MS,
-  CONFIG_READY_TIMEOUT_MS, CONFIG_RELOAD, NO_RESTART_LIMIT, A_RELOAD_FAILED } from "./supervisor-abi";
-import { addProc, anyPending, cancel, describeEnd, emit, findProc, flush, Machine, mainProc, P_MAIN, P_NEW, P_OLD, PEND_MAIN, PEND_NEW,
-  PEND_NONE, Proc, removeProc, T_READY_TIMEOUT, T_START, T_STOP, Worker } from "./supervisor-machine";
-import { clearReload, advanceReload, doReload } from "./supervisor-reload";
-import { enterStop, finish, retire, leftoversSignalled, leftoversTimerFired, procStopFired, startLeftovers, stopCode,
-  stopLateComer, stopTimerFired } from "./supervisor-stop";
-import { armReadiness, checkAllExited, markReady, readyTimedOut, spawnMain, spawnStatus, workerGone } from "./supervisor-workers";
-import { stopStepSignal, stopStepTimeout, validStopSchedule } from "./stop-schedule";
+import {
+  A_REAPED,
+  CONFIG_LENGTH,
+  EXIT_CAUSE_EXITED,
+  EXIT_CAUSE_REPLACED,
+  EXIT_CAUSE_STOPPED,
+  RELOAD_SIGNAL,
+  RESTART_NEVER,
+  START_WHEN_READY,
+  SUP_EXITED,
+  SUP_FAILED,
+  SUP_RELOADING,
+  SUP_RUNNING,
+  SUP_STARTING,
+  SUP_STOPPING,
+  WORKER_EXITED,
+  WORKER_FAILED,
+  WORKER_STARTING,
+  WORKER_STOPPING,
+  CONFIG_WORKERS,
+  CONFIG_RESTART,
+  CONFIG_BACKOFF_MIN_MS,
+  CONFIG_BACKOFF_MAX_MS,
+  CONFIG_MIN_UPTIME_MS,
+  CONFIG_MAX_RESTARTS,
+  CONFIG_RESTART_WINDOW_MS,
+  CONFIG_START_MS,
+  CONFIG_READY_TIMEOUT_MS,
+  CONFIG_RELOAD,
+  NO_RESTART_LIMIT,
+  A_RELOAD_FAILED,
+} from './supervisor-abi';
+import {
+  addProc,
+  anyPending,
+  cancel,
+  describeEnd,
+  emit,
+  findProc,
+  flush,
+  Machine,
+  mainProc,
+  P_MAIN,
+  P_NEW,
+  P_OLD,
+  PEND_MAIN,
+  PEND_NEW,
+  PEND_NONE,
+  Proc,
+  removeProc,
+  T_READY_TIMEOUT,
+  T_START,
+  T_STOP,
+  Worker,
+} from './supervisor-machine';
+import { clearReload, advanceReload, doReload } from './supervisor-reload';
+import {
+  enterStop,
+  finish,
+  retire,
+  leftoversSignalled,
+  leftoversTimerFired,
+  procStopFired,
+  startLeftovers,
+  stopCode,
+  stopLateComer,
+  stopTimerFired,
+} from './supervisor-stop';
+import { armReadiness, checkAllExited, markReady, readyTimedOut, spawnMain, spawnStatus, workerGone } from './supervisor-workers';
+import { stopStepSignal, stopStepTimeout, validStopSchedule } from './stop-schedule';
 
 const MAX_WORKERS: i32 = 1024;
 
@@ -30,10 +88,21 @@ function validConfig(c: Int32Array): bool {
   const workers = c[CONFIG_WORKERS];
   const restart = c[CONFIG_RESTART];
   const reload = c[CONFIG_RELOAD];
-  return workers >= 1 && workers <= MAX_WORKERS && restart >= 0 && restart <= RESTART_NEVER &&
-    c[CONFIG_BACKOFF_MIN_MS] >= 0 && c[CONFIG_BACKOFF_MAX_MS] >= c[CONFIG_BACKOFF_MIN_MS] && c[CONFIG_MIN_UPTIME_MS] >= 0 &&
-    c[CONFIG_MAX_RESTARTS] >= NO_RESTART_LIMIT && c[CONFIG_RESTART_WINDOW_MS] >= 0 && c[CONFIG_START_MS] >= START_WHEN_READY &&
-    c[CONFIG_READY_TIMEOUT_MS] >= 0 && reload >= 0 && reload <= RELOAD_SIGNAL;
+  return (
+    workers >= 1 &&
+    workers <= MAX_WORKERS &&
+    restart >= 0 &&
+    restart <= RESTART_NEVER &&
+    c[CONFIG_BACKOFF_MIN_MS] >= 0 &&
+    c[CONFIG_BACKOFF_MAX_MS] >= c[CONFIG_BACKOFF_MIN_MS] &&
+    c[CONFIG_MIN_UPTIME_MS] >= 0 &&
+    c[CONFIG_MAX_RESTARTS] >= NO_RESTART_LIMIT &&
+    c[CONFIG_RESTART_WINDOW_MS] >= 0 &&
+    c[CONFIG_START_MS] >= START_WHEN_READY &&
+    c[CONFIG_READY_TIMEOUT_MS] >= 0 &&
+    reload >= 0 &&
+    reload <= RELOAD_SIGNAL
+  );
 }
 
 /** A new machine from CONFIG_LENGTH slots named CONFIG_*; 0 if the config is out of range. */
@@ -101,10 +170,13 @@ export function supSpawned(h: i32, t: f64, task: i32, pid: i32): Int32Array {
   w.pending = PEND_NONE;
   const forReload = kind == PEND_NEW && m.reloading && m.reloadTask == task;
   let role = P_MAIN;
-  if (kind == PEND_NEW) role = forReload && m.reloadOldGone ? P_MAIN : (forReload ? P_NEW : P_OLD);
+  if (kind == PEND_NEW) role = forReload && m.reloadOldGone ? P_MAIN : forReload ? P_NEW : P_OLD;
   const p = new Proc(pid, task, role, t, w.pendingGen);
   addProc(m, p);
-  if (role == P_MAIN) { w.startedAt = t; w.readyTimedOut = false; }
+  if (role == P_MAIN) {
+    w.startedAt = t;
+    w.readyTimedOut = false;
+  }
   if (forReload) m.reloadNewPid = pid;
   if (m.done) return flush(m);
   if (m.stopping) stopLateComer(m, pid);
@@ -127,7 +199,12 @@ export function supSpawnFailedWith(h: i32, t: f64, task: i32, errno: i32, why: s
   const ownsTask = kind == PEND_MAIN || (forReload && m.reloadOldGone);
   if (m.done) return flush(m);
   if (m.stopping) {
-    if (ownsTask) { w.lastStatus = status; w.lastErrno = errno; w.spawnError = why; w.state = WORKER_FAILED; }
+    if (ownsTask) {
+      w.lastStatus = status;
+      w.lastErrno = errno;
+      w.spawnError = why;
+      w.state = WORKER_FAILED;
+    }
     if (m.procs.length == 0 && !anyPending(m)) finish(m, stopCode(m));
     return flush(m);
   }
@@ -144,7 +221,7 @@ export function supSpawnFailedWith(h: i32, t: f64, task: i32, errno: i32, why: s
 }
 
 export function supSpawnFailed(h: i32, t: f64, task: i32, errno: i32): Int32Array {
-  return supSpawnFailedWith(h, t, task, errno, "");
+  return supSpawnFailedWith(h, t, task, errno, '');
 }
 
 export function supReady(h: i32, t: f64, pid: i32): Int32Array {
@@ -186,12 +263,18 @@ export function supExited(h: i32, t: f64, pid: i32, rawStatus: i32): Int32Array 
   emit(m, A_REAPED, pid, p.task, cause);
   removeProc(m, p);
   const w = m.workers[p.task];
-  if (p.role == P_MAIN) { w.lastStatus = rawStatus; w.lastErrno = 0; }
+  if (p.role == P_MAIN) {
+    w.lastStatus = rawStatus;
+    w.lastErrno = 0;
+  }
   if (m.done) {
     if (p.role == P_MAIN && w.state == WORKER_STOPPING) w.state = WORKER_EXITED;
     return flush(m);
   }
-  if (p.timer != 0) { cancel(m, p.timer); p.timer = 0; }
+  if (p.timer != 0) {
+    cancel(m, p.timer);
+    p.timer = 0;
+  }
   if (m.stopping) {
     if (p.role == P_MAIN && w.state != WORKER_FAILED) w.state = WORKER_EXITED;
     if (m.procs.length == 0 && !anyPending(m)) finish(m, stopCode(m));
@@ -204,7 +287,10 @@ export function supExited(h: i32, t: f64, pid: i32, rawStatus: i32): Int32Array 
       m.reloadOldGone = true;
       w.state = WORKER_STARTING;
       const np = m.reloadNewPid != 0 ? findProc(m, m.reloadNewPid) : null;
-      if (np != null) { np.role = P_MAIN; w.startedAt = np.spawnedAt; }
+      if (np != null) {
+        np.role = P_MAIN;
+        w.startedAt = np.spawnedAt;
+      }
       afterExit(m, pid);
       return flush(m);
     }
@@ -347,7 +433,7 @@ export function supWorkerLastStatus(h: i32, task: i32): i32 {
 /** How the task's last process ended ("exited 1", "could not be spawned: EMFILE: ..."); "" if none has yet. */
 export function supWorkerLastExit(h: i32, task: i32): string {
   const w = worker(h, task);
-  if (w == null || w.lastStatus < 0) return "";
+  if (w == null || w.lastStatus < 0) return '';
   return describeEnd(w.lastStatus, w.lastErrno, w.spawnError);
 }
 
@@ -359,7 +445,7 @@ export function supWorkerStartedAt(h: i32, task: i32): f64 {
 
 export function supFailureReason(h: i32): string {
   const m = get(h);
-  return m == null ? "" : m.reason;
+  return m == null ? '' : m.reason;
 }
 
 /** Every live pid the machine knows: workers, reload replacements, processes being retired. */

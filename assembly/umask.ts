@@ -6,7 +6,7 @@ const DEFAULT_MASK: i32 = 0o022;
 const MAX_TEXT: i32 = 64;
 
 // The reason the last parse failed; parseUmask and umaskError share one parser.
-let failure: string = "";
+let failure: string = '';
 
 function fail(reason: string): i32 {
   failure = reason;
@@ -15,7 +15,7 @@ function fail(reason: string): i32 {
 
 // Quotes one character for an error line, spelling out control characters so the line stays one line.
 function showChar(c: i32): string {
-  if (c < 32 || c == 127) return "character " + c.toString();
+  if (c < 32 || c == 127) return 'character ' + c.toString();
   return "'" + String.fromCharCode(c) + "'";
 }
 
@@ -27,15 +27,15 @@ function parseOctal(text: string): i32 {
   const n = text.length;
   let i = 0;
   if (n >= 2 && text.charCodeAt(0) == 48 && (text.charCodeAt(1) | 32) == 111) i = 2; // "0o" or "0O"
-  if (i == n) return fail("no digits after " + quote(text));
+  if (i == n) return fail('no digits after ' + quote(text));
   let value = 0;
   for (let j = i; j < n; j++) {
     const c = text.charCodeAt(j);
-    if (c < 48 || c > 55) return fail(showChar(c) + " is not an octal digit");
+    if (c < 48 || c > 55) return fail(showChar(c) + ' is not an octal digit');
     value = (value << 3) | (c - 48);
   }
-  if (n - i > 4) return fail("too long (at most 4 octal digits)");
-  if (value > 0o777) return fail("out of range (at most 0777)");
+  if (n - i > 4) return fail('too long (at most 4 octal digits)');
+  if (value > 0o777) return fail('out of range (at most 0777)');
   return value;
 }
 
@@ -61,11 +61,11 @@ function parseSymbolic(text: string): i32 {
   let mask = DEFAULT_MASK;
   let start = 0;
   while (true) {
-    let end = text.indexOf(",", start);
+    let end = text.indexOf(',', start);
     if (end < 0) end = n;
     const clause = text.substring(start, end);
     const len = clause.length;
-    if (len == 0) return fail("empty clause (stray comma)");
+    if (len == 0) return fail('empty clause (stray comma)');
     let who = 0;
     let i = 0;
     while (i < len) {
@@ -77,15 +77,15 @@ function parseSymbolic(text: string): i32 {
     if (i == len) return fail("missing '=' in " + quote(clause));
     const op = clause.charCodeAt(i);
     if (op == 43 || op == 45) {
-      return fail("operator " + showChar(op) + " in " + quote(clause) + " is not supported, only '=' as umask -S prints");
+      return fail('operator ' + showChar(op) + ' in ' + quote(clause) + " is not supported, only '=' as umask -S prints");
     }
-    if (op != 61) return fail(showChar(op) + " is not one of u, g, o, a in " + quote(clause));
+    if (op != 61) return fail(showChar(op) + ' is not one of u, g, o, a in ' + quote(clause));
     if (who == 0) return fail("no class (u, g, o, a) before '=' in " + quote(clause));
     let allow = 0;
     for (i++; i < len; i++) {
       const c = clause.charCodeAt(i);
       const bit = permBit(c);
-      if (bit == 0) return fail(showChar(c) + " is not one of r, w, x in " + quote(clause));
+      if (bit == 0) return fail(showChar(c) + ' is not one of r, w, x in ' + quote(clause));
       allow |= bit;
     }
     // The clause names what is allowed; the mask of the named classes is its complement.
@@ -97,10 +97,10 @@ function parseSymbolic(text: string): i32 {
 }
 
 function parse(text: string): i32 {
-  failure = "";
+  failure = '';
   const n = text.length;
-  if (n == 0) return fail("empty");
-  if (n > MAX_TEXT) return fail("too long");
+  if (n == 0) return fail('empty');
+  if (n > MAX_TEXT) return fail('too long');
   const c = text.charCodeAt(0);
   // A leading letter, '=', '+' or ',' can only be meant as symbolic; anything else reads as octal.
   const letter = (c | 32) >= 97 && (c | 32) <= 122;
@@ -131,22 +131,22 @@ export function dirMode(mask: i32): i32 {
 
 /** "0022", as `umask` prints it; "" for a mask outside 0..0o777. */
 export function formatUmaskOctal(mask: i32): string {
-  if (mask < 0 || mask > 0o777) return "";
-  let out = "0";
+  if (mask < 0 || mask > 0o777) return '';
+  let out = '0';
   for (let shift = 6; shift >= 0; shift -= 3) out += String.fromCharCode(48 + ((mask >> shift) & 7));
   return out;
 }
 
 /** "u=rwx,g=rx,o=rx", as `umask -S` prints it; "" for a mask outside 0..0o777. */
 export function formatUmaskSymbolic(mask: i32): string {
-  if (mask < 0 || mask > 0o777) return "";
-  let out = "";
+  if (mask < 0 || mask > 0o777) return '';
+  let out = '';
   for (let shift = 6; shift >= 0; shift -= 3) {
     const allow = ~(mask >> shift) & 7;
-    out += shift == 6 ? "u=" : shift == 3 ? ",g=" : ",o=";
-    if (allow & 4) out += "r";
-    if (allow & 2) out += "w";
-    if (allow & 1) out += "x";
+    out += shift == 6 ? 'u=' : shift == 3 ? ',g=' : ',o=';
+    if (allow & 4) out += 'r';
+    if (allow & 2) out += 'w';
+    if (allow & 1) out += 'x';
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Decodes a raw Linux wait status (as waitpid fills it) into what happened and the exit code a shell would report.
-import { signalName } from "./signals";
+import { signalName } from './signals';
 
 export const WAIT_EXITED: i32 = 0;
 export const WAIT_KILLED: i32 = 1;
@@ -53,15 +53,15 @@ export function shellExitCode(status: i32): i32 {
 
 function nameOf(signal: i32): string {
   const name = signalName(signal);
-  return name.length ? name : "signal " + signal.toString();
+  return name.length ? name : 'signal ' + signal.toString();
 }
 
 /** "exited 3", "killed by SIGSEGV (core dumped)", "stopped by SIGSTOP", "continued". */
 export function describeWaitStatus(status: i32): string {
   const kind = waitKind(status);
   const code = waitCode(status);
-  if (kind == WAIT_EXITED) return "exited " + code.toString();
-  if (kind == WAIT_STOPPED) return "stopped by " + nameOf(code);
-  if (kind == WAIT_CONTINUED) return "continued";
-  return "killed by " + nameOf(code) + (waitCoreDumped(status) ? " (core dumped)" : "");
+  if (kind == WAIT_EXITED) return 'exited ' + code.toString();
+  if (kind == WAIT_STOPPED) return 'stopped by ' + nameOf(code);
+  if (kind == WAIT_CONTINUED) return 'continued';
+  return 'killed by ' + nameOf(code) + (waitCoreDumped(status) ? ' (core dumped)' : '');
 }

@@ -132,7 +132,22 @@ export async function run(ctx) {
   const text = `at most ${LIMIT}x cluster.fork() on 'exit'`;
   const target =
     dk == null || ref == null
-      ? { id: 'fork-restart', text, status: 'not measurable yet', measured: skipped.get('daemonkit') ?? skipped.get('cluster') ?? data.get('daemonkit')?.errors[0] ?? 'no sample' }
-      : { id: 'fork-restart', text, status: dk / ref <= LIMIT ? 'met' : 'not met', measured: `${dk} ms vs ${ref} ms = ${(dk / ref).toFixed(2)}x (limit ${LIMIT}x)`, ratio: +(dk / ref).toFixed(3) };
-  return { params: { n, warmup: 1, gapMs: defaults.gapMs, workers: 1, order: 'both up at once; kills alternate, first rotated each round' }, rows, targets: [target] };
+      ? {
+          id: 'fork-restart',
+          text,
+          status: 'not measurable yet',
+          measured: skipped.get('daemonkit') ?? skipped.get('cluster') ?? data.get('daemonkit')?.errors[0] ?? 'no sample',
+        }
+      : {
+          id: 'fork-restart',
+          text,
+          status: dk / ref <= LIMIT ? 'met' : 'not met',
+          measured: `${dk} ms vs ${ref} ms = ${(dk / ref).toFixed(2)}x (limit ${LIMIT}x)`,
+          ratio: +(dk / ref).toFixed(3),
+        };
+  return {
+    params: { n, warmup: 1, gapMs: defaults.gapMs, workers: 1, order: 'both up at once; kills alternate, first rotated each round' },
+    rows,
+    targets: [target],
+  };
 }

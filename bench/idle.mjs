@@ -31,7 +31,12 @@ function readAll(pids) {
   const sum = (f) => parts.reduce((acc, p) => acc + (f(p) ?? 0), 0);
   return {
     st: { utime: sum((p) => p.st?.utime), stime: sum((p) => p.st?.stime) },
-    cs: { total: sum((p) => p.cs?.total), voluntary: sum((p) => p.cs?.voluntary), main: parts[0].cs.main, threads: sum((p) => p.cs?.threads) },
+    cs: {
+      total: sum((p) => p.cs?.total),
+      voluntary: sum((p) => p.cs?.voluntary),
+      main: parts[0].cs.main,
+      threads: sum((p) => p.cs?.threads),
+    },
     mem: parts[0].mem ? { rssKiB: sum((p) => p.mem?.rssKiB), pssKiB: sum((p) => p.mem?.pssKiB) } : null,
   };
 }
@@ -89,7 +94,8 @@ export async function run(ctx) {
         .sort((a, b) => b[1] - a[1])
         .slice(0, 8)
         .map(([k, v]) => [k.replace(/^.*\/node_modules\//, 'node_modules/'), +(v / 1024).toFixed(2)]);
-      for (const guard of supervisionPids(id, h.sup).slice(1)) top.push(['(session guard: sh, all mappings)', +((memory(guard)?.pssKiB ?? 0) / 1024).toFixed(2)]);
+      for (const guard of supervisionPids(id, h.sup).slice(1))
+        top.push(['(session guard: sh, all mappings)', +((memory(guard)?.pssKiB ?? 0) / 1024).toFixed(2)]);
       pssMaps[id] = Object.fromEntries(top);
     }
   } finally {
@@ -98,7 +104,11 @@ export async function run(ctx) {
 
   const rows = [];
   const groups = [
-    ['pss', 'PSS of the supervisor process (daemonkit: plus its session guard), MiB (smaps_rollup; samples at 0, 5 and 10 s of each window)', 'MiB'],
+    [
+      'pss',
+      'PSS of the supervisor process (daemonkit: plus its session guard), MiB (smaps_rollup; samples at 0, 5 and 10 s of each window)',
+      'MiB',
+    ],
     ['rss', 'RSS of the supervisor process (daemonkit: plus its session guard), MiB (VmRSS; same samples)', 'MiB'],
     ['cpu', `CPU time (user + system) over ${windowMs / 1000} s idle, ms (clock ticks of 10 ms)`, 'ms'],
     ['cs', `context switches over ${windowMs / 1000} s idle, all threads (wake-ups)`, ''],
@@ -127,33 +137,76 @@ export async function run(ctx) {
   const nm = (id, text) => ({ id, text, status: 'not measurable yet', measured: dkSkip ?? 'no sample' });
   const targets = [];
   if (dk('pss') == null) {
-    targets.push(nm('idle-pss', "PSS at most 1.25x the 10-line Node supervisor's"), nm('idle-pss-pm2', "PSS at most half of pm2's God daemon"), nm('idle-rss', "RSS below pm2's God daemon and forever's monitor"), nm('idle-zero', 'zero CPU and zero wake-ups while idle'));
+    targets.push(
+      nm('idle-pss', "PSS at most 1.25x the 10-line Node supervisor's"),
+      nm('idle-pss-pm2', "PSS at most half of pm2's God daemon"),
+      nm('idle-rss', "RSS below pm2's God daemon and forever's monitor"),
+      nm('idle-zero', 'zero CPU and zero wake-ups while idle'),
+    );
   } else {
     const x = ratio(dk('pss'), med('mini', 'pss'));
-    targets.push({ id: 'idle-pss', text: "PSS at most 1.25x the 10-line Node supervisor's", status: x != null && x <= 1.25 ? 'met' : 'not met', measured: `${dk('pss')} MiB vs ${med('mini', 'pss')} MiB = ${x}x`, ratio: x });
+    targets.push({
+      id: 'idle-pss',
+      text: "PSS at most 1.25x the 10-line Node supervisor's",
+      status: x != null && x <= 1.25 ? 'met' : 'not met',
+      measured: `${dk('pss')} MiB vs ${med('mini', 'pss')} MiB = ${x}x`,
+      ratio: x,
+    });
     const xp = ratio(dk('pss'), med('pm2', 'pss'));
     targets.push(
       xp == null
-        ? { id: 'idle-pss-pm2', text: "PSS at most half of pm2's God daemon", status: 'not measurable yet', measured: rows.find((r) => r.id === 'pss/pm2')?.skipped ?? 'no pm2 sample' }
-        : { id: 'idle-pss-pm2', text: "PSS at most half of pm2's God daemon", status: xp <= 0.5 ? 'met' : 'not met', measured: `${dk('pss')} MiB vs ${med('pm2', 'pss')} MiB = ${xp}x (limit 0.5x)`, ratio: xp },
+        ? {
+            id: 'idle-pss-pm2',
+            text: "PSS at most half of pm2's God daemon",
+            status: 'not measurable yet',
+            measured: rows.find((r) => r.id === 'pss/pm2')?.skipped ?? 'no pm2 sample',
+          }
+        : {
+            id: 'idle-pss-pm2',
+            text: "PSS at most half of pm2's God daemon",
+            status: xp <= 0.5 ? 'met' : 'not met',
+            measured: `${dk('pss')} MiB vs ${med('pm2', 'pss')} MiB = ${xp}x (limit 0.5x)`,
+            ratio: xp,
+          },
     );
     const pm2 = med('pm2', 'rss');
     const fv = med('forever', 'rss');
     const ok = pm2 != null && fv != null && dk('rss') < pm2 && dk('rss') < fv;
-    targets.push({ id: 'idle-rss', text: "RSS below pm2's God daemon and forever's monitor", status: pm2 == null || fv == null ? 'not measurable yet' : ok ? 'met' : 'not met', measured: `${dk('rss')} MiB vs pm2 ${pm2 ?? '–'} MiB, forever ${fv ?? '–'} MiB` });
+    targets.push({
+      id: 'idle-rss',
+      text: "RSS below pm2's God daemon and forever's monitor",
+      status: pm2 == null || fv == null ? 'not measurable yet' : ok ? 'met' : 'not met',
+      measured: `${dk('rss')} MiB vs pm2 ${pm2 ?? '–'} MiB, forever ${fv ?? '–'} MiB`,
+    });
     const cpuMax = summarize(data.get('daemonkit').cpu).max;
     const csMax = summarize(data.get('daemonkit').cs).max;
-    targets.push({ id: 'idle-zero', text: 'zero CPU and zero wake-ups while idle', status: cpuMax === 0 && csMax === 0 ? 'met' : 'not met', measured: `at most ${cpuMax} ms CPU and ${csMax} context switches per ${windowMs / 1000} s window (n ${data.get('daemonkit').cs.length})` });
+    targets.push({
+      id: 'idle-zero',
+      text: 'zero CPU and zero wake-ups while idle',
+      status: cpuMax === 0 && csMax === 0 ? 'met' : 'not met',
+      measured: `at most ${cpuMax} ms CPU and ${csMax} context switches per ${windowMs / 1000} s window (n ${data.get('daemonkit').cs.length})`,
+    });
   }
   return {
-    params: { n, windowMs, settleMs, worker: '/bin/sleep 1000.x (forever: via /bin/sh)', order: 'all supervisors up at once, measured in the same windows' },
+    params: {
+      n,
+      windowMs,
+      settleMs,
+      worker: '/bin/sleep 1000.x (forever: via /bin/sh)',
+      order: 'all supervisors up at once, measured in the same windows',
+    },
     rows,
     targets,
     pssByMapping: pssMaps,
     notes: [
       ...Object.entries(pssMaps)
         .filter(([id]) => id === 'daemonkit' || id === 'mini')
-        .map(([id, m]) => `PSS by mapping, ${supervisors[id].label} (MiB, largest 8): ${Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+        .map(
+          ([id, m]) =>
+            `PSS by mapping, ${supervisors[id].label} (MiB, largest 8): ${Object.entries(m)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`,
+        ),
       "PSS splits shared pages between the processes that map them: the Node-based supervisors here share Node's binary with each other and with the harness, the same for each of them, so their PSS ratios compare like with like.",
     ],
   };

@@ -24,7 +24,10 @@ const PROBES = [
   {
     id: 'koffi-native',
     label: "node: require koffi's native module alone (how dist/ loads it)",
-    args: ['-e', `require(${JSON.stringify(`${root}/node_modules/@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`)})`],
+    args: [
+      '-e',
+      `require(${JSON.stringify(`${root}/node_modules/@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`)})`,
+    ],
   },
   { id: 'wasm', label: 'node: compile + instantiate build/planner.wasm', args: ['--input-type=module', '-e', wasmJs] },
   { id: 'cli-version', label: 'node dist/cli.js --version', args: [cli, '--version'] },
@@ -36,14 +39,26 @@ const PROBES = [
   },
   { id: 'true', label: '/bin/true', cmd: '/bin/true', args: [] },
   // What `import 'daemonkit'` resolves to (package.json exports: import → dist/index.mjs, the ES entry over the bundle).
-  { id: 'index', label: "node: import 'daemonkit' (dist/index.mjs, the library's ES entry)", args: ['--input-type=module', '-e', `await import(${JSON.stringify(`${root}/dist/index.mjs`)})`] },
+  {
+    id: 'index',
+    label: "node: import 'daemonkit' (dist/index.mjs, the library's ES entry)",
+    args: ['--input-type=module', '-e', `await import(${JSON.stringify(`${root}/dist/index.mjs`)})`],
+  },
   {
     id: 'index-cjs-import',
     label: 'node: import dist/index.js itself (the CommonJS bundle, scanned whole by cjs-module-lexer for its names)',
     args: ['--input-type=module', '-e', `await import(${JSON.stringify(`${root}/dist/index.js`)})`],
   },
-  { id: 'node-esm', label: "node --input-type=module -e '' (the floor of an ES module that imports)", args: ['--input-type=module', '-e', ''] },
-  { id: 'index-require', label: 'node: require dist/index.js (the library, from CommonJS)', args: ['-e', `require(${JSON.stringify(`${root}/dist/index.js`)})`] },
+  {
+    id: 'node-esm',
+    label: "node --input-type=module -e '' (the floor of an ES module that imports)",
+    args: ['--input-type=module', '-e', ''],
+  },
+  {
+    id: 'index-require',
+    label: 'node: require dist/index.js (the library, from CommonJS)',
+    args: ['-e', `require(${JSON.stringify(`${root}/dist/index.js`)})`],
+  },
 ];
 
 /** Library load against the floor of the same module system: at most 1.3x (issue 16). */
@@ -54,11 +69,23 @@ function libraryTargets(rows) {
   const one = (id, text, value, floor, floorName) => {
     if (value == null || floor == null) return { id, text, status: 'not measurable yet', measured: 'a row was left out (--peers)' };
     const x = value / floor;
-    return { id, text, status: x <= LIBRARY_LIMIT ? 'met' : 'not met', measured: `${value} ms / ${floor} ms (${floorName}) = ${x.toFixed(2)}x (limit ${LIBRARY_LIMIT}x)`, ratio: +x.toFixed(3) };
+    return {
+      id,
+      text,
+      status: x <= LIBRARY_LIMIT ? 'met' : 'not met',
+      measured: `${value} ms / ${floor} ms (${floorName}) = ${x.toFixed(2)}x (limit ${LIBRARY_LIMIT}x)`,
+      ratio: +x.toFixed(3),
+    };
   };
   return [
     one('library-require', "require('daemonkit') at most 1.3x node -e ''", med('index-require'), med('node'), "node -e ''"),
-    one('library-import', "import 'daemonkit' at most 1.3x an ES module's node -e ''", med('index'), med('node-esm'), "node --input-type=module -e ''"),
+    one(
+      'library-import',
+      "import 'daemonkit' at most 1.3x an ES module's node -e ''",
+      med('index'),
+      med('node-esm'),
+      "node --input-type=module -e ''",
+    ),
   ];
 }
 
@@ -66,7 +93,12 @@ export async function run_(ctx) {
   const n = ctx.n ?? defaults.n;
   const all = [...PROBES];
   if (ctx.extraCaCerts)
-    all.splice(1, 0, { id: 'node-extra-ca', label: "node -e '' with NODE_EXTRA_CA_CERTS (this machine's login environment)", args: ['-e', ''], env: { ...process.env, NODE_EXTRA_CA_CERTS: ctx.extraCaCerts } });
+    all.splice(1, 0, {
+      id: 'node-extra-ca',
+      label: "node -e '' with NODE_EXTRA_CA_CERTS (this machine's login environment)",
+      args: ['-e', ''],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: ctx.extraCaCerts },
+    });
   const probes = all.filter((p) => ctx.wants(`load/${p.id}`) && (!p.cmd || existsSync(p.cmd)));
   const samples = new Map(probes.map((p) => [p.id, []]));
   for (let r = -1; r < n; r++) {
@@ -80,7 +112,15 @@ export async function run_(ctx) {
   const floor = summarize(samples.get('node') ?? []).median;
   const rows = probes.map((p) => {
     const s = summarize(samples.get(p.id));
-    return { id: `load/${p.id}`, label: p.label, group: 'spawn to exit, ms', unit: 'ms', ...s, ratios: { "node -e ''": ratio(s.median, floor) }, overFloorMs: floor == null ? null : +(s.median - floor).toFixed(2) };
+    return {
+      id: `load/${p.id}`,
+      label: p.label,
+      group: 'spawn to exit, ms',
+      unit: 'ms',
+      ...s,
+      ratios: { "node -e ''": ratio(s.median, floor) },
+      overFloorMs: floor == null ? null : +(s.median - floor).toFixed(2),
+    };
   });
 
   // In-process split for the CLI: bootstrap done vs exit, both since process start (preload reports them).
@@ -97,8 +137,20 @@ export async function run_(ctx) {
   const b = summarize(split.bootstrap);
   const e = summarize(split.exit);
   rows.push(
-    { id: 'split/bootstrap', label: 'dist/cli.js --version: Node bootstrap complete', group: 'in process, ms since process start (performance.nodeTiming)', unit: 'ms', ...b },
-    { id: 'split/exit', label: 'dist/cli.js --version: its output written (the bundle loaded and run)', group: 'in process, ms since process start (performance.nodeTiming)', unit: 'ms', ...e },
+    {
+      id: 'split/bootstrap',
+      label: 'dist/cli.js --version: Node bootstrap complete',
+      group: 'in process, ms since process start (performance.nodeTiming)',
+      unit: 'ms',
+      ...b,
+    },
+    {
+      id: 'split/exit',
+      label: 'dist/cli.js --version: its output written (the bundle loaded and run)',
+      group: 'in process, ms since process start (performance.nodeTiming)',
+      unit: 'ms',
+      ...e,
+    },
   );
   for (const f of ['cli.js', 'index.js', 'intermediate.js', 'supervisor.js']) {
     let size = null;
@@ -110,7 +162,11 @@ export async function run_(ctx) {
     rows.push({ id: `size/${f}`, label: `dist/${f}`, group: 'bundle size, bytes', unit: 'B', n: 1, median: size, min: size, max: size });
   }
   return {
-    params: { n, warmup: 1, environment: ctx.extraCaCerts ? 'NODE_EXTRA_CA_CERTS removed, except in the row that says so' : 'as inherited' },
+    params: {
+      n,
+      warmup: 1,
+      environment: ctx.extraCaCerts ? 'NODE_EXTRA_CA_CERTS removed, except in the row that says so' : 'as inherited',
+    },
     rows,
     targets: libraryTargets(rows),
   };

@@ -34,7 +34,12 @@ function checkFile(path, acc) {
         const nl = buf.indexOf(10, start);
         if (nl < 0) break;
         const len = nl - start;
-        let ok = len >= LINE - 1 && buf[nl - 99] === 0x57 && buf[nl - 91] === 0x20 && buf[nl - 78] === 0x20 && buf.compare(x77, 0, 77, nl - 77, nl) === 0;
+        let ok =
+          len >= LINE - 1 &&
+          buf[nl - 99] === 0x57 &&
+          buf[nl - 91] === 0x20 &&
+          buf[nl - 78] === 0x20 &&
+          buf.compare(x77, 0, 77, nl - 77, nl) === 0;
         let pid = 0;
         let seq = 0;
         if (ok) {
@@ -66,7 +71,8 @@ function verify(files, countDir) {
   const acc = { workers: new Map(), broken: 0, notes: 0, prefixBytes: 0 };
   for (const f of files) checkFile(f, acc);
   const counts = new Map();
-  for (const f of existsSync(countDir) ? readdirSync(countDir) : []) counts.set(Number(f.replace('.count', '')), Number(readFileSync(join(countDir, f), 'latin1')));
+  for (const f of existsSync(countDir) ? readdirSync(countDir) : [])
+    counts.set(Number(f.replace('.count', '')), Number(readFileSync(join(countDir, f), 'latin1')));
   let written = 0;
   let found = 0;
   let missing = 0;
@@ -79,7 +85,17 @@ function verify(files, countDir) {
     missing += Math.max(0, c - w.next);
   }
   const strangers = [...acc.workers.keys()].filter((p) => !counts.has(p)).length;
-  return { written, found, missing, broken: acc.broken, notes: acc.notes, disorder, strangers, workersCounted: counts.size, prefixBytesPerLine: found ? round(acc.prefixBytes / found) : 0 };
+  return {
+    written,
+    found,
+    missing,
+    broken: acc.broken,
+    notes: acc.notes,
+    disorder,
+    strangers,
+    workersCounted: counts.size,
+    prefixBytesPerLine: found ? round(acc.prefixBytes / found) : 0,
+  };
 }
 
 const PEERS = {
@@ -107,7 +123,10 @@ const PEERS = {
       const home = join(dir, 'pm2');
       const env = pm2Env(home);
       for (let i = 0; i < W; i++) {
-        const r = await runCmd(node, [pm2Bin, 'start', argv[0], '--name', `w${i}`, '--no-autorestart', '--', ...argv.slice(1)], { env, timeoutMs: 30_000 });
+        const r = await runCmd(node, [pm2Bin, 'start', argv[0], '--name', `w${i}`, '--no-autorestart', '--', ...argv.slice(1)], {
+          env,
+          timeoutMs: 30_000,
+        });
         if (r.code !== 0) throw new Error(`pm2 start exited ${r.code}`);
       }
       const god = readPidfile(join(home, 'pm2.pid'));
@@ -125,12 +144,17 @@ const PEERS = {
     label: 'supervisord (numprocs=4, a log file each)',
     needs: ['supervisor'],
     async start({ dir, argv, W }) {
-      const conf = supervisordConf(dir, [{ name: 'w', argv: [node, ...argv], autostart: true, autorestart: false, numprocs: W, log: join(dir, 'w_%(process_num)d.log') }]);
+      const conf = supervisordConf(dir, [
+        { name: 'w', argv: [node, ...argv], autostart: true, autorestart: false, numprocs: W, log: join(dir, 'w_%(process_num)d.log') },
+      ]);
       const r = await runCmd('/usr/bin/supervisord', ['-c', conf], { timeoutMs: 30_000 });
       if (r.code !== 0) throw new Error(`supervisord exited ${r.code}`);
       const pid = await pollAsync(() => supervisordPid(dir), { stepMs: 10, timeoutMs: 10_000 });
       track(pid);
-      return { files: () => Array.from({ length: W }, (_, i) => join(dir, `w_${i}.log`)).filter(existsSync), stop: () => stopPids([pid], { graceMs: 5000 }) };
+      return {
+        files: () => Array.from({ length: W }, (_, i) => join(dir, `w_${i}.log`)).filter(existsSync),
+        stop: () => stopPids([pid], { graceMs: 5000 }),
+      };
     },
   },
   daemonkit: {
@@ -139,7 +163,11 @@ const PEERS = {
     async start({ dir, argv, W }) {
       const home = join(dir, 'dk');
       const log = join(dir, 'dk.log');
-      const r = await runCmd(node, [cli, 'start', '--name', 'logs', '--workers', String(W), '--start-secs', '0', '--log', log, '--', node, ...argv], { env: dkEnv(home), timeoutMs: 60_000 });
+      const r = await runCmd(
+        node,
+        [cli, 'start', '--name', 'logs', '--workers', String(W), '--start-secs', '0', '--log', log, '--', node, ...argv],
+        { env: dkEnv(home), timeoutMs: 60_000 },
+      );
       const sup = readPidfile(join(home, 'logs.pid'));
       track(sup);
       if (r.code !== 0) throw new Error(`daemonkit start exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
@@ -205,8 +233,25 @@ export async function run(ctx) {
     const r = results.get(id);
     const base = { label: PEERS[id].label, n: r.skipped ? 0 : 1, skipped: r.skipped };
     rows.push(
-      { id: `mbps/${id}`, group: 'aggregate throughput into the log files, MB/s (10^6 bytes)', unit: 'MB/s', median: r.mbps, min: r.mbps, max: r.mbps, ratios: { floor: ratio(r.mbps, floor) }, ...base },
-      { id: `lines/${id}`, group: 'lines per second', unit: 'lines/s', median: r.linesPerSec, min: r.linesPerSec, max: r.linesPerSec, ...base },
+      {
+        id: `mbps/${id}`,
+        group: 'aggregate throughput into the log files, MB/s (10^6 bytes)',
+        unit: 'MB/s',
+        median: r.mbps,
+        min: r.mbps,
+        max: r.mbps,
+        ratios: { floor: ratio(r.mbps, floor) },
+        ...base,
+      },
+      {
+        id: `lines/${id}`,
+        group: 'lines per second',
+        unit: 'lines/s',
+        median: r.linesPerSec,
+        min: r.linesPerSec,
+        max: r.linesPerSec,
+        ...base,
+      },
       {
         id: `check/${id}`,
         group: 'every line checked (median column: lines found; the rest in "how")',
@@ -214,7 +259,9 @@ export async function run(ctx) {
         median: r.found,
         min: r.found,
         max: r.found,
-        how: r.skipped ? '' : `written ${r.written} by ${r.workersCounted} workers in ${r.seconds} s; missing ${r.missing}; broken ${r.broken}; supervisor notes ${r.notes ?? 0}; out of order or repeated ${r.disorder}; prefix ${r.prefixBytesPerLine} B/line`,
+        how: r.skipped
+          ? ''
+          : `written ${r.written} by ${r.workersCounted} workers in ${r.seconds} s; missing ${r.missing}; broken ${r.broken}; supervisor notes ${r.notes ?? 0}; out of order or repeated ${r.disorder}; prefix ${r.prefixBytesPerLine} B/line`,
         ...base,
       },
     );
@@ -233,7 +280,14 @@ export async function run(ctx) {
         },
   ];
   return {
-    params: { n: 1, workers: W, seconds: ctx.seconds ?? defaults.seconds, floorSeconds: defaults.floorSeconds, line: '100 bytes', write: '65,500 bytes per write(2)' },
+    params: {
+      n: 1,
+      workers: W,
+      seconds: ctx.seconds ?? defaults.seconds,
+      floorSeconds: defaults.floorSeconds,
+      line: '100 bytes',
+      write: '65,500 bytes per write(2)',
+    },
     rows,
     targets,
     notes: ['forever is left out: it keeps one monitor per process, so 4 workers are 4 forever services, not one supervisor.'],

@@ -27,28 +27,64 @@ const PEERS = {
   daemonkit: {
     label: 'daemonkit run (PID 1)',
     needs: ['run'],
-    orphanArgs: (home, worker, orphans) => [node, cli, 'run', '--start-secs', '0', '--name', 'pid1', '--', '/bin/sh', PID1_APP, worker, ...orphans],
-    stopArgs: (home, worker, workers) => [node, cli, 'run', '--start-secs', '0', '--name', 'pid1', '--workers', String(workers), '--', '/bin/sleep', worker],
+    orphanArgs: (home, worker, orphans) => [
+      node,
+      cli,
+      'run',
+      '--start-secs',
+      '0',
+      '--name',
+      'pid1',
+      '--',
+      '/bin/sh',
+      PID1_APP,
+      worker,
+      ...orphans,
+    ],
+    stopArgs: (home, worker, workers) => [
+      node,
+      cli,
+      'run',
+      '--start-secs',
+      '0',
+      '--name',
+      'pid1',
+      '--workers',
+      String(workers),
+      '--',
+      '/bin/sleep',
+      worker,
+    ],
   },
   tini: {
     label: 'tini (PID 1)',
     needs: ['tini'],
     orphanArgs: (home, worker, orphans) => [tiniBin, '--', '/bin/sh', PID1_APP, worker, ...orphans],
-    stopArgs: (home, worker, workers) => [tiniBin, '-g', '--', '/bin/sh', '-c', `${Array.from({ length: workers }, () => `/bin/sleep ${worker} &`).join(' ')} wait`],
+    stopArgs: (home, worker, workers) => [
+      tiniBin,
+      '-g',
+      '--',
+      '/bin/sh',
+      '-c',
+      `${Array.from({ length: workers }, () => `/bin/sleep ${worker} &`).join(' ')} wait`,
+    ],
   },
 };
 
 /** Why PID namespaces cannot be used here, or null. */
 function unshareRefusal() {
   const r = spawnSync(UNSHARE[0], [...UNSHARE.slice(1), '/bin/true'], { encoding: 'utf8' });
-  return r.status === 0 ? null : `unshare --pid --fork --mount-proc fails here (exit ${r.status}: ${(r.stderr || String(r.error ?? '')).trim().split('\n')[0]})`;
+  return r.status === 0
+    ? null
+    : `unshare --pid --fork --mount-proc fails here (exit ${r.status}: ${(r.stderr || String(r.error ?? '')).trim().split('\n')[0]})`;
 }
 
 const childOf = (parent) => pids().find((p) => stat(p)?.ppid === parent) ?? null;
-const sleepsWith = (marker) => pids().filter((p) => {
-  const a = cmdline(p);
-  return a && a[0] === '/bin/sleep' && a[1] === marker && alive(p);
-});
+const sleepsWith = (marker) =>
+  pids().filter((p) => {
+    const a = cmdline(p);
+    return a && a[0] === '/bin/sleep' && a[1] === marker && alive(p);
+  });
 
 /** Launches `argv` as PID 1 of a new namespace; resolves with { launcher, init } once `ready()` holds. */
 async function launchInit(argv, env, ready) {
@@ -83,7 +119,11 @@ export async function run(ctx) {
     const home = ctx.dir(`pid1-${id}-orphans`);
     const worker = ctx.sleepMarker();
     const orphans = Array.from({ length: n + 1 }, () => ctx.sleepMarker());
-    const h = await launchInit(PEERS[id].orphanArgs(home, worker, orphans), dkEnv(join(home, 'dk')), () => sleepsWith(worker).length === 1 && orphans.every((m) => sleepsWith(m).length === 1));
+    const h = await launchInit(
+      PEERS[id].orphanArgs(home, worker, orphans),
+      dkEnv(join(home, 'dk')),
+      () => sleepsWith(worker).length === 1 && orphans.every((m) => sleepsWith(m).length === 1),
+    );
     if (!h.ok) {
       data.get(id).errors.orphan.push('the orphans did not all appear');
       await finish(h, [...sleepsWith(worker), ...orphans.flatMap(sleepsWith)]);
@@ -158,16 +198,27 @@ export async function run(ctx) {
     }
   }
   const targets = ['orphan', 'stop'].map((k) => {
-    const text = k === 'orphan' ? "orphan reaped at most tini's time plus 1 ms" : "SIGTERM to all workers signalled at most tini's time plus 1 ms";
+    const text =
+      k === 'orphan' ? "orphan reaped at most tini's time plus 1 ms" : "SIGTERM to all workers signalled at most tini's time plus 1 ms";
     const dk = rows.find((x) => x.id === `${k}/daemonkit` && !x.skipped)?.median ?? null;
     const ti = rows.find((x) => x.id === `${k}/tini` && !x.skipped)?.median ?? null;
     // daemonkit ran but failed (an orphan never reaped, a worker never signalled): not met, with what happened.
     const failed = !skipped.has('daemonkit') && data.get('daemonkit')?.errors[k].length ? data.get('daemonkit').errors[k][0] : null;
     if (failed && dk == null) return { id: `pid1-${k}`, text, status: 'not met', measured: failed };
     if (dk == null || ti == null)
-      return { id: `pid1-${k}`, text, status: 'not measurable yet', measured: skipped.get('daemonkit') ?? rows.find((x) => x.id === `${k}/daemonkit`)?.skipped ?? skipped.get('tini') ?? 'no sample' };
+      return {
+        id: `pid1-${k}`,
+        text,
+        status: 'not measurable yet',
+        measured: skipped.get('daemonkit') ?? rows.find((x) => x.id === `${k}/daemonkit`)?.skipped ?? skipped.get('tini') ?? 'no sample',
+      };
     if (failed) return { id: `pid1-${k}`, text, status: 'not met', measured: `${dk} ms vs tini ${ti} ms, but: ${failed}` };
-    return { id: `pid1-${k}`, text, status: dk <= ti + SLACK_MS ? 'met' : 'not met', measured: `${dk} ms vs tini ${ti} ms (limit ${(ti + SLACK_MS).toFixed(3)} ms)` };
+    return {
+      id: `pid1-${k}`,
+      text,
+      status: dk <= ti + SLACK_MS ? 'met' : 'not met',
+      measured: `${dk} ms vs tini ${ti} ms (limit ${(ti + SLACK_MS).toFixed(3)} ms)`,
+    };
   });
   return { params: { n, warmup: 1, pollMs: POLL_MS, workers: W, namespace: UNSHARE.join(' ') }, rows, targets };
 }

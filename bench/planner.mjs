@@ -46,7 +46,16 @@ export async function run(ctx) {
     { id: 'size/wasm-gz', label: 'build/planner.wasm, gzip -9', group: 'size (bytes)', unit: 'B', n: 1, median: gz, min: gz, max: gz },
   );
   if (memoryBytes != null)
-    rows.push({ id: 'size/memory', label: `wasm linear memory after ${(n + 1) * PER_BATCH * 3} plans`, group: 'size (bytes)', unit: 'B', n: 1, median: memoryBytes, min: memoryBytes, max: memoryBytes });
+    rows.push({
+      id: 'size/memory',
+      label: `wasm linear memory after ${(n + 1) * PER_BATCH * 3} plans`,
+      group: 'size (bytes)',
+      unit: 'B',
+      n: 1,
+      median: memoryBytes,
+      min: memoryBytes,
+      max: memoryBytes,
+    });
 
   const full = rows.find((r) => r.id === 'plan/normalize + buildPlan');
   const targets = [
@@ -66,7 +75,11 @@ export async function run(ctx) {
     },
   ];
   return {
-    params: { n, perBatch: PER_BATCH, inputs: 'a supervised service (4 workers, --log) and a --no-supervise daemon (--pidfile, symbolic --umask, --cwd), alternating' },
+    params: {
+      n,
+      perBatch: PER_BATCH,
+      inputs: 'a supervised service (4 workers, --log) and a --no-supervise daemon (--pidfile, symbolic --umask, --cwd), alternating',
+    },
     rows,
     targets,
   };

@@ -71,6 +71,21 @@ export async function run(ctx) {
   const target =
     a == null || b == null
       ? { id: 'readiness-notify', text, status: 'not measurable yet', measured: why ?? rows.find((x) => x.skipped)?.skipped ?? 'no sample' }
-      : { id: 'readiness-notify', text, status: Math.abs(a - b) < LIMIT_MS ? 'met' : 'not met', measured: `${a} ms vs ${b} ms: ${(a - b).toFixed(2)} ms apart (limit ${LIMIT_MS} ms)` };
-  return { params: { n, warmup: 1, pollMs: 0.25, worker: "node bench/targets/notify-worker.mjs (import 'daemonkit': dist/index.mjs)", order: 'round-robin, start rotated each round' }, rows, targets: [target] };
+      : {
+          id: 'readiness-notify',
+          text,
+          status: Math.abs(a - b) < LIMIT_MS ? 'met' : 'not met',
+          measured: `${a} ms vs ${b} ms: ${(a - b).toFixed(2)} ms apart (limit ${LIMIT_MS} ms)`,
+        };
+  return {
+    params: {
+      n,
+      warmup: 1,
+      pollMs: 0.25,
+      worker: "node bench/targets/notify-worker.mjs (import 'daemonkit': dist/index.mjs)",
+      order: 'round-robin, start rotated each round',
+    },
+    rows,
+    targets: [target],
+  };
 }

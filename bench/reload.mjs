@@ -10,7 +10,16 @@ import { round, summarize } from './lib/stats.mjs';
 
 export const name = 'reload';
 export const title = 'Zero-downtime reload under load: 4 workers on a shared socket, 20 rolling reloads';
-export const defaults = { workers: 4, delayMs: 200, connections: 50, warmupSeconds: 3, baselineSeconds: 15, reloads: 20, gapMs: 500, settleMs: 1000 };
+export const defaults = {
+  workers: 4,
+  delayMs: 200,
+  connections: 50,
+  warmupSeconds: 3,
+  baselineSeconds: 15,
+  reloads: 20,
+  gapMs: 500,
+  settleMs: 1000,
+};
 const QUICK = { connections: 4, warmupSeconds: 0.5, baselineSeconds: 1, reloads: 2, gapMs: 100, settleMs: 200 };
 
 const PEERS = ['daemonkit', 'pm2'];
@@ -25,7 +34,13 @@ const THROUGHPUT_SHARE = 0.9;
 async function measure(ctx, peer, mode, p) {
   const s = servers[peer];
   const port = await freePort();
-  const h = await s.up({ dir: ctx.dir(`reload-${peer}-${mode.id}`), workers: p.workers, port, delayMs: p.delayMs, marker: ctx.nodeMarker() });
+  const h = await s.up({
+    dir: ctx.dir(`reload-${peer}-${mode.id}`),
+    workers: p.workers,
+    port,
+    delayMs: p.delayMs,
+    marker: ctx.nodeMarker(),
+  });
   try {
     await startLoad(h.url, { connections: p.connections, seconds: p.warmupSeconds, keepAlive: mode.keepAlive }).done;
     const base = await startLoad(h.url, { connections: p.connections, seconds: p.baselineSeconds, keepAlive: mode.keepAlive }).done;
@@ -102,12 +117,40 @@ export async function run(ctx) {
         one(`${k}/${peer}/${mode.id}`, label, g(what), unit, v, how);
         if (why) rows[rows.length - 1].skipped = why;
       };
-      add('failed', `answers other than 200 (baseline and ${p.reloads} reloads)`, '', r.failed, r.statuses ? `statuses ${JSON.stringify(r.statuses)}` : undefined);
-      add('errors', 'connection errors (reset, refused, timed out)', '', r.errors, r.errorsByCode ? `by code ${JSON.stringify(r.errorsByCode)}` : undefined);
-      add('share', 'throughput during reloads, % of without', '%', r.share == null ? null : round(r.share * 100, 3), r.rate != null ? `${round(r.rate)} req/s over the ${round(r.windowSeconds)} s of reloads vs ${round(r.baseRate)} req/s without` : undefined);
+      add(
+        'failed',
+        `answers other than 200 (baseline and ${p.reloads} reloads)`,
+        '',
+        r.failed,
+        r.statuses ? `statuses ${JSON.stringify(r.statuses)}` : undefined,
+      );
+      add(
+        'errors',
+        'connection errors (reset, refused, timed out)',
+        '',
+        r.errors,
+        r.errorsByCode ? `by code ${JSON.stringify(r.errorsByCode)}` : undefined,
+      );
+      add(
+        'share',
+        'throughput during reloads, % of without',
+        '%',
+        r.share == null ? null : round(r.share * 100, 3),
+        r.rate != null
+          ? `${round(r.rate)} req/s over the ${round(r.windowSeconds)} s of reloads vs ${round(r.baseRate)} req/s without`
+          : undefined,
+      );
       add('base', 'throughput without reloads, req/s', 'req/s', r.baseRate == null ? null : round(r.baseRate));
       const d = summarize(r.durations ?? []);
-      rows.push({ id: `duration/${peer}/${mode.id}`, label, group: g('one reload, command to done, ms'), unit: 'ms', ...d, skipped: why ?? (d.n === 0 ? `no reload completed: ${r.reloadErrors?.[0] ?? 'unknown'}` : undefined), how: r.reloadErrors?.length ? `${r.reloadErrors.length} reload(s) refused or failed: ${r.reloadErrors[0]}` : undefined });
+      rows.push({
+        id: `duration/${peer}/${mode.id}`,
+        label,
+        group: g('one reload, command to done, ms'),
+        unit: 'ms',
+        ...d,
+        skipped: why ?? (d.n === 0 ? `no reload completed: ${r.reloadErrors?.[0] ?? 'unknown'}` : undefined),
+        how: r.reloadErrors?.length ? `${r.reloadErrors.length} reload(s) refused or failed: ${r.reloadErrors[0]}` : undefined,
+      });
     }
 
   const targets = [];
@@ -115,10 +158,23 @@ export async function run(ctx) {
     const r = res.get(`daemonkit/${mode.id}`);
     const why = skipped.get('daemonkit') ?? r?.error;
     const pm2 = res.get(`pm2/${mode.id}`);
-    const pm2Text = pm2 && !pm2.error ? `; pm2: ${pm2.failed} failed, ${pm2.errors} errors, ${pm2.share == null ? '–' : `${(pm2.share * 100).toFixed(0)}%`}` : '';
+    const pm2Text =
+      pm2 && !pm2.error
+        ? `; pm2: ${pm2.failed} failed, ${pm2.errors} errors, ${pm2.share == null ? '–' : `${(pm2.share * 100).toFixed(0)}%`}`
+        : '';
     if (!r || why) {
-      targets.push({ id: `reload-zero-${mode.id}`, text: `${mode.label}: 0 failed requests and 0 connection errors over ${p.reloads} reloads`, status: 'not measurable yet', measured: why ?? 'no sample' });
-      targets.push({ id: `reload-throughput-${mode.id}`, text: `${mode.label}: throughput during reloads at least 90% of without`, status: 'not measurable yet', measured: why ?? 'no sample' });
+      targets.push({
+        id: `reload-zero-${mode.id}`,
+        text: `${mode.label}: 0 failed requests and 0 connection errors over ${p.reloads} reloads`,
+        status: 'not measurable yet',
+        measured: why ?? 'no sample',
+      });
+      targets.push({
+        id: `reload-throughput-${mode.id}`,
+        text: `${mode.label}: throughput during reloads at least 90% of without`,
+        status: 'not measurable yet',
+        measured: why ?? 'no sample',
+      });
       continue;
     }
     const done = r.durations.length === p.reloads;
@@ -145,7 +201,8 @@ export async function run(ctx) {
       baselineSeconds: p.baselineSeconds,
       reloads: p.reloads,
       gapBetweenReloadsMs: p.gapMs,
-      loadGenerator: 'bench/entries/http-load.mjs (Node http, back-to-back requests per connection; keep-alive Agent, or agent: false with connection: close)',
+      loadGenerator:
+        'bench/entries/http-load.mjs (Node http, back-to-back requests per connection; keep-alive Agent, or agent: false with connection: close)',
     },
     rows,
     targets,

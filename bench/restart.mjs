@@ -75,7 +75,13 @@ export async function run(ctx) {
     targets.push({ id: 'restart-vs-peers', text: 'ahead of pm2, forever and supervisord', status: 'not measurable yet', measured: why });
   } else {
     const x = ratio(dk, mini);
-    targets.push({ id: 'restart-vs-mini', text: 'at most 1.1x the 10-line Node supervisor', status: x != null && x <= 1.1 ? 'met' : 'not met', measured: `${dk} ms vs ${mini} ms = ${x}x`, ratio: x });
+    targets.push({
+      id: 'restart-vs-mini',
+      text: 'at most 1.1x the 10-line Node supervisor',
+      status: x != null && x <= 1.1 ? 'met' : 'not met',
+      measured: `${dk} ms vs ${mini} ms = ${x}x`,
+      ratio: x,
+    });
     const others = ['pm2', 'forever', 'supervisord'].map((id) => [id, med(id)]);
     const ok = others.every(([, v]) => v != null && dk < v);
     targets.push({
@@ -86,7 +92,14 @@ export async function run(ctx) {
     });
   }
   return {
-    params: { n, warmup: 1, pollMs: 0.5, worker: '/bin/sleep 1000.x (forever: via /bin/sh)', options: EXTRA, order: 'all supervisors up at once; kills round-robin, 250 ms apart' },
+    params: {
+      n,
+      warmup: 1,
+      pollMs: 0.5,
+      worker: '/bin/sleep 1000.x (forever: via /bin/sh)',
+      options: EXTRA,
+      order: 'all supervisors up at once; kills round-robin, 250 ms apart',
+    },
     rows,
     targets,
   };

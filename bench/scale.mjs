@@ -6,7 +6,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, node } from './lib/env.mjs';
 import { MINI, dkEnv, target } from './lib/peers.mjs';
-import { CLK_TCK, alive, cmdline, ctxSwitches, killPid, launch, memory, now, pids, pollAsync, readPidfile, run as runCmd, runs, sleep, stat, stopPids, track } from './lib/proc.mjs';
+import {
+  CLK_TCK,
+  alive,
+  cmdline,
+  ctxSwitches,
+  killPid,
+  launch,
+  memory,
+  now,
+  pids,
+  pollAsync,
+  readPidfile,
+  run as runCmd,
+  runs,
+  sleep,
+  stat,
+  stopPids,
+  track,
+} from './lib/proc.mjs';
 import { summarize } from './lib/stats.mjs';
 
 export const name = 'scale';
@@ -25,12 +43,15 @@ function bigRunRefusal(workers) {
   const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1'));
   const threadsMax = Number(readFileSync('/proc/sys/kernel/threads-max', 'latin1'));
   const running = pids().length;
-  if (pidMax - running < workers + FD_HEADROOM) return `pid_max is ${pidMax} with ${running} processes running: no room for ${workers} more`;
+  if (pidMax - running < workers + FD_HEADROOM)
+    return `pid_max is ${pidMax} with ${running} processes running: no room for ${workers} more`;
   if (threadsMax - running < workers + FD_HEADROOM) return `threads-max is ${threadsMax}: no room for ${workers} more tasks`;
   const nproc = /^Max processes\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1];
-  if (process.getuid?.() !== 0 && nproc !== 'unlimited' && Number(nproc) < workers + running) return `RLIMIT_NPROC is ${nproc} (not root): too low for ${workers} workers`;
+  if (process.getuid?.() !== 0 && nproc !== 'unlimited' && Number(nproc) < workers + running)
+    return `RLIMIT_NPROC is ${nproc} (not root): too low for ${workers} workers`;
   const nofileHard = Number(/^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]);
-  if (process.getuid?.() !== 0 && nofileHard < workers * FDS_PER_WORKER + FD_HEADROOM) return `RLIMIT_NOFILE hard limit ${nofileHard} (not root, so it cannot be raised): too low for ${workers} workers`;
+  if (process.getuid?.() !== 0 && nofileHard < workers * FDS_PER_WORKER + FD_HEADROOM)
+    return `RLIMIT_NOFILE hard limit ${nofileHard} (not root, so it cannot be raised): too low for ${workers} workers`;
   return null;
 }
 
@@ -46,15 +67,38 @@ async function bigRun(ctx, workers) {
   const cache = new Map();
   let sup = null;
   const t0 = now();
-  const l = launch('/usr/bin/prlimit', [`--nofile=${nofile}:${nofile}`, '--', node, cli, 'start', '--name', 'big', '--start-secs', '0', '--workers', String(workers), '--ready-timeout', '300', '--', ...t.argv], { env: dkEnv(home) });
+  const l = launch(
+    '/usr/bin/prlimit',
+    [
+      `--nofile=${nofile}:${nofile}`,
+      '--',
+      node,
+      cli,
+      'start',
+      '--name',
+      'big',
+      '--start-secs',
+      '0',
+      '--workers',
+      String(workers),
+      '--ready-timeout',
+      '300',
+      '--',
+      ...t.argv,
+    ],
+    { env: dkEnv(home) },
+  );
   track(l.pid);
   try {
     let seen = [];
-    const t1 = await until(() => {
-      if (alive(l.pid)) return false;
-      seen = scan(marker, t.expect, cache);
-      return seen.length >= workers;
-    }, { stepMs: 20, timeoutMs: 300_000 });
+    const t1 = await until(
+      () => {
+        if (alive(l.pid)) return false;
+        seen = scan(marker, t.expect, cache);
+        return seen.length >= workers;
+      },
+      { stepMs: 20, timeoutMs: 300_000 },
+    );
     const st = await l.exited;
     sup = track(readPidfile(join(home, 'big.pid')));
     if (st.code !== 0) throw new Error(`daemonkit start --workers ${workers} exited ${st.code}`);
@@ -104,10 +148,11 @@ async function until(fn, { stepMs = 2, timeoutMs = 60_000 } = {}) {
   return (await pollAsync(fn, { stepMs, timeoutMs })) ? now() : null;
 }
 
-const zombiesOf = (sup) => pids().filter((p) => {
-  const s = stat(p);
-  return s && s.ppid === sup && s.state === 'Z';
-}).length;
+const zombiesOf = (sup) =>
+  pids().filter((p) => {
+    const s = stat(p);
+    return s && s.ppid === sup && s.state === 'Z';
+  }).length;
 
 export async function run(ctx) {
   const n = ctx.n ?? defaults.n;
@@ -117,7 +162,9 @@ export async function run(ctx) {
     { id: 'daemonkit', label: 'daemonkit supervisor', needs: ['supervised'] },
     { id: 'mini', label: '10-line Node supervisor', needs: [] },
   ].filter((p) => ctx.wants(p.id));
-  const data = new Map(peers.map((p) => [p.id, { spawn: [], recover: [], zombies: [], rss: [], pss: [], cpu: [], cs: [], stop: [], errors: [] }]));
+  const data = new Map(
+    peers.map((p) => [p.id, { spawn: [], recover: [], zombies: [], rss: [], pss: [], cpu: [], cs: [], stop: [], errors: [] }]),
+  );
   const skipped = new Map();
   for (const p of peers) {
     const why = ctx.unavailable(p.needs);
@@ -135,7 +182,26 @@ export async function run(ctx) {
       try {
         const t0 = now();
         if (p.id === 'daemonkit') {
-          const l = launch(node, [cli, 'start', '--name', 'scale', '--start-secs', '0', '--workers', String(W), '--backoff-min', '0', '--max-restarts', '1000000', '--', ...t.argv], { env: dkEnv(home) });
+          const l = launch(
+            node,
+            [
+              cli,
+              'start',
+              '--name',
+              'scale',
+              '--start-secs',
+              '0',
+              '--workers',
+              String(W),
+              '--backoff-min',
+              '0',
+              '--max-restarts',
+              '1000000',
+              '--',
+              ...t.argv,
+            ],
+            { env: dkEnv(home) },
+          );
           launcher = l;
           track(l.pid);
         } else {
@@ -244,30 +310,90 @@ export async function run(ctx) {
   for (const [k, group, unit] of metrics)
     for (const p of peers) {
       const s = summarize(data.get(p.id)[k]);
-      rows.push({ id: `${k}/${p.id}`, label: p.label, group, unit, ...s, skipped: skipped.get(p.id) ?? (s.n === 0 ? `no sample: ${data.get(p.id).errors[0] ?? 'unknown'}` : undefined) });
+      rows.push({
+        id: `${k}/${p.id}`,
+        label: p.label,
+        group,
+        unit,
+        ...s,
+        skipped: skipped.get(p.id) ?? (s.n === 0 ? `no sample: ${data.get(p.id).errors[0] ?? 'unknown'}` : undefined),
+      });
     }
   const med = (k) => summarize(data.get('daemonkit')?.[k] ?? []).median;
   const maxOf = (k) => summarize(data.get('daemonkit')?.[k] ?? []).max;
   const why = skipped.get('daemonkit') ?? data.get('daemonkit')?.errors[0];
   const lim = (id, text, v, limit, unit, fmt = (x) => x) =>
-    v == null ? { id, text, status: 'not measurable yet', measured: why ?? 'no sample' } : { id, text, status: v < limit ? 'met' : 'not met', measured: `${fmt(v)} ${unit} (limit ${limit} ${unit})` };
+    v == null
+      ? { id, text, status: 'not measurable yet', measured: why ?? 'no sample' }
+      : { id, text, status: v < limit ? 'met' : 'not met', measured: `${fmt(v)} ${unit} (limit ${limit} ${unit})` };
   const targets = [
     lim('scale-spawn', `spawn all ${W} in under 1 s`, med('spawn'), SPAWN_LIMIT_MS, 'ms'),
     lim('scale-recover', `recover all ${W} in under 1 s`, med('recover'), RECOVER_LIMIT_MS, 'ms'),
-    maxOf('zombies') == null ? { id: 'scale-zombies', text: 'no zombie left', status: 'not measurable yet', measured: why ?? 'no sample' } : { id: 'scale-zombies', text: 'no zombie left', status: maxOf('zombies') === 0 ? 'met' : 'not met', measured: `${maxOf('zombies')} zombie(s) at most` },
-    lim('scale-rss', `supervisor RSS under 80 MB with ${W} workers`, med('rss') == null ? null : (med('rss') * 1048576) / 1e6, 80, 'MB', (x) => x.toFixed(1)),
+    maxOf('zombies') == null
+      ? { id: 'scale-zombies', text: 'no zombie left', status: 'not measurable yet', measured: why ?? 'no sample' }
+      : {
+          id: 'scale-zombies',
+          text: 'no zombie left',
+          status: maxOf('zombies') === 0 ? 'met' : 'not met',
+          measured: `${maxOf('zombies')} zombie(s) at most`,
+        },
+    lim(
+      'scale-rss',
+      `supervisor RSS under 80 MB with ${W} workers`,
+      med('rss') == null ? null : (med('rss') * 1048576) / 1e6,
+      80,
+      'MB',
+      (x) => x.toFixed(1),
+    ),
   ];
   // The big run: daemonkit only (the 10-line supervisor's figure at 1,000 is the reference above).
   const B = ctx.bigWorkers ?? defaults.bigWorkers;
-  const big = !ctx.wants('daemonkit') ? { skipped: 'left out by --peers' } : (skipped.get('daemonkit') ? { skipped: skipped.get('daemonkit') } : await bigRun(ctx, B));
+  const big = !ctx.wants('daemonkit')
+    ? { skipped: 'left out by --peers' }
+    : skipped.get('daemonkit')
+      ? { skipped: skipped.get('daemonkit') }
+      : await bigRun(ctx, B);
   const bigWhy = big.skipped ?? big.error;
-  const bigRow = (k, label, unit, v) => ({ id: `big-${k}/daemonkit`, label: 'daemonkit supervisor', group: `${B} idle workers: ${label}`, unit, ...summarize(v == null ? [] : [v]), skipped: v == null ? bigWhy ?? 'no sample' : undefined });
-  rows.push(bigRow('spawn', 'start until all run, ms', 'ms', big.spawnMs), bigRow('rss', 'supervisor RSS at rest, MiB', 'MiB', big.rssMiB), bigRow('pss', 'supervisor PSS at rest, MiB', 'MiB', big.pssMiB));
+  const bigRow = (k, label, unit, v) => ({
+    id: `big-${k}/daemonkit`,
+    label: 'daemonkit supervisor',
+    group: `${B} idle workers: ${label}`,
+    unit,
+    ...summarize(v == null ? [] : [v]),
+    skipped: v == null ? (bigWhy ?? 'no sample') : undefined,
+  });
+  rows.push(
+    bigRow('spawn', 'start until all run, ms', 'ms', big.spawnMs),
+    bigRow('rss', 'supervisor RSS at rest, MiB', 'MiB', big.rssMiB),
+    bigRow('pss', 'supervisor PSS at rest, MiB', 'MiB', big.pssMiB),
+  );
   const bigMB = big.rssMiB == null ? null : (big.rssMiB * 1048576) / 1e6;
   targets.push(
     bigMB == null
-      ? { id: 'scale-big-rss', text: `${B} idle workers supervised with RSS under ${BIG_RSS_LIMIT_MB} MB`, status: big.skipped ? 'not measurable yet' : 'not met', measured: bigWhy ?? 'no sample' }
-      : { id: 'scale-big-rss', text: `${B} idle workers supervised with RSS under ${BIG_RSS_LIMIT_MB} MB`, status: bigMB < BIG_RSS_LIMIT_MB ? 'met' : 'not met', measured: `${bigMB.toFixed(1)} MB (limit ${BIG_RSS_LIMIT_MB} MB)` },
+      ? {
+          id: 'scale-big-rss',
+          text: `${B} idle workers supervised with RSS under ${BIG_RSS_LIMIT_MB} MB`,
+          status: big.skipped ? 'not measurable yet' : 'not met',
+          measured: bigWhy ?? 'no sample',
+        }
+      : {
+          id: 'scale-big-rss',
+          text: `${B} idle workers supervised with RSS under ${BIG_RSS_LIMIT_MB} MB`,
+          status: bigMB < BIG_RSS_LIMIT_MB ? 'met' : 'not met',
+          measured: `${bigMB.toFixed(1)} MB (limit ${BIG_RSS_LIMIT_MB} MB)`,
+        },
   );
-  return { params: { n, workers: W, bigWorkers: B, restMs: ctx.restMs ?? defaults.restMs, windowMs, daemonkitOptions: '--start-secs 0 --backoff-min 0 --max-restarts 1000000', bigLimits: `prlimit --nofile=at least ${B * FDS_PER_WORKER + FD_HEADROOM}` }, rows, targets };
+  return {
+    params: {
+      n,
+      workers: W,
+      bigWorkers: B,
+      restMs: ctx.restMs ?? defaults.restMs,
+      windowMs,
+      daemonkitOptions: '--start-secs 0 --backoff-min 0 --max-restarts 1000000',
+      bigLimits: `prlimit --nofile=at least ${B * FDS_PER_WORKER + FD_HEADROOM}`,
+    },
+    rows,
+    targets,
+  };
 }

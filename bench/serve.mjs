@@ -24,7 +24,10 @@ export async function run(ctx) {
     if (why) skipped.set(id, why);
   }
   for (let r = 0; r < p.n; r++) {
-    for (const id of rotate(peers.filter((x) => !skipped.has(x)), r)) {
+    for (const id of rotate(
+      peers.filter((x) => !skipped.has(x)),
+      r,
+    )) {
       const d = data.get(id);
       let h = null;
       try {
@@ -74,12 +77,35 @@ export async function run(ctx) {
     const dk = med('daemonkit', k);
     const others = ['cluster', 'pm2'].map((id) => [id, med(id, k)]);
     if (dk == null || others.some(([, v]) => v == null))
-      return { id: `serve-${k}`, text, status: 'not measurable yet', measured: why ?? `missing: ${others.filter(([, v]) => v == null).map(([id]) => skipped.get(id) ?? id).join(', ')}` };
+      return {
+        id: `serve-${k}`,
+        text,
+        status: 'not measurable yet',
+        measured:
+          why ??
+          `missing: ${others
+            .filter(([, v]) => v == null)
+            .map(([id]) => skipped.get(id) ?? id)
+            .join(', ')}`,
+      };
     const ok = others.every(([, v]) => better(dk, v));
-    return { id: `serve-${k}`, text, status: ok ? 'met' : 'not met', measured: `daemonkit ${round(dk)} vs ${others.map(([id, v]) => `${id} ${round(v)}`).join(', ')} ${k === 'rps' ? 'req/s' : 'ms'}` };
+    return {
+      id: `serve-${k}`,
+      text,
+      status: ok ? 'met' : 'not met',
+      measured: `daemonkit ${round(dk)} vs ${others.map(([id, v]) => `${id} ${round(v)}`).join(', ')} ${k === 'rps' ? 'req/s' : 'ms'}`,
+    };
   };
   return {
-    params: { n: p.n, workers: p.workers, connections: p.connections, warmupSeconds: p.warmupSeconds, seconds: p.seconds, loadGenerator: 'bench/entries/http-load.mjs (kept-alive)', order: 'round-robin, each peer brought up afresh per round' },
+    params: {
+      n: p.n,
+      workers: p.workers,
+      connections: p.connections,
+      warmupSeconds: p.warmupSeconds,
+      seconds: p.seconds,
+      loadGenerator: 'bench/entries/http-load.mjs (kept-alive)',
+      order: 'round-robin, each peer brought up afresh per round',
+    },
     rows,
     targets: [
       ahead('rps', 'requests per second ahead of Node cluster and pm2 cluster mode', (a, b) => a > b),

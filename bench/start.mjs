@@ -3,7 +3,19 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, daemonizeBin, node, pm2Bin, python, startStopDaemon, targetsDir } from './lib/env.mjs';
-import { MINI, dkEnv, foreverArgs, foreverEnv, pm2AppPid, pm2Args, pm2Env, pm2Expect, supervisordConf, supervisordPid, target } from './lib/peers.mjs';
+import {
+  MINI,
+  dkEnv,
+  foreverArgs,
+  foreverEnv,
+  pm2AppPid,
+  pm2Args,
+  pm2Env,
+  pm2Expect,
+  supervisordConf,
+  supervisordPid,
+  target,
+} from './lib/peers.mjs';
 import { findByMarker, pollAsync, readPidfile, run, sleep, stat, stopPids } from './lib/proc.mjs';
 import { ratio, rotate, summarize } from './lib/stats.mjs';
 import { byMarker, timedStart } from './lib/timing.mjs';
@@ -17,13 +29,23 @@ const pidfileLocate = (path) => () => readPidfile(path);
 /** Kills whatever carries the sample's marker, plus the given PIDs. */
 async function cleanupPids(marker, extra = []) {
   const marked = marker ? findByMarker(marker, { partial: true }) : [];
-  await stopPids([...new Set([...extra.filter(Boolean), ...marked])].filter((p) => p !== process.pid), { graceMs: 2000 });
+  await stopPids(
+    [...new Set([...extra.filter(Boolean), ...marked])].filter((p) => p !== process.pid),
+    { graceMs: 2000 },
+  );
 }
 
 function peerList() {
   const list = [];
   const floor = (id, label, cmd, args, how) =>
-    list.push({ id: `floor/${id}`, label, kind: 'floor', needs: [], how, sample: () => ({ spec: { cmd, args, returns: true }, cleanup: async () => {} }) });
+    list.push({
+      id: `floor/${id}`,
+      label,
+      kind: 'floor',
+      needs: [],
+      how,
+      sample: () => ({ spec: { cmd, args, returns: true }, cleanup: async () => {} }),
+    });
   floor('true', '/bin/true', '/bin/true', [], 'spawn until it has exited');
   floor('node', "node -e ''", node, ['-e', ''], 'spawn until it has exited');
   floor(
@@ -42,12 +64,17 @@ function peerList() {
       id: 'start-stop-daemon',
       label: 'start-stop-daemon --background --make-pidfile',
       needs: ['dpkg'],
-      how: 'returned; PID from its --pidfile; that PID alive and exec\'d the target',
+      how: "returned; PID from its --pidfile; that PID alive and exec'd the target",
       sample: (s, marker, dir) => {
         const pf = join(dir, 'p.pid');
         const [prog, ...rest] = t(marker).argv;
         return {
-          spec: { cmd: startStopDaemon, args: ['--start', '--background', '--make-pidfile', '--pidfile', pf, '--exec', prog, '--', ...rest], locate: pidfileLocate(pf), expect: t(marker).expect },
+          spec: {
+            cmd: startStopDaemon,
+            args: ['--start', '--background', '--make-pidfile', '--pidfile', pf, '--exec', prog, '--', ...rest],
+            locate: pidfileLocate(pf),
+            expect: t(marker).expect,
+          },
           cleanup: (r) => cleanupPids(marker, [r.pid]),
         };
       },
@@ -56,7 +83,7 @@ function peerList() {
       id: 'daemonize',
       label: 'daemonize -p',
       needs: ['daemonize'],
-      how: 'returned; PID from its -p file; alive and exec\'d the target',
+      how: "returned; PID from its -p file; alive and exec'd the target",
       sample: (s, marker, dir) => {
         const pf = join(dir, 'p.pid');
         return {
@@ -70,11 +97,16 @@ function peerList() {
         id: 'python3-daemon',
         label: 'python3-daemon (DaemonContext + exec)',
         needs: ['python3-daemon'],
-        how: 'returned; PID written by the daemon before exec; alive and exec\'d the target',
+        how: "returned; PID written by the daemon before exec; alive and exec'd the target",
         sample: (s, marker, dir) => {
           const pf = join(dir, 'p.pid');
           return {
-            spec: { cmd: python, args: [join(targetsDir, 'pydaemon.py'), pf, ...t(marker).argv], locate: pidfileLocate(pf), expect: t(marker).expect },
+            spec: {
+              cmd: python,
+              args: [join(targetsDir, 'pydaemon.py'), pf, ...t(marker).argv],
+              locate: pidfileLocate(pf),
+              expect: t(marker).expect,
+            },
             cleanup: (r) => cleanupPids(marker, [r.pid]),
           };
         },
@@ -87,7 +119,13 @@ function peerList() {
         sample: (s, marker, dir) => {
           const home = join(dir, 'pm2');
           return {
-            spec: { cmd: node, args: pm2Args('s', kind, marker), env: pm2Env(home), locate: () => pm2AppPid(home, 's'), expect: pm2Expect(kind, marker) },
+            spec: {
+              cmd: node,
+              args: pm2Args('s', kind, marker),
+              env: pm2Env(home),
+              locate: () => pm2AppPid(home, 's'),
+              expect: pm2Expect(kind, marker),
+            },
             cleanup: async (r) => cleanupPids(marker, [readPidfile(join(home, 'pm2.pid')), r.pid]),
           };
         },
@@ -111,7 +149,13 @@ function peerList() {
       sample: (s, marker) => {
         const name = `s${s.seq++}`;
         return {
-          spec: { cmd: node, args: pm2Args(name, kind, marker), env: pm2Env(s.home), locate: () => pm2AppPid(s.home, name), expect: pm2Expect(kind, marker) },
+          spec: {
+            cmd: node,
+            args: pm2Args(name, kind, marker),
+            env: pm2Env(s.home),
+            locate: () => pm2AppPid(s.home, name),
+            expect: pm2Expect(kind, marker),
+          },
           cleanup: async (r) => {
             await run(node, [pm2Bin, 'delete', name], { env: pm2Env(s.home), timeoutMs: 30_000 });
             await cleanupPids(marker, [r.pid]);
@@ -125,27 +169,38 @@ function peerList() {
       needs: ['forever'],
       how: `returned; the target found in /proc by its unique argv; alive and exec'd${kind === 'sleep' ? ' (via /bin/sh: forever runs script files only)' : ''}`,
       sample: (s, marker, dir) => ({
-        spec: { cmd: node, args: foreverArgs(kind, marker), env: foreverEnv(join(dir, 'forever')), locate: byMarker(marker, t(marker).expect), expect: t(marker).expect },
+        spec: {
+          cmd: node,
+          args: foreverArgs(kind, marker),
+          env: foreverEnv(join(dir, 'forever')),
+          locate: byMarker(marker, t(marker).expect),
+          expect: t(marker).expect,
+        },
         // The monitor first, or it restarts the child.
         cleanup: async (r) => {
-          if (r.pid) await stopPids([stat(r.pid)?.ppid].filter((p) => p && p > 1), { signal: 'SIGKILL' });
+          if (r.pid)
+            await stopPids(
+              [stat(r.pid)?.ppid].filter((p) => p && p > 1),
+              { signal: 'SIGKILL' },
+            );
           await cleanupPids(marker, [r.pid]);
         },
       }),
     });
-    if (kind === 'sleep') add({
-      id: 'supervisord-cold',
-      label: 'supervisord (cold, autostart program)',
-      needs: ['supervisor'],
-      how: 'supervisord returned (it daemonizes); the program found in /proc by its unique argv; alive',
-      sample: (s, marker, dir) => {
-        const conf = supervisordConf(dir, [{ name: 'p', argv: t(marker).argv, autostart: true }]);
-        return {
-          spec: { cmd: '/usr/bin/supervisord', args: ['-c', conf], locate: byMarker(marker, t(marker).expect), expect: t(marker).expect },
-          cleanup: async (r) => cleanupPids(marker, [supervisordPid(dir), r.pid]),
-        };
-      },
-    });
+    if (kind === 'sleep')
+      add({
+        id: 'supervisord-cold',
+        label: 'supervisord (cold, autostart program)',
+        needs: ['supervisor'],
+        how: 'supervisord returned (it daemonizes); the program found in /proc by its unique argv; alive',
+        sample: (s, marker, dir) => {
+          const conf = supervisordConf(dir, [{ name: 'p', argv: t(marker).argv, autostart: true }]);
+          return {
+            spec: { cmd: '/usr/bin/supervisord', args: ['-c', conf], locate: byMarker(marker, t(marker).expect), expect: t(marker).expect },
+            cleanup: async (r) => cleanupPids(marker, [supervisordPid(dir), r.pid]),
+          };
+        },
+      });
     add({
       id: 'supervisorctl-warm',
       label: 'supervisorctl start (warm: supervisord running)',
@@ -176,7 +231,12 @@ function peerList() {
       sample: (s, marker) => {
         const i = s.next++;
         return {
-          spec: { cmd: '/usr/bin/supervisorctl', args: ['-c', s.conf, 'start', `p${i}`], locate: byMarker(marker, t(marker).expect), expect: t(marker).expect },
+          spec: {
+            cmd: '/usr/bin/supervisorctl',
+            args: ['-c', s.conf, 'start', `p${i}`],
+            locate: byMarker(marker, t(marker).expect),
+            expect: t(marker).expect,
+          },
           cleanup: async (r) => cleanupPids(marker, [r.pid]),
         };
       },
@@ -185,9 +245,15 @@ function peerList() {
       id: '10-line',
       label: '10-line Node supervisor (floor for Node)',
       needs: [],
-      how: 'spawned (it stays in the foreground, so no return); its worker found in /proc; alive and exec\'d',
+      how: "spawned (it stays in the foreground, so no return); its worker found in /proc; alive and exec'd",
       sample: (s, marker) => ({
-        spec: { cmd: node, args: [MINI, ...t(marker).argv], returns: false, locate: byMarker(marker, t(marker).expect), expect: t(marker).expect },
+        spec: {
+          cmd: node,
+          args: [MINI, ...t(marker).argv],
+          returns: false,
+          locate: byMarker(marker, t(marker).expect),
+          expect: t(marker).expect,
+        },
         cleanup: async (r) => {
           await stopPids([r.launcher], { graceMs: 2000 });
           await cleanupPids(marker, [r.pid]);
@@ -245,7 +311,12 @@ function peerList() {
         sample: (s, marker, dir) => {
           const pf = join(dir, 'p.pid');
           return {
-            spec: { cmd: node, args: [join(targetsDir, 'npm-daemon.cjs'), pf, marker], locate: pidfileLocate(pf), expect: { argv0: 'node', argv1: join(targetsDir, 'npm-daemon.cjs'), has: [marker] } },
+            spec: {
+              cmd: node,
+              args: [join(targetsDir, 'npm-daemon.cjs'), pf, marker],
+              locate: pidfileLocate(pf),
+              expect: { argv0: 'node', argv1: join(targetsDir, 'npm-daemon.cjs'), has: [marker] },
+            },
             cleanup: (r) => cleanupPids(marker, [r.pid]),
           };
         },
@@ -254,11 +325,16 @@ function peerList() {
         id: 'daemonkit-library',
         label: 'daemonkit daemonize() + ready() at once',
         needs: ['cli'],
-        how: 'original returned (it exits 0 only after ready()); PID from the daemon\'s PID file; alive',
+        how: "original returned (it exits 0 only after ready()); PID from the daemon's PID file; alive",
         sample: (s, marker, dir) => {
           const pf = join(dir, 'p.pid');
           return {
-            spec: { cmd: node, args: [join(targetsDir, 'dk-library.mjs'), pf, marker], locate: pidfileLocate(pf), expect: { argv0: 'node', argv1: join(targetsDir, 'dk-library.mjs'), has: [marker] } },
+            spec: {
+              cmd: node,
+              args: [join(targetsDir, 'dk-library.mjs'), pf, marker],
+              locate: pidfileLocate(pf),
+              expect: { argv0: 'node', argv1: join(targetsDir, 'dk-library.mjs'), has: [marker] },
+            },
             cleanup: (r) => cleanupPids(marker, [r.pid]),
           };
         },
@@ -271,7 +347,9 @@ function peerList() {
 export async function run_(ctx) {
   const n = ctx.n ?? defaults.n;
   const peers = peerList().filter((p) => ctx.wants(p.id));
-  const rows = new Map(peers.map((p) => [p.id, { id: p.id, label: p.label, kind: p.kind, how: p.how, samples: [], returned: [], errors: [] }]));
+  const rows = new Map(
+    peers.map((p) => [p.id, { id: p.id, label: p.label, kind: p.kind, how: p.how, samples: [], returned: [], errors: [] }]),
+  );
   const active = [];
   for (const p of peers) {
     const why = ctx.unavailable(p.needs);
@@ -325,7 +403,8 @@ export async function run_(ctx) {
     }
     ctx.progress(`round ${r + 2}/${n + 1}`);
   }
-  for (const p of peers) if (state.has(p.id) && p.teardown) await p.teardown(state.get(p.id)).catch((e) => ctx.log(`teardown ${p.id}: ${e.message}`));
+  for (const p of peers)
+    if (state.has(p.id) && p.teardown) await p.teardown(state.get(p.id)).catch((e) => ctx.log(`teardown ${p.id}: ${e.message}`));
 
   const out = [];
   const floorNode = summarize(rows.get('floor/node')?.samples ?? []).median;
@@ -362,11 +441,36 @@ function targets(rows) {
     const nosup = med(`${kind}/daemonkit-no-supervise`);
     const pm2 = med(`${kind}/pm2-warm`);
     out.push(
-      limitTarget(`supervised-vs-floor-${kind}`, `supervised start (${tname} target) at most 1.25x the two-Node floor`, sup, two, 1.25, skip(`${kind}/daemonkit`) ?? twoSkip),
+      limitTarget(
+        `supervised-vs-floor-${kind}`,
+        `supervised start (${tname} target) at most 1.25x the two-Node floor`,
+        sup,
+        two,
+        1.25,
+        skip(`${kind}/daemonkit`) ?? twoSkip,
+      ),
       sup != null && pm2 != null
-        ? { id: `supervised-vs-pm2-${kind}`, text: `supervised start (${tname} target) faster than warm pm2 start`, status: sup < pm2 ? 'met' : 'not met', measured: `${sup} ms vs ${pm2} ms (${(sup / pm2).toFixed(2)}x)`, ratio: +(sup / pm2).toFixed(3) }
-        : { id: `supervised-vs-pm2-${kind}`, text: `supervised start (${tname} target) faster than warm pm2 start`, status: 'not measurable yet', measured: skip(`${kind}/daemonkit`) ?? skip(`${kind}/pm2-warm`) ?? 'missing sample' },
-      limitTarget(`no-supervise-vs-floor-${kind}`, `start --no-supervise (${tname} target) at most 1.25x the two-Node floor`, nosup, two, 1.25, skip(`${kind}/daemonkit-no-supervise`) ?? twoSkip),
+        ? {
+            id: `supervised-vs-pm2-${kind}`,
+            text: `supervised start (${tname} target) faster than warm pm2 start`,
+            status: sup < pm2 ? 'met' : 'not met',
+            measured: `${sup} ms vs ${pm2} ms (${(sup / pm2).toFixed(2)}x)`,
+            ratio: +(sup / pm2).toFixed(3),
+          }
+        : {
+            id: `supervised-vs-pm2-${kind}`,
+            text: `supervised start (${tname} target) faster than warm pm2 start`,
+            status: 'not measurable yet',
+            measured: skip(`${kind}/daemonkit`) ?? skip(`${kind}/pm2-warm`) ?? 'missing sample',
+          },
+      limitTarget(
+        `no-supervise-vs-floor-${kind}`,
+        `start --no-supervise (${tname} target) at most 1.25x the two-Node floor`,
+        nosup,
+        two,
+        1.25,
+        skip(`${kind}/daemonkit-no-supervise`) ?? twoSkip,
+      ),
     );
   }
   return out;
@@ -375,5 +479,11 @@ function targets(rows) {
 function limitTarget(id, text, value, ref, limit, skipped) {
   if (value == null || ref == null) return { id, text, status: 'not measurable yet', measured: skipped ?? 'missing sample' };
   const x = value / ref;
-  return { id, text, status: x <= limit ? 'met' : 'not met', measured: `${value} ms / ${ref} ms = ${x.toFixed(2)}x (limit ${limit}x)`, ratio: +x.toFixed(3) };
+  return {
+    id,
+    text,
+    status: x <= limit ? 'met' : 'not met',
+    measured: `${value} ms / ${ref} ms = ${x.toFixed(2)}x (limit ${limit}x)`,
+    ratio: +x.toFixed(3),
+  };
 }

@@ -4,8 +4,35 @@
 // do); forever, the 10-line supervisor and daemonkit start a fresh service for every sample (untimed).
 import { join } from 'node:path';
 import { cli, foreverBin, node, pm2Bin } from './lib/env.mjs';
-import { SLEEP, dkEnv, foreverArgs, foreverEnv, pm2AppPid, pm2Args, pm2Env, pm2Expect, supervisordConf, supervisordPid, supervisors, target } from './lib/peers.mjs';
-import { alive, gone, killPid, launch, now, pollAsync, pollSync, readPidfile, run as runCmd, sleep, stat, stopPids, track } from './lib/proc.mjs';
+import {
+  SLEEP,
+  dkEnv,
+  foreverArgs,
+  foreverEnv,
+  pm2AppPid,
+  pm2Args,
+  pm2Env,
+  pm2Expect,
+  supervisordConf,
+  supervisordPid,
+  supervisors,
+  target,
+} from './lib/peers.mjs';
+import {
+  alive,
+  gone,
+  killPid,
+  launch,
+  now,
+  pollAsync,
+  pollSync,
+  readPidfile,
+  run as runCmd,
+  sleep,
+  stat,
+  stopPids,
+  track,
+} from './lib/proc.mjs';
 import { ratio, rotate, summarize } from './lib/stats.mjs';
 import { allByMarker } from './lib/timing.mjs';
 
@@ -77,7 +104,13 @@ const PEERS = {
       const monitor = w ? stat(w)?.ppid : null;
       track(w);
       track(monitor);
-      return { cmd: node, args: [foreverBin, 'stop', '0'], env, gonePids: [monitor, w], after: () => stopPids([monitor, w], { signal: 'SIGKILL' }) };
+      return {
+        cmd: node,
+        args: [foreverBin, 'stop', '0'],
+        env,
+        gonePids: [monitor, w],
+        after: () => stopPids([monitor, w], { signal: 'SIGKILL' }),
+      };
     },
   },
   supervisord: {
@@ -118,7 +151,13 @@ const PEERS = {
       const marker = ctx.sleepMarker();
       const t = target('sleep', marker);
       const h = await supervisors.daemonkit.up({ dir: ctx.dir(`stop-dk-${marker}`), argv: t.argv, expect: t.expect, marker, name: 'w' });
-      return { cmd: node, args: [cli, 'stop', 'w'], env: h.env, gonePids: [h.sup, ...h.workers], after: () => stopPids([h.sup, ...h.workers]) };
+      return {
+        cmd: node,
+        args: [cli, 'stop', 'w'],
+        env: h.env,
+        gonePids: [h.sup, ...h.workers],
+        after: () => stopPids([h.sup, ...h.workers]),
+      };
     },
   },
 };
@@ -176,7 +215,8 @@ export async function run(ctx) {
       const t1 = now();
       const status = exited ? await exited : { code: 0 };
       await p.after().catch(() => {});
-      if (!ok || status.code !== 0) errors.get(id).push(!ok ? `not gone within 30 s (returned: ${returnedAt !== null})` : `stop exited ${status.code}`);
+      if (!ok || status.code !== 0)
+        errors.get(id).push(!ok ? `not gone within 30 s (returned: ${returnedAt !== null})` : `stop exited ${status.code}`);
       else if (r >= 0) samples.get(id).push(t1 - t0);
       await sleep(50);
     }
@@ -205,7 +245,14 @@ export async function run(ctx) {
   const text = 'ahead of supervisorctl stop, pm2 stop and forever stop';
   const targets =
     dk == null
-      ? [{ id: 'stop-vs-peers', text, status: 'not measurable yet', measured: rows.find((r) => r.id === 'stop/daemonkit')?.skipped ?? 'no sample' }]
+      ? [
+          {
+            id: 'stop-vs-peers',
+            text,
+            status: 'not measurable yet',
+            measured: rows.find((r) => r.id === 'stop/daemonkit')?.skipped ?? 'no sample',
+          },
+        ]
       : [
           {
             id: 'stop-vs-peers',
@@ -214,5 +261,9 @@ export async function run(ctx) {
             measured: `${dk} ms vs ${others.map(([id, v]) => `${id} ${v ?? '–'} ms`).join(', ')}`,
           },
         ];
-  return { params: { n, warmup: 1, pollMs: 0.25, worker: '/bin/sleep 1000.x (forever: via /bin/sh)', order: 'round-robin, rotated each round' }, rows, targets };
+  return {
+    params: { n, warmup: 1, pollMs: 0.25, worker: '/bin/sleep 1000.x (forever: via /bin/sh)', order: 'round-robin, rotated each round' },
+    rows,
+    targets,
+  };
 }

@@ -21,7 +21,10 @@ test('each worker is no session leader, has fds 0-2 only, and runs as www-data; 
   for (const worker of sim.daemons) {
     assert.equal(worker.sessionLeader, false);
     assert.equal(worker.ctty, null);
-    assert.deepEqual(worker.fds.map((f) => f.fd), [0, 1, 2]);
+    assert.deepEqual(
+      worker.fds.map((f) => f.fd),
+      [0, 1, 2],
+    );
     assert.notEqual(worker.uid, 0);
   }
   assert.equal(sim.pidfile.lockedBy.role, 'supervisor');

@@ -66,7 +66,7 @@ test('four workers serve one port; SIGTERM to the parent stops them all', async 
   assert.ok(workers, 'the parent runs 4 workers');
   const body = await until(() => hello(port));
   assert.match(body ?? '', /^hello from worker [0-3] \(pid (\d+)\)\n$/);
-  assert.ok(workers.includes(Number(/pid (\d+)/.exec(body)[1])), 'answered by one of the parent\'s workers');
+  assert.ok(workers.includes(Number(/pid (\d+)/.exec(body)[1])), "answered by one of the parent's workers");
 
   parent.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);

@@ -14,7 +14,10 @@ test('a worker that keeps crashing is given up on within 30 seconds, and the sup
     model.advance(1000); // the backoff runs out: it is spawned again
   }
 
-  assert.deepEqual(actions.find((a) => a.kind === 'give-up'), { kind: 'give-up', reason: 'crash-loop' });
+  assert.deepEqual(
+    actions.find((a) => a.kind === 'give-up'),
+    { kind: 'give-up', reason: 'crash-loop' },
+  );
   assert.deepEqual(actions.at(-1), { kind: 'exit', code: 1 });
   assert.match(model.failure, /worker 0 restarted 6 times in 30s; last: exited 1/);
   assert.ok(model.now < 30_000);
@@ -28,7 +31,10 @@ test('a worker that ignores SIGTERM gets SIGKILL 10 seconds into a stop', () => 
 
   assert.deepEqual(model.stop()[0], { kind: 'signal', pid, signal: 'SIGTERM', group: true });
   const later = model.advance(10_000);
-  assert.deepEqual(later.find((a) => a.kind === 'signal'), { kind: 'signal', pid, signal: 'SIGKILL', group: true });
+  assert.deepEqual(
+    later.find((a) => a.kind === 'signal'),
+    { kind: 'signal', pid, signal: 'SIGKILL', group: true },
+  );
 
   assert.deepEqual(model.exit(0, { signal: 'SIGKILL' }).at(-1), { kind: 'exit', code: 0 });
 });

@@ -17,7 +17,21 @@ import { run, sweep } from '../bench/lib/proc.mjs';
 import { renderMarkdown } from '../bench/lib/report.mjs';
 import { annotate } from '../bench/lib/analysis.mjs';
 
-const ORDER = ['planner', 'load', 'start', 'idle', 'restart', 'stop', 'scale', 'logs', 'reload', 'serve', 'fork-restart', 'pid1', 'readiness'];
+const ORDER = [
+  'planner',
+  'load',
+  'start',
+  'idle',
+  'restart',
+  'stop',
+  'scale',
+  'logs',
+  'reload',
+  'serve',
+  'fork-restart',
+  'pid1',
+  'readiness',
+];
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -34,7 +48,13 @@ const { values, positionals } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(
+    readFileSync(new URL(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 11)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n') + '\n',
+  );
   process.exit(0);
 }
 if (values.list) {
@@ -56,7 +76,12 @@ if (n !== null && !(Number.isInteger(n) && n >= 1)) {
 }
 const selected = positionals.length ? ORDER.filter((x) => positionals.includes(x)) : ORDER;
 const outDir = values.out ?? benchDir;
-const peerFilter = values.peers ? values.peers.split(',').map((s) => s.trim()).filter(Boolean) : null;
+const peerFilter = values.peers
+  ? values.peers
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : null;
 
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
@@ -167,7 +192,15 @@ for (const name of selected) {
   }
   // The 1-minute load average around the measurement: anything else running on the machine shows here.
   const loadAverage = { before: +loadBefore.toFixed(2), after: +loadavg()[0].toFixed(2) };
-  results.measurements[name] = { title: m.title, date: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10, loadAverage, ...(quick ? { quick: true } : {}), ...info, ...entry };
+  results.measurements[name] = {
+    title: m.title,
+    date: new Date().toISOString(),
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+    loadAverage,
+    ...(quick ? { quick: true } : {}),
+    ...info,
+    ...entry,
+  };
   results.date = new Date().toISOString();
   results.machine = info.machine;
   results.versions = info.versions;

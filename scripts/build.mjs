@@ -71,7 +71,13 @@ function makeBindingsSync() {
 export async function buildDist() {
   const esbuild = await import('esbuild');
   // dist/NAME.js from each role's entry: the CLI, the library, the two processes the original spawns, and daemonkit/testing.
-  const entryPoints = { cli: 'cli/main.ts', index: 'index.ts', intermediate: 'intermediate/main.ts', supervisor: 'supervisor/main.ts', testing: 'testing.ts' };
+  const entryPoints = {
+    cli: 'cli/main.ts',
+    index: 'index.ts',
+    intermediate: 'intermediate/main.ts',
+    supervisor: 'supervisor/main.ts',
+    testing: 'testing.ts',
+  };
   for (const [name, file] of Object.entries(entryPoints)) entryPoints[name] = join(root, 'src', file);
   // CommonJS: Node's CJS loader starts a bundle sooner than its ESM loader, twice per start (RELIABILITY.md).
   mkdirSync(join(root, 'dist'), { recursive: true });
@@ -136,12 +142,14 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.arg
 if (isMain) await main();
 
 async function main() {
-if (all || wanted.has('wasm')) buildWasm();
-if (all || wanted.has('dist')) await buildDist();
-if (all || wanted.has('types')) buildTypes();
-if (all || wanted.has('tests')) await buildTests();
-if (!all) for (const w of wanted) if (!['wasm', 'dist', 'types', 'tests'].includes(w)) {
-  console.error(`build: unknown part '${w}' (expected wasm, dist, types or tests)`);
-  process.exit(2);
-}
+  if (all || wanted.has('wasm')) buildWasm();
+  if (all || wanted.has('dist')) await buildDist();
+  if (all || wanted.has('types')) buildTypes();
+  if (all || wanted.has('tests')) await buildTests();
+  if (!all)
+    for (const w of wanted)
+      if (!['wasm', 'dist', 'types', 'tests'].includes(w)) {
+        console.error(`build: unknown part '${w}' (expected wasm, dist, types or tests)`);
+        process.exit(2);
+      }
 }

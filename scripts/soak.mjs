@@ -46,7 +46,8 @@ const pick = (xs) => xs[Math.floor(rand() * xs.length)];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // A private copy of dist/: others may rebuild dist/ while we run for minutes. Under build/ so koffi still resolves.
 const distCopy = mkdtempSync(join(root, 'build', 'soak-dist-'));
-for (const f of readdirSync(join(root, 'dist'))) if (f.endsWith('.js') || f === 'package.json') copyFileSync(join(root, 'dist', f), join(distCopy, f));
+for (const f of readdirSync(join(root, 'dist')))
+  if (f.endsWith('.js') || f === 'package.json') copyFileSync(join(root, 'dist', f), join(distCopy, f));
 const cliJs = join(distCopy, 'cli.js');
 
 const home = mkdtempSync(join(tmpdir(), 'daemonkit-soak-'));
@@ -96,8 +97,30 @@ function cli(...a) {
   });
 }
 
-const startArgs = ['start', '--name', NAME, '--workers', String(WORKERS), '--start-secs', '0.1', '--backoff-min', '10ms', '--backoff-max', '500ms',
-  '--min-uptime', '1', '--max-restarts', '1000000', '--restart-window', '1', '--retry', 'TERM/5/KILL/5', '--', writer, side];
+const startArgs = [
+  'start',
+  '--name',
+  NAME,
+  '--workers',
+  String(WORKERS),
+  '--start-secs',
+  '0.1',
+  '--backoff-min',
+  '10ms',
+  '--backoff-max',
+  '500ms',
+  '--min-uptime',
+  '1',
+  '--max-restarts',
+  '1000000',
+  '--restart-window',
+  '1',
+  '--retry',
+  'TERM/5/KILL/5',
+  '--',
+  writer,
+  side,
+];
 
 const readPid = () => {
   try {
@@ -137,19 +160,35 @@ const fdCount = (pid) => {
 };
 const fdList = (pid) => {
   try {
-    return readdirSync(`/proc/${pid}/fd`).map((f) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${f}`).replace(/\[\d+\]/, '[]');
-      } catch {
-        return '?';
-      }
-    }).sort();
+    return readdirSync(`/proc/${pid}/fd`)
+      .map((f) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${f}`).replace(/\[\d+\]/, '[]');
+        } catch {
+          return '?';
+        }
+      })
+      .sort();
   } catch {
     return [];
   }
 };
 
-const counts = { kill9: 0, killGuard: 0, killTerm: 0, stopCont: 0, reload: 0, reloadFailed: 0, reopen: 0, reopenFailed: 0, rotate: 0, restart: 0, restartFailed: 0, statusChecks: 0, statusMismatch: 0 };
+const counts = {
+  kill9: 0,
+  killGuard: 0,
+  killTerm: 0,
+  stopCont: 0,
+  reload: 0,
+  reloadFailed: 0,
+  reopen: 0,
+  reopenFailed: 0,
+  rotate: 0,
+  restart: 0,
+  restartFailed: 0,
+  statusChecks: 0,
+  statusMismatch: 0,
+};
 const problems = [];
 const generations = [];
 let gen = null;
@@ -174,7 +213,21 @@ async function beginGeneration() {
   const j = await quiesce();
   await sleep(1000);
   const sup = readPid();
-  gen = { sup, start: Date.now(), rss0: rssKb(sup), anon0: anonKb(sup), fd0: fdCount(sup), fds0: fdList(sup), rssMax: rssKb(sup), rss60: NaN, rss1: NaN, fd1: NaN, fds1: [], end: 0, restarts: 0 };
+  gen = {
+    sup,
+    start: Date.now(),
+    rss0: rssKb(sup),
+    anon0: anonKb(sup),
+    fd0: fdCount(sup),
+    fds0: fdList(sup),
+    rssMax: rssKb(sup),
+    rss60: NaN,
+    rss1: NaN,
+    fd1: NaN,
+    fds1: [],
+    end: 0,
+    restarts: 0,
+  };
   generations.push(gen);
   return j;
 }
@@ -260,7 +313,8 @@ async function act() {
       process.kill(guard, 'SIGKILL');
       counts.killGuard++;
       await sleep(200);
-      if (!children(sup).some((p) => p !== guard && isGuard(p) && procStat(p)?.state !== 'Z')) problems.push(`supervisor ${sup}: no new session guard 200 ms after guard ${guard} was killed`);
+      if (!children(sup).some((p) => p !== guard && isGuard(p) && procStat(p)?.state !== 'Z'))
+        problems.push(`supervisor ${sup}: no new session guard 200 ms after guard ${guard} was killed`);
     }
   } else if (r < 0.7) {
     const w = pick(workerPids());
@@ -357,7 +411,9 @@ try {
     if (Date.now() - lastReport >= 60_000) {
       lastReport = Date.now();
       const sup = readPid();
-      console.log(`  ${((Date.now() - t0) / 60_000).toFixed(1)} min: ${JSON.stringify(counts)} rss ${rssKb(sup)} kB fds ${fdCount(sup)} problems ${problems.length}`);
+      console.log(
+        `  ${((Date.now() - t0) / 60_000).toFixed(1)} min: ${JSON.stringify(counts)} rss ${rssKb(sup)} kB fds ${fdCount(sup)} problems ${problems.length}`,
+      );
     }
   }
   busy = true;
@@ -371,14 +427,16 @@ const supLast = readPid();
 const stopped = await cli('stop', NAME);
 if (stopped.code !== 0) problems.push(`final stop: exit ${stopped.code}: ${stopped.stderr.trim()}`);
 await sleep(300);
-const leftovers = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-  try {
-    if (isGuard(p) && readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0')[5]?.startsWith(home)) return true;
-    return readFileSync(`/proc/${p}/environ`, 'latin1').includes(`SOAK_TAG=${home}`) || readlinkSync(`/proc/${p}/fd/1`).startsWith(home);
-  } catch {
-    return false;
-  }
-});
+const leftovers = readdirSync('/proc')
+  .filter((p) => /^\d+$/.test(p))
+  .filter((p) => {
+    try {
+      if (isGuard(p) && readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0')[5]?.startsWith(home)) return true;
+      return readFileSync(`/proc/${p}/environ`, 'latin1').includes(`SOAK_TAG=${home}`) || readlinkSync(`/proc/${p}/fd/1`).startsWith(home);
+    } catch {
+      return false;
+    }
+  });
 if (leftovers.length) problems.push(`processes left after stop: ${leftovers.join(' ')}`);
 
 const logFiles = readdirSync(home).filter((f) => f === `${NAME}.log` || f.startsWith(`${NAME}.log.`));
@@ -433,7 +491,10 @@ if (duplicated) problems.push(`${duplicated} duplicated lines`);
 for (const g of generations) {
   g.rssDeltaKb = g.rss1 - g.rss0;
   g.fdDelta = g.fd1 - g.fd0;
-  if (g.fdDelta !== 0) problems.push(`supervisor ${g.sup}: fd count ${g.fd0} -> ${g.fd1}: +${g.fds1.filter((x) => !g.fds0.includes(x)).join(',')} -${g.fds0.filter((x) => !g.fds1.includes(x)).join(',')}`);
+  if (g.fdDelta !== 0)
+    problems.push(
+      `supervisor ${g.sup}: fd count ${g.fd0} -> ${g.fd1}: +${g.fds1.filter((x) => !g.fds0.includes(x)).join(',')} -${g.fds0.filter((x) => !g.fds1.includes(x)).join(',')}`,
+    );
   if (Math.abs(g.rss1 - g.rss0) > 5 * 1024) problems.push(`supervisor ${g.sup}: RSS ${g.rss0} kB at its start -> ${g.rss1} kB`);
 }
 
@@ -453,7 +514,16 @@ const summary = {
   unconfirmedTail: unconfirmed,
   logFiles: logFiles.length,
   zombies: { samples, zombieSamples, transient: transientZombies, lingering: lingeringZombies },
-  supervisors: generations.map((g) => ({ pid: g.sup, seconds: Math.round((g.end - g.start) / 1000), workerRestarts: g.restarts, rssKb: { start: g.rss0, after60s: g.rss60, end: g.rss1 }, anonymousKb: { start: g.anon0, end: g.anon1 }, rssMaxKb: g.rssMax, rssDeltaKb: g.rssDeltaKb, fds: [g.fd0, g.fd1] })),
+  supervisors: generations.map((g) => ({
+    pid: g.sup,
+    seconds: Math.round((g.end - g.start) / 1000),
+    workerRestarts: g.restarts,
+    rssKb: { start: g.rss0, after60s: g.rss60, end: g.rss1 },
+    anonymousKb: { start: g.anon0, end: g.anon1 },
+    rssMaxKb: g.rssMax,
+    rssDeltaKb: g.rssDeltaKb,
+    fds: [g.fd0, g.fd1],
+  })),
   lastSupervisor: supLast,
   problems,
 };

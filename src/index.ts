@@ -37,13 +37,19 @@ export { notify } from './core/notify.js';
 export { taskId, type ForkOptions } from './core/fork-processes.js';
 export type { DaemonOptions } from './options.js';
 
-
 /** Tells `daemonkit reload|reopen --pidfile F` which signals this daemon handles (the Daemon handle's events). */
 function recordDaemon(o: Normalized): void {
   const files = filesOf(o);
   if (!files) return;
   try {
-    writeState(files.state, { version: 1, options: o, status: null, exitCode: null, exitedAt: null, signals: { reload: SIGHUP, reopen: SIGUSR1 } });
+    writeState(files.state, {
+      version: 1,
+      options: o,
+      status: null,
+      exitCode: null,
+      exitedAt: null,
+      signals: { reload: SIGHUP, reopen: SIGUSR1 },
+    });
   } catch {
     // Not fatal: without the record, reload and reopen refuse rather than guess.
   }

@@ -204,13 +204,22 @@ export function normalize(
 
   if (input.log !== undefined && (input.stdout !== undefined || input.stderr !== undefined)) {
     const other = input.stdout !== undefined ? n('stdout') : n('stderr');
-    throw new UsageError(`conflicting options: ${n('log')} sets both streams, so ${other} cannot be given too`, n('log'), String(input.log));
+    throw new UsageError(
+      `conflicting options: ${n('log')} sets both streams, so ${other} cannot be given too`,
+      n('log'),
+      String(input.log),
+    );
   }
 
   const supervise = parseOption('supervise', input.supervise, context);
   const logTime = parseOption('logTime', input.logTime, context);
   // The supervisor writes the time; an unsupervised daemon writes its log itself.
-  if (logTime && !supervise) throw new UsageError(`conflicting options: ${n('logTime')} needs the supervisor, which writes the log (not with --no-supervise)`, n('logTime'), 'true');
+  if (logTime && !supervise)
+    throw new UsageError(
+      `conflicting options: ${n('logTime')} needs the supervisor, which writes the log (not with --no-supervise)`,
+      n('logTime'),
+      'true',
+    );
   const command = input.command;
   let name: string | null = null;
   if (input.name !== undefined) name = parseOption('name', input.name, context)!;
@@ -223,7 +232,10 @@ export function normalize(
 
   const logDefault = command && name && stateDir ? join(stateDir, `${name}.log`) : undefined;
   const both = parseOption('log', input.log, context);
-  const stdout = parseOption('stdout', input.stdout, context) ?? both ?? (logDefault ? { kind: 'append' as const, path: logDefault } : { kind: 'null' as const });
+  const stdout =
+    parseOption('stdout', input.stdout, context) ??
+    both ??
+    (logDefault ? { kind: 'append' as const, path: logDefault } : { kind: 'null' as const });
   const stderr = parseOption('stderr', input.stderr, context) ?? both ?? stdout;
 
   const extraEnv = parseOption('env', input.env, context);
@@ -234,7 +246,8 @@ export function normalize(
 
   const backoffMinMs = parseOption('backoffMin', input.backoffMin, context);
   const backoffMaxMs = parseOption('backoffMax', input.backoffMax, context);
-  if (backoffMaxMs < backoffMinMs) throw invalid(n('backoffMax'), input.backoffMax ?? OPTIONS.backoffMax.default, `less than ${n('backoffMin')}`);
+  if (backoffMaxMs < backoffMinMs)
+    throw invalid(n('backoffMax'), input.backoffMax ?? OPTIONS.backoffMax.default, `less than ${n('backoffMin')}`);
 
   const words = parseOption('command', command, context);
   const resolved: Normalized['command'] = words ? { path: resolveCommand(words[0]!, pathVar, base, chroot), argv: words } : null;
@@ -242,7 +255,8 @@ export function normalize(
   const clearEnv = parseOption('clearEnv', input.clearEnv, context);
   const readiness = readinessOf(input, context, n);
   const watchdogMs = parseOption('watchdog', input.watchdog, context) ?? null;
-  if (supervise && name && stateDir && (readiness.ready.kind === 'notify' || watchdogMs)) checkSocketPath(n('name'), name, join(stateDir, `${name}.notify`));
+  if (supervise && name && stateDir && (readiness.ready.kind === 'notify' || watchdogMs))
+    checkSocketPath(n('name'), name, join(stateDir, `${name}.notify`));
   const normalized: Normalized = {
     name,
     stateDir,
@@ -305,11 +319,19 @@ export function normalize(
 }
 
 /** --ready and its alias --start-secs (alive:DURATION), and --health with its settings. */
-function readinessOf(input: StartOptions, context: ParseContext, n: (key: string) => string): Pick<Normalized, 'startMs' | 'ready' | 'health'> {
+function readinessOf(
+  input: StartOptions,
+  context: ParseContext,
+  n: (key: string) => string,
+): Pick<Normalized, 'startMs' | 'ready' | 'health'> {
   const startMs = parseOption('startSecs', input.startSecs, context);
   const given = parseOption('ready', input.ready, context);
   if (given && input.startSecs !== undefined && !(given.kind === 'alive' && given.ms === startMs)) {
-    throw new UsageError(`conflicting options: ${n('startSecs')} is ${n('ready')} alive:DURATION, so ${n('ready')} ${input.ready} cannot be given too`, n('startSecs'), String(input.startSecs));
+    throw new UsageError(
+      `conflicting options: ${n('startSecs')} is ${n('ready')} alive:DURATION, so ${n('ready')} ${input.ready} cannot be given too`,
+      n('startSecs'),
+      String(input.startSecs),
+    );
   }
   const ready: ReadySpec = given ?? { kind: 'alive', ms: startMs };
   // Each checked even without --health: a mistyped value is refused rather than ignored.
@@ -329,7 +351,12 @@ function checkProbeNotShared(o: Normalized, input: StartOptions, n: (key: string
   const r = o.ready;
   if (r.kind !== 'tcp') return;
   const shared = (o.listen ?? []).some((l) => (l.kind === 'tcp' || l.kind === 'tcp6') && l.port === r.port);
-  if (shared) throw invalid(n('ready'), input.ready, `port ${r.port} is one of ${n('listen')}'s: the supervisor's socket answers it before any worker does (use --ready notify, or a probe of a port each worker holds)`);
+  if (shared)
+    throw invalid(
+      n('ready'),
+      input.ready,
+      `port ${r.port} is one of ${n('listen')}'s: the supervisor's socket answers it before any worker does (use --ready notify, or a probe of a port each worker holds)`,
+    );
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -342,12 +369,18 @@ function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
 function checkSocketPath(option: string, name: string, socket: string): void {
   const bytes = Buffer.byteLength(socket);
   if (bytes < SUN_PATH_MAX) return;
-  throw invalid(option, name, `the control socket ${socket} would be ${bytes} bytes; a unix socket path holds at most ${SUN_PATH_MAX - 1} (use a shorter name or state directory)`);
+  throw invalid(
+    option,
+    name,
+    `the control socket ${socket} would be ${bytes} bytes; a unix socket path holds at most ${SUN_PATH_MAX - 1} (use a shorter name or state directory)`,
+  );
 }
 
 /** The default service name: the command's basename, made safe for a file name. */
 export function defaultName(command: string): string {
-  const base = basename(command).replace(/[^A-Za-z0-9_.@+-]/g, '_').replace(/^[.-]+/, '');
+  const base = basename(command)
+    .replace(/[^A-Za-z0-9_.@+-]/g, '_')
+    .replace(/^[.-]+/, '');
   return (base || 'daemon').slice(0, 100);
 }
 

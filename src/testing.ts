@@ -112,7 +112,12 @@ function plannedOptions(o: Normalized): PlannedOptions {
   return out as PlannedOptions;
 }
 
-const ROLE_CODES = new Map([planner.ROLE_ORIGINAL, planner.ROLE_INTERMEDIATE, planner.ROLE_SUPERVISOR, planner.ROLE_DAEMON].map((g) => [planner.roleName(g.value), g.value]));
+const ROLE_CODES = new Map(
+  [planner.ROLE_ORIGINAL, planner.ROLE_INTERMEDIATE, planner.ROLE_SUPERVISOR, planner.ROLE_DAEMON].map((g) => [
+    planner.roleName(g.value),
+    g.value,
+  ]),
+);
 const STEP_CODES = new Map<string, number>();
 for (let s = planner.STEP_FIRST.value; s <= planner.STEP_LAST.value; s++) STEP_CODES.set(planner.stepName(s), s);
 
@@ -227,13 +232,22 @@ export function simulate(p: DaemonPlan, options: SimulateOptions = {}): Simulati
     coreDumps: q.coreDumps,
     alive: q.alive,
   });
-  const invariants = Object.fromEntries(INVARIANTS.map((name) => [name, !r.broken.some((v) => v.invariant === name)])) as Record<Invariant, boolean>;
+  const invariants = Object.fromEntries(INVARIANTS.map((name) => [name, !r.broken.some((v) => v.invariant === name)])) as Record<
+    Invariant,
+    boolean
+  >;
   const stepOrder = stepOrderError(p.steps);
   return {
     ok: r.broken.length === 0 && stepOrder === null,
     processes: r.processes.map(view),
     daemons: r.daemons.map(view),
-    pidfile: { path: o.pidfile, content: r.pidfile.content, opens: r.pidfile.opens, writes: r.pidfile.writes, lockedBy: r.pidfile.lockedBy },
+    pidfile: {
+      path: o.pidfile,
+      content: r.pidfile.content,
+      opens: r.pidfile.opens,
+      writes: r.pidfile.writes,
+      lockedBy: r.pidfile.lockedBy,
+    },
     invariants,
     violations: r.broken,
     stepOrder,
@@ -242,9 +256,25 @@ export function simulate(p: DaemonPlan, options: SimulateOptions = {}): Simulati
 
 // ---- SupervisorModel -----------------------------------------------------------------------------------------------
 
-const MODEL_KEYS = ['workers', 'restart', 'backoffMin', 'backoffMax', 'minUptime', 'maxRestarts', 'restartWindow', 'reload', 'retry', 'startSecs', 'readyTimeout'] as const;
+const MODEL_KEYS = [
+  'workers',
+  'restart',
+  'backoffMin',
+  'backoffMax',
+  'minUptime',
+  'maxRestarts',
+  'restartWindow',
+  'reload',
+  'retry',
+  'startSecs',
+  'readyTimeout',
+] as const;
 type ModelKey = (typeof MODEL_KEYS)[number];
-const MODEL_OPTION_KEYS: Readonly<Record<string, true>> = Object.fromEntries(Object.keys(optionKeysFor('start')).filter((k) => (MODEL_KEYS as readonly string[]).includes(k)).map((k) => [k, true]));
+const MODEL_OPTION_KEYS: Readonly<Record<string, true>> = Object.fromEntries(
+  Object.keys(optionKeysFor('start'))
+    .filter((k) => (MODEL_KEYS as readonly string[]).includes(k))
+    .map((k) => [k, true]),
+);
 
 /** The supervisor's options, by the names and in the units start() takes them. */
 export interface SupervisorModelOptions extends Pick<StartOptions, ModelKey> {}
@@ -381,10 +411,12 @@ export class SupervisorModel {
 
   #pidOf(which: ProcessRef): number {
     if (typeof which !== 'number') {
-      if (!this.pids.includes(which.pid)) throw new RangeError(`pid ${which.pid} is not a live process of this model (live: ${this.pids.join(', ') || 'none'})`);
+      if (!this.pids.includes(which.pid))
+        throw new RangeError(`pid ${which.pid} is not a live process of this model (live: ${this.pids.join(', ') || 'none'})`);
       return which.pid;
     }
-    if (!Number.isInteger(which) || which < 0 || which >= this.#m.workerCount) throw new RangeError(`no worker ${which} (tasks 0 to ${this.#m.workerCount - 1})`);
+    if (!Number.isInteger(which) || which < 0 || which >= this.#m.workerCount)
+      throw new RangeError(`no worker ${which} (tasks 0 to ${this.#m.workerCount - 1})`);
     const w = this.#m.worker(which);
     if (w.pid === null) throw new RangeError(`worker ${which} has no process now (${w.state})`);
     return w.pid;

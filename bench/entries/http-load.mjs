@@ -64,7 +64,8 @@ setTimeout(stop, Number(secondsArg) * 1000);
 await Promise.all(Array.from({ length: connections }, loop));
 const t1 = clock();
 latencies.sort((a, b) => a - b);
-const pct = (p) => (latencies.length ? +latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(3) : null);
+const pct = (p) =>
+  latencies.length ? +latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(3) : null;
 const ok = Object.entries(statuses).reduce((s, [k, v]) => s + (k === '200' ? v : 0), 0);
 process.stdout.write(
   `${JSON.stringify({

@@ -22,5 +22,7 @@ for (let r = -1; r < Number(values.runs); r++) {
 const floor = summarize(samples[0]).median;
 for (const [i, script] of probes.entries()) {
   const s = summarize(samples[i]);
-  process.stdout.write(`${(script ? `node -e ${JSON.stringify(script)}` : "node -e ''").padEnd(60)} median ${s.median} ms (min ${s.min}, max ${s.max}, n ${s.n}) = ${(s.median / floor).toFixed(2)}x\n`);
+  process.stdout.write(
+    `${(script ? `node -e ${JSON.stringify(script)}` : "node -e ''").padEnd(60)} median ${s.median} ms (min ${s.min}, max ${s.max}, n ${s.n}) = ${(s.median / floor).toFixed(2)}x\n`,
+  );
 }

@@ -10,7 +10,16 @@ const context = { parentIsInit: false, systemdInvocation: false, notifySocket: f
 export function inputs(stateDir: string): StartOptions[] {
   return [
     { command: ['/bin/sleep', '1000'], name: 'web', supervise: true, workers: 4, log: `${stateDir}/web.log`, stateDir, forceDetach: true },
-    { command: ['/bin/sleep', '1000'], name: 'sleeper', supervise: false, pidfile: `${stateDir}/s.pid`, umask: 'u=rwx,g=rx,o=', cwd: '/tmp', stateDir, forceDetach: true },
+    {
+      command: ['/bin/sleep', '1000'],
+      name: 'sleeper',
+      supervise: false,
+      pidfile: `${stateDir}/s.pid`,
+      umask: 'u=rwx,g=rx,o=',
+      cwd: '/tmp',
+      stateDir,
+      forceDetach: true,
+    },
   ];
 }
 
@@ -28,7 +37,7 @@ export function measure(stateDir: string, batches: number, perBatch: number) {
     'normalize + buildPlan': (i) => buildPlan(normalize(opts[i % opts.length]!, 'cli'), context),
     // The daemon's environment is copied from process.env (an accessor object: every read is a call into C++) only
     // when first read, at the spawn; shown apart, as a start pays it once after planning.
-    'normalize + buildPlan + the daemon\'s environment (read at spawn)': (i) => {
+    "normalize + buildPlan + the daemon's environment (read at spawn)": (i) => {
       const o = normalize(opts[i % opts.length]!, 'cli');
       const plan = buildPlan(o, context);
       return o.env.length + plan.steps.length;

@@ -16,13 +16,19 @@ const WHY = {
     if (t.id.startsWith('supervised-vs-pm2')) return { why: 'see the other start targets.', fix: null };
     const nosup = t.id.startsWith('no-supervise');
     const v = med(R, 'start', `${kind}/${nosup ? 'daemonkit-no-supervise' : 'daemonkit'}`);
-    parts.push(`${nosup ? 'start --no-supervise' : 'supervised start'} takes ${f(v)} ms against ${f(two)} ms for two bare Node startups in series (${f(one)} ms for one): ${f(v - two)} ms over the floor, of which the limit allows ${f(two * 0.25)} ms`);
-    if (cliV != null && loadFloor != null) parts.push(`\`node dist/cli.js --version\` alone is ${f(cliV - loadFloor)} ms over \`node -e ''\` (compiling the CLI bundle and what it loads before it parses argv)`);
-    parts.push(`the second process (dist/${nosup ? 'intermediate' : 'supervisor'}.js) pays the same kind of cost again before it spawns, and the original then waits for its verdict`);
+    parts.push(
+      `${nosup ? 'start --no-supervise' : 'supervised start'} takes ${f(v)} ms against ${f(two)} ms for two bare Node startups in series (${f(one)} ms for one): ${f(v - two)} ms over the floor, of which the limit allows ${f(two * 0.25)} ms`,
+    );
+    if (cliV != null && loadFloor != null)
+      parts.push(
+        `\`node dist/cli.js --version\` alone is ${f(cliV - loadFloor)} ms over \`node -e ''\` (compiling the CLI bundle and what it loads before it parses argv)`,
+      );
+    parts.push(
+      `the second process (dist/${nosup ? 'intermediate' : 'supervisor'}.js) pays the same kind of cost again before it spawns, and the original then waits for its verdict`,
+    );
     return {
       why: `${parts.join('; ')}.`,
-      fix:
-        'profiled (issue 16): past each Node bootstrap, koffi\'s dlopen and the wasm compile are a small part of what the CLI and the second process do, and both are needed on this path, so loading them lazily gains nothing here; compiling each bundle is the largest single part, and a V8 code cache (vm.Script cachedData) cut it to about a quarter in a test. Proposal: a code cache for dist/cli.js and dist/supervisor.js (Node 22: module.enableCompileCache; Node 20: a cache of our own in a 0700 directory, never one others can write); and spawning the session process first thing in dist/cli.js so its startup overlaps the CLI\'s own work.',
+      fix: "profiled (issue 16): past each Node bootstrap, koffi's dlopen and the wasm compile are a small part of what the CLI and the second process do, and both are needed on this path, so loading them lazily gains nothing here; compiling each bundle is the largest single part, and a V8 code cache (vm.Script cachedData) cut it to about a quarter in a test. Proposal: a code cache for dist/cli.js and dist/supervisor.js (Node 22: module.enableCompileCache; Node 20: a cache of our own in a 0700 directory, never one others can write); and spawning the session process first thing in dist/cli.js so its startup overlaps the CLI's own work.",
     };
   },
   load(t, R) {
@@ -48,7 +54,9 @@ const WHY = {
   restart(t, R) {
     const dk = med(R, 'restart', 'restart/daemonkit');
     const mini = med(R, 'restart', 'restart/mini');
-    const ahead = ['pm2', 'forever', 'supervisord'].map((id) => [id, med(R, 'restart', `restart/${id}`)]).filter(([, v]) => v != null && v <= dk);
+    const ahead = ['pm2', 'forever', 'supervisord']
+      .map((id) => [id, med(R, 'restart', `restart/${id}`)])
+      .filter(([, v]) => v != null && v <= dk);
     return {
       why:
         `daemonkit restarts in ${f(dk, 2)} ms against ${f(mini, 2)} ms for the 10-line supervisor${ahead.length ? ` and ${ahead.map(([id, v]) => `${f(v, 2)} ms for ${id}`).join(', ')}` : ''}; ` +
@@ -66,7 +74,7 @@ const WHY = {
       return (
         `koffi's native module and the session guard alone, which the fixed shape requires, add ${f(cost, 2)} MiB: ${f((mini + cost) / mini, 2)}x before anything of ours is loaded; ` +
         `with the pages of node's binary that the supervisor touches and the 10-line one does not (+${f(nodeDiff, 2)} MiB; the supervisor's PSS measured the same with and without the optimizing compiler) it is ${f((mini + cost + nodeDiff) / mini, 2)}x, the floor of this shape; the rest is our own heap and code. ` +
-        'Proposal (not measured): fewer modules in dist/supervisor.js (the status view, the option help texts), malloc_trim after startup as after bursts, and --max-semi-space-size=1 in the supervisor\'s execArgv so its young generation stays small.'
+        "Proposal (not measured): fewer modules in dist/supervisor.js (the status view, the option help texts), malloc_trim after startup as after bursts, and --max-semi-space-size=1 in the supervisor's execArgv so its young generation stays small."
       );
     };
     if (t.id === 'idle-pss') {
@@ -83,7 +91,9 @@ const WHY = {
       return {
         why:
           `the supervisor's PSS is ${f(dk)} MiB against ${f(mini)} MiB for the 10-line supervisor` +
-          (diffs.length ? `; by mapping (/proc/PID/smaps, the largest mappings of each), the differences are ${diffs.map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${f(d, 2)} MiB`).join(', ')}` : '') +
+          (diffs.length
+            ? `; by mapping (/proc/PID/smaps, the largest mappings of each), the differences are ${diffs.map(([k, d]) => `${k} ${d > 0 ? '+' : ''}${f(d, 2)} MiB`).join(', ')}`
+            : '') +
           '.',
         fix: pssFix(dk, mini, a, b),
       };
@@ -105,11 +115,11 @@ const WHY = {
         why:
           `in windows starting ${R.measurements.idle?.params?.settleMs / 1000} s after start the supervisor had at most ${all?.max} context switches and ${cpu?.max} ms CPU per window, ` +
           (onMain === 0
-            ? 'none of them on the main thread: the event loop did not wake; the switches are on the other threads Node starts (the V8 platform\'s delayed-task scheduler and worker threads)'
+            ? "none of them on the main thread: the event loop did not wake; the switches are on the other threads Node starts (the V8 platform's delayed-task scheduler and worker threads)"
             : `${onMain} of them on the main thread: the event loop woke up (a timer or a handle)`),
         fix:
           onMain === 0
-            ? 'proposal (to measure): these look like V8 delayed tasks (e.g. the memory reducer\'s GCs after startup); try the supervisor with --v8-pool-size=1 or --no-memory-reducer in its execArgv, and allocating less at startup (a smaller supervisor bundle).'
+            ? "proposal (to measure): these look like V8 delayed tasks (e.g. the memory reducer's GCs after startup); try the supervisor with --v8-pool-size=1 or --no-memory-reducer in its execArgv, and allocating less at startup (a smaller supervisor bundle)."
             : 'proposal: find the timer (setInterval, a polling loop) in src/supervisor/runtime.ts or the control socket; an idle supervisor blocks in epoll_wait with nothing armed.',
       };
     }
@@ -120,13 +130,15 @@ const WHY = {
       const pss = med(R, 'scale', 'big-pss/daemonkit');
       return {
         why: `measured: ${t.measured}; PSS ${f(pss)} MiB. Per worker the supervisor keeps a pipe pair and its Socket wrappers for stdout and stderr, a slot in the wasm machine and a pidfd.`,
-        fix: 'proposal (not measured): one shared pipe for all workers\' output when no per-worker prefix is needed, and plain fds read with a single epoll-driven reader instead of a net.Socket per pipe.',
+        fix: "proposal (not measured): one shared pipe for all workers' output when no per-worker prefix is needed, and plain fds read with a single epoll-driven reader instead of a net.Socket per pipe.",
       };
     }
     const m = /spawn|recover/.exec(t.id)?.[0];
     return {
       why: `measured: ${t.measured}.${m ? ` The 10-line Node supervisor took ${f(med(R, 'scale', `${m}/mini`), 0)} ms for the same.` : ''}`,
-      fix: m ? 'proposal: profile the supervisor over the burst with --cpu-prof (posix_spawn through koffi per worker, the pipes\' Socket wrappers, the machine\'s per-worker bookkeeping).' : null,
+      fix: m
+        ? "proposal: profile the supervisor over the burst with --cpu-prof (posix_spawn through koffi per worker, the pipes' Socket wrappers, the machine's per-worker bookkeeping)."
+        : null,
     };
   },
   reload(t, R) {
@@ -143,7 +155,10 @@ const WHY = {
     const k = t.id === 'serve-rps' ? 'rps' : 'p99';
     return {
       why: `measured: ${t.measured}. All three run the same app on 2 workers: daemonkit's workers accept on the one socket themselves (the kernel wakes one), cluster and pm2 route every connection through the primary. Throughput is also limited by the load generator, which shares the 2 cores with the servers.`,
-      fix: k === 'rps' ? 'proposal: rerun with more connections and check the load generator is not the bottleneck (its CPU time in the run); the kernel\'s accept distribution over a shared socket is uneven (the busiest worker keeps winning), so SO_REUSEPORT (one socket per worker) would spread connections evenly.' : 'proposal: the same: uneven accept distribution puts more connections on one worker, and its queue sets p99; SO_REUSEPORT per worker evens it out.',
+      fix:
+        k === 'rps'
+          ? "proposal: rerun with more connections and check the load generator is not the bottleneck (its CPU time in the run); the kernel's accept distribution over a shared socket is uneven (the busiest worker keeps winning), so SO_REUSEPORT (one socket per worker) would spread connections evenly."
+          : 'proposal: the same: uneven accept distribution puts more connections on one worker, and its queue sets p99; SO_REUSEPORT per worker evens it out.',
     };
   },
   'fork-restart'(t, R) {
@@ -160,7 +175,10 @@ const WHY = {
     const k = t.id === 'pid1-orphan' ? 'orphan' : 'stop';
     return {
       why: `measured: ${t.measured}. tini is a small C program blocked in sigtimedwait(); \`run\` is a Node process that sees SIGCHLD or SIGTERM through libuv's signal pipe and the event loop, then calls waitpid or kill through koffi.`,
-      fix: k === 'orphan' ? 'proposal: reap orphans in the same pass as workers, straight from the SIGCHLD handler, with no timer or deferral between.' : 'proposal: signal all workers at once with kill(-pgid) of the session\'s process group when they share one, instead of one kill per worker after the machine\'s decision.',
+      fix:
+        k === 'orphan'
+          ? 'proposal: reap orphans in the same pass as workers, straight from the SIGCHLD handler, with no timer or deferral between.'
+          : "proposal: signal all workers at once with kill(-pgid) of the session's process group when they share one, instead of one kill per worker after the machine's decision.",
     };
   },
   readiness(t, R) {
@@ -168,7 +186,7 @@ const WHY = {
     const b = row(R, 'readiness', 'readiness/alive');
     return {
       why: `with --ready alive:0 start returns ${f(b?.returnedMedian)} ms after launch, while the worker is still starting: the CLI's exit overlaps the worker's startup on the other core. With --ready notify the chain is serial: the worker's notify() (its first native call, so koffi and libc load then), the supervisor reading the datagram on SIGIO, the verdict over the session link, and the CLI's exit after it (start returned at ${f(a?.returnedMedian)} ms).`,
-      fix: 'proposal: preload koffi in a worker whose NOTIFY_SOCKET is set (at import, off the ready path), and measure the supervisor\'s SIGIO-to-verdict time with --cpu-prof.',
+      fix: "proposal: preload koffi in a worker whose NOTIFY_SOCKET is set (at import, off the ready path), and measure the supervisor's SIGIO-to-verdict time with --cpu-prof.",
     };
   },
   logs(t) {

@@ -37,7 +37,10 @@ export async function ensurePeers({ install = true, log = () => {} } = {}) {
   if (npmMissing.length && install) {
     log(`installing npm peers into bench/peers (${npmMissing.join(', ')})`);
     const lock = existsSync(join(peersDir, 'package-lock.json'));
-    const r = await run('npm', [lock ? 'ci' : 'install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peersDir, timeoutMs: 600_000 });
+    const r = await run('npm', [lock ? 'ci' : 'install', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: peersDir,
+      timeoutMs: 600_000,
+    });
     if (r.code !== 0) log(`npm ${lock ? 'ci' : 'install'} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
   for (const p of NPM_PEERS) if (!existsSync(peerModule(p, 'package.json'))) missing[p] = `npm package ${p} not installed in bench/peers`;
@@ -89,7 +92,17 @@ export async function versions() {
   out.daemonkit = `${pkgVersion(root)}${git.code === 0 ? ` (${git.stdout.trim()})` : ''}`;
   out.koffi = pkgVersion(join(root, 'node_modules', 'koffi'));
   for (const p of NPM_PEERS) out[p === 'daemon' ? 'daemon (npm)' : p] = pkgVersion(peerModule(p));
-  const q = await run('dpkg-query', ['-W', '-f', '${Package} ${Version}\n', 'dpkg', 'daemonize', 'python3-daemon', 'supervisor', 'coreutils', 'tini']);
+  const q = await run('dpkg-query', [
+    '-W',
+    '-f',
+    '${Package} ${Version}\n',
+    'dpkg',
+    'daemonize',
+    'python3-daemon',
+    'supervisor',
+    'coreutils',
+    'tini',
+  ]);
   for (const line of q.stdout.trim().split('\n')) {
     const [pkg, v] = line.split(' ');
     if (pkg && v) out[pkg === 'dpkg' ? 'start-stop-daemon (dpkg)' : pkg] = v;

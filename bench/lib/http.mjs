@@ -50,9 +50,13 @@ export async function waitServing(url, workers = 1, timeoutMs = 30_000) {
  * requests in flight and reports).
  */
 export function startLoad(url, { connections, seconds, keepAlive }) {
-  const child = spawn(node, [join(benchDir, 'entries', 'http-load.mjs'), url, String(connections), String(seconds), keepAlive ? 'keep-alive' : 'close'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    node,
+    [join(benchDir, 'entries', 'http-load.mjs'), url, String(connections), String(seconds), keepAlive ? 'keep-alive' : 'close'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   track(child.pid);
   let out = '';
   let err = '';

@@ -200,7 +200,7 @@ export const supervisors = {
     },
   },
   forever: {
-    label: "forever (monitor)",
+    label: 'forever (monitor)',
     needs: ['forever'],
     goneMeans: 'the monitor and its child',
     async up({ dir, kind, marker, expect, extra = [] }) {
@@ -254,10 +254,25 @@ export const supervisors = {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const home = join(dir, 'dk');
       const env = dkEnv(home);
-      const r = await run(node, [cli, 'start', '--name', name, '--start-secs', '0', ...(workers > 1 ? ['--workers', String(workers)] : []), ...extra, '--', ...argv], {
-        env,
-        timeoutMs,
-      });
+      const r = await run(
+        node,
+        [
+          cli,
+          'start',
+          '--name',
+          name,
+          '--start-secs',
+          '0',
+          ...(workers > 1 ? ['--workers', String(workers)] : []),
+          ...extra,
+          '--',
+          ...argv,
+        ],
+        {
+          env,
+          timeoutMs,
+        },
+      );
       const sup = readPidfile(join(home, `${name}.pid`));
       track(sup);
       if (r.code !== 0) {
@@ -296,7 +311,14 @@ export async function bringUp(ctx, peers, { kind = 'sleep', dirPrefix, extraFor 
     const marker = ctx.sleepMarker();
     const t = target(kind, marker);
     try {
-      const h = await supervisors[id].up({ dir: ctx.dir(`${dirPrefix}-${id}`), kind, argv: t.argv, expect: t.expect, marker, extra: extraFor(id) });
+      const h = await supervisors[id].up({
+        dir: ctx.dir(`${dirPrefix}-${id}`),
+        kind,
+        argv: t.argv,
+        expect: t.expect,
+        marker,
+        extra: extraFor(id),
+      });
       handles.set(id, { h, marker, expect: t.expect });
     } catch (e) {
       skipped.set(id, `${id === 'daemonkit' ? 'not measurable yet: ' : ''}${e.message}`);

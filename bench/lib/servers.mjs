@@ -17,7 +17,26 @@ export const servers = {
     async up({ dir, workers, port, delayMs, marker, name = 'web' }) {
       const home = join(dir, 'dk');
       const env = { ...dkEnv(home), DELAY_MS: String(delayMs), APP_LISTEN: 'fds' };
-      const r = await run(node, [cli, 'start', '--name', name, '--workers', String(workers), '--listen', `tcp:127.0.0.1:${port}`, '--ready', 'notify', '--', node, HTTP_APP, marker], { env, timeoutMs: 60_000 });
+      const r = await run(
+        node,
+        [
+          cli,
+          'start',
+          '--name',
+          name,
+          '--workers',
+          String(workers),
+          '--listen',
+          `tcp:127.0.0.1:${port}`,
+          '--ready',
+          'notify',
+          '--',
+          node,
+          HTTP_APP,
+          marker,
+        ],
+        { env, timeoutMs: 60_000 },
+      );
       const sup = track(readPidfile(join(home, `${name}.pid`)));
       const h = { home, env, name, sup, marker, url: `http://127.0.0.1:${port}/` };
       if (r.code !== 0) {
@@ -42,7 +61,10 @@ export const servers = {
     async up({ dir, workers, port, delayMs, marker, name = 'web' }) {
       const home = join(dir, 'pm2');
       const env = { ...pm2Env(home), DELAY_MS: String(delayMs), APP_LISTEN: String(port) };
-      const r = await run(node, [pm2Bin, 'start', HTTP_APP, '-i', String(workers), '--name', name, '--', marker], { env, timeoutMs: 60_000 });
+      const r = await run(node, [pm2Bin, 'start', HTTP_APP, '-i', String(workers), '--name', name, '--', marker], {
+        env,
+        timeoutMs: 60_000,
+      });
       const god = track(readPidfile(join(home, 'pm2.pid')));
       const h = { home, env, name, sup: god, url: `http://127.0.0.1:${port}/` };
       if (r.code !== 0) {

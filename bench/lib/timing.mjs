@@ -37,7 +37,8 @@ export async function timedStart({ cmd, args, env, cwd, returns = true, locate, 
       pid: target > 0 ? target : null,
     };
   }
-  if (returns && status.code !== 0) return { error: `command exited ${status.code ?? status.signal}`, launcher, pid: target > 0 ? target : null };
+  if (returns && status.code !== 0)
+    return { error: `command exited ${status.code ?? status.signal}`, launcher, pid: target > 0 ? target : null };
   return { ms: t1 - t0, returnedMs: returnedAt - t0, pid: target > 0 ? target : null, launcher };
 }
 

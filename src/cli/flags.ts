@@ -27,7 +27,9 @@ export type CommandFlags = Record<string, CommandFlag>;
 type FlagValue<F extends CommandFlag> = F extends { type: 'boolean' }
   ? boolean
   : F extends { parse: (option: string, value: string) => infer Out }
-    ? F extends { default: string } ? Out : Out | undefined
+    ? F extends { default: string }
+      ? Out
+      : Out | undefined
     : string | undefined;
 
 export type FlagValues<T extends CommandFlags> = { [K in keyof T]: FlagValue<T[K]> };
@@ -35,8 +37,10 @@ export type FlagValues<T extends CommandFlags> = { [K in keyof T]: FlagValue<T[K
 /** A command flag that is also an option of start (stop's --retry): the table's flag, value, default and parser. */
 export function flagOf<K extends OptionKey>(key: K, help: string) {
   const spec = specOf(key);
-  if (!spec.flag || spec.type !== 'string' || typeof spec.default !== 'string') throw new Error(`option ${key} has no value flag with a default`);
-  const parse = (option: string, value: string) => parseOption(key, value as never, { naming: 'cli', base: process.cwd() }) as Exclude<Parsed<K>, undefined>;
+  if (!spec.flag || spec.type !== 'string' || typeof spec.default !== 'string')
+    throw new Error(`option ${key} has no value flag with a default`);
+  const parse = (option: string, value: string) =>
+    parseOption(key, value as never, { naming: 'cli', base: process.cwd() }) as Exclude<Parsed<K>, undefined>;
   return { flag: spec.flag, type: 'string', arg: spec.arg, default: spec.default as string, parse, help } as const;
 }
 
@@ -142,7 +146,8 @@ export function modeConflict(values: Values, supervise: boolean): UsageError | n
     const spec = specOf(key);
     if (!spec.flag || values[spec.flag] === undefined) continue;
     const flag = `--${spec.flag}`;
-    if (spec.mode === 'supervised' && !supervise) return new UsageError(`conflicting options: ${flag} needs the supervisor, not ${noSupervise}`, flag);
+    if (spec.mode === 'supervised' && !supervise)
+      return new UsageError(`conflicting options: ${flag} needs the supervisor, not ${noSupervise}`, flag);
     if (spec.mode === 'unsupervised' && supervise) {
       return new UsageError(`conflicting options: ${flag} is for ${noSupervise} (${spec.modeWhy})`, flag, String(values[spec.flag]));
     }

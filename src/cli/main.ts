@@ -32,7 +32,19 @@ import {
 } from './flags.js';
 import { buildPlan, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
-import { list, logs, reload, reopen, restart, startNormalized, status, stop, type ControlResult, type Started, type StopResult } from '../core/service-api.js';
+import {
+  list,
+  logs,
+  reload,
+  reopen,
+  restart,
+  startNormalized,
+  status,
+  stop,
+  type ControlResult,
+  type Started,
+  type StopResult,
+} from '../core/service-api.js';
 import type { ServiceTarget } from '../core/service-target.js';
 import { renderList, renderStatus } from './status-view.js';
 import { runUnit, UNIT_ABOUT, UNIT_FLAGS } from './unit.js';
@@ -62,11 +74,19 @@ function usageOf(name: string, cmd: Command): string {
 }
 
 function helpOf(cmd: Command): string {
-  return [...(cmd.about ? [cmd.about] : []), ...commandFlagsHelp(cmd.flags), ...(cmd.startOptions ? [startOptionsHelp(cmd.taker)] : [])].join('\n');
+  return [
+    ...(cmd.about ? [cmd.about] : []),
+    ...commandFlagsHelp(cmd.flags),
+    ...(cmd.startOptions ? [startOptionsHelp(cmd.taker)] : []),
+  ].join('\n');
 }
 
 function argsOptionsOf(cmd: Command) {
-  return { ...(cmd.targets ? commandArgsOptions(TARGET) : {}), ...(cmd.startOptions ? startArgsOptions(cmd.taker) : {}), ...commandArgsOptions(cmd.flags) };
+  return {
+    ...(cmd.targets ? commandArgsOptions(TARGET) : {}),
+    ...(cmd.startOptions ? startArgsOptions(cmd.taker) : {}),
+    ...commandArgsOptions(cmd.flags),
+  };
 }
 
 /** NAME or --pidfile FILE, checked as typed (errors name the flag); the service functions find the service. */
@@ -74,7 +94,8 @@ function target(values: Values, positionals: string[]): ServiceTarget {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const { pidfile } = readFlags(TARGET, values);
   const flag = `--${TARGET.pidfile.flag}`;
-  if (pidfile !== undefined && positionals.length) throw new UsageError(`conflicting options: give NAME or ${flag}, not both`, flag, pidfile);
+  if (pidfile !== undefined && positionals.length)
+    throw new UsageError(`conflicting options: give NAME or ${flag}, not both`, flag, pidfile);
   if (pidfile !== undefined) {
     if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid ${flag} '${pidfile}': expected a path`, flag, pidfile);
     return { pidfile: resolvePath(pidfile) };
@@ -98,7 +119,9 @@ function reportStarted(started: Started): number {
     process.stderr.write(`daemonkit: ${started.name} already running (pid ${started.pid ?? 'unknown'})\n`);
     return 0;
   }
-  const what = started.supervised ? `supervisor pid ${started.pid}, ${started.workers} worker${started.workers === 1 ? '' : 's'}` : `pid ${started.pid}`;
+  const what = started.supervised
+    ? `supervisor pid ${started.pid}, ${started.workers} worker${started.workers === 1 ? '' : 's'}`
+    : `pid ${started.pid}`;
   process.stdout.write(`started ${started.name} (${what})\n`);
   return 0;
 }
@@ -124,7 +147,9 @@ function reportStop(outcome: StopResult, okIfStopped: boolean): number {
 const shown = (t: ServiceTarget) => (typeof t === 'string' ? t : t.pidfile);
 
 function reportControl(result: ControlResult, done: string): number {
-  process.stdout.write(result.via === 'supervisor' ? `${result.name} ${done}\n` : `${result.name}: sent ${result.signal} to pid ${result.pid}\n`);
+  process.stdout.write(
+    result.via === 'supervisor' ? `${result.name} ${done}\n` : `${result.name}: sent ${result.signal} to pid ${result.pid}\n`,
+  );
   return 0;
 }
 
@@ -149,8 +174,21 @@ const STOP_FLAGS = {
 } as const satisfies CommandFlags;
 
 const LOGS_FLAGS = {
-  lines: { flag: 'lines', short: 'n', type: 'string', arg: 'N', default: '50', parse: (o: string, v: string) => parseCount(o, v, 0, 1_000_000), help: 'how many lines (default 50)' },
-  follow: { flag: 'follow', short: 'f', type: 'boolean', help: 'keep printing what is appended, across reopen and rotation (Ctrl-C to stop)' },
+  lines: {
+    flag: 'lines',
+    short: 'n',
+    type: 'string',
+    arg: 'N',
+    default: '50',
+    parse: (o: string, v: string) => parseCount(o, v, 0, 1_000_000),
+    help: 'how many lines (default 50)',
+  },
+  follow: {
+    flag: 'follow',
+    short: 'f',
+    type: 'boolean',
+    help: 'keep printing what is appended, across reopen and rotation (Ctrl-C to stop)',
+  },
 } as const satisfies CommandFlags;
 
 const JSON_FLAG = (help: string) => ({ json: { flag: 'json', type: 'boolean', help } }) as const satisfies CommandFlags;
@@ -175,7 +213,9 @@ const commands: Record<string, Command> = {
       const conflict = modeConflict(values, options.supervise);
       if (conflict) throw conflict;
       // start() itself, after the flags are normalized with errors naming the flags.
-      return reportStarted(await spinning(`starting ${options.name}`, () => startNormalized(options, readFlags(START_FLAGS, values).okIfRunning)));
+      return reportStarted(
+        await spinning(`starting ${options.name}`, () => startNormalized(options, readFlags(START_FLAGS, values).okIfRunning)),
+      );
     },
   },
   run: {
@@ -344,7 +384,12 @@ function parseCommandLine(name: string, cmd: Command, argv: string[]) {
   if (dash >= 0 && !cmd.takesCommand) throw new UsageError(`${name} takes no command after '--'`);
   let parsed;
   try {
-    parsed = parseArgs({ args: own, options: { ...argsOptionsOf(cmd), help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: own,
+      options: { ...argsOptionsOf(cmd), help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError(parseArgsMessage(e as Error & { code?: string }, own));
   }

@@ -49,7 +49,10 @@ function foregroundOptions(values: Values, command: string[] | undefined): Norma
     o.stateDir = null;
     if (!given('pidfile')) o.pidfile = null;
     if (!o.pidfile && (o.ready.kind === 'notify' || o.watchdogMs)) {
-      throw new UsageError(`--${o.ready.kind === 'notify' ? 'ready notify' : 'watchdog'} needs --name (or --pidfile) under run: the workers' NOTIFY_SOCKET lives beside the service's files`, o.ready.kind === 'notify' ? '--ready' : '--watchdog');
+      throw new UsageError(
+        `--${o.ready.kind === 'notify' ? 'ready notify' : 'watchdog'} needs --name (or --pidfile) under run: the workers' NOTIFY_SOCKET lives beside the service's files`,
+        o.ready.kind === 'notify' ? '--ready' : '--watchdog',
+      );
     }
   }
   return o;
@@ -58,7 +61,8 @@ function foregroundOptions(values: Values, command: string[] | undefined): Norma
 /** run's end of what `start`'s new session tells its original: here, our own stderr and exit status. */
 function foregroundLink(o: Normalized): SessionLink {
   const close = (r: Report) => {
-    if (r.kind === 'failed') say(describeFailure({ ...r, kind: 'failed', stderrTail: o.stdio[2].kind === 'inherit' ? undefined : r.stderrTail }));
+    if (r.kind === 'failed')
+      say(describeFailure({ ...r, kind: 'failed', stderrTail: o.stdio[2].kind === 'inherit' ? undefined : r.stderrTail }));
     else if (r.kind === 'error') say(r.message);
     else if (r.kind === 'busy') say(`${o.name ?? 'the service'} already running (pid ${r.pid ?? 'unknown'})`);
   };
@@ -87,18 +91,24 @@ export async function runForeground(values: Values, command: string[] | undefine
   const steps = plannedSteps(optionBits(o, false, true), contextBits(detachContext()));
   let runtime: SupervisorRuntime | null = null;
   const log = (line: string) => say(line);
-  runtime = new SupervisorRuntime(o, command ? { path: o.command!.path, argv: o.command!.argv } : { path: '', argv: [] }, steps, foregroundLink(o), {
-    manager,
-    inherited,
-    reapOrphans,
-    foreground: true,
-    exit: (code, signal) => {
-      const status = mapExit(own.exitMap, signal !== null && code === SUPERVISOR_EXIT.ok ? SIGNAL_EXIT_BASE + signal : code);
-      const done = () => exitNow(status);
-      if (reapOrphans) void stopTree(o.stopSchedule, log).then(done, done);
-      else done();
+  runtime = new SupervisorRuntime(
+    o,
+    command ? { path: o.command!.path, argv: o.command!.argv } : { path: '', argv: [] },
+    steps,
+    foregroundLink(o),
+    {
+      manager,
+      inherited,
+      reapOrphans,
+      foreground: true,
+      exit: (code, signal) => {
+        const status = mapExit(own.exitMap, signal !== null && code === SUPERVISOR_EXIT.ok ? SIGNAL_EXIT_BASE + signal : code);
+        const done = () => exitNow(status);
+        if (reapOrphans) void stopTree(o.stopSchedule, log).then(done, done);
+        else done();
+      },
     },
-  });
+  );
   for (const signal of own.forward) process.on(SIGNAL_NAMES[signal]!, () => runtime!.forward(signal));
   try {
     await runtime.start();

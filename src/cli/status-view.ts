@@ -17,7 +17,8 @@ function headline(r: ServiceReport, color: boolean): string {
 export function renderStatus(r: ServiceReport, color: boolean): string {
   const lines = [headline(r, color)];
   if (r.reason && r.lsb !== 4 && r.lsb !== 1) lines.push(`  ${paint('reason:', 'bold', color)} ${r.reason}`);
-  if (r.leftovers) lines.push(`  ${paint('leftovers:', 'yellow', color)} ${r.leftovers} process${r.leftovers === 1 ? '' : 'es'} left by exited workers`);
+  if (r.leftovers)
+    lines.push(`  ${paint('leftovers:', 'yellow', color)} ${r.leftovers} process${r.leftovers === 1 ? '' : 'es'} left by exited workers`);
   if (r.logError) lines.push(`  ${paint('log error:', 'red', color)} ${r.logError}`);
   if (r.stateError) lines.push(`  ${paint('warning:', 'yellow', color)} ${r.stateError}`);
   const workers = r.workers;
@@ -33,10 +34,25 @@ export function renderStatus(r: ServiceReport, color: boolean): string {
       String(w.restarts),
       w.lastExit ?? '-',
       w.startedAt && w.pid ? formatAge(w.startedAt) : '-',
-      ...(probes ? [w.probe ? `${paint(w.probe.ok ? 'ok' : 'failed', w.probe.ok ? 'green' : 'red', color)} ${w.probe.text} (${formatAge(w.probe.at)} ago)` : '-'] : []),
+      ...(probes
+        ? [
+            w.probe
+              ? `${paint(w.probe.ok ? 'ok' : 'failed', w.probe.ok ? 'green' : 'red', color)} ${w.probe.text} (${formatAge(w.probe.at)} ago)`
+              : '-',
+          ]
+        : []),
     ]);
     const header = ['TASK', 'PID', 'STATE', ...(probes ? ['READY'] : []), 'RESTARTS', 'LAST EXIT', 'UP', ...(probes ? ['LAST PROBE'] : [])];
-    const align: ('left' | 'right')[] = ['right', 'right', 'left', ...(probes ? (['left'] as const) : []), 'right', 'left', 'right', ...(probes ? (['left'] as const) : [])];
+    const align: ('left' | 'right')[] = [
+      'right',
+      'right',
+      'left',
+      ...(probes ? (['left'] as const) : []),
+      'right',
+      'left',
+      'right',
+      ...(probes ? (['left'] as const) : []),
+    ];
     lines.push(
       table(rows, { header, align })
         .split('\n')

@@ -23,7 +23,10 @@ const UNIT_NAME_MAX = 255;
 export const UNIT_FLAGS = {
   install: { flag: 'install', type: 'boolean', help: 'write the units instead of printing them, and print the systemctl commands to run' },
   scope: {
-    flag: 'scope', type: 'string', arg: 'system|user', default: 'system',
+    flag: 'scope',
+    type: 'string',
+    arg: 'system|user',
+    default: 'system',
     parse: (o: string, v: string): UnitScope => parseChoice(o, v, SCOPES),
     help: 'system (default: /etc/systemd/system, WantedBy=multi-user.target) or user\n(~/.config/systemd/user, WantedBy=default.target; no --user or --group)',
   },
@@ -31,7 +34,10 @@ export const UNIT_FLAGS = {
   force: { flag: 'force', type: 'boolean', help: 'with --install: replace a unit file daemonkit did not write (never a symlink)' },
   now: { flag: 'now', type: 'boolean', help: 'with --install: also run the systemctl commands (daemon-reload, enable --now)' },
   systemdVersion: {
-    flag: 'systemd-version', type: 'string', arg: 'N', parse: (o: string, v: string) => parseCount(o, v, 1, 100_000),
+    flag: 'systemd-version',
+    type: 'string',
+    arg: 'N',
+    parse: (o: string, v: string) => parseCount(o, v, 1, 100_000),
     help: "the target's systemd (default: what systemctl --version says here): 253 or newer gets\nType=notify-reload, an older or unknown one Type=notify with ExecReload=",
   },
 } as const satisfies CommandFlags;
@@ -109,7 +115,10 @@ function localSystemdVersion(): number | null {
 }
 
 function userUnitDir(): string {
-  const config = process.env.XDG_CONFIG_HOME && isAbsolute(process.env.XDG_CONFIG_HOME) ? process.env.XDG_CONFIG_HOME : join(process.env.HOME || homedir(), '.config');
+  const config =
+    process.env.XDG_CONFIG_HOME && isAbsolute(process.env.XDG_CONFIG_HOME)
+      ? process.env.XDG_CONFIG_HOME
+      : join(process.env.HOME || homedir(), '.config');
   return join(config, 'systemd', 'user');
 }
 
@@ -122,20 +131,31 @@ function checkOptions(values: Values, scope: UnitScope): void {
     }
   }
   const noSupervise = `--${flagOf('supervise')}`;
-  if (values[flagOf('supervise')] === true) throw new UsageError(`${noSupervise}: a unit runs the supervisor in the foreground (daemonkit run)`, noSupervise, 'true');
+  if (values[flagOf('supervise')] === true)
+    throw new UsageError(`${noSupervise}: a unit runs the supervisor in the foreground (daemonkit run)`, noSupervise, 'true');
   const conflict = modeConflict(values, true);
   if (conflict) throw conflict;
   const ids = [flagOf('user'), flagOf('group')].filter((f) => values[f] !== undefined);
-  if (ids.length && scope === 'user') throw new UsageError(`conflicting options: --${ids[0]} needs --scope system (a user manager runs services as its own user)`, `--${ids[0]}`, String(values[ids[0]!]));
+  if (ids.length && scope === 'user')
+    throw new UsageError(
+      `conflicting options: --${ids[0]} needs --scope system (a user manager runs services as its own user)`,
+      `--${ids[0]}`,
+      String(values[ids[0]!]),
+    );
   if (ids.length && values[flagOf('chroot')] !== undefined) {
-    throw new UsageError(`conflicting options: --${flagOf('chroot')} needs root, and with --${ids[0]} the unit runs as User=/Group=`, `--${flagOf('chroot')}`, String(values[flagOf('chroot')]));
+    throw new UsageError(
+      `conflicting options: --${flagOf('chroot')} needs root, and with --${ids[0]} the unit runs as User=/Group=`,
+      `--${flagOf('chroot')}`,
+      String(values[flagOf('chroot')]),
+    );
   }
 }
 
 export async function runUnit(values: Values, positionals: string[], command: string[] | undefined): Promise<number> {
   const flags = readFlags(UNIT_FLAGS, values);
   for (const f of [UNIT_FLAGS.unitDir, UNIT_FLAGS.force, UNIT_FLAGS.now]) {
-    if (values[f.flag] !== undefined && !flags.install) throw new UsageError(`--${f.flag} needs --${UNIT_FLAGS.install.flag}`, `--${f.flag}`);
+    if (values[f.flag] !== undefined && !flags.install)
+      throw new UsageError(`--${f.flag} needs --${UNIT_FLAGS.install.flag}`, `--${f.flag}`);
   }
   const name = unitName(values, positionals);
   checkOptions(values, flags.scope);
@@ -143,7 +163,8 @@ export async function runUnit(values: Values, positionals: string[], command: st
   const caller: CallerIds = flags.scope === 'system' ? { uid: 0, gid: 0 } : { uid: process.getuid!(), gid: process.getgid!() };
   const options = normalize({ ...startOptionsFrom(values, command), name }, 'cli', process.env, process.cwd(), caller);
   for (const spec of options.listen) {
-    if ((spec.kind === 'tcp' || spec.kind === 'tcp6') && spec.port === 0) throw invalid(`--${flagOf('listen')}`, spec.text, 'a socket unit listens on a fixed port, not 0');
+    if ((spec.kind === 'tcp' || spec.kind === 'tcp6') && spec.port === 0)
+      throw invalid(`--${flagOf('listen')}`, spec.text, 'a socket unit listens on a fixed port, not 0');
   }
   const units = buildUnits({
     name,
@@ -168,7 +189,8 @@ function install(units: UnitFile[], flags: { scope: UnitScope; unitDir: string |
   let dir: string;
   if (flags.unitDir !== undefined) {
     dir = resolve(flags.unitDir);
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw invalid(`--${UNIT_FLAGS.unitDir.flag}`, flags.unitDir, 'no such directory');
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+      throw invalid(`--${UNIT_FLAGS.unitDir.flag}`, flags.unitDir, 'no such directory');
   } else if (flags.scope === 'user') {
     dir = userUnitDir();
     mkdirSync(dir, { recursive: true, mode: UNIT_DIR_MODE });
@@ -184,12 +206,16 @@ function install(units: UnitFile[], flags: { scope: UnitScope; unitDir: string |
     return 1;
   }
   const commands = systemctlCommands(units, flags.scope);
-  process.stdout.write(`${written.map((p) => `wrote ${p}\n`).join('')}${flags.now ? 'running' : 'now run'}: ${commands.map((c) => c.join(' ')).join(' && ')}\n`);
+  process.stdout.write(
+    `${written.map((p) => `wrote ${p}\n`).join('')}${flags.now ? 'running' : 'now run'}: ${commands.map((c) => c.join(' ')).join(' && ')}\n`,
+  );
   if (!flags.now) return 0;
   for (const [cmd, ...args] of commands) {
     const r = spawnSync(cmd!, args, { stdio: 'inherit' });
     if (r.status !== 0) {
-      process.stderr.write(`daemonkit: ${[cmd, ...args].join(' ')} failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})\n`);
+      process.stderr.write(
+        `daemonkit: ${[cmd, ...args].join(' ')} failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})\n`,
+      );
       return 1;
     }
   }

@@ -7,7 +7,11 @@ import { chroot } from '../sys/unistd.js';
 import { RLIMIT_CORE, setrlimit } from '../sys/resource.js';
 
 // @types/node 20 lacks initgroups on Process; Node has had it since 0.9.
-type ProcessWithIds = typeof process & { initgroups(user: string, extraGroup: number): void; setgid(id: number): void; setuid(id: number): void };
+type ProcessWithIds = typeof process & {
+  initgroups(user: string, extraGroup: number): void;
+  setgid(id: number): void;
+  setuid(id: number): void;
+};
 
 /** umask: before the PID file, so it gets the daemon's mask too. */
 export function setUmask(o: Normalized): void {

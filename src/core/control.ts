@@ -6,11 +6,7 @@ import { nodeNet } from './lazy-net.js';
 import { listenUnix } from '../sys/socket.js';
 import type { ServiceStatus } from './service-files.js';
 
-export type ControlRequest =
-  | { cmd: 'status' }
-  | { cmd: 'stop'; schedule?: number[] }
-  | { cmd: 'reload' }
-  | { cmd: 'reopen' };
+export type ControlRequest = { cmd: 'status' } | { cmd: 'stop'; schedule?: number[] } | { cmd: 'reload' } | { cmd: 'reopen' };
 
 export interface ControlAnswer {
   ok: boolean;

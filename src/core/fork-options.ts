@@ -31,7 +31,10 @@ export interface ForkOptions {
 }
 
 const KEYS: Readonly<Record<string, true>> = Object.fromEntries(
-  ['maxRestarts', 'restart', 'backoffMin', 'backoffMax', 'ready', 'readyTimeout', 'listen', 'stopSchedule', 'retry', 'env'].map((k) => [k, true]),
+  ['maxRestarts', 'restart', 'backoffMin', 'backoffMax', 'ready', 'readyTimeout', 'listen', 'stopSchedule', 'retry', 'env'].map((k) => [
+    k,
+    true,
+  ]),
 );
 
 /** tornado's fork_processes(max_restarts=100): the CLI's --max-restarts default is a crash-loop bound, not this. */
@@ -85,7 +88,11 @@ export function parseForkOptions(n: unknown, input: ForkOptions): ForkConfig {
   if (typeof input !== 'object' || input === null) throw invalid('options', input, 'expected an object');
   checkOptionKeys(input, KEYS, 'library');
   if (input.stopSchedule !== undefined && input.retry !== undefined) {
-    throw new UsageError('conflicting options: stopSchedule and retry are the same option; give one', 'stopSchedule', String(input.stopSchedule));
+    throw new UsageError(
+      'conflicting options: stopSchedule and retry are the same option; give one',
+      'stopSchedule',
+      String(input.stopSchedule),
+    );
   }
   const c: ParseContext = { naming: 'library', base: process.cwd() };
   const workers = parseWorkers(n);

@@ -147,7 +147,9 @@ class ForkParent {
           sendSignal(act);
           break;
         case 'escalate':
-          say(`stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`);
+          say(
+            `stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`,
+          );
           break;
         case 'arm-timer':
           this.#timers.arm(act.id, act.ms, () => this.#apply(m.timer(now(), act.id)));
@@ -166,10 +168,13 @@ class ForkParent {
           this.#exit(act.code);
           break;
         case 'reload-failed':
-          say(`reload failed: the new worker ${act.task} ${act.status === null ? 'was not ready in time' : `${planner.describeWaitStatus(act.status)} before it was ready`}; the old workers keep running`);
+          say(
+            `reload failed: the new worker ${act.task} ${act.status === null ? 'was not ready in time' : `${planner.describeWaitStatus(act.status)} before it was ready`}; the old workers keep running`,
+          );
           break;
         case 'reaped':
-          if (act.cause === 'exited' && !planner.waitSucceeded(status)) say(`worker ${act.task} (pid ${act.pid}) ${planner.describeWaitStatus(status)}`);
+          if (act.cause === 'exited' && !planner.waitSucceeded(status))
+            say(`worker ${act.task} (pid ${act.pid}) ${planner.describeWaitStatus(status)}`);
           break;
         case 'signal-leftovers':
           this.#apply(m.leftoversSignalled(now(), act.pgid, act.step, signalLeftovers(act.pgid, act.signal, act.step, this.#session)));

@@ -18,7 +18,8 @@ const NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 const FORMS = 'expected tcp:PORT, tcp:HOST:PORT, tcp6:[ADDR]:PORT or unix:PATH, optionally NAME= first';
 
 function port(option: string, value: string, text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > MAX_PORT) throw invalid(option, value, `port '${text}' is not a number from 0 to ${MAX_PORT}`);
+  if (!/^\d{1,5}$/.test(text) || Number(text) > MAX_PORT)
+    throw invalid(option, value, `port '${text}' is not a number from 0 to ${MAX_PORT}`);
   return Number(text);
 }
 
@@ -59,7 +60,8 @@ export function parseListenSpec(value: string, base: string = process.cwd(), opt
       if (rest.includes('\0')) throw invalid(option, value, 'a path cannot contain NUL');
       const path = rest.startsWith('@') ? rest : resolve(base, rest);
       const bytes = Buffer.byteLength(path);
-      if (bytes >= SUN_PATH_MAX) throw invalid(option, value, `the path is ${bytes} bytes; a unix socket path holds at most ${SUN_PATH_MAX - 1}`);
+      if (bytes >= SUN_PATH_MAX)
+        throw invalid(option, value, `the path is ${bytes} bytes; a unix socket path holds at most ${SUN_PATH_MAX - 1}`);
       return { kind, name, text: `unix:${path}`, path };
     }
   }

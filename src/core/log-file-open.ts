@@ -51,7 +51,10 @@ export function openLogFile(path: string, serviceUser: FsIdentity | null, trunca
     target = place.target;
     if (place.unsafe) {
       if (!serviceUser) {
-        const where = place.unsafe === dirname(target) || place.unsafe === dirname(path) ? `its directory ${place.unsafe}` : `the directory ${place.unsafe} above it`;
+        const where =
+          place.unsafe === dirname(target) || place.unsafe === dirname(path)
+            ? `its directory ${place.unsafe}`
+            : `the directory ${place.unsafe} above it`;
         const clause = `${where} is writable by users other than root; pass --user`;
         throw new LogFileError(`refusing log file ${path}: ${clause}`, path, 'EUNSAFE', true, `${path}: ${clause}`);
       }

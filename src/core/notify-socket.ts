@@ -150,6 +150,7 @@ export class NotifySocket {
  * error; whether a failure matters is the caller's to decide.
  */
 export function sdNotify(socketPath: string, text: string): void {
-  if (!socketPath.startsWith('/') && !socketPath.startsWith('@')) throw new Error(`NOTIFY_SOCKET '${socketPath}' is neither an absolute path nor '@'-abstract`);
+  if (!socketPath.startsWith('/') && !socketPath.startsWith('@'))
+    throw new Error(`NOTIFY_SOCKET '${socketPath}' is neither an absolute path nor '@'-abstract`);
   notifySocket(socketPath, text, true);
 }

@@ -40,9 +40,11 @@ export function checkName(name: string, option = '--name'): string {
   if (typeof name !== 'string' || !/^[A-Za-z0-9_@][A-Za-z0-9_.@+-]{0,99}$/.test(name)) {
     const text = String(name);
     const why =
-      text.length === 0 ? 'empty'
-      : text.length > 100 ? `longer than 100 characters (${text.length})`
-      : 'use letters, digits and _ . @ + - (not starting with . or -)';
+      text.length === 0
+        ? 'empty'
+        : text.length > 100
+          ? `longer than 100 characters (${text.length})`
+          : 'use letters, digits and _ . @ + - (not starting with . or -)';
     throw invalid(option, name, why);
   }
   return name;

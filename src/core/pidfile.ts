@@ -1,5 +1,17 @@
 // PID files that cannot lie: liveness is the flock held by the daemon, never the number in the file alone.
-import { closeSync, constants as fs, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fs,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/file.js';
 import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } from './pid-identity.js';
@@ -24,7 +36,8 @@ export function sharedWithOthers(dir: string): boolean {
 /** Refuses, as root, a PID file in a directory others can write to (they could swap the file under us). */
 function checkDirectory(path: string): void {
   const dir = dirname(path);
-  if (sharedWithOthers(dir)) throw new PidfileError(`refusing PID file ${path}: its directory ${dir} is writable by users other than root`, path, 'EUNSAFE');
+  if (sharedWithOthers(dir))
+    throw new PidfileError(`refusing PID file ${path}: its directory ${dir} is writable by users other than root`, path, 'EUNSAFE');
 }
 
 /** The PID written in the file behind fd, or null if it holds no valid PID. */
@@ -46,7 +59,11 @@ export function acquirePidfile(path: string): Acquired {
   } catch (e) {
     // A missing directory would otherwise surface as a bare "ENOENT ... stat '/dir'" without saying what it was for.
     if (e instanceof PidfileError) throw e;
-    throw new PidfileError(`cannot create PID file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, path, (e as NodeJS.ErrnoException).code ?? 'EIO');
+    throw new PidfileError(
+      `cannot create PID file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      path,
+      (e as NodeJS.ErrnoException).code ?? 'EIO',
+    );
   }
   // A daemon exiting unlinks the file while holding its lock: whoever locked that unlinked inode must try the new file.
   for (;;) {
@@ -82,7 +99,11 @@ function takeOver(path: string, judged: FileId): void {
     }
     if (!locked) {
       const h = lockHolder(judged);
-      throw new PidfileError(`PID file ${path} is locked by ${h ? describeHolder(h) : 'another process'}, which is not the service, and its directory is locked too`, path, 'EBUSY');
+      throw new PidfileError(
+        `PID file ${path} is locked by ${h ? describeHolder(h) : 'another process'}, which is not the service, and its directory is locked too`,
+        path,
+        'EBUSY',
+      );
     }
     let now;
     try {
@@ -163,7 +184,8 @@ export function inspectPidfile(path: string): PidfileState {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
     // A planted symlink is refused by every command, with words rather than a stack trace.
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new PidfileError(`refusing PID file ${path}: it is a symbolic link`, path, 'ELOOP');
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new PidfileError(`refusing PID file ${path}: it is a symbolic link`, path, 'ELOOP');
     throw e;
   }
   try {

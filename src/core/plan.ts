@@ -81,13 +81,12 @@ export function daemonFdTargets(pidfile: number | null, daemonReady: number | nu
  * A supervised worker's fds: no input, its output into the supervisor's pipes (one pipe when both go to one file), and
  * the supervisor's listening sockets (close-on-exec in the supervisor) as fds 3, 4, ... (socket activation).
  */
-export function workerFdTargets(stdoutPipe: number, stderrPipe: number, listeners: ReadonlyArray<{ fd: number }> = []): Array<[number, StdioTarget]> {
-  return [
-    [0, { kind: 'null' }],
-    [1, { kind: 'fd', fd: stdoutPipe }],
-    [2, { kind: 'fd', fd: stderrPipe }],
-    ...listenerFdTargets(listeners),
-  ];
+export function workerFdTargets(
+  stdoutPipe: number,
+  stderrPipe: number,
+  listeners: ReadonlyArray<{ fd: number }> = [],
+): Array<[number, StdioTarget]> {
+  return [[0, { kind: 'null' }], [1, { kind: 'fd', fd: stdoutPipe }], [2, { kind: 'fd', fd: stderrPipe }], ...listenerFdTargets(listeners)];
 }
 
 /**
@@ -207,7 +206,10 @@ export function describeFdAction(a: FdAction, names: Record<number, string> = {}
 function stdioText(o: Normalized): string {
   const names = ['stdin', 'stdout', 'stderr'];
   return o.stdio
-    .map((t, fd) => `${names[fd]} ${t.kind === 'null' ? '/dev/null' : t.kind === 'append' ? `>>${t.path}` : t.kind === 'truncate' ? `>${t.path}` : t.kind}`)
+    .map(
+      (t, fd) =>
+        `${names[fd]} ${t.kind === 'null' ? '/dev/null' : t.kind === 'append' ? `>>${t.path}` : t.kind === 'truncate' ? `>${t.path}` : t.kind}`,
+    )
     .join(', ');
 }
 
@@ -232,7 +234,7 @@ function detail(step: string, o: Normalized, role: Role): string {
         ? `wait up to ${o.readyTimeoutMs / 1000}s for every worker to be ready (${readyText(o)}): exit 0, or 1 with the failing worker's error`
         : `wait up to ${o.readyTimeoutMs / 1000}s for ready: exit 0, or 1 with the daemon's error`;
     case 'umask':
-      return `umask ${planner.formatUmaskOctal(o.umask)} (files ${(planner.fileMode(o.umask)).toString(8).padStart(4, '0')}, dirs ${planner.dirMode(o.umask).toString(8).padStart(4, '0')})`;
+      return `umask ${planner.formatUmaskOctal(o.umask)} (files ${planner.fileMode(o.umask).toString(8).padStart(4, '0')}, dirs ${planner.dirMode(o.umask).toString(8).padStart(4, '0')})`;
     case 'no-core-dumps':
       return `setrlimit RLIMIT_CORE 0 (soft and hard): no core dumps, which could hold secrets; ${role === 'daemon' ? 'this process and its children' : role === 'supervisor' ? 'the workers inherit it' : 'the daemon inherits it'}`;
     case 'pidfile.lock':
@@ -258,7 +260,9 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'spawn-daemon':
       return 'posix_spawn the daemon: same session, not its leader; PID file lock passed on as fd 3';
     case 'report-exit':
-      return o.command ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit` : 'relay ready or the failure to the original and exit';
+      return o.command
+        ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit`
+        : 'relay ready or the failure to the original and exit';
     case 'spawn-workers':
       return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, ${workerOutputText(o)}`;
     case 'notify-socket':
@@ -266,7 +270,9 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'supervise':
       return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} failed restarts in a row (each up less than ${o.minUptimeMs / 1000}s) or ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
     case 'exec':
-      return role === 'daemon' && o.supervise && o.listen?.length ? `exec ${cmd} (through ${EXEC_SHELL}, which sets LISTEN_PID to its own PID first)` : `exec ${cmd}`;
+      return role === 'daemon' && o.supervise && o.listen?.length
+        ? `exec ${cmd} (through ${EXEC_SHELL}, which sets LISTEN_PID to its own PID first)`
+        : `exec ${cmd}`;
     case 'ready':
       return role === 'daemon' && !o.command ? 'daemon.ready(): tell the original (or systemd, via NOTIFY_SOCKET)' : 'report ready';
     case 'pidfile.release':
@@ -278,9 +284,12 @@ function detail(step: string, o: Normalized, role: Role): string {
 /** How a supervised worker becomes ready, in the plan's words. */
 function readyText(o: Normalized): string {
   const r = o.ready ?? { kind: 'alive', ms: o.startMs };
-  const health = o.health ? `; health: ${describeProbe(o.health.probe)} every ${o.health.intervalMs / 1000}s, ${o.health.failures} failures restart it` : '';
+  const health = o.health
+    ? `; health: ${describeProbe(o.health.probe)} every ${o.health.intervalMs / 1000}s, ${o.health.failures} failures restart it`
+    : '';
   const watchdog = o.watchdogMs ? `; WATCHDOG=1 at least every ${o.watchdogMs / 1000}s` : '';
-  const how = r.kind === 'alive' ? `alive ${r.ms / 1000}s` : r.kind === 'notify' ? 'READY=1 on NOTIFY_SOCKET' : `${describeProbe(r)} answers, polled`;
+  const how =
+    r.kind === 'alive' ? `alive ${r.ms / 1000}s` : r.kind === 'notify' ? 'READY=1 on NOTIFY_SOCKET' : `${describeProbe(r)} answers, polled`;
   return how + health + watchdog;
 }
 
@@ -298,9 +307,15 @@ export function plannedSteps(options: number, context: number): PlannedStep[] {
 }
 
 /** What `plan` prints instead of a reason not to detach for `run`'s plan. */
-export const FOREGROUND_TEXT = 'run: the supervisor is this process (no fork, no new session); exit status is the service\'s';
+export const FOREGROUND_TEXT = "run: the supervisor is this process (no fork, no new session); exit status is the service's";
 
-export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = NOMINAL_FDS, readyProtocol = o.command === null, foreground = false): Plan {
+export function buildPlan(
+  o: Normalized,
+  context: DetachContext,
+  fds: LiveFds = NOMINAL_FDS,
+  readyProtocol = o.command === null,
+  foreground = false,
+): Plan {
   const options = optionBits(o, readyProtocol, foreground);
   const ctx = contextBits(context);
   const skip = planner.detachSkipReason(ctx, options);
@@ -308,7 +323,9 @@ export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = 
   if (foreground) {
     // run may be socket-activated: its plan says what it binds then.
     const bind = steps.find((s) => s.step === 'bind-sockets');
-    if (bind) bind.detail += '; when started with LISTEN_FDS for it (a .socket unit), the passed sockets instead, each --listen NAME taking the one LISTEN_FDNAMES names so';
+    if (bind)
+      bind.detail +=
+        '; when started with LISTEN_FDS for it (a .socket unit), the passed sockets instead, each --listen NAME taking the one LISTEN_FDNAMES names so';
     return { detach: false, skipReason: FOREGROUND_TEXT, steps, sessionFds: [], sessionLogs: [], daemonFds: [] };
   }
   const detach = skip === 0;
@@ -325,13 +342,16 @@ export function buildPlan(o: Normalized, context: DetachContext, fds: LiveFds = 
 }
 
 /** How openLogFile opens a log file, for the plan's text. */
-const LOG_OPEN_TEXT = 'O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK 0644, regular files only; as root where others can write the directory, as --user or refused';
+const LOG_OPEN_TEXT =
+  'O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK 0644, regular files only; as root where others can write the directory, as --user or refused';
 
 /** The line a library daemon prints when it stays in the foreground for a reason its caller may not have meant. */
 export function detachWarning(o: Normalized, context: DetachContext): string | null {
   const skip = planner.detachSkipReason(contextBits(context), optionBits(o, o.command === null));
   if (!planner.detachSkipSurprises(skip)) return null;
-  return skip === planner.CTX_STDIN_SOCKET.value ? 'not detaching: stdin is a socket; pass forceDetach: true' : `not detaching: ${planner.detachSkipText(skip)}`;
+  return skip === planner.CTX_STDIN_SOCKET.value
+    ? 'not detaching: stdin is a socket; pass forceDetach: true'
+    : `not detaching: ${planner.detachSkipText(skip)}`;
 }
 
 export function renderPlan(plan: Plan): string {
@@ -340,7 +360,11 @@ export function renderPlan(plan: Plan): string {
   const w = Math.max(...plan.steps.map((s) => s.role.length));
   const sw = Math.max(...plan.steps.map((s) => s.step.length));
   plan.steps.forEach((s, i) => lines.push(`${String(i + 1).padStart(2)}  ${s.role.padEnd(w)}  ${s.step.padEnd(sw)}  ${s.detail}`));
-  const names: Record<number, string> = { [NOMINAL_FDS.readySocket]: 'the ready socket', [NOMINAL_FDS.pidfile]: 'the locked PID file', [NOMINAL_FDS.daemonReady]: 'the ready pipe' };
+  const names: Record<number, string> = {
+    [NOMINAL_FDS.readySocket]: 'the ready socket',
+    [NOMINAL_FDS.pidfile]: 'the locked PID file',
+    [NOMINAL_FDS.daemonReady]: 'the ready pipe',
+  };
   for (const l of plan.sessionLogs) names[l.fd] = `>>${l.path}`;
   const fdText = (list: FdAction[]) => list.map((a) => describeFdAction(a, names)).join('; ');
   if (plan.sessionLogs.length) lines.push(`    log files: opened by the original before the spawn, passed by fd: ${LOG_OPEN_TEXT}`);

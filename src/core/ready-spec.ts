@@ -4,10 +4,7 @@ import { invalid, quote, UsageError } from '../errors.js';
 import { parseDuration } from './option-values.js';
 
 /** A check the supervisor runs against the service: connect, GET, or a command's exit status. */
-export type Probe =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'http'; url: string }
-  | { kind: 'exec'; command: string };
+export type Probe = { kind: 'tcp'; host: string; port: number } | { kind: 'http'; url: string } | { kind: 'exec'; command: string };
 
 export type ReadySpec =
   /** Ready once alive this long: a program without a protocol (the old --start-secs). */
@@ -88,9 +85,12 @@ export function parseHealthProbe(option: string, value: string): Probe {
 /** How a probe reads in status and messages: "tcp 127.0.0.1:8080", "http http://...", "exec ./check". */
 export function describeProbe(p: Probe): string {
   switch (p.kind) {
-    case 'tcp': return `tcp ${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}`;
-    case 'http': return `http ${p.url}`;
-    case 'exec': return `exec ${p.command}`;
+    case 'tcp':
+      return `tcp ${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}`;
+    case 'http':
+      return `http ${p.url}`;
+    case 'exec':
+      return `exec ${p.command}`;
   }
 }
 

@@ -17,7 +17,8 @@ const OWN_SIGNALS: Record<number, string> = {
 };
 
 function status(option: string, value: string, text: string): number {
-  if (!/^\d{1,3}$/.test(text) || Number(text) > MAX_STATUS) throw invalid(option, value, `'${text}' is not an exit status from 0 to ${MAX_STATUS}`);
+  if (!/^\d{1,3}$/.test(text) || Number(text) > MAX_STATUS)
+    throw invalid(option, value, `'${text}' is not an exit status from 0 to ${MAX_STATUS}`);
   return Number(text);
 }
 

@@ -72,7 +72,15 @@ export async function startNormalized(o: Normalized, okIfRunning: boolean): Prom
     // What an unsupervised program answers to: SIGHUP to reload (the classic daemon's convention), and for reopen only
     // the signal the user declared.
     const files = o.supervise ? null : filesOf(o);
-    if (files) writeState(files.state, { version: 1, options: o, status: null, exitCode: null, exitedAt: null, signals: { reload: SIGHUP, reopen: o.reopenSignal } });
+    if (files)
+      writeState(files.state, {
+        version: 1,
+        options: o,
+        status: null,
+        exitCode: null,
+        exitedAt: null,
+        signals: { reload: SIGHUP, reopen: o.reopenSignal },
+      });
     return { ...started, pid: result.pid, alreadyRunning: false };
   }
   if (result.kind === 'busy') {
@@ -93,9 +101,13 @@ export async function stop(target: ServiceTarget, options: StopOptions = {}): Pr
 export async function restart(target: ServiceTarget, options: HomeOption = {}): Promise<Started & { stopped: StopResult }> {
   const service = resolveTarget(target, homeOf(options.home));
   const record = readState(service.files.state);
-  if (!record) throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
+  if (!record)
+    throw new UsageError(`no recorded options for ${service.name} (${service.files.state}): start it with daemonkit start first`);
   // Started again detached, it would no longer be the process its manager (systemd, a container) watches.
-  if (record.startedBy === 'run') throw new UsageError(`${service.name} runs in the foreground (daemonkit run): restart it through what started it (systemctl restart, the container's restart); daemonkit reload ${service.name} replaces its workers in place`);
+  if (record.startedBy === 'run')
+    throw new UsageError(
+      `${service.name} runs in the foreground (daemonkit run): restart it through what started it (systemctl restart, the container's restart); daemonkit reload ${service.name} replaces its workers in place`,
+    );
   const o = replayed(service, record);
   const stopped = { ...(await stopService(service, o.stopSchedule)), name: service.name };
   if (stopped.kind === 'timeout') throw new ControlError(service.name, 'ETIMEDOUT', stopped.message);
@@ -107,13 +119,17 @@ export async function restart(target: ServiceTarget, options: HomeOption = {}): 
 function replayed(service: Service, record: StateRecord): Normalized {
   const path = service.files.state;
   const source = record.options.source as Normalized['source'] | undefined;
-  if (!source) throw new UsageError(`${path} was written by an older daemonkit without the options as typed: start ${service.name} with daemonkit start`);
+  if (!source)
+    throw new UsageError(
+      `${path} was written by an older daemonkit without the options as typed: start ${service.name} with daemonkit start`,
+    );
   let options: Normalized;
   try {
     options = normalize(source.input, 'cli', source.env, source.cwd);
   } catch (e) {
     // Valid when it started, not now (a deleted program or directory): the service is left as it is.
-    if (e instanceof UsageError) throw new UsageError(`cannot restart ${service.name} with the options recorded in ${path}: ${e.message}`, e.option, e.value);
+    if (e instanceof UsageError)
+      throw new UsageError(`cannot restart ${service.name} with the options recorded in ${path}: ${e.message}`, e.option, e.value);
     throw new DamagedStateError(path, `options.source cannot be normalized (${(e as Error).message})`);
   }
   if (options.name !== service.name) throw new DamagedStateError(path, `it records the options of ${quote(options.name)}`);
@@ -140,7 +156,11 @@ async function control(service: Service, request: 'reload' | 'reopen', timeoutMs
   if (signal === null) {
     if (inspectPidfile(service.files.pidfile).state !== 'running') throw new NotRunningError(service.name);
     const hint = request === 'reopen' ? ` (start it with --${OPTIONS.reopenSignal.flag} ${OPTIONS.reopenSignal.arg})` : '';
-    throw new ControlError(service.name, 'ENOSIGNAL', `no supervisor answered and the program declared no signal for ${request}${hint}; nothing was sent`);
+    throw new ControlError(
+      service.name,
+      'ENOSIGNAL',
+      `no supervisor answered and the program declared no signal for ${request}${hint}; nothing was sent`,
+    );
   }
   const pid = signalService(service, signal);
   if (pid === null) throw new NotRunningError(service.name);
@@ -164,7 +184,9 @@ export async function list(options: HomeOption = {}): Promise<ServiceReport[]> {
 /** The log files a service writes (stdout's, and stderr's when it is another file). */
 function logPaths(service: Service): string[] {
   const options = readState(service.files.state)?.options;
-  const stdio = options ? [options.stdio[1], options.stdio[2]] : [{ kind: 'append' as const, path: service.files.pidfile.replace(/\.pid$/, '.log') }];
+  const stdio = options
+    ? [options.stdio[1], options.stdio[2]]
+    : [{ kind: 'append' as const, path: service.files.pidfile.replace(/\.pid$/, '.log') }];
   return [...new Set(stdio.map(logFileOf).filter((p): p is string => p !== null))];
 }
 

@@ -80,23 +80,47 @@ export async function statusOf(service: Service): Promise<StatusReport> {
     throw e;
   }
   if (state.state === 'absent') {
-    const failed = record?.exitCode ? record.status?.failure ?? `exited ${record.exitCode}` : null;
-    return { ...base, lsb: LSB.notRunning, summary: failed ? 'failed' : 'stopped', pid: null, reason: failed, status: record?.status ?? null };
+    const failed = record?.exitCode ? (record.status?.failure ?? `exited ${record.exitCode}`) : null;
+    return {
+      ...base,
+      lsb: LSB.notRunning,
+      summary: failed ? 'failed' : 'stopped',
+      pid: null,
+      reason: failed,
+      status: record?.status ?? null,
+    };
   }
   if (state.state === 'stale') {
     const held = state.holder ? `; its lock is held by ${describeHolder(state.holder)}, which is not the service` : '';
     // A dead supervisor's session id is its PID, which the kernel keeps from reuse while any member lives.
     const left = state.pid && sessionOf(state.pid) === -1 ? membersOf((ids) => ids.session === state.pid) : [];
-    const alive = left.length ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): the next start stops them` : '';
-    return { ...base, lsb: LSB.deadWithPidfile, summary: 'stale', pid: state.pid, reason: `not running (stale PID file${held}${alive})`, status: record?.status ?? null };
+    const alive = left.length
+      ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): the next start stops them`
+      : '';
+    return {
+      ...base,
+      lsb: LSB.deadWithPidfile,
+      summary: 'stale',
+      pid: state.pid,
+      reason: `not running (stale PID file${held}${alive})`,
+      status: record?.status ?? null,
+    };
   }
   const pid = state.state === 'starting' ? null : state.pid;
   const answer = await ask(service, { cmd: 'status' }, ASK_TIMEOUT_MS);
-  if (answer && 'denied' in answer) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid, reason: 'permission denied on the control socket' };
+  if (answer && 'denied' in answer)
+    return { ...base, lsb: LSB.unknown, summary: 'unknown', pid, reason: 'permission denied on the control socket' };
   // Another user's supervisor we may not look into (/proc/PID/fd): its own answer on its socket, naming the PID in the
   // file, is the proof instead; without one we cannot tell.
   const unproven = state.state === 'unverified' && !(answer?.ok && answer.status?.pid === pid);
-  if (unproven) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid, reason: `cannot verify that pid ${pid} is the service (permission denied on /proc/${pid}/fd)` };
+  if (unproven)
+    return {
+      ...base,
+      lsb: LSB.unknown,
+      summary: 'unknown',
+      pid,
+      reason: `cannot verify that pid ${pid} is the service (permission denied on /proc/${pid}/fd)`,
+    };
   if (answer?.ok && answer.status) {
     const st = answer.status;
     // A supervisor whose every worker is crashed, backing off or still starting is not "running" with exit 0.
@@ -208,6 +232,8 @@ export function listServices(stateDir: string): Service[] {
   } catch {
     return [];
   }
-  const stems = new Set(names.filter((n) => n.endsWith('.pid') || (n.endsWith('.json') && !n.endsWith('.tmp'))).map((n) => n.replace(/\.(pid|json)$/, '')));
+  const stems = new Set(
+    names.filter((n) => n.endsWith('.pid') || (n.endsWith('.json') && !n.endsWith('.tmp'))).map((n) => n.replace(/\.(pid|json)$/, '')),
+  );
   return [...stems].sort().map((name) => ({ name, files: filesForName(stateDir, name) }));
 }

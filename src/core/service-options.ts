@@ -26,8 +26,10 @@ function modeConflict(given: Record<string, unknown>, supervise: boolean): Usage
   for (const key of OPTION_KEYS) {
     const spec = specOf(key);
     if (given[key] === undefined || spec.mode === 'any') continue;
-    if (spec.mode === 'supervised' && !supervise) return new UsageError(`conflicting options: ${key} needs the supervisor, not supervise: false`, key);
-    if (spec.mode === 'unsupervised' && supervise) return new UsageError(`conflicting options: ${key} is for supervise: false (${spec.modeWhy})`, key, String(given[key]));
+    if (spec.mode === 'supervised' && !supervise)
+      return new UsageError(`conflicting options: ${key} needs the supervisor, not supervise: false`, key);
+    if (spec.mode === 'unsupervised' && supervise)
+      return new UsageError(`conflicting options: ${key} is for supervise: false (${spec.modeWhy})`, key, String(given[key]));
   }
   return null;
 }
@@ -41,16 +43,24 @@ export interface ServiceCaller {
 
 /** start()'s options normalized as the CLI's start normalizes its flags: supervised unless `supervise: false`, always detached. */
 export function serviceOptions(input: ServiceOptions, caller: ServiceCaller = {}): { options: Normalized; okIfRunning: boolean } {
-  if (typeof input !== 'object' || input === null) throw new UsageError('start() takes an options object with at least command: [file, ...args]');
+  if (typeof input !== 'object' || input === null)
+    throw new UsageError('start() takes an options object with at least command: [file, ...args]');
   checkOptionKeys(input, SERVICE_KEYS, 'library');
   const { home, okIfRunning = false, command, ...rest } = input;
   if (typeof okIfRunning !== 'boolean') throw invalid('okIfRunning', okIfRunning, 'expected true or false');
   if (command === undefined) throw new UsageError('missing option command: the program to run, as [file, ...args]', 'command');
-  if (!Array.isArray(command) || command.some((w) => typeof w !== 'string')) throw invalid('command', command, 'expected [file, ...args], strings');
+  if (!Array.isArray(command) || command.some((w) => typeof w !== 'string'))
+    throw invalid('command', command, 'expected [file, ...args], strings');
   const supervise = rest.supervise ?? true;
   const conflict = modeConflict(rest, supervise);
   if (conflict) throw conflict;
   // The CLI's start always detaches (forceDetach), and so does this: it starts a service, it does not become one.
-  const options = normalize({ ...rest, command, supervise, stateDir: homeOf(home), forceDetach: true }, 'library', caller.env, caller.cwd, caller.ids);
+  const options = normalize(
+    { ...rest, command, supervise, stateDir: homeOf(home), forceDetach: true },
+    'library',
+    caller.env,
+    caller.cwd,
+    caller.ids,
+  );
   return { options, okIfRunning };
 }

@@ -51,8 +51,16 @@ export interface ServiceReport {
 }
 
 export function serviceReport(r: StatusReport): ServiceReport {
-  const workers = (r.status?.workers ?? []).map(({ task, pid, state, restarts, lastExit, startedAt, ready, probe }) =>
-    ({ task, pid, state, restarts, lastExit, startedAt, ready: ready ?? state === 'running', probe: probe ?? null }));
+  const workers = (r.status?.workers ?? []).map(({ task, pid, state, restarts, lastExit, startedAt, ready, probe }) => ({
+    task,
+    pid,
+    state,
+    restarts,
+    lastExit,
+    startedAt,
+    ready: ready ?? state === 'running',
+    probe: probe ?? null,
+  }));
   return {
     name: r.name,
     lsb: r.lsb,

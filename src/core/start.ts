@@ -38,7 +38,17 @@ const SUPERVISOR_ENV = ['MALLOC_ARENA_MAX=2'];
 export type StartResult =
   | { kind: 'ready'; pid: number }
   | { kind: 'busy'; pid: number | null }
-  | { kind: 'failed'; message: string; pid?: number; stack?: string; statusText?: string; stderrTail?: string; code?: string; path?: string; hint?: string };
+  | {
+      kind: 'failed';
+      message: string;
+      pid?: number;
+      stack?: string;
+      statusText?: string;
+      stderrTail?: string;
+      code?: string;
+      path?: string;
+      hint?: string;
+    };
 
 export interface DaemonProgram {
   path: string;
@@ -55,7 +65,12 @@ function prepareFiles(o: Normalized, created: string[], logs: Map<string, number
   if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
   // Root's record and control socket go there: when the PID file (checked itself) is elsewhere, check the directory too.
   if (o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir && sharedWithOthers(o.stateDir)) {
-    return { kind: 'failed', message: `refusing state directory ${o.stateDir}: it is writable by users other than root`, code: 'EUNSAFE', path: o.stateDir };
+    return {
+      kind: 'failed',
+      message: `refusing state directory ${o.stateDir}: it is writable by users other than root`,
+      code: 'EUNSAFE',
+      path: o.stateDir,
+    };
   }
   for (const path of o.stdio.map(logFileOf)) {
     if (!path || logs.has(path)) continue;
@@ -65,7 +80,12 @@ function prepareFiles(o: Normalized, created: string[], logs: Map<string, number
       logs.set(path, openLogFile(path, serviceUserOf(o)));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      return { kind: 'failed', message: e instanceof LogFileError ? e.message : `cannot open log file ${path}: ${err.code ?? err.message}`, code: err.code, path };
+      return {
+        kind: 'failed',
+        message: e instanceof LogFileError ? e.message : `cannot open log file ${path}: ${err.code ?? err.message}`,
+        code: err.code,
+        path,
+      };
     }
   }
   return null;
@@ -212,7 +232,13 @@ function spawnSession(l: Launch): void {
   try {
     const entry = distFile(supervisorEntry ? 'supervisor.js' : 'intermediate.js');
     const argv = supervisorEntry ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, entry] : [process.execPath, entry];
-    l.sessionPid = spawnPlanned({ path: process.execPath, argv, env: supervisorEntry ? SUPERVISOR_ENV : [], fds: FD_PLANS.session(o, l.theirs, logs), setsid: true });
+    l.sessionPid = spawnPlanned({
+      path: process.execPath,
+      argv,
+      env: supervisorEntry ? SUPERVISOR_ENV : [],
+      fds: FD_PLANS.session(o, l.theirs, logs),
+      setsid: true,
+    });
   } catch (e) {
     closeSync(l.mine);
     throw e;
@@ -229,7 +255,13 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
   const { o, program, supervisorEntry, mine, sessionPid } = l;
   // node:net only now: it loads while the new session's Node starts up.
   const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
-  const order: SessionOrder = { kind: 'order', options: o, daemon: { path: program.path, argv: program.argv }, readyProtocol: program.readyProtocol, steps: l.steps };
+  const order: SessionOrder = {
+    kind: 'order',
+    options: o,
+    daemon: { path: program.path, argv: program.argv },
+    readyProtocol: program.readyProtocol,
+    steps: l.steps,
+  };
   link.write(`${JSON.stringify(order)}\n`);
 
   return await new Promise<StartResult>((resolve) => {
@@ -265,7 +297,10 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       done = true;
       clearTimeout(backstop);
       void reapSoon(sessionPid).then((status) =>
-        resolve({ kind: 'failed', message: `the new session ended without a verdict (${status === null ? 'status unknown' : planner.describeWaitStatus(status)})` }),
+        resolve({
+          kind: 'failed',
+          message: `the new session ended without a verdict (${status === null ? 'status unknown' : planner.describeWaitStatus(status)})`,
+        }),
       );
     });
   });
@@ -274,7 +309,13 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
 /** One-line (or few-line) text for a failed start, as the CLI and the library print it. */
 export function describeFailure(r: Extract<StartResult, { kind: 'failed' }>): string {
   const lines = [r.message];
-  if (r.stack && r.stack !== r.message) lines.push(r.stack.split('\n').slice(r.stack.startsWith(r.message) ? 1 : 0).join('\n'));
+  if (r.stack && r.stack !== r.message)
+    lines.push(
+      r.stack
+        .split('\n')
+        .slice(r.stack.startsWith(r.message) ? 1 : 0)
+        .join('\n'),
+    );
   if (r.statusText && !r.message.includes(r.statusText)) lines.push(`(${r.statusText})`);
   if (r.stderrTail) lines.push('last lines of its stderr:', ...r.stderrTail.split('\n').map((l) => `  ${l}`));
   if (r.hint) lines.push(r.hint);

@@ -8,8 +8,14 @@ type Check = (v: unknown) => boolean;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str: Check = (v) => typeof v === 'string';
 const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
-const orNull = (c: Check): Check => (v) => v === null || c(v);
-const listOf = (c: Check): Check => (v) => Array.isArray(v) && v.every(c);
+const orNull =
+  (c: Check): Check =>
+  (v) =>
+    v === null || c(v);
+const listOf =
+  (c: Check): Check =>
+  (v) =>
+    Array.isArray(v) && v.every(c);
 const stringMap: Check = (v) => isObject(v) && Object.values(v).every(str);
 
 /** "" when every field's check passes, else the first field that fails, as "options.stdio". */
@@ -28,12 +34,14 @@ function describe(v: unknown): string {
 }
 
 const stdioTarget: Check = (v) =>
-  isObject(v) && (v.kind === 'append' || v.kind === 'truncate' ? str(v.path) : v.kind === 'null' || v.kind === 'inherit' || (v.kind === 'fd' && num(v.fd)));
+  isObject(v) &&
+  (v.kind === 'append' || v.kind === 'truncate'
+    ? str(v.path)
+    : v.kind === 'null' || v.kind === 'inherit' || (v.kind === 'fd' && num(v.fd)));
 
 /** The fields status shows of each worker. */
 const worker: Check = (v) =>
-  isObject(v) &&
-  !fieldError(v, { task: num, pid: num, state: str, restarts: num, lastExit: orNull(str), startedAt: orNull(num) }, '');
+  isObject(v) && !fieldError(v, { task: num, pid: num, state: str, restarts: num, lastExit: orNull(str), startedAt: orNull(num) }, '');
 
 /** The fields of the options that status, logs and restart read; the rest is re-derived by restart from `source`. */
 const optionChecks: Record<string, Check> = {
@@ -64,6 +72,8 @@ export function stateRecordError(r: unknown): string {
     fieldError(r.options, optionChecks, 'options.', ['source']) ||
     (r.status === null ? '' : isObject(r.status) ? fieldError(r.status, statusChecks, 'status.') : `status is ${describe(r.status)}`) ||
     fieldError(r, { exitCode: orNull(num), exitedAt: orNull(num) }, '') ||
-    (r.signals === undefined || (isObject(r.signals) && !fieldError(r.signals, { reload: orNull(num), reopen: orNull(num) }, '')) ? '' : `signals is ${describe(r.signals)}`)
+    (r.signals === undefined || (isObject(r.signals) && !fieldError(r.signals, { reload: orNull(num), reopen: orNull(num) }, ''))
+      ? ''
+      : `signals is ${describe(r.signals)}`)
   );
 }

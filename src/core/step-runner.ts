@@ -32,7 +32,11 @@ export function stepsFor(plan: readonly PlannedStep[], role: Role): string[] {
 }
 
 /** Each of the role's steps with its handler; throws UnhandledStepError before anything runs if one is missing. */
-export function handlersFor<C, R extends void | Promise<void>>(plan: readonly PlannedStep[], role: Role, table: StepTable<C, R>): Array<StepHandler<C, R>> {
+export function handlersFor<C, R extends void | Promise<void>>(
+  plan: readonly PlannedStep[],
+  role: Role,
+  table: StepTable<C, R>,
+): Array<StepHandler<C, R>> {
   return stepsFor(plan, role).map((step) => {
     if (!Object.hasOwn(table, step)) throw new UnhandledStepError(role, step);
     return table[step]!;

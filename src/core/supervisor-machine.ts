@@ -77,9 +77,15 @@ export const startWhenReady = (): number => planner.START_WHEN_READY.value;
 
 /** The supervisor's exit codes, from the wasm. */
 export const SUPERVISOR_EXIT = {
-  get ok(): number { return planner.SUP_EXIT_OK.value; },
-  get failed(): number { return planner.SUP_EXIT_FAILED.value; },
-  get stopScheduleRanOut(): number { return planner.SUP_EXIT_RAN_OUT.value; },
+  get ok(): number {
+    return planner.SUP_EXIT_OK.value;
+  },
+  get failed(): number {
+    return planner.SUP_EXIT_FAILED.value;
+  },
+  get stopScheduleRanOut(): number {
+    return planner.SUP_EXIT_RAN_OUT.value;
+  },
 } as const;
 
 /** The wasm's names for its codes, read once: action kinds, states, reasons, causes. */
@@ -141,20 +147,36 @@ export class SupervisorMachine {
     }
   }
 
-  start(t: number): Action[] { return this.#decode(planner.supStart(this.#h, t)); }
-  spawned(t: number, task: number, pid: number): Action[] { return this.#decode(planner.supSpawned(this.#h, t, task, pid)); }
+  start(t: number): Action[] {
+    return this.#decode(planner.supStart(this.#h, t));
+  }
+  spawned(t: number, task: number, pid: number): Action[] {
+    return this.#decode(planner.supSpawned(this.#h, t, task, pid));
+  }
   /** errno positive, or null when the spawn failed without one (a plan refused); `why` is quoted by the failure
    *  texts ("EMFILE: too many open files, pipe2"). */
   spawnFailed(t: number, task: number, errno: number | null, why = ''): Action[] {
     return this.#decode(planner.supSpawnFailedWith(this.#h, t, task, errno ?? planner.SPAWN_ERRNO_UNKNOWN.value, why));
   }
-  ready(t: number, pid: number): Action[] { return this.#decode(planner.supReady(this.#h, t, pid)); }
+  ready(t: number, pid: number): Action[] {
+    return this.#decode(planner.supReady(this.#h, t, pid));
+  }
   /** A ready worker failed its liveness check (health probes, watchdog): the machine restarts it with the stop schedule. */
-  unhealthy(t: number, pid: number): Action[] { return this.#decode(planner.supUnhealthy(this.#h, t, pid)); }
-  exited(t: number, pid: number, status: number): Action[] { return this.#decode(planner.supExited(this.#h, t, pid, status)); }
-  timer(t: number, id: number): Action[] { return this.#decode(planner.supTimer(this.#h, t, id)); }
-  stop(t: number): Action[] { return this.#decode(planner.supStop(this.#h, t)); }
-  reload(t: number): Action[] { return this.#decode(planner.supReload(this.#h, t)); }
+  unhealthy(t: number, pid: number): Action[] {
+    return this.#decode(planner.supUnhealthy(this.#h, t, pid));
+  }
+  exited(t: number, pid: number, status: number): Action[] {
+    return this.#decode(planner.supExited(this.#h, t, pid, status));
+  }
+  timer(t: number, id: number): Action[] {
+    return this.#decode(planner.supTimer(this.#h, t, id));
+  }
+  stop(t: number): Action[] {
+    return this.#decode(planner.supStop(this.#h, t));
+  }
+  reload(t: number): Action[] {
+    return this.#decode(planner.supReload(this.#h, t));
+  }
   /** The answer to 'signal-leftovers': how many processes of the group were signalled (0: the group is empty). */
   leftoversSignalled(t: number, pgid: number, step: number, count: number): Action[] {
     return this.#decode(planner.supLeftoversSignalled(this.#h, t, pgid, step, count));
@@ -165,21 +187,33 @@ export class SupervisorMachine {
     return planner.supSetStopSchedule(this.#h, Int32Array.from(pairs)) === 1;
   }
 
-  get state(): SupervisorState { return wasmNames().SUP_STATE[planner.supState(this.#h)]!; }
+  get state(): SupervisorState {
+    return wasmNames().SUP_STATE[planner.supState(this.#h)]!;
+  }
   /** The code of the 'exit' action once emitted. */
   get exitCode(): number | null {
     const code = planner.supExitCode(this.#h);
     return code < 0 ? null : code;
   }
   /** Why it failed (or a stop ran out), in one line; null if it did not. */
-  get failure(): string | null { return planner.supFailureReason(this.#h) || null; }
+  get failure(): string | null {
+    return planner.supFailureReason(this.#h) || null;
+  }
   /** Every live pid the machine knows: workers, reload replacements, processes being retired. */
-  get pids(): Int32Array { return planner.supPids(this.#h); }
+  get pids(): Int32Array {
+    return planner.supPids(this.#h);
+  }
   /** The stop schedule in force, as [signal, timeoutMs, ...] pairs. */
-  get stopSchedule(): number[] { return Array.from(planner.supStopSchedule(this.#h)); }
+  get stopSchedule(): number[] {
+    return Array.from(planner.supStopSchedule(this.#h));
+  }
   /** How many processes needed the stop schedule's later steps. */
-  get escalations(): number { return planner.supEscalations(this.#h); }
-  get workerCount(): number { return planner.supWorkers(this.#h); }
+  get escalations(): number {
+    return planner.supEscalations(this.#h);
+  }
+  get workerCount(): number {
+    return planner.supWorkers(this.#h);
+  }
 
   worker(task: number): WorkerInfo {
     const p = planner;
@@ -202,7 +236,9 @@ export class SupervisorMachine {
   }
 
   /** Frees the machine in the wasm; any later call answers nothing. */
-  destroy(): void { planner.supDestroy(this.#h); }
+  destroy(): void {
+    planner.supDestroy(this.#h);
+  }
 
   #decode(records: Int32Array): Action[] {
     const out: Action[] = [];
@@ -213,22 +249,53 @@ export class SupervisorMachine {
       const c = records[i + 3]!;
       const kind = ACTION[records[i]!];
       switch (kind) {
-        case 'spawn': out.push({ kind, task: a }); break;
-        case 'signal': out.push({ kind, pid: a, signal: b, group: c !== 0 }); break;
-        case 'escalate':
-          out.push({ kind, pid: a, step: c, signal: this.#stepSignal(c), after: { signal: this.#stepSignal(b), ms: planner.supStopStepTimeout(this.#h, b) } });
+        case 'spawn':
+          out.push({ kind, task: a });
           break;
-        case 'arm-timer': out.push({ kind, id: a, ms: b }); break;
-        case 'cancel-timer': out.push({ kind, id: a }); break;
-        case 'ready': out.push({ kind }); break;
-        case 'start-failed': out.push({ kind, task: a, status: b, pid: c || null }); break;
-        case 'give-up': out.push({ kind, reason: GIVE_UP[a]! }); break;
-        case 'exit': out.push({ kind, code: a }); break;
-        case 'reloaded': out.push({ kind }); break;
-        case 'reload-failed': out.push({ kind, task: a, status: b === planner.RELOAD_NOT_READY.value ? null : b }); break;
-        case 'reaped': out.push({ kind, pid: a, task: b, cause: EXIT_CAUSE[c]! }); break;
-        case 'signal-leftovers': out.push({ kind, pgid: a, signal: b, step: c }); break;
-        default: throw new Error(`the supervisor machine emitted an unknown action ${records[i]}`);
+        case 'signal':
+          out.push({ kind, pid: a, signal: b, group: c !== 0 });
+          break;
+        case 'escalate':
+          out.push({
+            kind,
+            pid: a,
+            step: c,
+            signal: this.#stepSignal(c),
+            after: { signal: this.#stepSignal(b), ms: planner.supStopStepTimeout(this.#h, b) },
+          });
+          break;
+        case 'arm-timer':
+          out.push({ kind, id: a, ms: b });
+          break;
+        case 'cancel-timer':
+          out.push({ kind, id: a });
+          break;
+        case 'ready':
+          out.push({ kind });
+          break;
+        case 'start-failed':
+          out.push({ kind, task: a, status: b, pid: c || null });
+          break;
+        case 'give-up':
+          out.push({ kind, reason: GIVE_UP[a]! });
+          break;
+        case 'exit':
+          out.push({ kind, code: a });
+          break;
+        case 'reloaded':
+          out.push({ kind });
+          break;
+        case 'reload-failed':
+          out.push({ kind, task: a, status: b === planner.RELOAD_NOT_READY.value ? null : b });
+          break;
+        case 'reaped':
+          out.push({ kind, pid: a, task: b, cause: EXIT_CAUSE[c]! });
+          break;
+        case 'signal-leftovers':
+          out.push({ kind, pgid: a, signal: b, step: c });
+          break;
+        default:
+          throw new Error(`the supervisor machine emitted an unknown action ${records[i]}`);
       }
     }
     return out;

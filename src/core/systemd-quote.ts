@@ -54,6 +54,7 @@ export function environmentValue(key: string, value: string): string {
  */
 export function plainValue(option: string, value: string): string {
   if (/[\x00-\x1f\x7f]/.test(value)) throw invalid(option, value, 'a unit file cannot hold a control character here');
-  if (/[\\\s]$/.test(value) || /^\s/.test(value)) throw invalid(option, value, 'a unit file cannot hold this value (leading or trailing blank, or a trailing backslash)');
+  if (/[\\\s]$/.test(value) || /^\s/.test(value))
+    throw invalid(option, value, 'a unit file cannot hold this value (leading or trailing blank, or a trailing backslash)');
   return escapeSpecifiers(value);
 }

@@ -79,7 +79,16 @@ export function buildUnits(input: UnitInput): UnitFile[] {
   const service = `${name}.service`;
   const sockets = socketGroups(name, options.listen);
   const cli = [input.node, input.cli];
-  const execStart = execLine([...cli, 'run', '--name', name, ...input.runFlags, '--', options.command!.path, ...options.command!.argv.slice(1)]);
+  const execStart = execLine([
+    ...cli,
+    'run',
+    '--name',
+    name,
+    ...input.runFlags,
+    '--',
+    options.command!.path,
+    ...options.command!.argv.slice(1),
+  ]);
   const notifyReload = input.systemdVersion !== null && input.systemdVersion >= NOTIFY_RELOAD_SINCE;
   // Without notify-reload, a reload that returns once the workers are replaced, so systemd's reload job means it.
   const execReload = notifyReload ? null : `ExecReload=${execLine([...cli, 'reload', name])}`;

@@ -1,7 +1,19 @@
 // `daemonkit unit --install`: each unit file written whole through a new temporary file in the same directory and
 // renamed over the target, never through a symlink, and never over a file daemonkit did not write (unless forced).
 import { nodeCrypto } from './lazy-builtins.js';
-import { closeSync, constants as fs, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fs,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { unitMarker, type UnitFile } from './systemd-units.js';
 
@@ -36,7 +48,8 @@ function writtenByUs(path: string, marker: string): boolean {
 function checkTarget(path: string, file: string, force: boolean): void {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (!st) return;
-  if (st.isSymbolicLink()) throw new UnitInstallError(path, 'ESYMLINK', 'is a symlink (a masked or linked unit?); nothing was written, remove it first');
+  if (st.isSymbolicLink())
+    throw new UnitInstallError(path, 'ESYMLINK', 'is a symlink (a masked or linked unit?); nothing was written, remove it first');
   if (!st.isFile()) throw new UnitInstallError(path, 'ENOTREG', 'is not a regular file; nothing was written');
   if (!force && !writtenByUs(path, unitMarker(file))) {
     throw new UnitInstallError(path, 'EFOREIGN', 'exists and was not written by daemonkit unit; nothing was written (--force replaces it)');

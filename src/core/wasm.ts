@@ -13,7 +13,8 @@ export const planner: Planner = new Proxy({} as Planner, {
   has: (_, key) => key in compiled(),
   // Enumerable like the exports themselves (for..in, Object.keys), inherited ones included.
   ownKeys: () => exportNames(),
-  getOwnPropertyDescriptor: (_, key) => (key in compiled() ? { value: Reflect.get(compiled(), key), enumerable: true, configurable: true, writable: false } : undefined),
+  getOwnPropertyDescriptor: (_, key) =>
+    key in compiled() ? { value: Reflect.get(compiled(), key), enumerable: true, configurable: true, writable: false } : undefined,
 });
 
 function compiled(): Planner {

@@ -138,7 +138,8 @@ export class Intermediate {
       {
         kind: 'failed',
         pid: this.#daemonPid,
-        message: failure?.message ?? `${o.command ? o.command.path : 'the daemon'} ${planner.describeWaitStatus(exited)} before it was ready`,
+        message:
+          failure?.message ?? `${o.command ? o.command.path : 'the daemon'} ${planner.describeWaitStatus(exited)} before it was ready`,
         stack: failure?.stack,
         status: exited,
         statusText: planner.describeWaitStatus(exited),

@@ -37,10 +37,31 @@ export interface SimProcess {
 
 /** Every invariant the model checks, by name (daemonkit/testing reports each as holding or not). */
 export const INVARIANTS = [
-  'daemonStarted', 'newSession', 'notSessionLeader', 'noControllingTerminal', 'reparented', 'stdioOpen', 'stdioDetached',
-  'noInheritedFds', 'umask', 'cwd', 'chrooted', 'chrootBeforeChdir', 'idsDropped', 'idsDroppedInOrder', 'signalsReset',
-  'noCoreDumps', 'pidfileTakenOnce', 'pidfileTakenAfterFork', 'pidfileNotHeldByCaller', 'pidfileNamesDaemon', 'pidfileHeld',
-  'pidfilePassedOn', 'oneSessionGuard', 'guardOutsideChroot', 'fdPlanValid',
+  'daemonStarted',
+  'newSession',
+  'notSessionLeader',
+  'noControllingTerminal',
+  'reparented',
+  'stdioOpen',
+  'stdioDetached',
+  'noInheritedFds',
+  'umask',
+  'cwd',
+  'chrooted',
+  'chrootBeforeChdir',
+  'idsDropped',
+  'idsDroppedInOrder',
+  'signalsReset',
+  'noCoreDumps',
+  'pidfileTakenOnce',
+  'pidfileTakenAfterFork',
+  'pidfileNotHeldByCaller',
+  'pidfileNamesDaemon',
+  'pidfileHeld',
+  'pidfilePassedOn',
+  'oneSessionGuard',
+  'guardOutsideChroot',
+  'fdPlanValid',
 ] as const;
 export type Invariant = (typeof INVARIANTS)[number];
 
@@ -159,7 +180,15 @@ function open(p: SimProcess, object: string): number {
 function spawn(s: Sim, role: SimProcess['role'], actions: FdAction[], who: string): SimProcess {
   const { w, self } = s;
   w.forks++;
-  const p: SimProcess = { ...self, pid: w.nextPid++, ppid: self.pid, role, fds: spawnFds(self.fds, actions, w.violations, who), groups: [...self.groups], alive: true };
+  const p: SimProcess = {
+    ...self,
+    pid: w.nextPid++,
+    ppid: self.pid,
+    role,
+    fds: spawnFds(self.fds, actions, w.violations, who),
+    groups: [...self.groups],
+    alive: true,
+  };
   w.processes.push(p);
   return p;
 }
@@ -178,7 +207,8 @@ function lockPidfile(s: Sim): void {
 }
 
 function chdir(s: Sim): void {
-  if (s.w.o.chroot && s.self.root !== s.w.o.chroot) broke(s.w.violations, 'chrootBeforeChdir', 'chdir ran before chroot: the cwd is outside the new root');
+  if (s.w.o.chroot && s.self.root !== s.w.o.chroot)
+    broke(s.w.violations, 'chrootBeforeChdir', 'chdir ran before chroot: the cwd is outside the new root');
   s.self.cwd = s.w.o.cwd;
 }
 
@@ -255,7 +285,8 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       g.sid = g.pid;
       g.pgid = g.pid;
       g.cwd = '/';
-      if (s.self.root !== '/') broke(s.w.violations, 'guardOutsideChroot', 'session-guard ran after chroot: its shell and /proc are outside the new root');
+      if (s.self.root !== '/')
+        broke(s.w.violations, 'guardOutsideChroot', 'session-guard ran after chroot: its shell and /proc are outside the new root');
     },
     chroot: (s) => void (s.self.root = s.w.o.chroot!),
     chdir,
@@ -264,7 +295,16 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       for (let i = 0; i < (w.start.workers ?? w.o.workers); i++) {
         const out = [open(s.self, `worker ${i} stdout (read end)`), open(s.self, `worker ${i} stdout`)] as const;
         const err = [open(s.self, `worker ${i} stderr (read end)`), open(s.self, `worker ${i} stderr`)] as const;
-        const p = spawn(s, 'daemon', w.fdPlans.worker(out[1], err[1], w.listeners.map((fd) => ({ fd }))), 'spawn-workers');
+        const p = spawn(
+          s,
+          'daemon',
+          w.fdPlans.worker(
+            out[1],
+            err[1],
+            w.listeners.map((fd) => ({ fd })),
+          ),
+          'spawn-workers',
+        );
         s.self.fds.delete(out[1]);
         s.self.fds.delete(err[1]);
         p.pgid = p.pid;
@@ -347,9 +387,20 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
 
   w.pidfile.forksTotal = w.forks;
   const guards = w.processes.filter((p) => p.role === 'guard');
-  if (plan.detach && o.supervise && guards.length !== 1) broke(w.violations, 'oneSessionGuard', `${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`);
+  if (plan.detach && o.supervise && guards.length !== 1)
+    broke(
+      w.violations,
+      'oneSessionGuard',
+      `${guards.length} session guards: a SIGKILLed supervisor must leave exactly one process to kill its workers`,
+    );
   checkInvariants(plan, o, original, w.daemons, w.pidfile, w.holder, w.processes, w.violations);
-  return { processes: w.processes, daemons: w.daemons, pidfile: w.pidfile, violations: w.violations.map((v) => v.message), broken: w.violations };
+  return {
+    processes: w.processes,
+    daemons: w.daemons,
+    pidfile: w.pidfile,
+    violations: w.violations.map((v) => v.message),
+    broken: w.violations,
+  };
 }
 
 function applyIds(step: string, p: SimProcess, o: Normalized, violations: Violation[]): void {
@@ -377,8 +428,10 @@ function checkInvariants(
       if (holder === original) broke(v, 'pidfileNotHeldByCaller', 'the original process holds the PID file');
       if (pidfile.openedAfterFork < 1) broke(v, 'pidfileTakenAfterFork', 'the PID file was taken before the first fork');
       const named = processes.find((p) => p.pid === pidfile.content);
-      if (!named || !named.alive) broke(v, 'pidfileNamesDaemon', `the PID file names ${pidfile.content}, which is not a live process of this service`);
-      else if (named.role !== 'daemon' && named.role !== 'supervisor') broke(v, 'pidfileNamesDaemon', `the PID file names the ${named.role}`);
+      if (!named || !named.alive)
+        broke(v, 'pidfileNamesDaemon', `the PID file names ${pidfile.content}, which is not a live process of this service`);
+      else if (named.role !== 'daemon' && named.role !== 'supervisor')
+        broke(v, 'pidfileNamesDaemon', `the PID file names the ${named.role}`);
       if (lastForkOfHolder < 0 || !holder!.alive) broke(v, 'pidfileHeld', 'nobody alive holds the PID file lock');
     }
   }
@@ -399,14 +452,17 @@ function checkInvariants(
     listeners.forEach((l, i) => {
       allowed.add(LISTEN_FDS_START + i);
       const f = d.fds.get(LISTEN_FDS_START + i);
-      if (f?.object !== `listener:${l.text}` || f.cloexec) broke(v, 'fdPlanValid', `${who} does not hold ${l.text} as fd ${LISTEN_FDS_START + i}`, d.pid);
+      if (f?.object !== `listener:${l.text}` || f.cloexec)
+        broke(v, 'fdPlanValid', `${who} does not hold ${l.text} as fd ${LISTEN_FDS_START + i}`, d.pid);
     });
     for (const [fd, f] of d.fds) if (!allowed.has(fd)) broke(v, 'noInheritedFds', `${who} inherited fd ${fd} (${f.object})`, d.pid);
-    if (!o.supervise && o.pidfile && d.fds.get(DAEMON_PIDFILE_FD)?.object !== 'pidfile') broke(v, 'pidfilePassedOn', `${who} does not hold the PID file as fd ${DAEMON_PIDFILE_FD}`, d.pid);
+    if (!o.supervise && o.pidfile && d.fds.get(DAEMON_PIDFILE_FD)?.object !== 'pidfile')
+      broke(v, 'pidfilePassedOn', `${who} does not hold the PID file as fd ${DAEMON_PIDFILE_FD}`, d.pid);
     if (d.umask !== o.umask) broke(v, 'umask', `${who} has umask ${d.umask.toString(8)}, expected ${o.umask.toString(8)}`, d.pid);
     if (d.cwd !== o.cwd) broke(v, 'cwd', `${who} has cwd ${d.cwd}, expected ${o.cwd}`, d.pid);
     if (o.chroot && d.root !== o.chroot) broke(v, 'chrooted', `${who} is not chrooted`, d.pid);
-    if (o.user && (d.uid !== o.user.uid || d.groups.includes(0) !== (o.user.gid === 0))) broke(v, 'idsDropped', `${who} kept root's identity`, d.pid);
+    if (o.user && (d.uid !== o.user.uid || d.groups.includes(0) !== (o.user.gid === 0)))
+      broke(v, 'idsDropped', `${who} kept root's identity`, d.pid);
     if (!d.sigmaskEmpty || !d.handlersDefault) broke(v, 'signalsReset', `${who} inherited the caller's signal mask or handlers`, d.pid);
     if (d.coreDumps && !o.coreDumps) broke(v, 'noCoreDumps', `${who} can dump core (core dumps were not asked for)`, d.pid);
   }

@@ -10,7 +10,10 @@ function addressOf(fd: number, spec: ListenSpec): { address: string; port: numbe
   if (spec.kind === 'unix') return { address: spec.path, port: null };
   try {
     const a = parseInetAddress(getsockname(fd));
-    return { address: a.family === AF_INET6 ? `[${a.address}]:${a.port}` : a.family === AF_INET ? `${a.address}:${a.port}` : spec.text, port: a.port };
+    return {
+      address: a.family === AF_INET6 ? `[${a.address}]:${a.port}` : a.family === AF_INET ? `${a.address}:${a.port}` : spec.text,
+      port: a.port,
+    };
   } catch {
     return { address: spec.text, port: null };
   }
@@ -33,7 +36,11 @@ export function adoptListeners(specs: readonly ListenSpec[], passed: readonly Li
   for (const spec of specs) {
     if (chosen.has(spec)) continue;
     const next = passed.find((p) => !taken.has(p.fd) && !specs.some((s) => s.name === p.name));
-    if (!next) throw new ListenError(spec, `the service manager passed no socket named ${spec.name}, and none unnamed is left (LISTEN_FDNAMES=${passed.map((p) => p.name).join(':')})`);
+    if (!next)
+      throw new ListenError(
+        spec,
+        `the service manager passed no socket named ${spec.name}, and none unnamed is left (LISTEN_FDNAMES=${passed.map((p) => p.name).join(':')})`,
+      );
     chosen.set(spec, next);
     taken.add(next.fd);
   }

@@ -160,7 +160,12 @@ export class LogSink {
   #waiting: (() => void)[] | null = [];
 
   /** onChange: a log file started failing (its error) or recovered (null). Throws LogFileError when a log is refused. */
-  constructor(stdout: StdioTarget, stderr: StdioTarget, onChange: (error: string | null, path: string) => void = () => {}, options: LogSinkOptions = {}) {
+  constructor(
+    stdout: StdioTarget,
+    stderr: StdioTarget,
+    onChange: (error: string | null, path: string) => void = () => {},
+    options: LogSinkOptions = {},
+  ) {
     this.#onChange = onChange;
     this.#serviceUser = options.serviceUser ?? null;
     this.#time = options.time ?? false;
@@ -290,7 +295,7 @@ function cutLine(line: Buffer, out: Buffer[]): void {
 /** A block of whole lines (ending with a newline) to out, any line in it over MAX_LINE cut. */
 function wholeLines(block: Buffer, out: Buffer[]): void {
   if (block.length <= MAX_LINE + 1) return void out.push(block);
-  for (let start = 0; start < block.length; ) {
+  for (let start = 0; start < block.length;) {
     const nl = block.indexOf(10, start);
     cutLine(block.subarray(start, nl), out);
     start = nl + 1;
@@ -301,7 +306,7 @@ function wholeLines(block: Buffer, out: Buffer[]): void {
 function stamped(block: Buffer): Buffer {
   const prefix = Buffer.from(`${new Date().toISOString()} `);
   const parts: Buffer[] = [];
-  for (let start = 0; start < block.length; ) {
+  for (let start = 0; start < block.length;) {
     const nl = block.indexOf(10, start);
     parts.push(prefix, block.subarray(start, nl + 1));
     start = nl + 1;

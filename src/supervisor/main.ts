@@ -11,7 +11,9 @@ receiveOrder((order, link) => {
   try {
     // `start` under systemd (Type=notify, NotifyAccess=all): the CLI's NOTIFY_SOCKET, and MAINPID= with READY=1.
     const env = order.options.source?.env ?? {};
-    const manager = env.NOTIFY_SOCKET ? { NOTIFY_SOCKET: env.NOTIFY_SOCKET, WATCHDOG_USEC: env.WATCHDOG_USEC, WATCHDOG_PID: env.WATCHDOG_PID } : undefined;
+    const manager = env.NOTIFY_SOCKET
+      ? { NOTIFY_SOCKET: env.NOTIFY_SOCKET, WATCHDOG_USEC: env.WATCHDOG_USEC, WATCHDOG_PID: env.WATCHDOG_PID }
+      : undefined;
     runtime = new SupervisorRuntime(order.options, order.daemon, order.steps, link, { manager, mainPid: true });
     runtime.start().catch(fail);
   } catch (e) {

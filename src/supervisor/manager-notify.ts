@@ -45,7 +45,12 @@ export class ManagerNotify {
    * A notifier when the manager gave NOTIFY_SOCKET, else null. `mainPid`: send MAINPID= with the first READY=1. The
    * watchdog is armed when WATCHDOG_USEC is set and WATCHDOG_PID is absent, this process, or (mainPid) its parent.
    */
-  static fromEnv(env: ManagerEnv, view: ServiceView, log: (line: string) => void, options: { mainPid?: boolean } = {}): ManagerNotify | null {
+  static fromEnv(
+    env: ManagerEnv,
+    view: ServiceView,
+    log: (line: string) => void,
+    options: { mainPid?: boolean } = {},
+  ): ManagerNotify | null {
     const socket = env.NOTIFY_SOCKET;
     if (!socket) return null;
     const n = new ManagerNotify(socket, view, log, options.mainPid ? process.pid : null);
@@ -105,9 +110,12 @@ export class ManagerNotify {
 
   #armWatchdog(everyMs: number): void {
     // Unreferenced: the pings must never be what keeps the supervisor alive.
-    this.#watchdog = setInterval(() => {
-      if (this.#view.healthy()) this.#send('WATCHDOG=1');
-    }, Math.max(1, Math.floor(everyMs)));
+    this.#watchdog = setInterval(
+      () => {
+        if (this.#view.healthy()) this.#send('WATCHDOG=1');
+      },
+      Math.max(1, Math.floor(everyMs)),
+    );
     this.#watchdog.unref();
   }
 
@@ -122,7 +130,8 @@ export class ManagerNotify {
       if (this.#failed) this.#log(`notify: ${this.#socket} takes messages again`);
       this.#failed = false;
     } catch (e) {
-      if (!this.#failed) this.#log(`notify: cannot send to the service manager at ${this.#socket}: ${(e as Error).message}; the service goes on`);
+      if (!this.#failed)
+        this.#log(`notify: cannot send to the service manager at ${this.#socket}: ${(e as Error).message}; the service goes on`);
       this.#failed = true;
     }
   }

@@ -53,7 +53,18 @@ export class ProbeCommands {
     const s = daemonSpawn(this.#o, this.#steps, { path: '/bin/sh', argv: ['/bin/sh', '-c', command] });
     const env = [...this.#env(), `DAEMONKIT_TASK_ID=${target.task}`, `MAINPID=${target.pid}`];
     const nul = { kind: 'null' } as const;
-    const pid = spawnPlanned({ path: s.path, argv: s.argv, env, fds: planFds([[0, nul], [1, nul], [2, nul]]), ownGroup: true, chdir: this.#o.cwd });
+    const pid = spawnPlanned({
+      path: s.path,
+      argv: s.argv,
+      env,
+      fds: planFds([
+        [0, nul],
+        [1, nul],
+        [2, nul],
+      ]),
+      ownGroup: true,
+      chdir: this.#o.cwd,
+    });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         // Killed, then still reaped by reap() like any other exit.

@@ -83,12 +83,19 @@ export class Readiness {
     const ready = m.fields.READY === '1';
     const watchdog = m.fields.WATCHDOG === '1';
     if (pid === null) {
-      if (ready || watchdog) this.#hooks.log(`notify: ${ready ? 'READY=1' : 'WATCHDOG=1'} from pid ${m.pid}, which is not a worker nor in a worker's process group: ignored`);
+      if (ready || watchdog)
+        this.#hooks.log(
+          `notify: ${ready ? 'READY=1' : 'WATCHDOG=1'} from pid ${m.pid}, which is not a worker nor in a worker's process group: ignored`,
+        );
       return;
     }
     const task = this.#tasks.get(pid)!;
     if (ready) {
-      this.#last.set(task, { ok: true, text: `notify: READY=1${m.pid === pid ? '' : ` (from pid ${m.pid})`}${m.fields.STATUS ? `, STATUS=${m.fields.STATUS}` : ''}`, at: Date.now() });
+      this.#last.set(task, {
+        ok: true,
+        text: `notify: READY=1${m.pid === pid ? '' : ` (from pid ${m.pid})`}${m.fields.STATUS ? `, STATUS=${m.fields.STATUS}` : ''}`,
+        at: Date.now(),
+      });
       if (this.#ready.kind === 'notify') this.#hooks.ready(pid);
     }
     if (watchdog) this.#hooks.watchdog(pid);

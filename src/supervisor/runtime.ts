@@ -148,12 +148,15 @@ export class SupervisorRuntime {
     // The normalized options carry the machine's config under its own names (workers, restart, ..., stopSchedule).
     this.#machine = new SupervisorMachine(o);
     // A log that cannot be written is said where someone will see it: status, the kernel log, and (held) the log.
-    this.#sink = new LogSink(o.stdio[1], o.stdio[2], (error, path) =>
-      queueMicrotask(() => {
-        const line = error ? `cannot write the log: ${error}; holding its lines until it can be written` : `writing ${path} again`;
-        toKernelLog(`daemonkit[${process.pid}]`, `${this.#o.name ?? 'daemon'}: ${line}`);
-        this.#log(line);
-      }),
+    this.#sink = new LogSink(
+      o.stdio[1],
+      o.stdio[2],
+      (error, path) =>
+        queueMicrotask(() => {
+          const line = error ? `cannot write the log: ${error}; holding its lines until it can be written` : `writing ${path} again`;
+          toKernelLog(`daemonkit[${process.pid}]`, `${this.#o.name ?? 'daemon'}: ${line}`);
+          this.#log(line);
+        }),
       { serviceUser: serviceUserOf(o), time: o.logTime },
     );
     this.#guard = new SessionGuard(process.pid, o.pidfile ?? o.name ?? 'daemon');
@@ -173,7 +176,12 @@ export class SupervisorRuntime {
       record: (task, result) => this.#readiness.record(task, result),
     });
     this.#manager = host.manager
-      ? ManagerNotify.fromEnv(host.manager, { statusLine: () => this.#statusLine(), healthy: () => this.#healthy() }, (line) => this.#log(line), { mainPid: host.mainPid })
+      ? ManagerNotify.fromEnv(
+          host.manager,
+          { statusLine: () => this.#statusLine(), healthy: () => this.#healthy() },
+          (line) => this.#log(line),
+          { mainPid: host.mainPid },
+        )
       : null;
   }
 
@@ -295,7 +303,9 @@ export class SupervisorRuntime {
     // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep.
     const previous = readPidFromFd(fd);
     if (previous && previous !== process.pid && sessionOf(previous) === -1) {
-      return this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`).then(() => writePid(fd, process.pid));
+      return this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`).then(() =>
+        writePid(fd, process.pid),
+      );
     }
     writePid(fd, process.pid);
   }
@@ -412,7 +422,8 @@ export class SupervisorRuntime {
     const timer = actions.find((a) => a.kind === 'arm-timer');
     if (reaped?.kind !== 'reaped' || timer?.kind !== 'arm-timer' || reaped.cause !== 'exited') return;
     const w = this.#machine.workers().find((x) => x.task === reaped.task);
-    if (w?.state === 'backoff') this.#restartNotes.set(w.task, `worker ${w.task} restarting in ${timer.ms / 1000}s: ${w.lastExit ?? 'exited'}`);
+    if (w?.state === 'backoff')
+      this.#restartNotes.set(w.task, `worker ${w.task} restarting in ${timer.ms / 1000}s: ${w.lastExit ?? 'exited'}`);
   }
 
   /** Carries out the machine's actions in order; `status` is the wait status of the exit they answer, if one. */
@@ -450,7 +461,9 @@ export class SupervisorRuntime {
           sendSignal(act);
           break;
         case 'escalate':
-          this.#log(`stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`);
+          this.#log(
+            `stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`,
+          );
           break;
         case 'arm-timer':
           this.#timers.arm(act.id, act.ms, () => this.#apply(m.timer(now(), act.id)));
@@ -463,7 +476,12 @@ export class SupervisorRuntime {
           this.#manager?.ready();
           break;
         case 'start-failed':
-          this.#startFailure = { task: act.task, status: act.status, pid: act.pid ?? 0, worker: act.pid ? this.#workers.get(act.pid) : undefined };
+          this.#startFailure = {
+            task: act.task,
+            status: act.status,
+            pid: act.pid ?? 0,
+            worker: act.pid ? this.#workers.get(act.pid) : undefined,
+          };
           break;
         case 'give-up':
           // The ready timeout fails the worker it waited for: its last probe completes the start's error.
@@ -480,9 +498,12 @@ export class SupervisorRuntime {
           break;
         case 'reload-failed':
           for (const reply of this.#reloadWaiters.splice(0)) {
-            const how = this.#failedSpawn?.task === act.task
-              ? `could not be spawned: ${this.#failedSpawn.why}`
-              : act.status === null ? 'was not ready in time' : `${planner.describeWaitStatus(act.status)} before it was ready`;
+            const how =
+              this.#failedSpawn?.task === act.task
+                ? `could not be spawned: ${this.#failedSpawn.why}`
+                : act.status === null
+                  ? 'was not ready in time'
+                  : `${planner.describeWaitStatus(act.status)} before it was ready`;
             reply({ ok: false, error: `reload failed: the new worker ${act.task} ${how}; the old workers keep running` });
           }
           // The old workers serve on: the manager waits for READY=1 to end the reload either way.
@@ -494,8 +515,7 @@ export class SupervisorRuntime {
           if (act.cause === 'replaced') {
             this.#replaced++;
             this.#log(`reload: replaced worker ${task} (pid ${pid})`);
-          }
-          else if (act.cause === 'stopped') this.#log(`stop: worker ${task} (pid ${pid}) ${how}`);
+          } else if (act.cause === 'stopped') this.#log(`stop: worker ${task} (pid ${pid}) ${how}`);
           else this.#log(`worker ${task} (pid ${pid}) ${how}`);
           break;
         }
@@ -575,7 +595,14 @@ export class SupervisorRuntime {
     const files = this.#files;
     if (!files) return;
     try {
-      const record = { version: 1, options: this.#o, status: this.status(), exitCode, exitedAt: exitCode === null ? null : Date.now(), signals: SUPERVISOR_SIGNALS } as const;
+      const record = {
+        version: 1,
+        options: this.#o,
+        status: this.status(),
+        exitCode,
+        exitedAt: exitCode === null ? null : Date.now(),
+        signals: SUPERVISOR_SIGNALS,
+      } as const;
       writeState(files.state, this.#host.foreground ? { ...record, startedBy: 'run' } : record);
     } catch (e) {
       this.#log(`cannot write ${files.state}: ${(e as Error).message}`);
@@ -620,19 +647,23 @@ export class SupervisorRuntime {
       this.#tellOriginal({
         kind: 'failed',
         pid: f.pid || undefined,
-        message: f.pid ? `worker ${f.task} (pid ${f.pid}) ${status} before it was ready` : this.#machine.failure ?? '',
+        message: f.pid ? `worker ${f.task} (pid ${f.pid}) ${status} before it was ready` : (this.#machine.failure ?? ''),
         status: f.pid ? f.status : undefined,
         statusText: f.pid ? status : undefined,
         stderrTail: tailText(failed),
       });
     } else if (this.#link) {
-      this.#tellOriginal({ kind: 'failed', message: this.#notReadyText() ?? this.#machine.failure ?? `the supervisor exited with ${code} before every worker was ready` });
+      this.#tellOriginal({
+        kind: 'failed',
+        message: this.#notReadyText() ?? this.#machine.failure ?? `the supervisor exited with ${code} before every worker was ready`,
+      });
     }
     this.#saveState(code);
     this.#sink.close();
     const escalated = this.#machine.escalations;
     const note = escalated ? `${escalated} process${escalated === 1 ? '' : 'es'} needed the stop schedule's later steps` : undefined;
-    for (const reply of this.#stopWaiters.splice(0)) reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : this.#machine.failure ?? `exit ${code}` });
+    for (const reply of this.#stopWaiters.splice(0))
+      reply({ ok: code === 0, exitCode: code, message: note, error: code === 0 ? undefined : (this.#machine.failure ?? `exit ${code}`) });
     for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: false, error: 'the service stopped' });
     this.#closeListeners();
     this.#notify?.close();
@@ -668,4 +699,3 @@ export class SupervisorRuntime {
 }
 
 const now = monotonicMs;
-

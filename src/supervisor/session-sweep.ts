@@ -46,9 +46,11 @@ export async function sweepLeftovers(schedule: number[], session: number, what: 
       if (left === 0) return false;
       if (signal !== SIGKILL && signal !== SIGCONT) sweepSession(SIGCONT, session);
       const name = planner.signalName(signal);
-      log(last
-        ? `${what}: ${left} still alive ${last.ms / 1000}s after ${planner.signalName(last.signal)}: sent ${name}`
-        : `${what}: ${left} process${left === 1 ? '' : 'es'}: sent ${name}`);
+      log(
+        last
+          ? `${what}: ${left} still alive ${last.ms / 1000}s after ${planner.signalName(last.signal)}: sent ${name}`
+          : `${what}: ${left} process${left === 1 ? '' : 'es'}: sent ${name}`,
+      );
       last = { signal, ms: 0 };
       return true;
     },

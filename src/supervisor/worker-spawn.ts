@@ -63,7 +63,10 @@ export function spawnWorker(
     if (inherit[1]) err = [-1, STDERR];
     else if (!shared || inherit[0]) err = pipe();
     // Outermost, so its `exec` hands its PID to setpriv (--user), which execs the program in place: the same PID.
-    const { path, argv, env } = activationSpawn({ path: spawn.path, argv: spawn.argv, env: [...spawn.env, `DAEMONKIT_TASK_ID=${task}`] }, listeners);
+    const { path, argv, env } = activationSpawn(
+      { path: spawn.path, argv: spawn.argv, env: [...spawn.env, `DAEMONKIT_TASK_ID=${task}`] },
+      listeners,
+    );
     pid = spawnPlanned({ path, argv, env, fds: FD_PLANS.worker(out[1], err[1], listeners), ownGroup: true });
   } catch (e) {
     // Not spawned: nobody will ever write to these pipes, so their read ends go too.

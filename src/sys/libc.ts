@@ -79,7 +79,8 @@ export function once<T>(make: () => T): () => T {
 
 /** libc.so.6: only `func` is offered, and it declares lazily; importing a sys module still throws off Linux. */
 export const libc = {
-  func: ((...decl: Parameters<LibraryHandle['func']>) => declare((lib) => (lib.func as (...a: unknown[]) => NativeFunction)(...decl))) as LibraryHandle['func'],
+  func: ((...decl: Parameters<LibraryHandle['func']>) =>
+    declare((lib) => (lib.func as (...a: unknown[]) => NativeFunction)(...decl))) as LibraryHandle['func'],
 };
 
 /** koffi itself, loaded on first property access (errno, alloc, struct, ...). */

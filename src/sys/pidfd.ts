@@ -87,7 +87,9 @@ export const SYS_pidfd_send_signal = 424;
 
 /** pidfd_send_signal(2) via syscall(2), -1/errno: signals exactly the process the pidfd was opened for; false if it has exited. */
 export function pidfdSendSignal(pidfd: number, signal: number): boolean {
-  const ret = Number(syscallNative(SYS_pidfd_send_signal, 'int', cInt(pidfd, 'pidfd'), 'int', cInt(signal, 'signal'), 'void *', null, 'unsigned int', 0));
+  const ret = Number(
+    syscallNative(SYS_pidfd_send_signal, 'int', cInt(pidfd, 'pidfd'), 'int', cInt(signal, 'signal'), 'void *', null, 'unsigned int', 0),
+  );
   if (ret === 0) return true;
   const errno = koffi.errno();
   if (errno === ESRCH) return false;

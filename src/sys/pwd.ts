@@ -37,9 +37,13 @@ const types = once(() => {
     resultOut: koffi.out(koffi.pointer('void *')),
   };
 });
-const getpwnamNative = declare((lib) => lib.func('getpwnam_r', 'int', ['const char *', types().pwdOut, 'void *', 'size_t', types().resultOut]));
+const getpwnamNative = declare((lib) =>
+  lib.func('getpwnam_r', 'int', ['const char *', types().pwdOut, 'void *', 'size_t', types().resultOut]),
+);
 const getpwuidNative = declare((lib) => lib.func('getpwuid_r', 'int', ['uint32_t', types().pwdOut, 'void *', 'size_t', types().resultOut]));
-const getgrnamNative = declare((lib) => lib.func('getgrnam_r', 'int', ['const char *', types().grpOut, 'void *', 'size_t', types().resultOut]));
+const getgrnamNative = declare((lib) =>
+  lib.func('getgrnam_r', 'int', ['const char *', types().grpOut, 'void *', 'size_t', types().resultOut]),
+);
 const getgrgidNative = declare((lib) => lib.func('getgrgid_r', 'int', ['uint32_t', types().grpOut, 'void *', 'size_t', types().resultOut]));
 
 export interface PasswdEntry {
@@ -73,7 +77,7 @@ const NOT_FOUND = new Set([0, ENOENT, ESRCH, EBADF, EPERM]);
 
 /** The *_r convention: the error number is returned; ERANGE asks for a bigger buffer, EINTR for another try. */
 function lookup<T extends object>(call: (out: T, buf: Buffer, result: unknown[]) => number, syscall: string): T | null {
-  for (let size = BUFFER_START; ; ) {
+  for (let size = BUFFER_START; ;) {
     const out = {} as T;
     const result: unknown[] = [null];
     const ret = call(out, Buffer.alloc(size), result);

@@ -61,7 +61,6 @@ export function killGroup(pgid: number, signal: number): boolean {
   return send(-pgid, signal);
 }
 
-
 /**
  * kill(2) as kill(-1, signal): every process we may signal but ourselves. Only for a PID namespace's init, where that
  * is exactly its own tree. True when sent to some process, false for ESRCH (nobody left).

@@ -20,7 +20,9 @@ const MSG_CMSG_CLOEXEC = 0x40000000;
 
 const socketpairNative = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
 const socketNative = libc.func('int socket(int domain, int type, int protocol)');
-const sendtoNative = libc.func('long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int addrlen)');
+const sendtoNative = libc.func(
+  'long sendto(int fd, const void *buf, unsigned long len, int flags, const void *addr, unsigned int addrlen)',
+);
 const closeNative = libc.func('int close(int fd)');
 const bindNative = libc.func('int bind(int fd, const void *addr, unsigned int addrlen)');
 const listenNative = libc.func('int listen(int fd, int backlog)');
@@ -96,7 +98,10 @@ export function socket(domain: number, type: number, path?: string): number {
 
 /** setsockopt(2) with an int value (SO_REUSEADDR, SO_PASSCRED, IPV6_V6ONLY...), -1/errno. */
 export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
-  checkMinusOne(setsockoptNative(cInt(fd, 'fd'), cInt(level, 'level'), cInt(name, 'name'), [cInt(value, 'value')], INT_BYTES), 'setsockopt');
+  checkMinusOne(
+    setsockoptNative(cInt(fd, 'fd'), cInt(level, 'level'), cInt(name, 'name'), [cInt(value, 'value')], INT_BYTES),
+    'setsockopt',
+  );
 }
 
 /** bind(2), -1/errno: addr is a struct sockaddr_* (unixAddress, sockaddrIn, sockaddrIn6); errors carry `path`. */
@@ -191,7 +196,11 @@ export function recvDatagram(fd: number, maxBytes: number): Datagram | null {
     let uid: number | null = null;
     let gid: number | null = null;
     // The credentials come first when present (scm_recv puts them before any fds).
-    if (controlLen >= CMSG_HEADER_BYTES + 3 * INT_BYTES && view.getInt32(control + 8, true) === SOL_SOCKET && view.getInt32(control + 12, true) === SCM_CREDENTIALS) {
+    if (
+      controlLen >= CMSG_HEADER_BYTES + 3 * INT_BYTES &&
+      view.getInt32(control + 8, true) === SOL_SOCKET &&
+      view.getInt32(control + 12, true) === SCM_CREDENTIALS
+    ) {
       pid = view.getInt32(control + CMSG_HEADER_BYTES, true);
       uid = view.getUint32(control + CMSG_HEADER_BYTES + 4, true);
       gid = view.getUint32(control + CMSG_HEADER_BYTES + 8, true);

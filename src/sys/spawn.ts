@@ -22,9 +22,7 @@ const attrSetsigdefault = libc.func('int posix_spawnattr_setsigdefault(void *att
 const attrSetpgroup = libc.func('int posix_spawnattr_setpgroup(void *attr, int pgroup)');
 const actionsInit = libc.func('int posix_spawn_file_actions_init(void *actions)');
 const actionsDestroy = libc.func('int posix_spawn_file_actions_destroy(void *actions)');
-const actionsAddopen = libc.func(
-  'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)',
-);
+const actionsAddopen = libc.func('int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)');
 const actionsAdddup2 = libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)');
 const actionsAddclose = libc.func('int posix_spawn_file_actions_addclose(void *actions, int fd)');
 const actionsAddchdir = libc.func('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)');

@@ -33,7 +33,6 @@ export function waitpid(pid: number, options = 0): WaitResult | null {
   }
 }
 
-
 const P_ALL = 0;
 const WEXITED = 4;
 const WNOWAIT = 0x01000000;

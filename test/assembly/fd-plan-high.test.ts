@@ -48,10 +48,17 @@ test("past the kernel's ceiling the plan is refused with the reason", () => {
 });
 
 test('the host side turns the planned actions for high fds into dup2s', () => {
-  assert.deepEqual(planFds([[0, { kind: 'null' }], [1, { kind: 'fd', fd: 3000 }], [2, { kind: 'fd', fd: 3001 }]]), [
-    { op: 'dup2', fd: 3000, newfd: 1 },
-    { op: 'dup2', fd: 3001, newfd: 2 },
-    { op: 'open', fd: 0, path: '/dev/null', mode: 'null' },
-    { op: 'closefrom', fd: 3 },
-  ]);
+  assert.deepEqual(
+    planFds([
+      [0, { kind: 'null' }],
+      [1, { kind: 'fd', fd: 3000 }],
+      [2, { kind: 'fd', fd: 3001 }],
+    ]),
+    [
+      { op: 'dup2', fd: 3000, newfd: 1 },
+      { op: 'dup2', fd: 3001, newfd: 2 },
+      { op: 'open', fd: 0, path: '/dev/null', mode: 'null' },
+      { op: 'closefrom', fd: 3 },
+    ],
+  );
 });

@@ -23,8 +23,7 @@ function plan(targets: number[], preserve: number[] = []): Action[] {
   return out;
 }
 
-const planError = (targets: number[], preserve: number[] = []) =>
-  planner.fdPlanError(Int32Array.from(targets), Int32Array.from(preserve));
+const planError = (targets: number[], preserve: number[] = []) => planner.fdPlanError(Int32Array.from(targets), Int32Array.from(preserve));
 
 // --- a kernel fd table, as posix_spawn's file actions and then exec see it ---
 
@@ -87,9 +86,13 @@ function intent(targets: number[], preserve: number[], parent: Table): Map<numbe
   for (let i = 0; i < targets.length; i += 3) {
     const [fd, kind, arg] = [targets[i]!, targets[i + 1]!, targets[i + 2]!];
     const object =
-      kind === INHERIT ? parent.get(fd)!.object
-        : kind === FROM ? parent.get(arg)!.object
-          : kind === NULL ? '/dev/null' : pathObject(kind, arg);
+      kind === INHERIT
+        ? parent.get(fd)!.object
+        : kind === FROM
+          ? parent.get(arg)!.object
+          : kind === NULL
+            ? '/dev/null'
+            : pathObject(kind, arg);
     want.set(fd, object);
   }
   return want;
@@ -139,57 +142,202 @@ test('the planner exports the opcodes and kinds this test assumes', () => {
 
 test('hand-written plans', () => {
   const cases: [string, number[], number[], Action[]][] = [
-    ['stdio to /dev/null', [0, NULL, 0, 1, NULL, 0, 2, NULL, 0], [], [
-      [OPEN, 0, NULL, -1], [OPEN, 1, NULL, -1], [OPEN, 2, NULL, -1], [CLOSEFROM, 3, 0, 0],
-    ]],
-    ['log files', [0, NULL, 7, 1, APPEND, 0, 2, TRUNCATE, 1], [], [
-      [OPEN, 0, NULL, -1], [OPEN, 1, APPEND, 0], [OPEN, 2, TRUNCATE, 1], [CLOSEFROM, 3, 0, 0],
-    ]],
-    ['inherited stdio', [0, INHERIT, 0, 1, INHERIT, 99, 2, INHERIT, 0], [], [
-      [DUP2, 0, 0, 0], [DUP2, 1, 1, 0], [DUP2, 2, 2, 0], [CLOSEFROM, 3, 0, 0],
-    ]],
-    ['the 1 <-> 3 swap', [0, NULL, 0, 1, FROM, 3, 2, INHERIT, 0, 3, FROM, 1], [], [
-      [DUP2, 2, 2, 0], [DUP2, 1, 4, 0], [DUP2, 3, 1, 0], [DUP2, 4, 3, 0], [OPEN, 0, NULL, -1], [CLOSEFROM, 4, 0, 0],
-    ]],
-    ['a 3-cycle', [0, NULL, 0, 1, NULL, 0, 2, NULL, 0, 3, FROM, 4, 4, FROM, 5, 5, FROM, 3], [], [
-      [DUP2, 3, 6, 0], [DUP2, 4, 3, 0], [DUP2, 5, 4, 0], [DUP2, 6, 5, 0],
-      [OPEN, 0, NULL, -1], [OPEN, 1, NULL, -1], [OPEN, 2, NULL, -1], [CLOSEFROM, 6, 0, 0],
-    ]],
-    ['fd 5 kept, 3 and 4 closed', [0, NULL, 0, 1, NULL, 0, 2, NULL, 0], [5], [
-      [DUP2, 5, 5, 0], [OPEN, 0, NULL, -1], [OPEN, 1, NULL, -1], [OPEN, 2, NULL, -1],
-      [CLOSE, 3, 0, 0], [CLOSE, 4, 0, 0], [CLOSEFROM, 6, 0, 0],
-    ]],
-    ['preserved fds that are also a target and a source', [0, NULL, 0, 1, INHERIT, 0, 2, FROM, 3], [3, 1, 3], [
-      [DUP2, 1, 1, 0], [DUP2, 3, 3, 0], [DUP2, 3, 2, 0], [OPEN, 0, NULL, -1], [CLOSEFROM, 4, 0, 0],
-    ]],
-    ['a source read twice inside a cycle', [1, FROM, 3, 2, FROM, 3, 3, FROM, 1], [], [
-      [DUP2, 3, 2, 0], [DUP2, 1, 4, 0], [DUP2, 3, 1, 0], [DUP2, 4, 3, 0], [CLOSE, 0, 0, 0], [CLOSEFROM, 4, 0, 0],
-    ]],
-    ['a chain moves from its free end', [1, FROM, 2, 2, FROM, 3, 3, FROM, 4], [], [
-      [DUP2, 2, 1, 0], [DUP2, 3, 2, 0], [DUP2, 4, 3, 0], [CLOSE, 0, 0, 0], [CLOSEFROM, 4, 0, 0],
-    ]],
-    ['a source read before it is opened over', [0, NULL, 0, 1, FROM, 0, 2, FROM, 1], [], [
-      [DUP2, 1, 2, 0], [DUP2, 0, 1, 0], [OPEN, 0, NULL, -1], [CLOSEFROM, 3, 0, 0],
-    ]],
-    ['FD_FROM its own number is inheriting', [0, NULL, 0, 1, NULL, 0, 2, NULL, 0, 3, FROM, 3], [], [
-      [DUP2, 3, 3, 0], [OPEN, 0, NULL, -1], [OPEN, 1, NULL, -1], [OPEN, 2, NULL, -1], [CLOSEFROM, 4, 0, 0],
-    ]],
-    ['stdin left out is closed, not inherited', [1, NULL, 0, 2, NULL, 0], [], [
-      [OPEN, 1, NULL, -1], [OPEN, 2, NULL, -1], [CLOSE, 0, 0, 0], [CLOSEFROM, 3, 0, 0],
-    ]],
+    [
+      'stdio to /dev/null',
+      [0, NULL, 0, 1, NULL, 0, 2, NULL, 0],
+      [],
+      [
+        [OPEN, 0, NULL, -1],
+        [OPEN, 1, NULL, -1],
+        [OPEN, 2, NULL, -1],
+        [CLOSEFROM, 3, 0, 0],
+      ],
+    ],
+    [
+      'log files',
+      [0, NULL, 7, 1, APPEND, 0, 2, TRUNCATE, 1],
+      [],
+      [
+        [OPEN, 0, NULL, -1],
+        [OPEN, 1, APPEND, 0],
+        [OPEN, 2, TRUNCATE, 1],
+        [CLOSEFROM, 3, 0, 0],
+      ],
+    ],
+    [
+      'inherited stdio',
+      [0, INHERIT, 0, 1, INHERIT, 99, 2, INHERIT, 0],
+      [],
+      [
+        [DUP2, 0, 0, 0],
+        [DUP2, 1, 1, 0],
+        [DUP2, 2, 2, 0],
+        [CLOSEFROM, 3, 0, 0],
+      ],
+    ],
+    [
+      'the 1 <-> 3 swap',
+      [0, NULL, 0, 1, FROM, 3, 2, INHERIT, 0, 3, FROM, 1],
+      [],
+      [
+        [DUP2, 2, 2, 0],
+        [DUP2, 1, 4, 0],
+        [DUP2, 3, 1, 0],
+        [DUP2, 4, 3, 0],
+        [OPEN, 0, NULL, -1],
+        [CLOSEFROM, 4, 0, 0],
+      ],
+    ],
+    [
+      'a 3-cycle',
+      [0, NULL, 0, 1, NULL, 0, 2, NULL, 0, 3, FROM, 4, 4, FROM, 5, 5, FROM, 3],
+      [],
+      [
+        [DUP2, 3, 6, 0],
+        [DUP2, 4, 3, 0],
+        [DUP2, 5, 4, 0],
+        [DUP2, 6, 5, 0],
+        [OPEN, 0, NULL, -1],
+        [OPEN, 1, NULL, -1],
+        [OPEN, 2, NULL, -1],
+        [CLOSEFROM, 6, 0, 0],
+      ],
+    ],
+    [
+      'fd 5 kept, 3 and 4 closed',
+      [0, NULL, 0, 1, NULL, 0, 2, NULL, 0],
+      [5],
+      [
+        [DUP2, 5, 5, 0],
+        [OPEN, 0, NULL, -1],
+        [OPEN, 1, NULL, -1],
+        [OPEN, 2, NULL, -1],
+        [CLOSE, 3, 0, 0],
+        [CLOSE, 4, 0, 0],
+        [CLOSEFROM, 6, 0, 0],
+      ],
+    ],
+    [
+      'preserved fds that are also a target and a source',
+      [0, NULL, 0, 1, INHERIT, 0, 2, FROM, 3],
+      [3, 1, 3],
+      [
+        [DUP2, 1, 1, 0],
+        [DUP2, 3, 3, 0],
+        [DUP2, 3, 2, 0],
+        [OPEN, 0, NULL, -1],
+        [CLOSEFROM, 4, 0, 0],
+      ],
+    ],
+    [
+      'a source read twice inside a cycle',
+      [1, FROM, 3, 2, FROM, 3, 3, FROM, 1],
+      [],
+      [
+        [DUP2, 3, 2, 0],
+        [DUP2, 1, 4, 0],
+        [DUP2, 3, 1, 0],
+        [DUP2, 4, 3, 0],
+        [CLOSE, 0, 0, 0],
+        [CLOSEFROM, 4, 0, 0],
+      ],
+    ],
+    [
+      'a chain moves from its free end',
+      [1, FROM, 2, 2, FROM, 3, 3, FROM, 4],
+      [],
+      [
+        [DUP2, 2, 1, 0],
+        [DUP2, 3, 2, 0],
+        [DUP2, 4, 3, 0],
+        [CLOSE, 0, 0, 0],
+        [CLOSEFROM, 4, 0, 0],
+      ],
+    ],
+    [
+      'a source read before it is opened over',
+      [0, NULL, 0, 1, FROM, 0, 2, FROM, 1],
+      [],
+      [
+        [DUP2, 1, 2, 0],
+        [DUP2, 0, 1, 0],
+        [OPEN, 0, NULL, -1],
+        [CLOSEFROM, 3, 0, 0],
+      ],
+    ],
+    [
+      'FD_FROM its own number is inheriting',
+      [0, NULL, 0, 1, NULL, 0, 2, NULL, 0, 3, FROM, 3],
+      [],
+      [
+        [DUP2, 3, 3, 0],
+        [OPEN, 0, NULL, -1],
+        [OPEN, 1, NULL, -1],
+        [OPEN, 2, NULL, -1],
+        [CLOSEFROM, 4, 0, 0],
+      ],
+    ],
+    [
+      'stdin left out is closed, not inherited',
+      [1, NULL, 0, 2, NULL, 0],
+      [],
+      [
+        [OPEN, 1, NULL, -1],
+        [OPEN, 2, NULL, -1],
+        [CLOSE, 0, 0, 0],
+        [CLOSEFROM, 3, 0, 0],
+      ],
+    ],
     ['nothing at all', [], [], [[CLOSEFROM, 0, 0, 0]]],
-    ['a move from a high source', [0, FROM, 1000], [], [[DUP2, 1000, 0, 0], [CLOSEFROM, 1, 0, 0]]],
-    ['a high source does not push the scratch fd up', [0, FROM, 1, 1, FROM, 0, 2, FROM, 1000], [], [
-      [DUP2, 1000, 2, 0], [DUP2, 0, 3, 0], [DUP2, 1, 0, 0], [DUP2, 3, 1, 0], [CLOSEFROM, 3, 0, 0],
-    ]],
-    ['a cycle next to a high source it does not read', [1, FROM, 2, 2, FROM, 1, 3, FROM, 64, 4, FROM, 3], [], [
-      [DUP2, 3, 4, 0], [DUP2, 64, 3, 0], [DUP2, 1, 5, 0], [DUP2, 2, 1, 0], [DUP2, 5, 2, 0], [CLOSE, 0, 0, 0],
-      [CLOSEFROM, 5, 0, 0],
-    ]],
-    ['two cycles share the scratch fd', [0, FROM, 1, 1, FROM, 0, 2, FROM, 3, 3, FROM, 2], [], [
-      [DUP2, 0, 4, 0], [DUP2, 1, 0, 0], [DUP2, 4, 1, 0], [DUP2, 2, 4, 0], [DUP2, 3, 2, 0], [DUP2, 4, 3, 0],
-      [CLOSEFROM, 4, 0, 0],
-    ]],
+    [
+      'a move from a high source',
+      [0, FROM, 1000],
+      [],
+      [
+        [DUP2, 1000, 0, 0],
+        [CLOSEFROM, 1, 0, 0],
+      ],
+    ],
+    [
+      'a high source does not push the scratch fd up',
+      [0, FROM, 1, 1, FROM, 0, 2, FROM, 1000],
+      [],
+      [
+        [DUP2, 1000, 2, 0],
+        [DUP2, 0, 3, 0],
+        [DUP2, 1, 0, 0],
+        [DUP2, 3, 1, 0],
+        [CLOSEFROM, 3, 0, 0],
+      ],
+    ],
+    [
+      'a cycle next to a high source it does not read',
+      [1, FROM, 2, 2, FROM, 1, 3, FROM, 64, 4, FROM, 3],
+      [],
+      [
+        [DUP2, 3, 4, 0],
+        [DUP2, 64, 3, 0],
+        [DUP2, 1, 5, 0],
+        [DUP2, 2, 1, 0],
+        [DUP2, 5, 2, 0],
+        [CLOSE, 0, 0, 0],
+        [CLOSEFROM, 5, 0, 0],
+      ],
+    ],
+    [
+      'two cycles share the scratch fd',
+      [0, FROM, 1, 1, FROM, 0, 2, FROM, 3, 3, FROM, 2],
+      [],
+      [
+        [DUP2, 0, 4, 0],
+        [DUP2, 1, 0, 0],
+        [DUP2, 4, 1, 0],
+        [DUP2, 2, 4, 0],
+        [DUP2, 3, 2, 0],
+        [DUP2, 4, 3, 0],
+        [CLOSEFROM, 4, 0, 0],
+      ],
+    ],
   ];
   for (const [name, targets, preserve, want] of cases) {
     assert.deepEqual(plan(targets, preserve), want, name);
@@ -228,7 +376,13 @@ test('invalid plans are rejected with a reason and plan nothing', () => {
     assert.deepEqual(plan(targets, preserve), [], reason);
   }
   const valid: [number[], number[]][] = [
-    [[1023, INHERIT, 0], [1023]], [[0, FROM, 1023, 1023, FROM, 0], []], [[3, INHERIT, 0], [3]], [[3, FROM, 3], [3, 3]],
+    [[1023, INHERIT, 0], [1023]],
+    [[0, FROM, 1023, 1023, FROM, 0], []],
+    [[3, INHERIT, 0], [3]],
+    [
+      [3, FROM, 3],
+      [3, 3],
+    ],
   ];
   for (const [targets, preserve] of valid) {
     assert.equal(planError(targets, preserve), '', JSON.stringify([targets, preserve]));
@@ -239,7 +393,11 @@ test('fds at the top of the range', () => {
   // Here every fd the parent could have is open, so closing each gap matters.
   const full = [parentTable(() => false, range(1024)), parentTable(() => true, range(1024))];
   const actions = check([0, FROM, 1023, 1023, FROM, 0], [], full[0], full);
-  assert.deepEqual(actions.slice(0, 3), [[DUP2, 0, 1024, 0], [DUP2, 1023, 0, 0], [DUP2, 1024, 1023, 0]]);
+  assert.deepEqual(actions.slice(0, 3), [
+    [DUP2, 0, 1024, 0],
+    [DUP2, 1023, 0, 0],
+    [DUP2, 1024, 1023, 0],
+  ]);
   assert.deepEqual(actions.at(-1), [CLOSEFROM, 1024, 0, 0]);
   assert.equal(actions.filter(([op]) => op === CLOSE).length, 1022);
 });

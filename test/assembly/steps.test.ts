@@ -19,10 +19,12 @@ function encode(steps: string[]): Int32Array {
   const roles = ['original', 'intermediate', 'supervisor', 'daemon'];
   const stepIds = new Map<string, number>();
   for (let s = p.STEP_FIRST.value; s <= p.STEP_LAST.value; s++) stepIds.set(p.stepName(s), s);
-  return Int32Array.from(steps.flatMap((s) => {
-    const [role, step] = s.split(':');
-    return [roles.indexOf(role!), stepIds.get(step!)!];
-  }));
+  return Int32Array.from(
+    steps.flatMap((s) => {
+      const [role, step] = s.split(':');
+      return [roles.indexOf(role!), stepIds.get(step!)!];
+    }),
+  );
 }
 
 test('every option and context combination yields a plan that keeps every rule', () => {
@@ -42,7 +44,10 @@ test("run's plan (foreground) is the supervisor in the caller's process, whateve
     for (const c of allContexts) {
       if ((o & FG) === 0) continue;
       const steps = names(p.planSteps(o, c));
-      assert.ok(steps.every((s) => s.startsWith('supervisor:') || s.startsWith('daemon:')), steps.join(' '));
+      assert.ok(
+        steps.every((s) => s.startsWith('supervisor:') || s.startsWith('daemon:')),
+        steps.join(' '),
+      );
       assert.ok(!steps.includes('supervisor:session-guard'), steps.join(' '));
       assert.ok(steps.indexOf('supervisor:spawn-workers') < steps.indexOf('daemon:exec'), steps.join(' '));
       assert.equal(steps.at(-1), o & p.OPT_PIDFILE.value ? 'supervisor:pidfile.release' : 'supervisor:supervise');
@@ -61,7 +66,11 @@ test('detaching is skipped exactly when already detached and not forced', () => 
       assert.equal(skip !== 0, c !== 0 && !forced);
       const plan = names(p.planSteps(o, c));
       assert.equal(plan.includes('original:spawn-session'), skip === 0);
-      if (skip !== 0) assert.ok(plan.every((s) => s.startsWith('daemon:')), plan.join(' '));
+      if (skip !== 0)
+        assert.ok(
+          plan.every((s) => s.startsWith('daemon:')),
+          plan.join(' '),
+        );
     }
   assert.equal(p.detachSkipText(p.detachSkipReason(p.CTX_PARENT_IS_INIT.value, 0)), 'parent is PID 1');
   assert.match(p.detachSkipText(p.detachSkipReason(p.CTX_SYSTEMD_INVOCATION.value, 0)), /INVOCATION_ID/);
@@ -95,7 +104,13 @@ test('the unsupervised plan is the classic double fork', () => {
 
 test('the supervised plan takes the PID file in the supervisor, which keeps root; each worker drops before exec', () => {
   const steps = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value, 0));
-  assert.deepEqual(steps.slice(0, 5), ['original:ready-pipe', 'original:spawn-session', 'supervisor:umask', 'supervisor:pidfile.lock', 'supervisor:pidfile.write']);
+  assert.deepEqual(steps.slice(0, 5), [
+    'original:ready-pipe',
+    'original:spawn-session',
+    'supervisor:umask',
+    'supervisor:pidfile.lock',
+    'supervisor:pidfile.write',
+  ]);
   assert.ok(!steps.some((s) => /^supervisor:set/.test(s)), steps.join(' '));
   const at = (s: string) => steps.indexOf(s);
   assert.ok(at('supervisor:spawn-workers') < at('daemon:setgroups'));
@@ -104,16 +119,21 @@ test('the supervised plan takes the PID file in the supervisor, which keeps root
   const bad = [...steps];
   [bad[at('daemon:setuid')], bad[at('daemon:exec')]] = [bad[at('daemon:exec')]!, bad[at('daemon:setuid')]!];
   assert.match(p.stepOrderError(encode(bad)), /before the program runs/);
-  const unsupervised = names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)).map((s) => s.replace('intermediate:setuid', 'daemon:setuid'));
+  const unsupervised = names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)).map((s) =>
+    s.replace('intermediate:setuid', 'daemon:setuid'),
+  );
   assert.match(p.stepOrderError(encode(unsupervised)), /only a supervised worker drops its own privileges/);
 });
 
 test('orders that break a rule are rejected with the rule', () => {
-  const good = names(p.planSteps(OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_FORCE_DETACH.value & ~p.OPT_FOREGROUND.value, 0));
+  const good = names(
+    p.planSteps(OPTS.reduce((a, b) => a | b, 0) & ~p.OPT_SUPERVISE.value & ~p.OPT_FORCE_DETACH.value & ~p.OPT_FOREGROUND.value, 0),
+  );
   assert.equal(p.stepOrderError(encode(good)), '');
   const swap = (list: string[], a: string, b: string) => {
     const out = [...list];
-    const i = out.indexOf(a), j = out.indexOf(b);
+    const i = out.indexOf(a),
+      j = out.indexOf(b);
     assert.ok(i >= 0 && j >= 0, `${a} / ${b}`);
     [out[i], out[j]] = [out[j]!, out[i]!];
     return out;
@@ -122,7 +142,10 @@ test('orders that break a rule are rejected with the rule', () => {
     [swap(good, 'intermediate:chroot', 'intermediate:chdir'), /chdir must come after chroot/],
     [swap(good, 'intermediate:setgid', 'intermediate:setuid'), /setgid must come before setuid/],
     [swap(good, 'intermediate:setgroups', 'intermediate:setgid'), /setgroups must come before setgid/],
-    [swap(names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)), 'intermediate:pidfile.lock', 'intermediate:setuid'), /before privileges are dropped/],
+    [
+      swap(names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)), 'intermediate:pidfile.lock', 'intermediate:setuid'),
+      /before privileges are dropped/,
+    ],
     [swap(good, 'intermediate:pidfile.lock', 'intermediate:chroot'), /before chroot/],
     [swap(good, 'intermediate:spawn-daemon', 'intermediate:pidfile.write'), /after the last fork/],
     [swap(good, 'intermediate:setuid', 'intermediate:spawn-daemon'), /privileges must be dropped before/],
@@ -156,7 +179,10 @@ test('a supervised plan starts its session guard before the workers and before c
   assert.match(p.stepOrderError(encode([...without, 'supervisor:session-guard'])), /session guard must run before the workers/);
   const afterChroot = without.flatMap((s) => (s === 'supervisor:chroot' ? [s, 'supervisor:session-guard'] : [s]));
   assert.match(p.stepOrderError(encode(afterChroot)), /before chroot/);
-  assert.match(p.stepOrderError(encode(good.map((s) => (s === 'supervisor:session-guard' ? 'original:session-guard' : s)))), /only the supervisor/);
+  assert.match(
+    p.stepOrderError(encode(good.map((s) => (s === 'supervisor:session-guard' ? 'original:session-guard' : s)))),
+    /only the supervisor/,
+  );
 });
 
 test('a supervisor with --listen binds after the PID file lock, before chroot, the id drop and the workers', () => {
@@ -171,21 +197,44 @@ test('a supervisor with --listen binds after the PID file lock, before chroot, t
     if (o & p.OPT_PIDFILE.value) assert.ok(at('supervisor:bind-sockets') > at('supervisor:pidfile.lock'), steps.join(' '));
     if (o & p.OPT_CHROOT.value) assert.ok(at('supervisor:bind-sockets') < at('supervisor:chroot'), steps.join(' '));
   }
-  const good = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_CHROOT.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0));
+  const good = names(
+    p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_CHROOT.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0),
+  );
   assert.equal(p.stepOrderError(encode(good)), '');
-  const moved = (after: string) => good.filter((s) => s !== 'supervisor:bind-sockets').flatMap((s) => (s === after ? [s, 'supervisor:bind-sockets'] : [s]));
-  assert.match(p.stepOrderError(encode(['supervisor:bind-sockets', ...good.filter((s) => s !== 'supervisor:bind-sockets')])), /after pidfile.lock/);
+  const moved = (after: string) =>
+    good.filter((s) => s !== 'supervisor:bind-sockets').flatMap((s) => (s === after ? [s, 'supervisor:bind-sockets'] : [s]));
+  assert.match(
+    p.stepOrderError(encode(['supervisor:bind-sockets', ...good.filter((s) => s !== 'supervisor:bind-sockets')])),
+    /after pidfile.lock/,
+  );
   assert.match(p.stepOrderError(encode(moved('supervisor:chroot'))), /before chroot/);
-  const noChroot = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0)).filter((s) => s !== 'supervisor:bind-sockets');
-  assert.match(p.stepOrderError(encode([...noChroot.slice(0, noChroot.indexOf('daemon:setuid') + 1), 'supervisor:bind-sockets', ...noChroot.slice(noChroot.indexOf('daemon:setuid') + 1)])), /before privileges are dropped/);
+  const noChroot = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0)).filter(
+    (s) => s !== 'supervisor:bind-sockets',
+  );
+  assert.match(
+    p.stepOrderError(
+      encode([
+        ...noChroot.slice(0, noChroot.indexOf('daemon:setuid') + 1),
+        'supervisor:bind-sockets',
+        ...noChroot.slice(noChroot.indexOf('daemon:setuid') + 1),
+      ]),
+    ),
+    /before privileges are dropped/,
+  );
   const afterWorkers = noChroot.flatMap((s) => (s === 'supervisor:spawn-workers' ? [s, 'supervisor:bind-sockets'] : [s]));
   assert.match(p.stepOrderError(encode(afterWorkers)), /before the workers are spawned/);
-  assert.match(p.stepOrderError(encode(good.map((s) => (s === 'supervisor:bind-sockets' ? 'daemon:bind-sockets' : s)))), /only the supervisor binds/);
+  assert.match(
+    p.stepOrderError(encode(good.map((s) => (s === 'supervisor:bind-sockets' ? 'daemon:bind-sockets' : s)))),
+    /only the supervisor binds/,
+  );
 });
 
 test('every step and role has a name', () => {
   for (let s = p.STEP_FIRST.value; s <= p.STEP_LAST.value; s++) assert.notEqual(p.stepName(s), '', `step ${s}`);
   assert.equal(p.stepName(p.STEP_FIRST.value - 1), '');
   assert.equal(p.stepName(p.STEP_LAST.value + 1), '');
-  assert.deepEqual([0, 1, 2, 3].map((r) => p.roleName(r)), ['original', 'intermediate', 'supervisor', 'daemon']);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((r) => p.roleName(r)),
+    ['original', 'intermediate', 'supervisor', 'daemon'],
+  );
 });

@@ -25,7 +25,11 @@ test('valid schedules parse to [signal, timeoutMs] pairs and format canonically'
     ['TERM/30/forever', [15, 30000, 0, -1], 'TERM/30/forever'],
     ['INT/5/KILL/1/FOREVER', [2, 5000, 9, 1000, 0, -1], 'INT/5/KILL/1/forever'],
     ['HUP/1/USR1/2/RTMIN+2/3', [1, 1000, 10, 2000, 36, 3000], 'HUP/1/USR1/2/RTMIN+2/3'],
-    ['TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/KILL/1', [15, 1000, 15, 1000, 15, 1000, 15, 1000, 15, 1000, 15, 1000, 15, 1000, 9, 1000], 'TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/KILL/1'],
+    [
+      'TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/KILL/1',
+      [15, 1000, 15, 1000, 15, 1000, 15, 1000, 15, 1000, 15, 1000, 15, 1000, 9, 1000],
+      'TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/TERM/1/KILL/1',
+    ],
   ];
   for (const [text, pairs, canonical] of cases) {
     assert.deepEqual(parse(text), pairs, text);
@@ -110,10 +114,24 @@ test('stepping: each step sends its pair, forever repeats the pair before it, an
     return { sent, run };
   };
   assert.deepEqual(await walk('TERM/10/KILL/5', 0), { sent: ['0:SIGTERM', 'wait 10000'], run: { stopped: true, step: 0 } });
-  assert.deepEqual(await walk('TERM/10/KILL/5', 1), { sent: ['0:SIGTERM', 'wait 10000', '1:SIGKILL', 'wait 5000'], run: { stopped: true, step: 1 } });
-  assert.deepEqual(await walk('TERM/10/KILL/5', 9), { sent: ['0:SIGTERM', 'wait 10000', '1:SIGKILL', 'wait 5000'], run: { stopped: false } });
-  assert.deepEqual((await walk('USR2/0.2/forever', 3)).sent,
-    ['0:SIGUSR2', 'wait 200', '1:SIGUSR2', 'wait 200', '1:SIGUSR2', 'wait 200', '1:SIGUSR2', 'wait 200']);
+  assert.deepEqual(await walk('TERM/10/KILL/5', 1), {
+    sent: ['0:SIGTERM', 'wait 10000', '1:SIGKILL', 'wait 5000'],
+    run: { stopped: true, step: 1 },
+  });
+  assert.deepEqual(await walk('TERM/10/KILL/5', 9), {
+    sent: ['0:SIGTERM', 'wait 10000', '1:SIGKILL', 'wait 5000'],
+    run: { stopped: false },
+  });
+  assert.deepEqual((await walk('USR2/0.2/forever', 3)).sent, [
+    '0:SIGUSR2',
+    'wait 200',
+    '1:SIGUSR2',
+    'wait 200',
+    '1:SIGUSR2',
+    'wait 200',
+    '1:SIGUSR2',
+    'wait 200',
+  ]);
   // A target that cannot be signalled ends the run, not stopped.
   assert.deepEqual(await runStopSchedule(parse('TERM/1'), { send: () => false, gone: async () => true }), { stopped: false });
   await assert.rejects(runStopSchedule([15], { send: () => true, gone: async () => true }), RangeError);

@@ -5,10 +5,25 @@ import { planner } from '../../src/core/wasm.js';
 import { actionKinds, type MachineConfig } from '../../src/core/supervisor-machine.js';
 import { ARM, CANCEL, EXIT, KILL, READY, SIG, SPAWN, TERM, exited, killed, make, pids, play, startReady } from './supervisor-scenario.js';
 
-
 test('every action kind the wasm emits is one the facade decodes, named by the wasm', () => {
-  assert.deepEqual([...actionKinds()].sort(), ['arm-timer', 'cancel-timer', 'escalate', 'exit', 'give-up', 'ready', 'reaped',
-    'reload-failed', 'reloaded', 'signal', 'signal-leftovers', 'spawn', 'start-failed'].sort());
+  assert.deepEqual(
+    [...actionKinds()].sort(),
+    [
+      'arm-timer',
+      'cancel-timer',
+      'escalate',
+      'exit',
+      'give-up',
+      'ready',
+      'reaped',
+      'reload-failed',
+      'reloaded',
+      'signal',
+      'signal-leftovers',
+      'spawn',
+      'start-failed',
+    ].sort(),
+  );
   assert.equal(planner.actionName(planner.A_SPAWN.value), 'spawn');
   assert.equal(planner.supStateName(planner.SUP_STOPPING.value), 'stopping');
   assert.equal(planner.workerStateName(planner.WORKER_BACKOFF.value), 'backoff');
@@ -20,9 +35,19 @@ test('every action kind the wasm emits is one the facade decodes, named by the w
 
 test('the machine refuses out-of-range configs and unknown names', () => {
   const bad: Partial<MachineConfig>[] = [
-    { workers: 0 }, { workers: 1025 }, { restart: 'sometimes' as 'never' }, { backoffMinMs: -1 }, { backoffMinMs: 10, backoffMaxMs: 5 },
-    { minUptimeMs: -1 }, { maxRestarts: -2 }, { restartWindowMs: -1 }, { startMs: -2 }, { readyTimeoutMs: -1 },
-    { reload: 'sometimes' as 'signal' }, { stopSchedule: [15] }, { stopSchedule: [0, -1, 15, 1000] },
+    { workers: 0 },
+    { workers: 1025 },
+    { restart: 'sometimes' as 'never' },
+    { backoffMinMs: -1 },
+    { backoffMinMs: 10, backoffMaxMs: 5 },
+    { minUptimeMs: -1 },
+    { maxRestarts: -2 },
+    { restartWindowMs: -1 },
+    { startMs: -2 },
+    { readyTimeoutMs: -1 },
+    { reload: 'sometimes' as 'signal' },
+    { stopSchedule: [15] },
+    { stopSchedule: [0, -1, 15, 1000] },
   ];
   for (const over of bad) assert.throws(() => make(over), RangeError, JSON.stringify(over));
 });
@@ -79,8 +104,14 @@ test('stale timers, unknown pids, events after the exit and bad handles are igno
 test('machines are independent', () => {
   const a = make({ workers: 1 });
   const b = make({ workers: 1 });
-  play(a, [[0, ['start'], [SPAWN(0)]], [0, ['spawned', 0, 100], [ARM(1, 1000)]]]);
-  play(b, [[0, ['start'], [SPAWN(0)]], [0, ['spawned', 0, 100], [ARM(1, 1000)]]]);
+  play(a, [
+    [0, ['start'], [SPAWN(0)]],
+    [0, ['spawned', 0, 100], [ARM(1, 1000)]],
+  ]);
+  play(b, [
+    [0, ['start'], [SPAWN(0)]],
+    [0, ['spawned', 0, 100], [ARM(1, 1000)]],
+  ]);
   play(a, [[1000, ['timer', 1], [READY]]]);
   assert.equal(a.state, 'running');
   assert.equal(b.state, 'starting');

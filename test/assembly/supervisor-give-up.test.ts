@@ -1,13 +1,31 @@
 // Giving up: crash loops counted in a window and in a row. On a virtual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARM, CANCEL, EXIT, GAVE_UP, KILL, SEGV, SIG, SPAWN, TERM, exited, killed, make, pids, play, startReady, workerStates } from './supervisor-scenario.js';
-
+import {
+  ARM,
+  CANCEL,
+  EXIT,
+  GAVE_UP,
+  KILL,
+  SEGV,
+  SIG,
+  SPAWN,
+  TERM,
+  exited,
+  killed,
+  make,
+  pids,
+  play,
+  startReady,
+  workerStates,
+} from './supervisor-scenario.js';
 
 test('crash loop: the 11th restart within 60s gives up, stops the others, exits 1 with the reason', () => {
   const h = make({ backoffMinMs: 100, backoffMaxMs: 800 });
   startReady(h, 3);
-  let t = 2000, timer = 4, pid = 102;
+  let t = 2000,
+    timer = 4,
+    pid = 102;
   for (let i = 0; i < 10; i++) {
     const delay = Math.min(100 * 2 ** i, 800);
     const readiness = timer - 1;
@@ -17,11 +35,11 @@ test('crash loop: the 11th restart within 60s gives up, stops the others, exits 
       [t + delay, ['spawned', 2, pid + 1], [ARM(timer + 1, 1000)]],
     ]);
     assert.equal(h.worker(2).restarts, i + 1);
-    t += delay + 100; timer += 2; pid += 1;
+    t += delay + 100;
+    timer += 2;
+    pid += 1;
   }
-  play(h, [
-    [t, ['exited', pid, exited(3)], [CANCEL(timer - 1), GAVE_UP('crash-loop'), SIG(100, TERM), SIG(101, TERM), ARM(timer, 10000)]],
-  ]);
+  play(h, [[t, ['exited', pid, exited(3)], [CANCEL(timer - 1), GAVE_UP('crash-loop'), SIG(100, TERM), SIG(101, TERM), ARM(timer, 10000)]]]);
   assert.ok(t < 60000);
   assert.equal(h.state, 'failed');
   assert.equal(h.failure, 'worker 2 restarted 11 times in 60s; last: exited 3');

@@ -12,7 +12,11 @@ const schedule = (text: string) => Array.from(planner.parseStopSchedule(text));
 function prng(seed: number): (n: number) => number {
   let s = seed >>> 0 || 1;
   return (n: number) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s % n;
   };
 }
@@ -23,9 +27,16 @@ function randomRun(seed: number, seen: Set<string>): void {
   const workers = 1 + rand(4);
   const readyByEvent = rand(3) === 0;
   const cfg: MachineConfig = {
-    workers, restart: (['on-failure', 'always', 'never'] as const)[rand(3)]!, backoffMinMs: rand(3) * 50, backoffMaxMs: 400, minUptimeMs: 2000,
-    maxRestarts: rand(4) === 0 ? -1 : 3 + rand(8), restartWindowMs: rand(5) === 0 ? 0 : 5000,
-    startMs: readyByEvent ? -1 : rand(3) * 300, readyTimeoutMs: readyByEvent ? rand(2) * 3000 : 0, reload: rand(4) === 0 ? 'signal' : 'rolling',
+    workers,
+    restart: (['on-failure', 'always', 'never'] as const)[rand(3)]!,
+    backoffMinMs: rand(3) * 50,
+    backoffMaxMs: 400,
+    minUptimeMs: 2000,
+    maxRestarts: rand(4) === 0 ? -1 : 3 + rand(8),
+    restartWindowMs: rand(5) === 0 ? 0 : 5000,
+    startMs: readyByEvent ? -1 : rand(3) * 300,
+    readyTimeoutMs: readyByEvent ? rand(2) * 3000 : 0,
+    reload: rand(4) === 0 ? 'signal' : 'rolling',
   };
   const h = make(cfg);
   if (rand(3) === 0) h.setStopSchedule(schedule(['TERM/1/KILL/1', 'INT/0.5/TERM/1/KILL/2', 'TERM/2'][rand(3)]!));
@@ -35,7 +46,8 @@ function randomRun(seed: number, seen: Set<string>): void {
   const pending: number[] = [];
   const timers = new Map<number, number>();
   const dying: [number, number][] = []; // pid, status: deaths the kernel will report
-  let exits = 0, readies = 0;
+  let exits = 0,
+    readies = 0;
   let stopped = false;
   const where = () => `seed ${seed} t=${t} cfg=${JSON.stringify(cfg)}`;
 
@@ -98,8 +110,13 @@ function randomRun(seed: number, seen: Set<string>): void {
     apply(fire(h, t, ev), before);
   };
   const fireEarliestTimer = () => {
-    let id = -1, due = Infinity;
-    for (const [k, v] of timers) if (v < due) { id = k; due = v; }
+    let id = -1,
+      due = Infinity;
+    for (const [k, v] of timers)
+      if (v < due) {
+        id = k;
+        due = v;
+      }
     if (id < 0) return false;
     timers.delete(id);
     t = Math.max(t, due);
@@ -108,7 +125,10 @@ function randomRun(seed: number, seen: Set<string>): void {
   };
   const resolveSpawn = () => {
     const task = pending.shift()!;
-    if (rand(12) === 0) { step(['spawnFailed', task, rand(2) ? 2 : 13]); return; }
+    if (rand(12) === 0) {
+      step(['spawnFailed', task, rand(2) ? 2 : 13]);
+      return;
+    }
     const pid = nextPid++;
     live.set(pid, { task, stopping: false, diesOnTerm: rand(3) !== 0 });
     step(['spawned', task, pid]);
@@ -124,8 +144,10 @@ function randomRun(seed: number, seen: Set<string>): void {
     const r = rand(100);
     t += rand(400);
     if (pending.length && r < 30) resolveSpawn();
-    else if (dying.length && r < 45) { const [pid, sig] = dying.shift()!; reap(pid, sig); }
-    else if (r < 60) fireEarliestTimer();
+    else if (dying.length && r < 45) {
+      const [pid, sig] = dying.shift()!;
+      reap(pid, sig);
+    } else if (r < 60) fireEarliestTimer();
     else if (r < 72 && live.size) {
       const all = [...live.keys()];
       const pid = all[rand(all.length)]!;
@@ -134,20 +156,29 @@ function randomRun(seed: number, seen: Set<string>): void {
       const all = [...live.keys()];
       step(['ready', all[rand(all.length)]!]);
     } else if (r < 88) step(['reload']);
-    else if (r < 92) { const id = rand(50); if (!timers.has(id)) step(['timer', id]); } // stale or never armed
+    else if (r < 92) {
+      const id = rand(50);
+      if (!timers.has(id)) step(['timer', id]);
+    } // stale or never armed
     else if (r < 94) step(['exited', 1 + rand(999), 0]);
-    else if (r < 95) { step(['stop']); stopped = true; }
+    else if (r < 95) {
+      step(['stop']);
+      stopped = true;
+    }
   }
   if (!stopped) step(['stop']);
   for (let guard = 0; exits === 0; guard++) {
     assert.ok(guard < 10000, `the stop never finished (${where()})`);
     if (pending.length) resolveSpawn();
-    else if (dying.length) { const [pid, sig] = dying.shift()!; reap(pid, sig); }
-    else if (!fireEarliestTimer()) assert.fail(`stuck: no timer, no pending spawn, nothing dying, no A_EXIT (${where()})`);
+    else if (dying.length) {
+      const [pid, sig] = dying.shift()!;
+      reap(pid, sig);
+    } else if (!fireEarliestTimer()) assert.fail(`stuck: no timer, no pending spawn, nothing dying, no A_EXIT (${where()})`);
   }
   // Whatever is still alive dies now; nothing may follow A_EXIT.
   for (const pid of [...live.keys()]) reap(pid, killed(KILL));
-  step(['stop']); step(['reload']);
+  step(['stop']);
+  step(['reload']);
   assert.equal(exits, 1, `exactly one A_EXIT (${where()})`);
   assert.deepEqual([...timers.keys()], [], `every timer fired or cancelled by A_EXIT (${where()})`);
   assert.ok(['exited', 'failed'].includes(h.state), where());
@@ -160,16 +191,28 @@ test('random event sequences keep the invariants (2000 seeds)', () => {
   const seen = new Set<string>();
   for (let seed = 1; seed <= 2000; seed++) randomRun(seed, seen);
   // The runs reach every action and every ending.
-  const want = [...actionKinds().filter((k) => k !== 'give-up' && k !== 'exit'),
-    'gave up crash-loop', 'gave up stop-schedule-ran-out', 'gave up ready-timeout', 'exit 0', 'exit 1', 'exit 2'];
-  assert.deepEqual(want.filter((k) => !seen.has(k)), []);
+  const want = [
+    ...actionKinds().filter((k) => k !== 'give-up' && k !== 'exit'),
+    'gave up crash-loop',
+    'gave up stop-schedule-ran-out',
+    'gave up ready-timeout',
+    'exit 0',
+    'exit 1',
+    'exit 2',
+  ];
+  assert.deepEqual(
+    want.filter((k) => !seen.has(k)),
+    [],
+  );
 });
 
 test('memory stays flat over a long run (incremental runtime collects per-event allocations)', () => {
   const h = make({ workers: 4, maxRestarts: -1 });
   startReady(h, 4);
   const memory = () => (planner as unknown as { memory: WebAssembly.Memory }).memory.buffer.byteLength;
-  let t = 2000, pid = 1000, timer = 5;
+  let t = 2000,
+    pid = 1000,
+    timer = 5;
   let baseline = 0;
   for (let i = 0; i < 50000; i++) {
     if (i === 5000) baseline = memory();
@@ -180,7 +223,9 @@ test('memory stays flat over a long run (incremental runtime collects per-event 
     h.spawned(t, task, pid);
     h.timer(t, timer + 1);
     void h.failure;
-    timer += 2; pid++; t += 20000;
+    timer += 2;
+    pid++;
+    t += 20000;
   }
   assert.equal(h.state, 'running');
   assert.ok(memory() <= baseline + 65536, `memory grew from ${baseline} to ${memory()}`);

@@ -3,7 +3,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWhenReady, type Action, type SupervisorMachine } from '../../src/core/supervisor-machine.js';
-import { ARM, CANCEL, EXIT, GAVE_UP, READY, RELOAD_FAILED, RELOADED, SIG, SPAWN, TERM, exited, killed, make, pids, play, workerPids, workerStates } from './supervisor-scenario.js';
+import {
+  ARM,
+  CANCEL,
+  EXIT,
+  GAVE_UP,
+  READY,
+  RELOAD_FAILED,
+  RELOADED,
+  SIG,
+  SPAWN,
+  TERM,
+  exited,
+  killed,
+  make,
+  pids,
+  play,
+  workerPids,
+  workerStates,
+} from './supervisor-scenario.js';
 
 const READY_TIMEOUT = 5000;
 const byEvent = (over = {}) => make({ workers: 2, startMs: startWhenReady(), readyTimeoutMs: READY_TIMEOUT, ...over });
@@ -59,7 +77,13 @@ test('ready by event: a worker never ready fails the start after the ready timeo
 test('ready by event: a worker that dies before it is ready fails the start with its own exit', () => {
   const h = byEvent();
   spawnTwo(h);
-  play(h, [[100, ['exited', 101, exited(3)], [CANCEL(2), { kind: 'start-failed', task: 1, status: exited(3), pid: 101 }, CANCEL(1), SIG(100, TERM), ARM(3, 10000)]]]);
+  play(h, [
+    [
+      100,
+      ['exited', 101, exited(3)],
+      [CANCEL(2), { kind: 'start-failed', task: 1, status: exited(3), pid: 101 }, CANCEL(1), SIG(100, TERM), ARM(3, 10000)],
+    ],
+  ]);
   assert.equal(h.failure, 'worker 1 exited 3 before it was ready');
   h.destroy();
 });

@@ -2,7 +2,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Action } from '../../src/core/supervisor-machine.js';
-import { ARM, ESCALATE, CANCEL, EXIT, HUP, KILL, RELOAD_FAILED, RELOADED, SEGV, SIG, SPAWN, TERM, exited, killed, make, pids, play, startReady, workerPids, workerStates } from './supervisor-scenario.js';
+import {
+  ARM,
+  ESCALATE,
+  CANCEL,
+  EXIT,
+  HUP,
+  KILL,
+  RELOAD_FAILED,
+  RELOADED,
+  SEGV,
+  SIG,
+  SPAWN,
+  TERM,
+  exited,
+  killed,
+  make,
+  pids,
+  play,
+  startReady,
+  workerPids,
+  workerStates,
+} from './supervisor-scenario.js';
 
 /** pid outlived the default schedule's TERM/10 and gets its KILL. */
 const ESCALATED_TO_KILL = (pid: number) => ESCALATE(pid, 1, KILL, { signal: TERM, ms: 10000 });
@@ -35,7 +56,10 @@ test('rolling reload replaces every pid one at a time, waiting for readiness bef
   assert.deepEqual(workerPids(h), [200, 201, 202]);
   assert.deepEqual(pids(h), [200, 201, 202]);
   assert.deepEqual(workerStates(h), ['running', 'running', 'running']);
-  assert.deepEqual([0, 1, 2].map((i) => h.worker(i).restarts), [0, 0, 0]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => h.worker(i).restarts),
+    [0, 0, 0],
+  );
 });
 
 test('reload during a crash: the worker in backoff is respawned by its own timer, not replaced twice', () => {
@@ -234,16 +258,18 @@ test('rolling reload keeps N workers serving at every moment: an old one is sign
       const next = Math.min(...timers.values(), ...exits.values());
       assert.ok(Number.isFinite(next), 'something is pending');
       t = next;
-      for (const [pid, at] of [...exits]) if (at <= t) {
-        exits.delete(pid);
-        apply(h.exited(t, pid, killed(TERM)));
-      }
-      for (const [id, at] of [...timers]) if (at <= t && timers.has(id)) {
-        timers.delete(id);
-        const pid = readiness.get(id);
-        if (pid !== undefined && h.pids.includes(pid)) serving.add(pid);
-        apply(h.timer(t, id));
-      }
+      for (const [pid, at] of [...exits])
+        if (at <= t) {
+          exits.delete(pid);
+          apply(h.exited(t, pid, killed(TERM)));
+        }
+      for (const [id, at] of [...timers])
+        if (at <= t && timers.has(id)) {
+          timers.delete(id);
+          const pid = readiness.get(id);
+          if (pid !== undefined && h.pids.includes(pid)) serving.add(pid);
+          apply(h.timer(t, id));
+        }
       if (ready) least = Math.min(least, serving.size);
     }
   };
@@ -257,6 +283,9 @@ test('rolling reload keeps N workers serving at every moment: an old one is sign
   }
   assert.equal(least, N, 'never fewer than N serving');
   assert.equal(serving.size, N);
-  assert.ok(first.every((pid) => !serving.has(pid)), 'every first worker was replaced');
+  assert.ok(
+    first.every((pid) => !serving.has(pid)),
+    'every first worker was replaced',
+  );
   assert.equal(nextPid, 100 + N * 4, 'one replacement per worker and reload, nothing restarted');
 });

@@ -1,8 +1,26 @@
 // Restarts: backoff, its floor for failed spawns, and the restart policy on clean exits. On a virtual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARM, CANCEL, EXIT, KILL, READY, RELOAD_FAILED, SEGV, SIG, SPAWN, TERM, exited, killed, make, pids, play, startReady, workerPids, workerStates } from './supervisor-scenario.js';
-
+import {
+  ARM,
+  CANCEL,
+  EXIT,
+  KILL,
+  READY,
+  RELOAD_FAILED,
+  SEGV,
+  SIG,
+  SPAWN,
+  TERM,
+  exited,
+  killed,
+  make,
+  pids,
+  play,
+  startReady,
+  workerPids,
+  workerStates,
+} from './supervisor-scenario.js';
 
 test('kill -9 of a worker: restarted with the same task id after backoffMin', () => {
   const h = make();

@@ -7,8 +7,13 @@ import { SupervisorMachine, type Action, type GiveUpReason, type MachineConfig }
 // ---- actions ----------------------------------------------------------------------------------------------------
 export const SPAWN = (task: number): Action => ({ kind: 'spawn', task });
 export const SIG = (pid: number, signal: number, group = true): Action => ({ kind: 'signal', pid, signal, group });
-export const ESCALATE = (pid: number, step: number, signal: number, after: { signal: number; ms: number }): Action =>
-  ({ kind: 'escalate', pid, step, signal, after });
+export const ESCALATE = (pid: number, step: number, signal: number, after: { signal: number; ms: number }): Action => ({
+  kind: 'escalate',
+  pid,
+  step,
+  signal,
+  after,
+});
 export const ARM = (id: number, ms: number): Action => ({ kind: 'arm-timer', id, ms });
 export const CANCEL = (id: number): Action => ({ kind: 'cancel-timer', id });
 export const READY: Action = { kind: 'ready' };
@@ -17,7 +22,12 @@ export const GAVE_UP = (reason: GiveUpReason): Action => ({ kind: 'give-up', rea
 export const EXIT = (code: number): Action => ({ kind: 'exit', code });
 export const RELOADED: Action = { kind: 'reloaded' };
 export const RELOAD_FAILED = (task: number, status: number | null): Action => ({ kind: 'reload-failed', task, status });
-export const REAPED = (pid: number, task: number, cause: 'exited' | 'replaced' | 'stopped'): Action => ({ kind: 'reaped', pid, task, cause });
+export const REAPED = (pid: number, task: number, cause: 'exited' | 'replaced' | 'stopped'): Action => ({
+  kind: 'reaped',
+  pid,
+  task,
+  cause,
+});
 export const LEFTOVERS = (pgid: number, signal: number, step: number): Action => ({ kind: 'signal-leftovers', pgid, signal, step });
 
 // Raw wait statuses.
@@ -27,20 +37,33 @@ export const { SIGTERM: TERM, SIGKILL: KILL, SIGHUP: HUP, SIGSEGV: SEGV, SIGINT:
 
 // ---- events -------------------------------------------------------------------------------------------------------
 export type Ev =
-  | ['start'] | ['stop'] | ['reload']
-  | ['spawned', number, number] | ['spawnFailed', number, number]
-  | ['ready', number] | ['exited', number, number] | ['timer', number];
+  | ['start']
+  | ['stop']
+  | ['reload']
+  | ['spawned', number, number]
+  | ['spawnFailed', number, number]
+  | ['ready', number]
+  | ['exited', number, number]
+  | ['timer', number];
 
 export function fire(m: SupervisorMachine, t: number, ev: Ev): Action[] {
   switch (ev[0]) {
-    case 'start': return m.start(t);
-    case 'stop': return m.stop(t);
-    case 'reload': return m.reload(t);
-    case 'spawned': return m.spawned(t, ev[1], ev[2]);
-    case 'spawnFailed': return m.spawnFailed(t, ev[1], ev[2]);
-    case 'ready': return m.ready(t, ev[1]);
-    case 'exited': return m.exited(t, ev[1], ev[2]);
-    case 'timer': return m.timer(t, ev[1]);
+    case 'start':
+      return m.start(t);
+    case 'stop':
+      return m.stop(t);
+    case 'reload':
+      return m.reload(t);
+    case 'spawned':
+      return m.spawned(t, ev[1], ev[2]);
+    case 'spawnFailed':
+      return m.spawnFailed(t, ev[1], ev[2]);
+    case 'ready':
+      return m.ready(t, ev[1]);
+    case 'exited':
+      return m.exited(t, ev[1], ev[2]);
+    case 'timer':
+      return m.timer(t, ev[1]);
   }
 }
 
@@ -77,8 +100,16 @@ export function playRaw(m: SupervisorMachine, steps: Step[]): void {
 }
 
 export const DEFAULTS: MachineConfig = {
-  workers: 3, restart: 'on-failure', backoffMinMs: 100, backoffMaxMs: 30000, minUptimeMs: 10000,
-  maxRestarts: 10, restartWindowMs: 60000, startMs: 1000, readyTimeoutMs: 0, reload: 'rolling',
+  workers: 3,
+  restart: 'on-failure',
+  backoffMinMs: 100,
+  backoffMaxMs: 30000,
+  minUptimeMs: 10000,
+  maxRestarts: 10,
+  restartWindowMs: 60000,
+  startMs: 1000,
+  readyTimeoutMs: 0,
+  reload: 'rolling',
 };
 
 export function make(over: Partial<MachineConfig> = {}): SupervisorMachine {

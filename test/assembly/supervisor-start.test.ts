@@ -1,8 +1,24 @@
 // Starting: workers spawned and ready (after startMs or when they say so), or the start failing. On a virtual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARM, CANCEL, EXIT, GAVE_UP, READY, SIG, SPAWN, START_FAILED, TERM, exited, killed, make, pids, play, workerPids, workerStates } from './supervisor-scenario.js';
-
+import {
+  ARM,
+  CANCEL,
+  EXIT,
+  GAVE_UP,
+  READY,
+  SIG,
+  SPAWN,
+  START_FAILED,
+  TERM,
+  exited,
+  killed,
+  make,
+  pids,
+  play,
+  workerPids,
+  workerStates,
+} from './supervisor-scenario.js';
 
 test('start: 3 workers spawned, each ready after startMs, A_READY once', () => {
   const h = make();
@@ -38,8 +54,11 @@ test('start failure: a worker dying before the first A_READY fails the start and
     [1, ['spawned', 0, 100], [ARM(1, 1000)]],
     [1, ['spawned', 1, 101], [ARM(2, 1000)]],
     [1, ['spawned', 2, 102], [ARM(3, 1000)]],
-    [500, ['exited', 101, exited(1)],
-      [CANCEL(2), START_FAILED(1, exited(1), 101), CANCEL(1), CANCEL(3), SIG(100, TERM), SIG(102, TERM), ARM(4, 10000)]],
+    [
+      500,
+      ['exited', 101, exited(1)],
+      [CANCEL(2), START_FAILED(1, exited(1), 101), CANCEL(1), CANCEL(3), SIG(100, TERM), SIG(102, TERM), ARM(4, 10000)],
+    ],
     [1001, ['timer', 1], []],
     [1002, ['exited', 100, killed(TERM)], []],
     [1003, ['exited', 102, killed(TERM)], [CANCEL(4), EXIT(1)]],

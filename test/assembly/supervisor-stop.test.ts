@@ -2,7 +2,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planner } from '../../src/core/wasm.js';
-import { ARM, CANCEL, ESCALATE, EXIT, GAVE_UP, INT, KILL, LEFTOVERS, REAPED, RELOADED, SEGV, SIG, SPAWN, TERM, exited, killed, make, pids, play, playRaw, startReady, workerStates } from './supervisor-scenario.js';
+import {
+  ARM,
+  CANCEL,
+  ESCALATE,
+  EXIT,
+  GAVE_UP,
+  INT,
+  KILL,
+  LEFTOVERS,
+  REAPED,
+  RELOADED,
+  SEGV,
+  SIG,
+  SPAWN,
+  TERM,
+  exited,
+  killed,
+  make,
+  pids,
+  play,
+  playRaw,
+  startReady,
+  workerStates,
+} from './supervisor-scenario.js';
 
 const schedule = (text: string) => Array.from(planner.parseStopSchedule(text));
 /** pid outlived the default schedule's TERM/10 and gets its KILL. */

@@ -25,9 +25,25 @@ function referenceSymbolic(text: string): number {
 
 test('valid octal umasks', () => {
   const cases: [string, number][] = [
-    ['022', 0o022], ['0022', 0o022], ['0o022', 0o022], ['0O022', 0o022], ['0o22', 0o022], ['777', 0o777],
-    ['0777', 0o777], ['0o777', 0o777], ['0', 0], ['00', 0], ['0000', 0], ['0o0', 0], ['0o0000', 0],
-    ['7', 7], ['077', 0o077], ['027', 0o027], ['0o0777', 0o777], ['1', 1], ['100', 0o100],
+    ['022', 0o022],
+    ['0022', 0o022],
+    ['0o022', 0o022],
+    ['0O022', 0o022],
+    ['0o22', 0o022],
+    ['777', 0o777],
+    ['0777', 0o777],
+    ['0o777', 0o777],
+    ['0', 0],
+    ['00', 0],
+    ['0000', 0],
+    ['0o0', 0],
+    ['0o0000', 0],
+    ['7', 7],
+    ['077', 0o077],
+    ['027', 0o027],
+    ['0o0777', 0o777],
+    ['1', 1],
+    ['100', 0o100],
   ];
   for (const [text, mask] of cases) {
     assert.equal(planner.parseUmask(text), mask, text);
@@ -37,10 +53,27 @@ test('valid octal umasks', () => {
 
 test('valid symbolic umasks', () => {
   const cases: [string, number][] = [
-    ['u=rwx,g=rx,o=rx', 0o022], ['u=rwx,g=rx,o=', 0o027], ['u=rwx,g=,o=', 0o077], ['u=,g=,o=', 0o777],
-    ['a=rwx', 0], ['a=', 0o777], ['ugo=rx', 0o222], ['o=', 0o027], ['g=', 0o072], ['u=rx', 0o222],
-    ['o=r', 0o023], ['g=rwx', 0o002], ['u=xwr', 0o022], ['go=', 0o077], ['og=r', 0o033], ['uu=rr', 0o322],
-    ['a=r,u=rwx', 0o033], ['u=r,u=w', 0o522], ['o=rwx', 0o020], ['a=x', 0o666], ['g=w,o=x', 0o056],
+    ['u=rwx,g=rx,o=rx', 0o022],
+    ['u=rwx,g=rx,o=', 0o027],
+    ['u=rwx,g=,o=', 0o077],
+    ['u=,g=,o=', 0o777],
+    ['a=rwx', 0],
+    ['a=', 0o777],
+    ['ugo=rx', 0o222],
+    ['o=', 0o027],
+    ['g=', 0o072],
+    ['u=rx', 0o222],
+    ['o=r', 0o023],
+    ['g=rwx', 0o002],
+    ['u=xwr', 0o022],
+    ['go=', 0o077],
+    ['og=r', 0o033],
+    ['uu=rr', 0o322],
+    ['a=r,u=rwx', 0o033],
+    ['u=r,u=w', 0o522],
+    ['o=rwx', 0o020],
+    ['a=x', 0o666],
+    ['g=w,o=x', 0o056],
   ];
   for (const [text, mask] of cases) {
     assert.equal(planner.parseUmask(text), mask, text);
@@ -184,8 +217,20 @@ test('formats match what the shell prints, and symbolic parsing matches the shel
     assert.equal(planner.formatUmaskSymbolic(mask), lines[2 * mask + 1], `umask -S ${mask.toString(8)}`);
   }
   const clauses = [
-    'u=rwx,g=rx,o=', 'o=', 'g=', 'a=', 'a=rwx', 'ugo=rx', 'go=', 'o=r', 'u=rx,g=w', 'a=r,u=rwx', 'g=w,o=x', 'uu=rr',
-    'u=r,u=w', 'u=xwr',
+    'u=rwx,g=rx,o=',
+    'o=',
+    'g=',
+    'a=',
+    'a=rwx',
+    'ugo=rx',
+    'go=',
+    'o=r',
+    'u=rx,g=w',
+    'a=r,u=rwx',
+    'g=w,o=x',
+    'uu=rr',
+    'u=r,u=w',
+    'u=xwr',
   ];
   const shell = execFileSync('/bin/sh', ['-c', clauses.map((c) => `umask 022; umask ${c}; umask`).join('\n')], {
     encoding: 'utf8',

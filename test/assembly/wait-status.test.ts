@@ -128,8 +128,13 @@ test('every status 0..0xffff decodes consistently', () => {
     const text = planner.describeWaitStatus(status);
     const name = planner.signalName(code) || `signal ${code}`;
     const expected =
-      kind === EXITED ? `exited ${code}` : kind === KILLED ? `killed by ${name}${core ? ' (core dumped)' : ''}`
-        : kind === STOPPED ? `stopped by ${name}` : 'continued';
+      kind === EXITED
+        ? `exited ${code}`
+        : kind === KILLED
+          ? `killed by ${name}${core ? ' (core dumped)' : ''}`
+          : kind === STOPPED
+            ? `stopped by ${name}`
+            : 'continued';
     assert.equal(text, expected, `0x${status.toString(16)}`);
   }
 });

@@ -24,7 +24,18 @@ test('npm run bench -- planner start (floors only, n=1) writes results.json and 
   try {
     const r = spawnSync(
       process.execPath,
-      [join(repoRoot, 'scripts', 'bench.mjs'), 'planner', 'start', '--peers', 'floor/true,floor/node', '--n', '1', '--no-install', '--out', out],
+      [
+        join(repoRoot, 'scripts', 'bench.mjs'),
+        'planner',
+        'start',
+        '--peers',
+        'floor/true,floor/node',
+        '--n',
+        '1',
+        '--no-install',
+        '--out',
+        out,
+      ],
       { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 },
     );
     assert.equal(r.status, 0, r.stderr);
@@ -56,7 +67,11 @@ test('npm run bench -- planner start (floors only, n=1) writes results.json and 
 
     // The Markdown is a pure function of the JSON: rendering it again gives the same text.
     writeFileSync(join(out, 'again.md'), '');
-    const again = spawnSync(process.execPath, [join(repoRoot, 'bench', 'lib', 'report.mjs'), join(out, 'results.json'), join(out, 'again.md')], { encoding: 'utf8' });
+    const again = spawnSync(
+      process.execPath,
+      [join(repoRoot, 'bench', 'lib', 'report.mjs'), join(out, 'results.json'), join(out, 'again.md')],
+      { encoding: 'utf8' },
+    );
     assert.equal(again.status, 0, again.stderr);
     assert.equal(readFileSync(join(out, 'again.md'), 'utf8'), md);
   } finally {
@@ -65,10 +80,32 @@ test('npm run bench -- planner start (floors only, n=1) writes results.json and 
 });
 
 test('npm run bench -- --list loads every measurement, the serving and PID 1 ones included', () => {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'bench.mjs'), '--list'], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'bench.mjs'), '--list'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   assert.equal(r.status, 0, r.stderr);
-  const listed = r.stdout.trim().split('\n').map((line) => line.split(/\s+/)[0]);
-  for (const m of ['planner', 'load', 'start', 'idle', 'restart', 'stop', 'scale', 'logs', 'reload', 'serve', 'fork-restart', 'pid1', 'readiness']) assert.ok(listed.includes(m), m);
+  const listed = r.stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split(/\s+/)[0]);
+  for (const m of [
+    'planner',
+    'load',
+    'start',
+    'idle',
+    'restart',
+    'stop',
+    'scale',
+    'logs',
+    'reload',
+    'serve',
+    'fork-restart',
+    'pid1',
+    'readiness',
+  ])
+    assert.ok(listed.includes(m), m);
 });
 
 test('npm run bench rejects an unknown measurement with exit 2', () => {

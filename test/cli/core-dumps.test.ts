@@ -17,7 +17,9 @@ after(() => box.cleanup());
 
 /** "soft hard" of "Max core file size" in /proc/PID/limits. */
 function coreLimit(pid: number): string {
-  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max core file size'));
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max core file size'));
   assert.ok(line, `no core line in /proc/${pid}/limits`);
   return line.slice('Max core file size'.length).trim().split(/\s+/).slice(0, 2).join(' ');
 }
@@ -60,10 +62,22 @@ describe('supervised', () => {
 });
 
 describe('--no-supervise', () => {
-  for (const [value, expected] of [[undefined, '0 0'], ['off', '0 0'], ['on', 'unlimited unlimited']] as const) {
+  for (const [value, expected] of [
+    [undefined, '0 0'],
+    ['off', '0 0'],
+    ['on', 'unlimited unlimited'],
+  ] as const) {
     test(`${value === undefined ? 'default' : `--core-dumps ${value}`}: the daemon's core limit is ${expected}`, async () => {
       const name = `ns-${value ?? 'default'}`;
-      const r = await startWithCoresAllowed(['--no-supervise', '--name', name, ...(value ? ['--core-dumps', value] : []), '--', 'sleep', '30']);
+      const r = await startWithCoresAllowed([
+        '--no-supervise',
+        '--name',
+        name,
+        ...(value ? ['--core-dumps', value] : []),
+        '--',
+        'sleep',
+        '30',
+      ]);
       assert.equal(r.code, 0, r.stderr);
       started.push(name);
       const pid = box.track(Number(/\(pid (\d+)\)/.exec(r.stdout)?.[1]));
@@ -92,18 +106,36 @@ test('help states the default and why; the plan shows the step', async () => {
 
 test('the planner: with no-core-dumps every option and context gives a plan that keeps every rule, the step before any spawn', () => {
   const p = planner;
-  const bits = [p.OPT_SUPERVISE, p.OPT_PIDFILE, p.OPT_CHROOT, p.OPT_USER, p.OPT_GROUP, p.OPT_FORCE_DETACH, p.OPT_READY_PROTOCOL].map((g) => g.value);
+  const bits = [p.OPT_SUPERVISE, p.OPT_PIDFILE, p.OPT_CHROOT, p.OPT_USER, p.OPT_GROUP, p.OPT_FORCE_DETACH, p.OPT_READY_PROTOCOL].map(
+    (g) => g.value,
+  );
   for (let i = 0; i < 1 << bits.length; i++) {
     const options = bits.reduce((acc, bit, j) => (i & (1 << j) ? acc | bit : acc), p.OPT_NO_CORE_DUMPS.value);
     for (let context = 0; context < 32; context++) {
       const plan = p.planSteps(options, context);
       assert.equal(p.stepOrderError(plan), '');
-      const steps = Array.from(plan.filter((_, k) => k % 2 === 1), (s) => p.stepName(s));
+      const steps = Array.from(
+        plan.filter((_, k) => k % 2 === 1),
+        (s) => p.stepName(s),
+      );
       assert.equal(steps.filter((s) => s === 'no-core-dumps').length, 1, steps.join(' '));
     }
   }
   // A plan that spawns before limiting is refused.
-  const bad = Int32Array.from([p.ROLE_ORIGINAL.value, p.STEP_OPEN_READY_PIPE.value, p.ROLE_ORIGINAL.value, p.STEP_SPAWN_SESSION.value, p.ROLE_INTERMEDIATE.value, p.STEP_UMASK.value, p.ROLE_INTERMEDIATE.value, p.STEP_CHDIR.value, p.ROLE_INTERMEDIATE.value, p.STEP_SPAWN_DAEMON.value, p.ROLE_INTERMEDIATE.value, p.STEP_NO_CORE_DUMPS.value]);
+  const bad = Int32Array.from([
+    p.ROLE_ORIGINAL.value,
+    p.STEP_OPEN_READY_PIPE.value,
+    p.ROLE_ORIGINAL.value,
+    p.STEP_SPAWN_SESSION.value,
+    p.ROLE_INTERMEDIATE.value,
+    p.STEP_UMASK.value,
+    p.ROLE_INTERMEDIATE.value,
+    p.STEP_CHDIR.value,
+    p.ROLE_INTERMEDIATE.value,
+    p.STEP_SPAWN_DAEMON.value,
+    p.ROLE_INTERMEDIATE.value,
+    p.STEP_NO_CORE_DUMPS.value,
+  ]);
   assert.match(p.stepOrderError(bad), /core limit must be set before the daemon is spawned/);
 });
 
@@ -111,7 +143,10 @@ test('the simulated process model: every daemon and worker ends up unable to dum
   for (const supervise of [true, false]) {
     for (const coreDumps of [undefined, 'on']) {
       const o = normalize({ command: ['/bin/sleep', '1'], supervise, stateDir: box.dir, coreDumps }, 'library');
-      const sim = simulate(buildPlan(o, { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false, supervisedWorker: false }), o);
+      const sim = simulate(
+        buildPlan(o, { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false, supervisedWorker: false }),
+        o,
+      );
       assert.deepEqual(sim.violations, []);
       assert.ok(sim.daemons.length > 0);
       for (const d of sim.daemons) assert.equal(d.coreDumps, coreDumps === 'on', `supervise ${supervise}, coreDumps ${coreDumps}`);

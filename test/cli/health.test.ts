@@ -40,10 +40,14 @@ async function workers(name: string): Promise<Worker[]> {
 async function replaced(name: string, old: number): Promise<Worker> {
   let now: Worker | undefined;
   assert.ok(
-    await waitFor(async () => {
-      now = (await workers(name))[0];
-      return Boolean(now && now.pid && now.pid !== old && now.ready);
-    }, 15_000, 100),
+    await waitFor(
+      async () => {
+        now = (await workers(name))[0];
+        return Boolean(now && now.pid && now.pid !== old && now.ready);
+      },
+      15_000,
+      100,
+    ),
     `task 0 still ${JSON.stringify(now)}`,
   );
   return now!;
@@ -52,14 +56,28 @@ async function replaced(name: string, old: number): Promise<Worker> {
 describe('liveness', () => {
   test('--health http: a worker whose health endpoint stops answering is restarted after N failures', async () => {
     const port = await freePort();
-    const sup = await start('hh', [
-      '--ready', `tcp:${port}`, '--health', `http://127.0.0.1:${port}/health`,
-      '--health-interval', '200ms', '--health-timeout', '300ms', '--health-failures', '2',
-    ], { FIXTURE_PORT: String(port) });
+    const sup = await start(
+      'hh',
+      [
+        '--ready',
+        `tcp:${port}`,
+        '--health',
+        `http://127.0.0.1:${port}/health`,
+        '--health-interval',
+        '200ms',
+        '--health-timeout',
+        '300ms',
+        '--health-failures',
+        '2',
+      ],
+      { FIXTURE_PORT: String(port) },
+    );
     const [before] = await workers('hh');
     assert.equal(before!.ready, true);
     // Healthy: probed and left alone.
-    assert.ok(await waitFor(async () => (await workers('hh'))[0]!.probe?.text === `health http http://127.0.0.1:${port}/health: 200`, 5000, 100));
+    assert.ok(
+      await waitFor(async () => (await workers('hh'))[0]!.probe?.text === `health http http://127.0.0.1:${port}/health: 200`, 5000, 100),
+    );
     writeFileSync(box.path(`sick-${before!.pid}`), '');
     const now = await replaced('hh', before!.pid);
     assert.equal(now.task, 0);
@@ -68,7 +86,12 @@ describe('liveness', () => {
     assert.equal(stat(now.pid).ppid, sup);
     assert.ok(environ(now.pid).includes('DAEMONKIT_TASK_ID=0'));
     const log = (await cli(['logs', 'hh', '-n', '50'], { env: env() })).stdout;
-    assert.match(log, new RegExp(`worker 0 \\(pid ${before!.pid}\\) is unhealthy: 2 health probes failed in a row; last: http http://127\\.0\\.0\\.1:${port}/health: no answer within 0\\.3s`));
+    assert.match(
+      log,
+      new RegExp(
+        `worker 0 \\(pid ${before!.pid}\\) is unhealthy: 2 health probes failed in a row; last: http http://127\\.0\\.0\\.1:${port}/health: no answer within 0\\.3s`,
+      ),
+    );
     assert.equal((await cli(['stop', 'hh'], { env: env() })).code, 0);
   });
 

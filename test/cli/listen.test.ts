@@ -59,8 +59,24 @@ describe('--listen: sockets the workers share', () => {
   test('two workers get the same sockets at fds 3 and 4 with LISTEN_FDS, LISTEN_FDNAMES and their own LISTEN_PID', async () => {
     const port = await freePort();
     const sock = box.path('api.sock');
-    const r = await box.cli(['start', '--name', 'pair', '--workers', '2', '--start-secs', '0.3',
-      '--listen', `tcp:127.0.0.1:${port}`, '--listen', `api=unix:${sock}`, '--umask', '027', '--', process.execPath, fixture('http-worker.mjs')]);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'pair',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.3',
+      '--listen',
+      `tcp:127.0.0.1:${port}`,
+      '--listen',
+      `api=unix:${sock}`,
+      '--umask',
+      '027',
+      '--',
+      process.execPath,
+      fixture('http-worker.mjs'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = supervisorOf(r.stdout);
     const workers = children(sup).filter((pid) => environ(pid).some((e) => e.startsWith('DAEMONKIT_TASK_ID=')));
@@ -72,9 +88,10 @@ describe('--listen: sockets the workers share', () => {
       const tcp = socketOf(w, 3);
       const unix = socketOf(w, 4);
       assert.ok(tcp && unix, `worker ${w} has sockets at 3 and 4`);
-      for (const [fd, inode] of supSockets) if (inode === tcp || inode === unix) assert.ok(isCloexec(fd, sup), `supervisor fd ${fd} close-on-exec`);
-      assert.ok([...supSockets.values()].includes(tcp!) && [...supSockets.values()].includes(unix!), 'the supervisor\'s own sockets');
-      assert.deepEqual([...socketFds(w).keys()].sort(), [3, 4], 'no other socket (the control socket stays the supervisor\'s)');
+      for (const [fd, inode] of supSockets)
+        if (inode === tcp || inode === unix) assert.ok(isCloexec(fd, sup), `supervisor fd ${fd} close-on-exec`);
+      assert.ok([...supSockets.values()].includes(tcp!) && [...supSockets.values()].includes(unix!), "the supervisor's own sockets");
+      assert.deepEqual([...socketFds(w).keys()].sort(), [3, 4], "no other socket (the control socket stays the supervisor's)");
     }
     assert.equal(socketOf(workers[0]!, 3), socketOf(workers[1]!, 3));
     // The program saw the protocol's variables, LISTEN_PID its own PID; listenFds() cleared them.
@@ -94,7 +111,18 @@ describe('--listen: sockets the workers share', () => {
 
   test('a restarted worker gets the same socket again: the supervisor bound it once', async () => {
     const port = await freePort();
-    const r = await box.cli(['start', '--name', 'again', '--start-secs', '0.2', '--listen', `tcp:127.0.0.1:${port}`, '--', process.execPath, fixture('http-worker.mjs')]);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'again',
+      '--start-secs',
+      '0.2',
+      '--listen',
+      `tcp:127.0.0.1:${port}`,
+      '--',
+      process.execPath,
+      fixture('http-worker.mjs'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = supervisorOf(r.stdout);
     const [first] = children(sup).filter((pid) => environ(pid).some((e) => e.startsWith('DAEMONKIT_TASK_ID=')));
@@ -102,39 +130,65 @@ describe('--listen: sockets the workers share', () => {
     const inode = socketOf(first!, 3);
     process.kill(first!, 'SIGKILL');
     let next = 0;
-    assert.ok(await waitFor(() => {
-      next = children(sup).find((pid) => pid !== first && environ(pid).some((e) => e.startsWith('DAEMONKIT_TASK_ID='))) ?? 0;
-      return next !== 0 && socketOf(next, 3) !== null;
-    }, 5000));
+    assert.ok(
+      await waitFor(() => {
+        next = children(sup).find((pid) => pid !== first && environ(pid).some((e) => e.startsWith('DAEMONKIT_TASK_ID='))) ?? 0;
+        return next !== 0 && socketOf(next, 3) !== null;
+      }, 5000),
+    );
     box.track(next);
     assert.equal(socketOf(next, 3), inode);
     assert.ok(await waitFor(async () => (await getJson(port).catch(() => null))?.pid === next, 5000), 'the new worker serves');
     assert.equal((await box.cli(['stop', 'again'])).code, 0);
   });
 
-  test('as root with --user nobody: a port below 1024 bound before the drop, the socket file owned by nobody, LISTEN_PID through setpriv', { skip: process.getuid!() !== 0 && 'needs root' }, async () => {
-    let port = 0;
-    for (let p = 900; p < 1000 && !port; p++) {
-      const probe = createServer();
-      if (await new Promise<boolean>((r) => probe.once('error', () => r(false)).listen(p, '127.0.0.1', () => r(true)))) port = p;
-      await new Promise((r) => (probe.listening ? probe.close(r) : r(null)));
-    }
-    assert.ok(port, 'a free port below 1024');
-    const sock = box.path('priv.sock');
-    const r = await box.cli(['start', '--name', 'priv', '--user', 'nobody', '--start-secs', '0.2', '--listen', `tcp:127.0.0.1:${port}`, '--listen', `unix:${sock}`, '--', 'sleep', '1000']);
-    assert.equal(r.code, 0, r.stderr);
-    const sup = supervisorOf(r.stdout);
-    const [w] = children(sup).filter((pid) => environ(pid).some((e) => e.startsWith('DAEMONKIT_TASK_ID=')));
-    box.track(w);
-    assert.equal(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${w}/status`, 'utf8'))?.[1], '65534');
-    assert.ok(environ(w!).includes(`LISTEN_PID=${w}`), environ(w!).filter((e) => e.startsWith('LISTEN_')).join(' '));
-    assert.ok(environ(w!).includes('LISTEN_FDS=2'));
-    assert.ok(socketOf(w!, 3) && socketOf(w!, 4));
-    assert.equal(statSync(sock).uid, 65534);
-    const stop = await box.cli(['stop', 'priv']);
-    assert.equal(stop.code, 0, stop.stderr);
-    assert.equal(existsSync(sock), false);
-  });
+  test(
+    'as root with --user nobody: a port below 1024 bound before the drop, the socket file owned by nobody, LISTEN_PID through setpriv',
+    { skip: process.getuid!() !== 0 && 'needs root' },
+    async () => {
+      let port = 0;
+      for (let p = 900; p < 1000 && !port; p++) {
+        const probe = createServer();
+        if (await new Promise<boolean>((r) => probe.once('error', () => r(false)).listen(p, '127.0.0.1', () => r(true)))) port = p;
+        await new Promise((r) => (probe.listening ? probe.close(r) : r(null)));
+      }
+      assert.ok(port, 'a free port below 1024');
+      const sock = box.path('priv.sock');
+      const r = await box.cli([
+        'start',
+        '--name',
+        'priv',
+        '--user',
+        'nobody',
+        '--start-secs',
+        '0.2',
+        '--listen',
+        `tcp:127.0.0.1:${port}`,
+        '--listen',
+        `unix:${sock}`,
+        '--',
+        'sleep',
+        '1000',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const sup = supervisorOf(r.stdout);
+      const [w] = children(sup).filter((pid) => environ(pid).some((e) => e.startsWith('DAEMONKIT_TASK_ID=')));
+      box.track(w);
+      assert.equal(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${w}/status`, 'utf8'))?.[1], '65534');
+      assert.ok(
+        environ(w!).includes(`LISTEN_PID=${w}`),
+        environ(w!)
+          .filter((e) => e.startsWith('LISTEN_'))
+          .join(' '),
+      );
+      assert.ok(environ(w!).includes('LISTEN_FDS=2'));
+      assert.ok(socketOf(w!, 3) && socketOf(w!, 4));
+      assert.equal(statSync(sock).uid, 65534);
+      const stop = await box.cli(['stop', 'priv']);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(existsSync(sock), false);
+    },
+  );
 
   test('plan shows the bind-sockets step in the supervisor, before the workers', async () => {
     const r = await box.cli(['plan', '--listen', 'tcp:8080', '--listen', 'admin=unix:/run/x.sock', '--', 'sleep', '1']);
@@ -182,30 +236,69 @@ describe('--listen: a start that cannot have its sockets', () => {
 
   test('one good socket and one bad: the good one is closed and its file removed too', async () => {
     const good = box.path('good.sock');
-    const r = await box.cli(['start', '--name', 'half', '--listen', `unix:${good}`, '--listen', `unix:${box.path('missing/dir/x.sock')}`, '--', 'sleep', '1000']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'half',
+      '--listen',
+      `unix:${good}`,
+      '--listen',
+      `unix:${box.path('missing/dir/x.sock')}`,
+      '--',
+      'sleep',
+      '1000',
+    ]);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, `daemonkit: half failed to start: --listen unix:${box.path('missing/dir/x.sock')}: directory ${box.path('missing/dir')} does not exist\n`);
+    assert.equal(
+      r.stderr,
+      `daemonkit: half failed to start: --listen unix:${box.path('missing/dir/x.sock')}: directory ${box.path('missing/dir')} does not exist\n`,
+    );
     assert.equal(existsSync(good), false, 'the socket bound first is removed');
     await assertNothingLeft('half');
   });
 
-  test('a program gone by the time of a reload is a spawn error naming ENOENT, not the exec step\'s exit 127', async () => {
+  test("a program gone by the time of a reload is a spawn error naming ENOENT, not the exec step's exit 127", async () => {
     const prog = box.path('vanishing');
     copyFileSync('/bin/sleep', prog);
     chmodSync(prog, 0o755);
-    const r = await box.cli(['start', '--name', 'gone', '--start-secs', '0.2', '--listen', `tcp:127.0.0.1:${await freePort()}`, '--', prog, '1000']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'gone',
+      '--start-secs',
+      '0.2',
+      '--listen',
+      `tcp:127.0.0.1:${await freePort()}`,
+      '--',
+      prog,
+      '1000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     supervisorOf(r.stdout);
     unlinkSync(prog);
     const reload = await box.cli(['reload', 'gone']);
     assert.equal(reload.code, 1);
-    assert.equal(reload.stderr, `daemonkit: gone: reload failed: the new worker 0 could not be spawned: ENOENT: no such file or directory, access '${prog}'; the old workers keep running\n`);
+    assert.equal(
+      reload.stderr,
+      `daemonkit: gone: reload failed: the new worker 0 could not be spawned: ENOENT: no such file or directory, access '${prog}'; the old workers keep running\n`,
+    );
     assert.equal((await box.cli(['stop', 'gone'])).code, 0);
   });
 
   test('a second start of a running service is busy before it binds anything', async () => {
     const port = await freePort();
-    const args = ['start', '--name', 'once', '--start-secs', '0.2', '--listen', `tcp:127.0.0.1:${port}`, '--', process.execPath, fixture('http-worker.mjs')];
+    const args = [
+      'start',
+      '--name',
+      'once',
+      '--start-secs',
+      '0.2',
+      '--listen',
+      `tcp:127.0.0.1:${port}`,
+      '--',
+      process.execPath,
+      fixture('http-worker.mjs'),
+    ];
     const r = await box.cli(args);
     assert.equal(r.code, 0, r.stderr);
     const sup = supervisorOf(r.stdout);

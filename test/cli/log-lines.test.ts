@@ -27,7 +27,9 @@ const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
 const PIECE = 4096;
 const PIECES = 50;
 /** The long line: 200 KB that say where they are, so a misplaced piece shows. */
-const longLine = Array.from({ length: PIECES }, (_, i) => `<${String(i).padStart(4, '0')}>`.padEnd(PIECE, String.fromCharCode(97 + (i % 26)))).join('');
+const longLine = Array.from({ length: PIECES }, (_, i) =>
+  `<${String(i).padStart(4, '0')}>`.padEnd(PIECE, String.fromCharCode(97 + (i % 26))),
+).join('');
 
 /** Task 0 writes the long line in 4 KB pieces, task 1 writes 200 short lines, both with small pauses so they interleave. */
 function script(): string {
@@ -57,24 +59,36 @@ async function startService(name: string, extra: string[], command: string[]): P
   return { log: box.path(`${name}.log`), sup };
 }
 
-test('a 200 KB line written in pieces beside another worker\'s 200 short lines: every line starts a line, the long one is marked and whole', async () => {
+test("a 200 KB line written in pieces beside another worker's 200 short lines: every line starts a line, the long one is marked and whole", async () => {
   const { log } = await startService('long', ['--workers', '2'], [process.execPath, script()]);
-  assert.ok(await waitFor(() => /^done 0$/m.test(readFileSync(log, 'utf8')) && /^done 1$/m.test(readFileSync(log, 'utf8')), 15_000), 'both workers finished');
+  assert.ok(
+    await waitFor(() => /^done 0$/m.test(readFileSync(log, 'utf8')) && /^done 1$/m.test(readFileSync(log, 'utf8')), 15_000),
+    'both workers finished',
+  );
   const lines = readFileSync(log, 'utf8').split('\n');
   assert.equal(lines.pop(), '', 'the log ends with a whole line');
   const short = lines.filter((l) => l.includes('SHORT-'));
   assert.equal(short.length, 200, 'every short line is on a line of its own');
-  for (const [i, l] of short.entries()) assert.ok(new RegExp(`^SHORT-${i} y{30}$`).test(l), `a whole short line at a line start: ${JSON.stringify(l.slice(0, 80))}`);
+  for (const [i, l] of short.entries())
+    assert.ok(new RegExp(`^SHORT-${i} y{30}$`).test(l), `a whole short line at a line start: ${JSON.stringify(l.slice(0, 80))}`);
   const pieces = lines.filter((l) => !l.includes('SHORT-') && !/^done \d$/.test(l) && !/ daemonkit supervisor\[/.test(l));
   assert.ok(pieces.length >= 4, `the long line was cut (${pieces.length} pieces)`);
-  for (const p of pieces.slice(0, -1)) assert.ok(p.endsWith(CONTINUED), `every piece but the last says it continues: …${JSON.stringify(p.slice(-30))}`);
+  for (const p of pieces.slice(0, -1))
+    assert.ok(p.endsWith(CONTINUED), `every piece but the last says it continues: …${JSON.stringify(p.slice(-30))}`);
   assert.ok(!pieces.at(-1)!.endsWith(CONTINUED), 'the last piece ends the line');
-  assert.equal(pieces.map((p) => (p.endsWith(CONTINUED) ? p.slice(0, -CONTINUED.length) : p)).join(''), longLine, 'the pieces reassemble to the line');
+  assert.equal(
+    pieces.map((p) => (p.endsWith(CONTINUED) ? p.slice(0, -CONTINUED.length) : p)).join(''),
+    longLine,
+    'the pieces reassemble to the line',
+  );
 });
 
-test('--log-time stamps each worker line with UTC ISO-8601; the supervisor\'s own lines are stamped with or without it', async () => {
+test("--log-time stamps each worker line with UTC ISO-8601; the supervisor's own lines are stamped with or without it", async () => {
   const command = ['sh', '-c', 'echo "hello $DAEMONKIT_TASK_ID"; echo "two lines"; exec sleep 1000'];
-  for (const [name, extra] of [['stamped', ['--log-time']], ['plain', []]] as const) {
+  for (const [name, extra] of [
+    ['stamped', ['--log-time']],
+    ['plain', []],
+  ] as const) {
     const { log, sup } = await startService(name, [...extra], command);
     assert.ok(await waitFor(() => readFileSync(log, 'utf8').includes('two lines'), 5000));
     // A worker's death is one of the supervisor's own lines.
@@ -103,5 +117,8 @@ test('--log-time is a start option: shown in start --help, refused with --no-sup
   // Without a supervisor nobody would write the time: one line, exit 2, nothing started.
   const r = await cli(['start', '--no-supervise', '--log-time', '--name', 'nosup', '--', 'sleep', '1000'], { env });
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'daemonkit: conflicting options: --log-time needs the supervisor, which writes the log (not with --no-supervise)\n');
+  assert.equal(
+    r.stderr,
+    'daemonkit: conflicting options: --log-time needs the supervisor, which writes the log (not with --no-supervise)\n',
+  );
 });

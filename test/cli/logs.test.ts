@@ -13,57 +13,92 @@ after(() => box.cleanup());
 const env = box.env();
 const LOGROTATE = ['/usr/sbin/logrotate', '/sbin/logrotate'].find(existsSync);
 
-test('3 workers writing while logrotate rotates 3 times: every line exactly once, whole, in order per worker', { skip: !LOGROTATE && 'logrotate is not installed (apt-get install logrotate)' }, async () => {
-  const workers = 3;
-  const lines = 30_000;
-  const log = box.path('logger.log');
-  const r = await cli(['start', '--name', 'logger', '--workers', String(workers), '--start-secs', '0.05', '--env', `LINES=${lines}`, '--env', 'PAUSE_MS=8', '--', process.execPath, fixture('line-writer.mjs')], { env });
-  assert.equal(r.code, 0, r.stderr);
-  const sup = box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)![1]));
+test(
+  '3 workers writing while logrotate rotates 3 times: every line exactly once, whole, in order per worker',
+  { skip: !LOGROTATE && 'logrotate is not installed (apt-get install logrotate)' },
+  async () => {
+    const workers = 3;
+    const lines = 30_000;
+    const log = box.path('logger.log');
+    const r = await cli(
+      [
+        'start',
+        '--name',
+        'logger',
+        '--workers',
+        String(workers),
+        '--start-secs',
+        '0.05',
+        '--env',
+        `LINES=${lines}`,
+        '--env',
+        'PAUSE_MS=8',
+        '--',
+        process.execPath,
+        fixture('line-writer.mjs'),
+      ],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const sup = box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)![1]));
 
-  const conf = box.path('logrotate.conf');
-  writeFileSync(
-    conf,
-    `${log} {\n  rotate 20\n  create 0644\n  missingok\n  postrotate\n    DAEMONKIT_HOME='${box.dir}' '${process.execPath}' '${cliPath}' reopen logger >/dev/null\n  endscript\n}\n`,
-    { mode: 0o644 },
-  );
-  let rotations = 0;
-  while (alive(sup) && rotations < 3) {
-    await new Promise((res) => setTimeout(res, 250));
-    execFileSync(LOGROTATE!, ['-f', '-s', box.path('logrotate.state'), conf], { env });
-    rotations++;
-  }
-  assert.equal(rotations, 3, 'the workers finished before three rotations: make them write longer');
-  assert.ok(await waitFor(() => !alive(sup), 30_000), 'every worker exited 0, so the supervisor exited');
-
-  const files = readdirSync(box.dir).filter((f) => /^logger\.log(\.\d+)?$/.test(f));
-  assert.ok(files.length >= 4, `rotated files: ${files.join(' ')}`);
-  // Oldest first: logger.log.3, .2, .1, then logger.log.
-  files.sort((a, b) => (Number(b.split('.')[2] ?? 0) || 0) - (Number(a.split('.')[2] ?? 0) || 0));
-  const seen = Array.from({ length: workers }, () => -1);
-  let total = 0;
-  for (const f of files) {
-    for (const line of readFileSync(box.path(f), 'utf8').split('\n')) {
-      if (line === '' || /^\d{4}-\d\d-\d\dT[\d:.]+Z daemonkit supervisor\[\d+\]: worker \d \(pid \d+\) exited 0$/.test(line)) continue; // its own notes, whole lines too
-      const m = /^task=(\d) seq=(\d+) x{40}$/.exec(line);
-      assert.ok(m, `a whole line, not cut by another: ${JSON.stringify(line.slice(0, 120))} in ${f}`);
-      const task = Number(m[1]);
-      const seq = Number(m[2]);
-      // stderr lines (every 10th) share the pipe with stdout, so each worker's lines stay in its order.
-      assert.equal(seq, seen[task]! + 1, `worker ${task}: line ${seq} after ${seen[task]} in ${f}`);
-      seen[task] = seq;
-      total++;
+    const conf = box.path('logrotate.conf');
+    writeFileSync(
+      conf,
+      `${log} {\n  rotate 20\n  create 0644\n  missingok\n  postrotate\n    DAEMONKIT_HOME='${box.dir}' '${process.execPath}' '${cliPath}' reopen logger >/dev/null\n  endscript\n}\n`,
+      { mode: 0o644 },
+    );
+    let rotations = 0;
+    while (alive(sup) && rotations < 3) {
+      await new Promise((res) => setTimeout(res, 250));
+      execFileSync(LOGROTATE!, ['-f', '-s', box.path('logrotate.state'), conf], { env });
+      rotations++;
     }
-  }
-  assert.equal(total, workers * lines, 'no line lost or duplicated');
+    assert.equal(rotations, 3, 'the workers finished before three rotations: make them write longer');
+    assert.ok(await waitFor(() => !alive(sup), 30_000), 'every worker exited 0, so the supervisor exited');
 
-  const tail = await cli(['logs', 'logger', '-n', '3'], { env });
-  assert.equal(tail.code, 0);
-  assert.deepEqual(tail.stdout.trimEnd().split('\n'), readFileSync(log, 'utf8').trimEnd().split('\n').slice(-3));
-});
+    const files = readdirSync(box.dir).filter((f) => /^logger\.log(\.\d+)?$/.test(f));
+    assert.ok(files.length >= 4, `rotated files: ${files.join(' ')}`);
+    // Oldest first: logger.log.3, .2, .1, then logger.log.
+    files.sort((a, b) => (Number(b.split('.')[2] ?? 0) || 0) - (Number(a.split('.')[2] ?? 0) || 0));
+    const seen = Array.from({ length: workers }, () => -1);
+    let total = 0;
+    for (const f of files) {
+      for (const line of readFileSync(box.path(f), 'utf8').split('\n')) {
+        if (line === '' || /^\d{4}-\d\d-\d\dT[\d:.]+Z daemonkit supervisor\[\d+\]: worker \d \(pid \d+\) exited 0$/.test(line)) continue; // its own notes, whole lines too
+        const m = /^task=(\d) seq=(\d+) x{40}$/.exec(line);
+        assert.ok(m, `a whole line, not cut by another: ${JSON.stringify(line.slice(0, 120))} in ${f}`);
+        const task = Number(m[1]);
+        const seq = Number(m[2]);
+        // stderr lines (every 10th) share the pipe with stdout, so each worker's lines stay in its order.
+        assert.equal(seq, seen[task]! + 1, `worker ${task}: line ${seq} after ${seen[task]} in ${f}`);
+        seen[task] = seq;
+        total++;
+      }
+    }
+    assert.equal(total, workers * lines, 'no line lost or duplicated');
+
+    const tail = await cli(['logs', 'logger', '-n', '3'], { env });
+    assert.equal(tail.code, 0);
+    assert.deepEqual(tail.stdout.trimEnd().split('\n'), readFileSync(log, 'utf8').trimEnd().split('\n').slice(-3));
+  },
+);
 
 test('logs -f keeps following across a rotation and reopen, without a gap or a repeat', async () => {
-  const r = await cli(['start', '--name', 'ticker', '--start-secs', '0.05', '--', 'sh', '-c', 'i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.01; done'], { env });
+  const r = await cli(
+    [
+      'start',
+      '--name',
+      'ticker',
+      '--start-secs',
+      '0.05',
+      '--',
+      'sh',
+      '-c',
+      'i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.01; done',
+    ],
+    { env },
+  );
   assert.equal(r.code, 0, r.stderr);
   box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)![1]));
   const { spawn } = await import('node:child_process');
@@ -79,7 +114,10 @@ test('logs -f keeps following across a rotation and reopen, without a gap or a r
   await waitFor(() => out.length > mark && out.slice(mark).split('\n').length > 10);
   follower.kill('SIGINT');
   await new Promise((res) => follower.on('close', res));
-  const ticks = out.trim().split('\n').map((l) => Number(/^tick (\d+)$/.exec(l)?.[1] ?? NaN));
+  const ticks = out
+    .trim()
+    .split('\n')
+    .map((l) => Number(/^tick (\d+)$/.exec(l)?.[1] ?? NaN));
   assert.ok(ticks.length > 20, out);
   for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i], ticks[i - 1]! + 1, `after tick ${ticks[i - 1]} came ${ticks[i]}`);
   assert.equal((await cli(['stop', 'ticker'], { env })).code, 0);

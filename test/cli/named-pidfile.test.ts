@@ -24,7 +24,10 @@ describe('--pidfile with --name', () => {
     assert.equal(st.code, 0, st.stdout + st.stderr);
     assert.equal(JSON.parse(st.stdout).pidfile, pidfile);
     const list = await cli(['list', '--json'], { env });
-    assert.deepEqual(JSON.parse(list.stdout).map((s: { name: string; state: string }) => [s.name, s.state]), [['web', 'running']]);
+    assert.deepEqual(
+      JSON.parse(list.stdout).map((s: { name: string; state: string }) => [s.name, s.state]),
+      [['web', 'running']],
+    );
     const byFile = await cli(['status', '--pidfile', pidfile], { env });
     assert.equal(byFile.code, 0);
     assert.match(byFile.stdout, /^web: running/);
@@ -38,10 +41,13 @@ describe('--pidfile with --name', () => {
     assert.equal((await cli(['status', 'web'], { env })).code, 3);
   });
 
-  test('a relative --pidfile is resolved once against the caller\'s directory and leaves no record there', async () => {
+  test("a relative --pidfile is resolved once against the caller's directory and leaves no record there", async () => {
     const here = box.path('here');
     mkdirSync(here);
-    const r = await cli(['start', '--name', 'rel', '--pidfile', 'rel.pid', '--start-secs', '0.1', '--', 'sleep', '1000'], { env, cwd: here });
+    const r = await cli(['start', '--name', 'rel', '--pidfile', 'rel.pid', '--start-secs', '0.1', '--', 'sleep', '1000'], {
+      env,
+      cwd: here,
+    });
     assert.equal(r.code, 0, r.stderr);
     box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1]));
     const st = await cli(['status', 'rel', '--json'], { env });

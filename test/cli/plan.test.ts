@@ -10,7 +10,10 @@ const box = new Sandbox();
 after(() => box.cleanup());
 
 test('plan prints one step a line with the process that runs it, and creates nothing', async () => {
-  const r = await cli(['plan', '--no-supervise', '--pidfile', box.path('app.pid'), '--log', box.path('app.log'), '--umask', '027', '--', 'sleep', '10'], { env: box.env() });
+  const r = await cli(
+    ['plan', '--no-supervise', '--pidfile', box.path('app.pid'), '--log', box.path('app.log'), '--umask', '027', '--', 'sleep', '10'],
+    { env: box.env() },
+  );
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   const steps = lines.filter((l) => /^\s*\d+\s/.test(l)).map((l) => l.trim().split(/\s+/).slice(1, 3).join(' '));
@@ -60,7 +63,13 @@ test('--help for the CLI and for each command', async () => {
 
 test('a reader that went away (| head) ends the CLI quietly with 0, as SIGPIPE would', async () => {
   // The pipe's reader (true) is gone before the CLI writes: `daemonkit plan --json | head -c 0`, made certain.
-  const r = await run(['sh', '-c', 'exec 3>&1; { sleep 0.3; "$0" "$1" plan --json -- sleep 1; echo "status $?" >&3; } | true', process.execPath, cliPath]);
+  const r = await run([
+    'sh',
+    '-c',
+    'exec 3>&1; { sleep 0.3; "$0" "$1" plan --json -- sleep 1; echo "status $?" >&3; } | true',
+    process.execPath,
+    cliPath,
+  ]);
   assert.equal(r.stderr, '');
   assert.equal(r.stdout, 'status 0\n');
 });
@@ -77,7 +86,10 @@ const bad: Array<[string[], string]> = [
   [['plan', '--ready-timeout', 'soon', '--', 'sleep', '1'], "invalid --ready-timeout 'soon'"],
   [['plan', '--ready-timeout', '0', '--', 'sleep', '1'], "invalid --ready-timeout '0': must be more than 0"],
   [['plan', '--start-secs=-1', '--', 'sleep', '1'], "invalid --start-secs '-1'"],
-  [['plan', '--start-secs', '-1', '--', 'sleep', '1'], "invalid --start-secs '-1': a value starting with '-' must be written --start-secs=-1"],
+  [
+    ['plan', '--start-secs', '-1', '--', 'sleep', '1'],
+    "invalid --start-secs '-1': a value starting with '-' must be written --start-secs=-1",
+  ],
   [['plan', '--env', 'NOEQUALS', '--', 'sleep', '1'], "invalid --env 'NOEQUALS': expected KEY=VALUE"],
   [['plan', '--env', '1BAD=x', '--', 'sleep', '1'], "invalid --env '1BAD=x'"],
   [['plan', '--env', 'DAEMONKIT_ROLE=daemon', '--', 'sleep', '1'], "invalid --env 'DAEMONKIT_ROLE=daemon'"],

@@ -24,7 +24,10 @@ interface Worker {
 const WORKER = [process.execPath, fixture('ready-worker.mjs')];
 const env = (extra: Record<string, string> = {}) => box.env({ FIXTURE_DIR: box.dir, ...extra });
 
-const readyMarkers = () => readdirSync(box.dir).filter((f) => f.startsWith('ready-')).map((f) => Number(f.slice('ready-'.length)));
+const readyMarkers = () =>
+  readdirSync(box.dir)
+    .filter((f) => f.startsWith('ready-'))
+    .map((f) => Number(f.slice('ready-'.length)));
 
 async function start(name: string, args: string[], command: string[], extra: Record<string, string> = {}) {
   const before = new Set(readyMarkers());
@@ -66,11 +69,20 @@ describe('--ready notify', () => {
   test('start waits for READY=1 from every worker (library notify()), which gets our NOTIFY_SOCKET and not the one above', async () => {
     // A systemd above the CLI: its NOTIFY_SOCKET and WATCHDOG_USEC are the supervisor's, never the workers'.
     const r = await start('nt', ['--workers', '2', '--ready', 'notify', '--ready-timeout', '10'], WORKER, {
-      FIXTURE_NOTIFY: '1', FIXTURE_DELAY_MS: '700', NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '1',
+      FIXTURE_NOTIFY: '1',
+      FIXTURE_DELAY_MS: '700',
+      NOTIFY_SOCKET: '/run/systemd/notify',
+      WATCHDOG_USEC: '1',
     });
     assert.equal(r.code, 0, r.stderr);
     const list = await workers('nt');
-    assert.deepEqual(list.map((w) => [w.task, w.state, w.ready]), [[0, 'running', true], [1, 'running', true]]);
+    assert.deepEqual(
+      list.map((w) => [w.task, w.state, w.ready]),
+      [
+        [0, 'running', true],
+        [1, 'running', true],
+      ],
+    );
     // Both workers were ready (their markers written just before READY=1) when start returned.
     assert.deepEqual([...r.markers].sort(), list.map((w) => w.pid).sort());
     const socket = box.path('nt.notify');
@@ -79,7 +91,7 @@ describe('--ready notify', () => {
     for (const w of list) {
       const e = environ(w.pid);
       assert.ok(e.includes(`NOTIFY_SOCKET=${socket}`), e.join(' '));
-      assert.ok(!e.some((v) => v.startsWith('WATCHDOG_')), 'the watchdog of the systemd above is not the worker\'s');
+      assert.ok(!e.some((v) => v.startsWith('WATCHDOG_')), "the watchdog of the systemd above is not the worker's");
       assert.match(w.probe?.text ?? '', /^notify: READY=1, STATUS=task \d serving$/);
     }
     const text = await cli(['status', 'nt'], { env: env() });
@@ -89,23 +101,40 @@ describe('--ready notify', () => {
     assert.equal(existsSync(socket), false, 'the notify socket goes with the service');
   });
 
-  test('systemd-notify --ready from a worker\'s shell counts for that worker', { skip: !hasSystemdNotify && 'no systemd-notify' }, async () => {
-    const r = await start('sn', ['--ready', 'notify', '--ready-timeout', '10'], ['sh', '-c', `sleep 0.5; touch ${box.path('ready-$$')}; systemd-notify --ready; exec sleep 1000`]);
-    assert.equal(r.code, 0, r.stderr);
-    const [w] = await workers('sn');
-    assert.equal(w!.ready, true);
-    assert.deepEqual(r.markers, [w!.pid]);
-    await stop('sn');
-  });
+  test(
+    "systemd-notify --ready from a worker's shell counts for that worker",
+    { skip: !hasSystemdNotify && 'no systemd-notify' },
+    async () => {
+      const r = await start(
+        'sn',
+        ['--ready', 'notify', '--ready-timeout', '10'],
+        ['sh', '-c', `sleep 0.5; touch ${box.path('ready-$$')}; systemd-notify --ready; exec sleep 1000`],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const [w] = await workers('sn');
+      assert.equal(w!.ready, true);
+      assert.deepEqual(r.markers, [w!.pid]);
+      await stop('sn');
+    },
+  );
 
-  test('a rolling reload waits for each replacement\'s READY=1; one that never sends it leaves the old worker serving', async () => {
-    const r = await start('rl', ['--workers', '2', '--ready', 'notify', '--ready-timeout', '1'], WORKER, { FIXTURE_NOTIFY: '1', FIXTURE_DELAY_MS: '200' });
+  test("a rolling reload waits for each replacement's READY=1; one that never sends it leaves the old worker serving", async () => {
+    const r = await start('rl', ['--workers', '2', '--ready', 'notify', '--ready-timeout', '1'], WORKER, {
+      FIXTURE_NOTIFY: '1',
+      FIXTURE_DELAY_MS: '200',
+    });
     assert.equal(r.code, 0, r.stderr);
     const first = (await workers('rl')).map((w) => w.pid);
     const ok = await cli(['reload', 'rl'], { env: env() });
     assert.equal(ok.code, 0, ok.stderr);
     const second = await workers('rl');
-    assert.deepEqual(second.map((w) => [w.task, w.ready]), [[0, true], [1, true]]);
+    assert.deepEqual(
+      second.map((w) => [w.task, w.ready]),
+      [
+        [0, true],
+        [1, true],
+      ],
+    );
     for (const pid of first) assert.ok(!second.some((w) => w.pid === pid) && (await waitFor(() => !alive(pid))));
     writeFileSync(box.path('hold-ready'), '');
     try {
@@ -113,7 +142,10 @@ describe('--ready notify', () => {
       assert.equal(failed.code, 1);
       assert.match(failed.stderr, /reload failed: the new worker 0 was not ready in time; the old workers keep running/);
       const third = await workers('rl');
-      assert.deepEqual(third.map((w) => w.pid), second.map((w) => w.pid));
+      assert.deepEqual(
+        third.map((w) => w.pid),
+        second.map((w) => w.pid),
+      );
       for (const w of third) assert.ok(alive(w.pid));
     } finally {
       rmSync(box.path('hold-ready'));
@@ -135,10 +167,17 @@ describe('--ready notify', () => {
 describe('--ready probes', () => {
   test('tcp: start returns once the worker listens (late), not before', async () => {
     const port = await freePort();
-    const r = await start('late', ['--ready', `tcp:${port}`, '--ready-timeout', '10'], WORKER, { FIXTURE_PORT: String(port), FIXTURE_DELAY_MS: '800' });
+    const r = await start('late', ['--ready', `tcp:${port}`, '--ready-timeout', '10'], WORKER, {
+      FIXTURE_PORT: String(port),
+      FIXTURE_DELAY_MS: '800',
+    });
     assert.equal(r.code, 0, r.stderr);
     const [w] = await workers('late');
-    assert.deepEqual(r.markers.filter((p) => p === w!.pid), [w!.pid], 'the server was listening when start returned');
+    assert.deepEqual(
+      r.markers.filter((p) => p === w!.pid),
+      [w!.pid],
+      'the server was listening when start returned',
+    );
     assert.ok(await accepts(port));
     assert.equal(w!.ready, true);
     assert.equal(w!.probe?.ok, true);
@@ -153,19 +192,28 @@ describe('--ready probes', () => {
     assert.match(r.stderr, new RegExp(`worker 0 was not ready within 1s \\(last probe: tcp 127\\.0\\.0\\.1:${port}: ECONNREFUSED\\)`));
   });
 
-  test('exec: ready when the command exits 0, run with the worker\'s task id and pid', async () => {
+  test("exec: ready when the command exits 0, run with the worker's task id and pid", async () => {
     const check = `test -e ${box.dir}/ready-$MAINPID && test "$DAEMONKIT_TASK_ID" -ge 0`;
-    const r = await start('ex', ['--workers', '2', '--ready', `exec:${check}`, '--ready-timeout', '10'], WORKER, { FIXTURE_DELAY_MS: '600' });
+    const r = await start('ex', ['--workers', '2', '--ready', `exec:${check}`, '--ready-timeout', '10'], WORKER, {
+      FIXTURE_DELAY_MS: '600',
+    });
     assert.equal(r.code, 0, r.stderr);
     const list = await workers('ex');
-    assert.deepEqual(list.map((w) => w.ready), [true, true]);
+    assert.deepEqual(
+      list.map((w) => w.ready),
+      [true, true],
+    );
     for (const w of list) assert.ok(r.markers.includes(w.pid));
     assert.match(list[0]!.probe?.text ?? '', /^exec test -e .*: exited 0$/);
     await stop('ex');
   });
 
   test('a bad mode is one line naming the option and the value, exit 2', async () => {
-    for (const [mode, why] of [['tcp:0', 'port must be from 1 to 65535'], ['udp:53', 'expected alive:DURATION'], ['exec:', 'expected exec:COMMAND']]) {
+    for (const [mode, why] of [
+      ['tcp:0', 'port must be from 1 to 65535'],
+      ['udp:53', 'expected alive:DURATION'],
+      ['exec:', 'expected exec:COMMAND'],
+    ]) {
       const r = await cli(['start', '--name', 'bad', '--ready', mode!, '--', 'sleep', '1'], { env: env() });
       assert.equal(r.code, 2);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -174,7 +222,7 @@ describe('--ready probes', () => {
     assert.equal(existsSync(box.path('bad.pid')), false);
   });
 
-  test('--start-secs stays alive:DURATION\'s alias', async () => {
+  test("--start-secs stays alive:DURATION's alias", async () => {
     const r = await cli(['plan', '--ready', 'alive:1s', '--start-secs', '1', '--', 'sleep', '1'], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     const bad = await cli(['start', '--ready', 'notify', '--start-secs', '1', '--', 'sleep', '1'], { env: env() });

@@ -23,7 +23,9 @@ function runFg(args: string[]): Running {
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
   child.stderr!.on('data', (d) => (text += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, out: () => text, exit };
 }
 
@@ -37,7 +39,18 @@ function childrenOf(pid: number): number[] {
 }
 
 test('every worker exiting cleanly is exit 0; its output is on our stdout, in this very process', async () => {
-  const r = runFg(['--workers', '2', '--restart', 'never', '--start-secs', '0.1', '--', 'sh', '-c', 'echo out-$DAEMONKIT_TASK_ID; sleep 0.3']);
+  const r = runFg([
+    '--workers',
+    '2',
+    '--restart',
+    'never',
+    '--start-secs',
+    '0.1',
+    '--',
+    'sh',
+    '-c',
+    'echo out-$DAEMONKIT_TASK_ID; sleep 0.3',
+  ]);
   assert.deepEqual(await r.exit, { code: 0, signal: null });
   assert.match(r.out(), /out-0/);
   assert.match(r.out(), /out-1/);
@@ -50,24 +63,49 @@ test('a worker failing before it is ready is exit 1 with its status said', async
 });
 
 test('SIGTERM stops the workers and exits 128+15; --exit-map 143=0 maps it; SIGINT is 130', async () => {
-  for (const [signal, extra, expected] of [['SIGTERM', [], 143], ['SIGTERM', ['--exit-map', '143=0'], 0], ['SIGINT', [], 130]] as const) {
+  for (const [signal, extra, expected] of [
+    ['SIGTERM', [], 143],
+    ['SIGTERM', ['--exit-map', '143=0'], 0],
+    ['SIGINT', [], 130],
+  ] as const) {
     const r = runFg([...extra, '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000']);
     const workers = await poll(() => (childrenOf(r.child.pid!).length === 2 ? childrenOf(r.child.pid!) : null));
     assert.ok(workers, r.out());
     await new Promise((res) => setTimeout(res, 300)); // ready
     r.child.kill(signal);
     assert.deepEqual(await r.exit, { code: expected, signal: null }, r.out());
-    assert.ok(workers.every((pid) => !alive(pid)), 'the workers are gone');
+    assert.ok(
+      workers.every((pid) => !alive(pid)),
+      'the workers are gone',
+    );
   }
 });
 
-test('--forward USR2 passes the signal to each worker\'s process group; run survives it', async () => {
+test("--forward USR2 passes the signal to each worker's process group; run survives it", async () => {
   const marker = box.path('usr2');
-  const r = runFg(['--forward', 'USR2', '--start-secs', '0.1', '--', 'sh', '-c', `trap 'echo got >> ${marker}' USR2; while :; do sleep 0.05; done`]);
+  const r = runFg([
+    '--forward',
+    'USR2',
+    '--start-secs',
+    '0.1',
+    '--',
+    'sh',
+    '-c',
+    `trap 'echo got >> ${marker}' USR2; while :; do sleep 0.05; done`,
+  ]);
   await poll(() => childrenOf(r.child.pid!).length === 1 || null);
   await new Promise((res) => setTimeout(res, 300));
   r.child.kill('SIGUSR2');
-  assert.ok(await waitFor(() => { try { return readFileSync(marker, 'utf8').includes('got'); } catch { return false; } }, 5000), r.out());
+  assert.ok(
+    await waitFor(() => {
+      try {
+        return readFileSync(marker, 'utf8').includes('got');
+      } catch {
+        return false;
+      }
+    }, 5000),
+    r.out(),
+  );
   assert.ok(alive(r.child.pid!));
   r.child.kill('SIGTERM');
   assert.equal((await r.exit).code, 143);
@@ -90,7 +128,7 @@ test('with --name: status, reload and stop work as for a started service; stop e
   assert.deepEqual(await r.exit, { code: 0, signal: null });
 });
 
-test('plan --foreground shows run\'s steps: the supervisor, no new session', async () => {
+test("plan --foreground shows run's steps: the supervisor, no new session", async () => {
   const r = await cli(['plan', '--foreground', '--name', 'p', '--listen', 'tcp:0', '--', 'sleep', '1'], { env: box.env() });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /supervisor +bind-sockets .*when started with LISTEN_FDS for it/);

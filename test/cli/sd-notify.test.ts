@@ -31,15 +31,18 @@ class Manager {
   }
 
   drain(): void {
-    for (let d; this.#fd >= 0 && (d = recvDatagram(this.#fd, MAX_DATAGRAM)); ) this.got.push(d.data.toString('utf8'));
+    for (let d; this.#fd >= 0 && (d = recvDatagram(this.#fd, MAX_DATAGRAM));) this.got.push(d.data.toString('utf8'));
   }
 
   /** Waits (bounded) for a datagram matching re from index `from` on; returns its index. */
   async waitFor(re: RegExp, from = 0, timeoutMs = 10_000): Promise<number> {
-    const i = await poll(() => {
-      const k = this.got.findIndex((m, j) => j >= from && re.test(m));
-      return k >= 0 ? k + 1 : null;
-    }, { timeoutMs });
+    const i = await poll(
+      () => {
+        const k = this.got.findIndex((m, j) => j >= from && re.test(m));
+        return k >= 0 ? k + 1 : null;
+      },
+      { timeoutMs },
+    );
     assert.ok(i, `no datagram matching ${re} after #${from}; got ${JSON.stringify(this.got)}`);
     return i - 1;
   }
@@ -53,7 +56,9 @@ class Manager {
 }
 
 function manager(t: { after(fn: () => void): void }, abstract = false): Manager {
-  const m = new Manager(abstract ? `@daemonkit-test-${randomBytes(6).toString('hex')}` : box.path(`manager-${randomBytes(4).toString('hex')}.sock`));
+  const m = new Manager(
+    abstract ? `@daemonkit-test-${randomBytes(6).toString('hex')}` : box.path(`manager-${randomBytes(4).toString('hex')}.sock`),
+  );
   t.after(() => m.close());
   return m;
 }
@@ -70,7 +75,9 @@ function runFg(args: string[], env: Record<string, string>): Running {
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
   child.stderr!.on('data', (d) => (text += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, out: () => text, exit };
 }
 
@@ -84,44 +91,57 @@ async function workersOf(pid: number, n: number): Promise<number[]> {
 
 const monotonicUsec = () => process.hrtime.bigint() / NS_PER_USEC;
 
-test('run: STATUS while starting, READY=1 once both workers are ready, RELOADING=1 then READY=1 on reload, STOPPING=1 on SIGTERM', { timeout: 30_000 }, async (t) => {
-  const m = manager(t);
-  const r = runFg(['--name', 'notified', '--workers', '2', '--start-secs', '0.2', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '200000', WATCHDOG_PID: '1' });
-  const ready = await m.waitFor(/^READY=1/);
-  assert.equal(m.got[ready], 'READY=1\nSTATUS=2/2 workers ready');
-  // Before it, only status lines of the start (no READY=1 before the workers are ready).
-  assert.ok(ready >= 1, JSON.stringify(m.got));
-  for (const line of m.got.slice(0, ready)) assert.match(line, /^STATUS=starting: [01]\/2 workers ready$/);
+test(
+  'run: STATUS while starting, READY=1 once both workers are ready, RELOADING=1 then READY=1 on reload, STOPPING=1 on SIGTERM',
+  { timeout: 30_000 },
+  async (t) => {
+    const m = manager(t);
+    const r = runFg(['--name', 'notified', '--workers', '2', '--start-secs', '0.2', '--', 'sleep', '1000'], {
+      NOTIFY_SOCKET: m.address,
+      WATCHDOG_USEC: '200000',
+      WATCHDOG_PID: '1',
+    });
+    const ready = await m.waitFor(/^READY=1/);
+    assert.equal(m.got[ready], 'READY=1\nSTATUS=2/2 workers ready');
+    // Before it, only status lines of the start (no READY=1 before the workers are ready).
+    assert.ok(ready >= 1, JSON.stringify(m.got));
+    for (const line of m.got.slice(0, ready)) assert.match(line, /^STATUS=starting: [01]\/2 workers ready$/);
 
-  // The manager's variables are run's own: no worker sees them.
-  for (const w of await workersOf(r.child.pid!, 2)) assert.deepEqual(environ(w).filter((kv) => MANAGER_VARS.test(kv)), [], `worker ${w}`);
-  // WATCHDOG_PID names another process: no pings from us.
-  await sleep(300);
-  assert.ok(!m.got.includes('WATCHDOG=1'), JSON.stringify(m.got));
+    // The manager's variables are run's own: no worker sees them.
+    for (const w of await workersOf(r.child.pid!, 2))
+      assert.deepEqual(
+        environ(w).filter((kv) => MANAGER_VARS.test(kv)),
+        [],
+        `worker ${w}`,
+      );
+    // WATCHDOG_PID names another process: no pings from us.
+    await sleep(300);
+    assert.ok(!m.got.includes('WATCHDOG=1'), JSON.stringify(m.got));
 
-  const before = monotonicUsec();
-  const reload = await cli(['reload', 'notified'], { env: box.env() });
-  assert.equal(reload.code, 0, reload.stderr);
-  const afterReload = monotonicUsec();
-  const reloading = await m.waitFor(/^RELOADING=1/, ready + 1);
-  const [first, stamp, status] = m.got[reloading]!.split('\n');
-  assert.equal(first, 'RELOADING=1');
-  assert.match(stamp!, /^MONOTONIC_USEC=\d+$/);
-  // CLOCK_MONOTONIC, the clock process.hrtime reads: taken while the reload request was under way.
-  const usec = BigInt(stamp!.slice('MONOTONIC_USEC='.length));
-  assert.ok(usec >= before && usec <= afterReload, `MONOTONIC_USEC ${usec} not within [${before}, ${afterReload}]`);
-  assert.equal(status, 'STATUS=reloading 0/2');
-  const readyAgain = await m.waitFor(/^READY=1/, reloading + 1);
-  assert.equal(m.got[readyAgain], 'READY=1\nSTATUS=2/2 workers ready');
-  for (const line of m.got.slice(reloading + 1, readyAgain)) assert.match(line, /^STATUS=reloading [0-2]\/2$/);
+    const before = monotonicUsec();
+    const reload = await cli(['reload', 'notified'], { env: box.env() });
+    assert.equal(reload.code, 0, reload.stderr);
+    const afterReload = monotonicUsec();
+    const reloading = await m.waitFor(/^RELOADING=1/, ready + 1);
+    const [first, stamp, status] = m.got[reloading]!.split('\n');
+    assert.equal(first, 'RELOADING=1');
+    assert.match(stamp!, /^MONOTONIC_USEC=\d+$/);
+    // CLOCK_MONOTONIC, the clock process.hrtime reads: taken while the reload request was under way.
+    const usec = BigInt(stamp!.slice('MONOTONIC_USEC='.length));
+    assert.ok(usec >= before && usec <= afterReload, `MONOTONIC_USEC ${usec} not within [${before}, ${afterReload}]`);
+    assert.equal(status, 'STATUS=reloading 0/2');
+    const readyAgain = await m.waitFor(/^READY=1/, reloading + 1);
+    assert.equal(m.got[readyAgain], 'READY=1\nSTATUS=2/2 workers ready');
+    for (const line of m.got.slice(reloading + 1, readyAgain)) assert.match(line, /^STATUS=reloading [0-2]\/2$/);
 
-  r.child.kill('SIGTERM');
-  assert.equal((await r.exit).code, 143, r.out());
-  m.drain();
-  const stopping = m.got.indexOf('STOPPING=1\nSTATUS=stopping');
-  assert.ok(stopping > readyAgain, JSON.stringify(m.got));
-  assert.deepEqual(m.got.slice(stopping + 1), ['STATUS=exited'], 'after STOPPING=1, only the end');
-});
+    r.child.kill('SIGTERM');
+    assert.equal((await r.exit).code, 143, r.out());
+    m.drain();
+    const stopping = m.got.indexOf('STOPPING=1\nSTATUS=stopping');
+    assert.ok(stopping > readyAgain, JSON.stringify(m.got));
+    assert.deepEqual(m.got.slice(stopping + 1), ['STATUS=exited'], 'after STOPPING=1, only the end');
+  },
+);
 
 test('run on an abstract (@) socket: READY=1 arrives there too', { timeout: 20_000 }, async (t) => {
   const m = manager(t, true);
@@ -150,54 +170,77 @@ test('a worker that crashes after it is ready: STATUS says it restarts, and when
   assert.equal((await r.exit).code, 143, r.out());
 });
 
-test('WATCHDOG_USEC for us (no WATCHDOG_PID): WATCHDOG=1 at about half the interval, none after STOPPING=1', { timeout: 20_000 }, async (t) => {
-  const m = manager(t);
-  const r = runFg(['--start-secs', '0.1', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '200000' });
-  const first = await m.waitFor(/^WATCHDOG=1$/);
-  await sleep(1000);
-  const pings = m.got.slice(first).filter((x) => x === 'WATCHDOG=1').length;
-  assert.ok(pings >= 3, `${pings} pings in a second: ${JSON.stringify(m.got)}`);
-  r.child.kill('SIGTERM');
-  assert.equal((await r.exit).code, 143, r.out());
-  m.drain();
-  const stopping = m.got.indexOf('STOPPING=1\nSTATUS=stopping');
-  assert.ok(stopping > 0);
-  assert.ok(!m.got.slice(stopping).includes('WATCHDOG=1'), JSON.stringify(m.got.slice(stopping)));
-});
+test(
+  'WATCHDOG_USEC for us (no WATCHDOG_PID): WATCHDOG=1 at about half the interval, none after STOPPING=1',
+  { timeout: 20_000 },
+  async (t) => {
+    const m = manager(t);
+    const r = runFg(['--start-secs', '0.1', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '200000' });
+    const first = await m.waitFor(/^WATCHDOG=1$/);
+    await sleep(1000);
+    const pings = m.got.slice(first).filter((x) => x === 'WATCHDOG=1').length;
+    assert.ok(pings >= 3, `${pings} pings in a second: ${JSON.stringify(m.got)}`);
+    r.child.kill('SIGTERM');
+    assert.equal((await r.exit).code, 143, r.out());
+    m.drain();
+    const stopping = m.got.indexOf('STOPPING=1\nSTATUS=stopping');
+    assert.ok(stopping > 0);
+    assert.ok(!m.got.slice(stopping).includes('WATCHDOG=1'), JSON.stringify(m.got.slice(stopping)));
+  },
+);
 
-test('start under NOTIFY_SOCKET: READY=1 names the supervisor with MAINPID=, the PID in the PID file; it takes over the watchdog', { timeout: 20_000 }, async (t) => {
-  const m = manager(t);
-  // As systemd starts it: WATCHDOG_PID is the main process it started, the CLI (the shell's PID, which exec keeps).
-  const argv = ['start', '--name', 'detached', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000'];
-  const started = await run(['sh', '-c', 'WATCHDOG_PID=$$ exec "$@"', 'sh', process.execPath, cliPath, ...argv], { env: box.env({ NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '200000' }) });
-  assert.equal(started.code, 0, started.stderr);
-  const supervisor = Number(readFileSync(box.path('detached.pid'), 'utf8'));
-  box.track(supervisor);
-  const ready = await m.waitFor(/^READY=1/);
-  assert.equal(m.got[ready], `READY=1\nMAINPID=${supervisor}\nSTATUS=2/2 workers ready`);
-  for (const w of await workersOf(supervisor, 3).then((c) => c.filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep')))) {
-    assert.deepEqual(environ(w).filter((kv) => MANAGER_VARS.test(kv)), [], `worker ${w}`);
-  }
-  await m.waitFor(/^WATCHDOG=1$/, ready + 1);
-  assert.equal((await cli(['stop', 'detached'], { env: box.env() })).code, 0);
-  const stopping = await m.waitFor(/^STOPPING=1/, ready + 1);
-  assert.equal(m.got[stopping], 'STOPPING=1\nSTATUS=stopping');
-  assert.ok(await waitFor(() => !alive(supervisor)));
-});
+test(
+  'start under NOTIFY_SOCKET: READY=1 names the supervisor with MAINPID=, the PID in the PID file; it takes over the watchdog',
+  { timeout: 20_000 },
+  async (t) => {
+    const m = manager(t);
+    // As systemd starts it: WATCHDOG_PID is the main process it started, the CLI (the shell's PID, which exec keeps).
+    const argv = ['start', '--name', 'detached', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000'];
+    const started = await run(['sh', '-c', 'WATCHDOG_PID=$$ exec "$@"', 'sh', process.execPath, cliPath, ...argv], {
+      env: box.env({ NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '200000' }),
+    });
+    assert.equal(started.code, 0, started.stderr);
+    const supervisor = Number(readFileSync(box.path('detached.pid'), 'utf8'));
+    box.track(supervisor);
+    const ready = await m.waitFor(/^READY=1/);
+    assert.equal(m.got[ready], `READY=1\nMAINPID=${supervisor}\nSTATUS=2/2 workers ready`);
+    for (const w of await workersOf(supervisor, 3).then((c) =>
+      c.filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep')),
+    )) {
+      assert.deepEqual(
+        environ(w).filter((kv) => MANAGER_VARS.test(kv)),
+        [],
+        `worker ${w}`,
+      );
+    }
+    await m.waitFor(/^WATCHDOG=1$/, ready + 1);
+    assert.equal((await cli(['stop', 'detached'], { env: box.env() })).code, 0);
+    const stopping = await m.waitFor(/^STOPPING=1/, ready + 1);
+    assert.equal(m.got[stopping], 'STOPPING=1\nSTATUS=stopping');
+    assert.ok(await waitFor(() => !alive(supervisor)));
+  },
+);
 
-test('the manager\'s socket removed mid-run: sends fail, said once, and the service goes on (reload, stop)', { timeout: 20_000 }, async (t) => {
-  const m = manager(t);
-  const r = runFg(['--name', 'orphaned', '--start-secs', '0.1', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '100000' });
-  await m.waitFor(/^READY=1/);
-  m.close();
-  const [worker] = await workersOf(r.child.pid!, 1);
-  await sleep(300); // watchdog pings into nothing
-  const reload = await cli(['reload', 'orphaned'], { env: box.env() });
-  assert.equal(reload.code, 0, reload.stderr + r.out());
-  assert.ok(alive(r.child.pid!));
-  assert.ok(!alive(worker!), 'the reload replaced the worker');
-  assert.equal((await cli(['status', 'orphaned'], { env: box.env() })).code, 0);
-  assert.equal(r.out().match(/cannot send to the service manager/g)?.length, 1, r.out());
-  r.child.kill('SIGTERM');
-  assert.equal((await r.exit).code, 143, r.out());
-});
+test(
+  "the manager's socket removed mid-run: sends fail, said once, and the service goes on (reload, stop)",
+  { timeout: 20_000 },
+  async (t) => {
+    const m = manager(t);
+    const r = runFg(['--name', 'orphaned', '--start-secs', '0.1', '--', 'sleep', '1000'], {
+      NOTIFY_SOCKET: m.address,
+      WATCHDOG_USEC: '100000',
+    });
+    await m.waitFor(/^READY=1/);
+    m.close();
+    const [worker] = await workersOf(r.child.pid!, 1);
+    await sleep(300); // watchdog pings into nothing
+    const reload = await cli(['reload', 'orphaned'], { env: box.env() });
+    assert.equal(reload.code, 0, reload.stderr + r.out());
+    assert.ok(alive(r.child.pid!));
+    assert.ok(!alive(worker!), 'the reload replaced the worker');
+    assert.equal((await cli(['status', 'orphaned'], { env: box.env() })).code, 0);
+    assert.equal(r.out().match(/cannot send to the service manager/g)?.length, 1, r.out());
+    r.child.kill('SIGTERM');
+    assert.equal((await r.exit).code, 143, r.out());
+  },
+);

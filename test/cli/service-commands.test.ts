@@ -19,7 +19,10 @@ async function workerPids(name: string): Promise<number[]> {
 
 describe('service commands', () => {
   test('restart stops and starts again with the recorded options', async () => {
-    const r = await cli(['start', '--name', 'again', '--workers', '2', '--env', 'COLOR=blue', '--start-secs', '0.1', '--', 'sleep', '1000'], { env });
+    const r = await cli(
+      ['start', '--name', 'again', '--workers', '2', '--env', 'COLOR=blue', '--start-secs', '0.1', '--', 'sleep', '1000'],
+      { env },
+    );
     assert.equal(r.code, 0, r.stderr);
     const sup1 = supOf(r.stdout);
     const before = await workerPids('again');
@@ -56,19 +59,23 @@ describe('service commands', () => {
 
   test('--reload signal forwards SIGHUP to the workers instead of replacing them', async () => {
     const script = box.path('hup.sh');
-    writeFileSync(script, `#!/bin/sh\ntrap 'echo "hup $DAEMONKIT_TASK_ID" >> ${box.path('hups')}' HUP\nwhile :; do sleep 0.05; done\n`, { mode: 0o755 });
+    writeFileSync(script, `#!/bin/sh\ntrap 'echo "hup $DAEMONKIT_TASK_ID" >> ${box.path('hups')}' HUP\nwhile :; do sleep 0.05; done\n`, {
+      mode: 0o755,
+    });
     const r = await cli(['start', '--name', 'hup', '--workers', '2', '--reload', 'signal', '--start-secs', '0.2', '--', script], { env });
     assert.equal(r.code, 0, r.stderr);
     supOf(r.stdout);
     const before = await workerPids('hup');
     assert.equal((await cli(['reload', 'hup'], { env })).code, 0);
-    assert.ok(await waitFor(() => {
-      try {
-        return readFileSync(box.path('hups'), 'utf8').trim().split('\n').sort().join(',') === 'hup 0,hup 1';
-      } catch {
-        return false;
-      }
-    }));
+    assert.ok(
+      await waitFor(() => {
+        try {
+          return readFileSync(box.path('hups'), 'utf8').trim().split('\n').sort().join(',') === 'hup 0,hup 1';
+        } catch {
+          return false;
+        }
+      }),
+    );
     assert.deepEqual(await workerPids('hup'), before);
     assert.equal((await cli(['stop', 'hup'], { env })).code, 0);
   });

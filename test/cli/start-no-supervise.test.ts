@@ -17,7 +17,24 @@ describe('start --no-supervise -- sleep', () => {
     const pidfile = box.path('sleep.pid');
     const log = box.path('sleep.log');
     const r = await cli(
-      ['start', '--no-supervise', '--pidfile', pidfile, '--log', log, '--cwd', box.dir, '--umask', 'u=rwx,g=rx,o=', '--clear-env', '--env', 'GREETING=hi there', '--', 'sleep', '1000'],
+      [
+        'start',
+        '--no-supervise',
+        '--pidfile',
+        pidfile,
+        '--log',
+        log,
+        '--cwd',
+        box.dir,
+        '--umask',
+        'u=rwx,g=rx,o=',
+        '--clear-env',
+        '--env',
+        'GREETING=hi there',
+        '--',
+        'sleep',
+        '1000',
+      ],
       { env: box.env({ SECRET_TOKEN: 'x' }) },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -33,16 +50,29 @@ describe('start --no-supervise -- sleep', () => {
     assert.equal(st.Umask, '0027');
     assert.equal(st.SigBlk, '0000000000000000');
     assert.equal(st.SigIgn, '0000000000000000');
-    assert.deepEqual([...fds(pid)], [[0, '/dev/null'], [1, log], [2, log], [3, pidfile]]);
+    assert.deepEqual(
+      [...fds(pid)],
+      [
+        [0, '/dev/null'],
+        [1, log],
+        [2, log],
+        [3, pidfile],
+      ],
+    );
     const env = environ(pid);
     assert.ok(env.includes('GREETING=hi there'));
     assert.ok(!env.some((e) => e.startsWith('SECRET_TOKEN=')), '--clear-env dropped the rest');
     assert.ok(!env.some((e) => e.startsWith('DAEMONKIT_')), 'no daemonkit marker');
-    assert.deepEqual(env.map((e) => e.split('=')[0]).sort(), ['GREETING', 'HOME', 'LANG', 'PATH'].filter((k) => k === 'GREETING' || process.env[k] !== undefined).sort());
+    assert.deepEqual(
+      env.map((e) => e.split('=')[0]).sort(),
+      ['GREETING', 'HOME', 'LANG', 'PATH'].filter((k) => k === 'GREETING' || process.env[k] !== undefined).sort(),
+    );
   });
 
   test('defaults need no flags: state in $DAEMONKIT_HOME, cwd /, umask 022, output to NAME.log', async () => {
-    const r = await cli(['start', '--no-supervise', '--name', 'plain', '--', 'sh', '-c', 'echo hello; exec sleep 1000'], { env: box.env() });
+    const r = await cli(['start', '--no-supervise', '--name', 'plain', '--', 'sh', '-c', 'echo hello; exec sleep 1000'], {
+      env: box.env(),
+    });
     assert.equal(r.code, 0, r.stderr);
     const pid = pidOf(box.path('plain.pid'));
     assert.equal(cwd(pid), '/');
@@ -62,17 +92,21 @@ describe('start --no-supervise -- sleep', () => {
 
   test('concurrent starts with one PID file: exactly one wins, the rest name its PID', async () => {
     const env = box.env();
-    const results = await Promise.all(Array.from({ length: 8 }, () => cli(['start', '--no-supervise', '--name', 'race', '--', 'sleep', '1000'], { env })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => cli(['start', '--no-supervise', '--name', 'race', '--', 'sleep', '1000'], { env })),
+    );
     const pid = pidOf(box.path('race.pid'));
     assert.equal(results.filter((r) => r.code === 0).length, 1, results.map((r) => r.stderr).join(''));
     for (const r of results.filter((x) => x.code !== 0)) assert.equal(r.stderr, `daemonkit: race already running (pid ${pid})\n`);
-    const sleeps = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && alive(Number(p))).filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u00001000\u0000' && fds(Number(p)).get(3) === box.path('race.pid');
-      } catch {
-        return false;
-      }
-    });
+    const sleeps = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p) && alive(Number(p)))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u00001000\u0000' && fds(Number(p)).get(3) === box.path('race.pid');
+        } catch {
+          return false;
+        }
+      });
     assert.deepEqual(sleeps.map(Number), [pid]);
   });
 
@@ -91,7 +125,10 @@ describe('start --no-supervise -- sleep', () => {
 
 describe('start --no-supervise failures', () => {
   test('a program that exits before --start-secs: exit 1 with its decoded status and stderr tail, nothing left', async () => {
-    const r = await cli(['start', '--no-supervise', '--name', 'crash', '--start-secs', '0.5', '--', 'sh', '-c', 'echo "cannot bind :80" >&2; exit 3'], { env: box.env() });
+    const r = await cli(
+      ['start', '--no-supervise', '--name', 'crash', '--start-secs', '0.5', '--', 'sh', '-c', 'echo "cannot bind :80" >&2; exit 3'],
+      { env: box.env() },
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /crash failed to start: .*exited 3 before it was ready/);
     assert.match(r.stderr, /cannot bind :80/);
@@ -127,7 +164,9 @@ describe('start --no-supervise failures', () => {
   });
 
   test('an unwritable log path: exit 1 naming it, no PID file', async () => {
-    const r = await cli(['start', '--no-supervise', '--name', 'nolog', '--log', '/proc/daemonkit.log', '--', 'sleep', '1'], { env: box.env() });
+    const r = await cli(['start', '--no-supervise', '--name', 'nolog', '--log', '/proc/daemonkit.log', '--', 'sleep', '1'], {
+      env: box.env(),
+    });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot open log file \/proc\/daemonkit\.log/);
     assert.equal(existsSync(box.path('nolog.pid')), false);

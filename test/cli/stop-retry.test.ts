@@ -15,13 +15,17 @@ const env = box.env();
 function stubborn(name: string, exitOn: number): { script: string; log: string } {
   const script = box.path(`${name}.sh`);
   const log = box.path(`${name}.signals`);
-  writeFileSync(script, `#!/bin/sh
+  writeFileSync(
+    script,
+    `#!/bin/sh
 n=0
 trap 'echo TERM >> ${log}' TERM
 trap 'echo USR2 >> ${log}; n=$((n + 1)); [ $n -ge ${exitOn} ] && exit 0' USR2
 echo up > ${log}
 while :; do sleep 0.05; done
-`, { mode: 0o755 });
+`,
+    { mode: 0o755 },
+  );
   return { script, log };
 }
 

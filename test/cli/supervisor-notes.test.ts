@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli } from '../helpers/run.js';
 
-
 const box = new Sandbox();
 after(() => box.cleanup());
 const env = box.env();

@@ -18,7 +18,9 @@ interface Worker {
   lastExit: string | null;
 }
 
-async function status(name: string): Promise<{ code: number | null; json: { state: string; pid: number; workers: Worker[]; reason: string | null } }> {
+async function status(
+  name: string,
+): Promise<{ code: number | null; json: { state: string; pid: number; workers: Worker[]; reason: string | null } }> {
   const r = await cli(['status', name, '--json'], { env });
   return { code: r.code, json: JSON.parse(r.stdout) };
 }
@@ -42,7 +44,10 @@ describe('supervised start, status and stop', () => {
     const sup = Number(readFileSync(box.path('web.pid'), 'utf8'));
     assert.match(r.stdout, new RegExp(`started web \\(supervisor pid ${sup}, 3 workers\\)`));
     const workers = await trackWorkers('web');
-    assert.deepEqual(workers.map((w) => w.task), [0, 1, 2]);
+    assert.deepEqual(
+      workers.map((w) => w.task),
+      [0, 1, 2],
+    );
     assert.equal(new Set(workers.map((w) => w.pid)).size, 3);
     const s = stat(sup);
     assert.equal(s.session, sup, 'the supervisor leads the new session');
@@ -56,7 +61,9 @@ describe('supervised start, status and stop', () => {
       assert.equal(ws.pgrp, w.pid, 'each worker leads its own process group');
       assert.equal(ws.ttyNr, 0);
       assert.ok(environ(w.pid).includes(`DAEMONKIT_TASK_ID=${w.task}`));
-      assert.ok(!environ(w.pid).some((e) => e.startsWith('DAEMONKIT_') && !e.startsWith('DAEMONKIT_TASK_ID=') && !e.startsWith('DAEMONKIT_HOME=')));
+      assert.ok(
+        !environ(w.pid).some((e) => e.startsWith('DAEMONKIT_') && !e.startsWith('DAEMONKIT_TASK_ID=') && !e.startsWith('DAEMONKIT_HOME=')),
+      );
     }
     assert.equal(statSync(box.path('web.sock')).mode & 0o777, 0o600);
     assert.equal((await status('web')).code, 0);
@@ -88,7 +95,12 @@ describe('supervised start, status and stop', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const kids = readFileSync(`/proc/${sup}/task/${sup}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number).filter(alive);
+        const kids = readFileSync(`/proc/${sup}/task/${sup}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number)
+          .filter(alive);
         min = Math.min(min, kids.length);
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -121,7 +133,11 @@ describe('supervised start, status and stop', () => {
 
 describe('restart policy', () => {
   test('a crash loop ends in "failed" with the reason, and status says why', async () => {
-    const r = await start('crashy', ['--start-secs', '0.1', '--backoff-min', '10ms', '--max-restarts', '3', '--restart-window', '60'], ['sh', '-c', 'sleep 0.2; exit 3']);
+    const r = await start(
+      'crashy',
+      ['--start-secs', '0.1', '--backoff-min', '10ms', '--max-restarts', '3', '--restart-window', '60'],
+      ['sh', '-c', 'sleep 0.2; exit 3'],
+    );
     assert.equal(r.code, 0, r.stderr);
     const sup = r.sup;
     assert.ok(await waitFor(() => !alive(sup), 10_000), 'the supervisor gave up and exited');

@@ -16,7 +16,10 @@ const env = (extra: Record<string, string> = {}) => ({ ...process.env, PATH, ...
 /** `systemd-analyze verify` on the files: exit 0 and not a word on either stream, or the test fails with what it said. */
 function verify(files: string[], options: { user?: boolean; runtimeDir?: string } = {}): void {
   const args = [...(options.user ? ['--user'] : []), 'verify', ...files];
-  const r = spawnSync('systemd-analyze', args, { encoding: 'utf8', env: options.runtimeDir ? { ...process.env, XDG_RUNTIME_DIR: options.runtimeDir } : process.env });
+  const r = spawnSync('systemd-analyze', args, {
+    encoding: 'utf8',
+    env: options.runtimeDir ? { ...process.env, XDG_RUNTIME_DIR: options.runtimeDir } : process.env,
+  });
   assert.equal(r.error, undefined, 'systemd-analyze is needed (.ci/run installs the systemd package)');
   assert.equal(`${r.stdout}${r.stderr}`, '', `systemd-analyze verify ${files.join(' ')}`);
   assert.equal(r.status, 0);
@@ -41,7 +44,10 @@ function writeUnits(dir: string, units: Map<string, string>): string[] {
 
 /** A setting's values, in order. */
 function settings(unit: string, key: string): string[] {
-  return unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  return unit
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
 }
 
 const C_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', s: ' ', '\\': '\\', '"': '"', "'": "'" };
@@ -130,10 +136,18 @@ test('Type= follows the target systemd: notify-reload from 253 (no ExecReload=),
   // A systemctl that only answers --version and records every call, found first on PATH.
   const fake = join(dir, 'bin');
   mkdirSync(fake);
-  writeFileSync(join(fake, 'systemctl'), '#!/bin/sh\necho "$*" >> "$FAKE_SYSTEMCTL_LOG"\n[ "$1" = --version ] && echo "systemd $FAKE_SYSTEMD_VERSION ($FAKE_SYSTEMD_VERSION.1-1)"\nexit 0\n');
+  writeFileSync(
+    join(fake, 'systemctl'),
+    '#!/bin/sh\necho "$*" >> "$FAKE_SYSTEMCTL_LOG"\n[ "$1" = --version ] && echo "systemd $FAKE_SYSTEMD_VERSION ($FAKE_SYSTEMD_VERSION.1-1)"\nexit 0\n',
+  );
   chmodSync(join(fake, 'systemctl'), 0o755);
   const log = join(dir, 'calls');
-  const fakeEnv = (version: string) => ({ ...process.env, PATH: `${fake}:${PATH}`, FAKE_SYSTEMCTL_LOG: log, FAKE_SYSTEMD_VERSION: version });
+  const fakeEnv = (version: string) => ({
+    ...process.env,
+    PATH: `${fake}:${PATH}`,
+    FAKE_SYSTEMCTL_LOG: log,
+    FAKE_SYSTEMD_VERSION: version,
+  });
   const typeOf = (out: string) => ({ type: settings(out, 'Type'), reload: settings(out, 'ExecReload').length });
 
   for (const [how, r] of [
@@ -157,9 +171,38 @@ test('Type= follows the target systemd: notify-reload from 253 (no ExecReload=),
 
 test('tricky arguments and variables survive systemd.syntax(7) quoting, $ substitution and % specifiers', async (t) => {
   const dir = tempDir(t);
-  const args = ['two words', `it's "quoted"`, '$HOME', '${PATH}', '$$', '100%', '%Z', '%%n', 'back\\slash', 'trailing\\', 'tab\there', 'new\nline', ';', '', 'é ü', "'", '"', '-x'];
-  const vars = ['SPACE=a b', 'QUOTES=say "hi" it\'s', 'DOLLAR=$HOME and ${X}', 'PERCENT=100%Z', 'BACKSLASH=C:\\dir\\', 'NEWLINE=one\ntwo', 'EMPTY='];
-  const r = await cli(['unit', 'app', '--systemd-version', '252', ...vars.flatMap((v) => ['--env', v]), '--', '/bin/echo', ...args], { env: env() });
+  const args = [
+    'two words',
+    `it's "quoted"`,
+    '$HOME',
+    '${PATH}',
+    '$$',
+    '100%',
+    '%Z',
+    '%%n',
+    'back\\slash',
+    'trailing\\',
+    'tab\there',
+    'new\nline',
+    ';',
+    '',
+    'é ü',
+    "'",
+    '"',
+    '-x',
+  ];
+  const vars = [
+    'SPACE=a b',
+    'QUOTES=say "hi" it\'s',
+    'DOLLAR=$HOME and ${X}',
+    'PERCENT=100%Z',
+    'BACKSLASH=C:\\dir\\',
+    'NEWLINE=one\ntwo',
+    'EMPTY=',
+  ];
+  const r = await cli(['unit', 'app', '--systemd-version', '252', ...vars.flatMap((v) => ['--env', v]), '--', '/bin/echo', ...args], {
+    env: env(),
+  });
   assert.equal(r.code, 0, r.stderr);
   const units = splitUnits(r.stdout);
   const service = units.get('app.service')!;
@@ -180,8 +223,33 @@ test('options reach run normalized: absolute paths, canonical values, user and g
   const dir = tempDir(t);
   mkdirSync(join(dir, 'work'));
   const r = await cli(
-    ['unit', 'app', '--systemd-version', '252', '--log', 'logs/app.log', '--cwd', 'work', '--umask', 'u=rwx,g=rx,o=', '--retry', 'TERM/2/KILL/1',
-      '--workers', '3', '--log-time', '--user', 'daemon', '--group', 'daemon', '--clear-env', '--start-secs', '1', '--', 'sleep', '100'],
+    [
+      'unit',
+      'app',
+      '--systemd-version',
+      '252',
+      '--log',
+      'logs/app.log',
+      '--cwd',
+      'work',
+      '--umask',
+      'u=rwx,g=rx,o=',
+      '--retry',
+      'TERM/2/KILL/1',
+      '--workers',
+      '3',
+      '--log-time',
+      '--user',
+      'daemon',
+      '--group',
+      'daemon',
+      '--clear-env',
+      '--start-secs',
+      '1',
+      '--',
+      'sleep',
+      '100',
+    ],
     { env: env(), cwd: dir },
   );
   assert.equal(r.code, 0, r.stderr);
@@ -190,8 +258,25 @@ test('options reach run normalized: absolute paths, canonical values, user and g
   verify(writeUnits(dir, units));
   const argv = execArgv(settings(service, 'ExecStart')[0]!);
   assert.deepEqual(argv.slice(2), [
-    'run', '--name', 'app', '--log', join(dir, 'logs/app.log'), '--cwd', join(dir, 'work'), '--umask', '027', '--start-secs', '1',
-    '--retry', 'TERM/2/KILL/1', '--log-time', '--workers', '3', '--', '/usr/bin/sleep', '100',
+    'run',
+    '--name',
+    'app',
+    '--log',
+    join(dir, 'logs/app.log'),
+    '--cwd',
+    join(dir, 'work'),
+    '--umask',
+    '027',
+    '--start-secs',
+    '1',
+    '--retry',
+    'TERM/2/KILL/1',
+    '--log-time',
+    '--workers',
+    '3',
+    '--',
+    '/usr/bin/sleep',
+    '100',
   ]);
   assert.deepEqual(settings(service, 'User'), ['daemon']);
   assert.deepEqual(settings(service, 'Group'), ['daemon']);
@@ -205,7 +290,22 @@ test('options reach run normalized: absolute paths, canonical values, user and g
 
 test('--listen: a socket unit per name, ListenStream= per spec, handed to run by socket activation', async (t) => {
   const dir = tempDir(t);
-  const one = await cli(['unit', 'app', '--systemd-version', '252', '--listen', 'web=tcp:127.0.0.1:8080', '--listen', 'web=unix:web.sock', '--', 'sleep', '100'], { env: env(), cwd: dir });
+  const one = await cli(
+    [
+      'unit',
+      'app',
+      '--systemd-version',
+      '252',
+      '--listen',
+      'web=tcp:127.0.0.1:8080',
+      '--listen',
+      'web=unix:web.sock',
+      '--',
+      'sleep',
+      '100',
+    ],
+    { env: env(), cwd: dir },
+  );
   assert.equal(one.code, 0, one.stderr);
   const units = splitUnits(one.stdout);
   assert.deepEqual([...units.keys()], ['app.service', 'app.socket']);
@@ -227,10 +327,18 @@ WantedBy=sockets.target
   );
   const service = units.get('app.service')!;
   assert.deepEqual(settings(service, 'Sockets'), ['app.socket']);
-  assert.deepEqual(execArgv(settings(service, 'ExecStart')[0]!).slice(5, 9), ['--listen', 'web=tcp:127.0.0.1:8080', '--listen', `web=unix:${join(dir, 'web.sock')}`]);
+  assert.deepEqual(execArgv(settings(service, 'ExecStart')[0]!).slice(5, 9), [
+    '--listen',
+    'web=tcp:127.0.0.1:8080',
+    '--listen',
+    `web=unix:${join(dir, 'web.sock')}`,
+  ]);
   verify(writeUnits(dir, units));
 
-  const two = await cli(['unit', 'app', '--systemd-version', '252', '--listen', 'tcp6:[::1]:8081', '--listen', 'admin=unix:@app-admin', '--', 'sleep', '100'], { env: env() });
+  const two = await cli(
+    ['unit', 'app', '--systemd-version', '252', '--listen', 'tcp6:[::1]:8081', '--listen', 'admin=unix:@app-admin', '--', 'sleep', '100'],
+    { env: env() },
+  );
   assert.equal(two.code, 0, two.stderr);
   const split = splitUnits(two.stdout);
   assert.deepEqual([...split.keys()], ['app.service', 'app-tcp6.socket', 'app-admin.socket']);
@@ -277,7 +385,10 @@ test('--install writes the printed units (0644) and prints the systemctl command
   assert.deepEqual(settings(readFileSync(join(units, 'app.service'), 'utf8'), 'WantedBy'), ['default.target']);
   const runtime = join(dir, 'runtime');
   mkdirSync(runtime);
-  verify(readdirSync(units).map((f) => join(units, f)), { user: true, runtimeDir: runtime });
+  verify(
+    readdirSync(units).map((f) => join(units, f)),
+    { user: true, runtimeDir: runtime },
+  );
 });
 
 test('--install never writes through a symlink at the target, even with --force, and writes no other file', async (t) => {
@@ -288,9 +399,14 @@ test('--install never writes through a symlink at the target, even with --force,
   writeFileSync(victim, 'precious\n');
   symlinkSync(victim, join(units, 'app.service'));
   for (const force of [[], ['--force']]) {
-    const r = await cli(['unit', '--install', '--unit-dir', units, ...force, 'app', '--listen', 'tcp:8080', '--', 'sleep', '100'], { env: env() });
+    const r = await cli(['unit', '--install', '--unit-dir', units, ...force, 'app', '--listen', 'tcp:8080', '--', 'sleep', '100'], {
+      env: env(),
+    });
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `daemonkit: ${units}/app.service: is a symlink (a masked or linked unit?); nothing was written, remove it first\n`);
+    assert.equal(
+      r.stderr,
+      `daemonkit: ${units}/app.service: is a symlink (a masked or linked unit?); nothing was written, remove it first\n`,
+    );
     assert.equal(r.stdout, '');
   }
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
@@ -306,7 +422,10 @@ test('--install refuses a unit file it did not write unless --force', async (t) 
   const args = ['unit', '--install', '--unit-dir', units, 'app', '--', 'sleep', '100'];
   const r = await cli(args, { env: env() });
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, `daemonkit: ${units}/app.service: exists and was not written by daemonkit unit; nothing was written (--force replaces it)\n`);
+  assert.equal(
+    r.stderr,
+    `daemonkit: ${units}/app.service: exists and was not written by daemonkit unit; nothing was written (--force replaces it)\n`,
+  );
   assert.equal(readFileSync(join(units, 'app.service'), 'utf8'), foreign);
   assert.deepEqual(readdirSync(units), ['app.service']);
 
@@ -324,10 +443,19 @@ test('bad input: one line naming the option or value, exit 2, nothing written', 
     [['unit', ...install, 'app', '--workers', 'many', '--', 'sleep', '1'], "invalid --workers 'many': not a whole number"],
     [['unit', ...install, 'app', '--scope', 'session', '--', 'sleep', '1'], "invalid --scope 'session': expected system or user"],
     [['unit', ...install, 'app', '--systemd-version', 'new', '--', 'sleep', '1'], "invalid --systemd-version 'new': not a whole number"],
-    [['unit', ...install, 'app', '--no-supervise', '--', 'sleep', '1'], '--no-supervise: a unit runs the supervisor in the foreground (daemonkit run)'],
-    [['unit', ...install, 'app', '--scope', 'user', '--user', 'daemon', '--', 'sleep', '1'], 'conflicting options: --user needs --scope system (a user manager runs services as its own user)'],
+    [
+      ['unit', ...install, 'app', '--no-supervise', '--', 'sleep', '1'],
+      '--no-supervise: a unit runs the supervisor in the foreground (daemonkit run)',
+    ],
+    [
+      ['unit', ...install, 'app', '--scope', 'user', '--user', 'daemon', '--', 'sleep', '1'],
+      'conflicting options: --user needs --scope system (a user manager runs services as its own user)',
+    ],
     [['unit', ...install, 'app@x', '--', 'sleep', '1'], "invalid NAME 'app@x': a systemd unit name cannot hold @ or +"],
-    [['unit', ...install, 'app', '--listen', 'tcp:0', '--', 'sleep', '1'], "invalid --listen 'tcp:0': a socket unit listens on a fixed port, not 0"],
+    [
+      ['unit', ...install, 'app', '--listen', 'tcp:0', '--', 'sleep', '1'],
+      "invalid --listen 'tcp:0': a socket unit listens on a fixed port, not 0",
+    ],
     [['unit', ...install, 'app', '--cwd', '/no/such/dir', '--', 'sleep', '1'], "invalid --cwd '/no/such/dir': no such directory"],
     [['unit', '--now', 'app', '--', 'sleep', '1'], '--now needs --install'],
     [['unit', ...install, 'app', '--', 'no-such-program-here'], `command 'no-such-program-here' not found in PATH (${PATH})`],

@@ -93,8 +93,23 @@ describe('a Node HTTP server with 4 workers on one shared socket', () => {
 
   test('starts, and the 4 workers all answer on the one port', async () => {
     port = await freePort();
-    const r = await cli(['start', '--name', 'web', '--workers', String(WORKERS), '--listen', `tcp:127.0.0.1:${port}`, '--start-secs', '0.3',
-      '--', process.execPath, fixture('http-worker.mjs')], { env });
+    const r = await cli(
+      [
+        'start',
+        '--name',
+        'web',
+        '--workers',
+        String(WORKERS),
+        '--listen',
+        `tcp:127.0.0.1:${port}`,
+        '--start-secs',
+        '0.3',
+        '--',
+        process.execPath,
+        fixture('http-worker.mjs'),
+      ],
+      { env },
+    );
     assert.equal(r.code, 0, r.stderr);
     sup = box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1]));
     const workers = workersOf(sup);

@@ -56,7 +56,9 @@ export function children(pid: number): number[] {
 
 /** Every PID in /proc now. */
 export function allPids(): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number);
 }
 
 /** Whether fd of pid is close-on-exec, from the octal flags of /proc/PID/fdinfo/FD (the kernel's account, not fcntl's). */

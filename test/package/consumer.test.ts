@@ -11,7 +11,8 @@ import { repoRoot } from '../helpers/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'daemonkit-consumer-'));
 const app = join(dir, 'app');
-const node = (args: string[], cwd = app) => execFileSync(process.execPath, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const node = (args: string[], cwd = app) =>
+  execFileSync(process.execPath, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 /** The service-control functions the library exports today; the test holds each that exists to being a function. */
 const CONTROL = ['start', 'stop', 'status'] as const;
 let exported: string[] = [];
@@ -25,7 +26,11 @@ before(() => {
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
   // koffi, the one dependency, and its prebuilt binary's package, from this checkout: the install needs no registry.
   for (const dep of ['koffi', '@koromix']) cpSync(join(repoRoot, 'node_modules', dep), join(app, 'node_modules', dep), { recursive: true });
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--omit=dev', '--ignore-scripts', join(dir, tarball)], { cwd: app, stdio: 'ignore' });
+  execFileSync(
+    'npm',
+    ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--omit=dev', '--ignore-scripts', join(dir, tarball)],
+    { cwd: app, stdio: 'ignore' },
+  );
   exported = Object.keys(createRequire(join(app, 'package.json'))('daemonkit'));
 });
 
@@ -33,8 +38,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the tarball holds the bundles and the types, and nothing of the sources', () => {
   const files = readdirSync(join(app, 'node_modules', 'daemonkit'), { recursive: true }) as string[];
-  for (const f of ['dist/index.js', 'dist/testing.js', 'dist/cli.js', 'dist/types/index.d.ts', 'dist/types/testing.d.ts']) assert.ok(files.includes(f), f);
-  assert.equal(files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('assembly/')), false);
+  for (const f of ['dist/index.js', 'dist/testing.js', 'dist/cli.js', 'dist/types/index.d.ts', 'dist/types/testing.d.ts'])
+    assert.ok(files.includes(f), f);
+  assert.equal(
+    files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('assembly/')),
+    false,
+  );
 });
 
 // What each import style checks, once the import worked: the library's entry, and a plan simulated and a model run.
@@ -54,14 +63,20 @@ function checkOutput(text: string): void {
   const out = JSON.parse(text);
   assert.equal(out.daemonize, 'function');
   assert.equal(out.usage, true);
-  assert.deepEqual(out.control, CONTROL.filter((k) => exported.includes(k)).map((k) => [k, 'function']));
+  assert.deepEqual(
+    out.control,
+    CONTROL.filter((k) => exported.includes(k)).map((k) => [k, 'function']),
+  );
   assert.equal(out.ok, true);
   assert.deepEqual(out.leader, [false]);
   assert.deepEqual(out.start, ['spawn', 'arm-timer']);
 }
 
 test('ESM: import from daemonkit and daemonkit/testing', () => {
-  writeFileSync(join(app, 'esm.mjs'), `import * as lib from 'daemonkit';\nimport * as testing from 'daemonkit/testing';\nimport { daemonize, UsageError } from 'daemonkit';\nimport { plan, simulate, SupervisorModel } from 'daemonkit/testing';\nif (![daemonize, UsageError, plan, simulate, SupervisorModel].every((f) => typeof f === 'function')) throw new Error('a named import is missing');\n${CHECKS}`);
+  writeFileSync(
+    join(app, 'esm.mjs'),
+    `import * as lib from 'daemonkit';\nimport * as testing from 'daemonkit/testing';\nimport { daemonize, UsageError } from 'daemonkit';\nimport { plan, simulate, SupervisorModel } from 'daemonkit/testing';\nif (![daemonize, UsageError, plan, simulate, SupervisorModel].every((f) => typeof f === 'function')) throw new Error('a named import is missing');\n${CHECKS}`,
+  );
   checkOutput(node(['esm.mjs']));
 });
 
@@ -75,7 +90,15 @@ test('TypeScript: a strict node16 consumer type-checks, and an option the librar
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', noEmit: true, types: ['node'], typeRoots: [join(repoRoot, 'node_modules', '@types')] },
+      compilerOptions: {
+        strict: true,
+        module: 'node16',
+        moduleResolution: 'node16',
+        target: 'ES2022',
+        noEmit: true,
+        types: ['node'],
+        typeRoots: [join(repoRoot, 'node_modules', '@types')],
+      },
       files: ['consumer.ts'],
     }),
   );
@@ -102,7 +125,11 @@ new SupervisorModel({ pidfile: '/run/app.pid' });
 `,
   );
   try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules', '.bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', '.bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: app,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
     assert.fail(`tsc failed:\n${(e as { stdout?: string }).stdout ?? ''}${(e as { stderr?: string }).stderr ?? ''}`);
   }

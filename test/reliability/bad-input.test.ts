@@ -76,7 +76,11 @@ const rows: Row[] = [
   { args: ['logs', '..'], code: 2, line: /invalid NAME '\.\.'/ },
   // durations and counts
   { args: S(['--backoff-min', '1x', ...CMD]), code: 2, line: /invalid --backoff-min '1x'/ },
-  { args: S(['--backoff-min', '1s', '--backoff-max', '10ms', ...CMD]), code: 2, line: /invalid --backoff-max '10ms': less than --backoff-min/ },
+  {
+    args: S(['--backoff-min', '1s', '--backoff-max', '10ms', ...CMD]),
+    code: 2,
+    line: /invalid --backoff-max '10ms': less than --backoff-min/,
+  },
   { args: S(['--ready-timeout', '0', ...CMD]), code: 2, line: /invalid --ready-timeout '0': must be more than 0/ },
   { args: S(['--start-secs', 'soon', ...CMD]), code: 2, line: /invalid --start-secs 'soon'/ },
   { args: S(['--min-uptime', '5y', ...CMD]), code: 2, line: /invalid --min-uptime '5y'/ },
@@ -93,23 +97,48 @@ const rows: Row[] = [
   { args: S(['--env', 'DAEMONKIT_ROLE=daemon', ...CMD]), code: 2, line: /invalid --env 'DAEMONKIT_ROLE=daemon'/ },
   // files
   { args: S(['--log', '', ...CMD]), code: 2, line: /invalid --log '': expected a file path/ },
-  { args: S(['--log', '/proc/dk-bad.log', ...CMD]), code: 1, line: /bad failed to start: cannot open log file \/proc\/dk-bad\.log: ENOENT/ },
-  { args: S(['--pidfile', '/no/such/dir/bad.pid', ...CMD]), code: 1, line: /bad failed to start: cannot create PID file \/no\/such\/dir\/bad\.pid: ENOENT/ },
+  {
+    args: S(['--log', '/proc/dk-bad.log', ...CMD]),
+    code: 1,
+    line: /bad failed to start: cannot open log file \/proc\/dk-bad\.log: ENOENT/,
+  },
+  {
+    args: S(['--pidfile', '/no/such/dir/bad.pid', ...CMD]),
+    code: 1,
+    line: /bad failed to start: cannot create PID file \/no\/such\/dir\/bad\.pid: ENOENT/,
+  },
   { args: S(['--pidfile', '/proc/bad.pid', ...CMD]), code: 1, line: /bad failed to start: cannot create PID file \/proc\/bad\.pid/ },
   { args: S(['--pidfile', planted, ...CMD]), code: 1, line: /refusing PID file .*planted\.pid: it is a symbolic link/ },
-  { args: S(['--pidfile', join(wwDir, 'x.pid'), ...CMD]), code: 1, line: /refusing PID file .*x\.pid: its directory .* is writable by users other than root/, root: true },
+  {
+    args: S(['--pidfile', join(wwDir, 'x.pid'), ...CMD]),
+    code: 1,
+    line: /refusing PID file .*x\.pid: its directory .* is writable by users other than root/,
+    root: true,
+  },
   { args: ['status', '--pidfile', ''], code: 2, line: /invalid --pidfile '': expected a path/ },
   // the command
   { args: ['start', '--', '/no/such/program'], code: 2, line: /command '\/no\/such\/program' does not exist/ },
   { args: ['start', '--', notExec], code: 2, line: new RegExp(`command '${notExec}' is not executable`) },
   { args: ['start', '--', dirCmd], code: 2, line: new RegExp(`command '${dirCmd}' is not a regular file`) },
   { args: ['start', '--', 'no-such-program-dk'], code: 2, line: /command 'no-such-program-dk' not found in PATH/ },
-  { args: ['start', '--name', 'bad', 'sleep', '1000'], code: 2, line: /missing '--' and the program to run \(did you mean: daemonkit start -- sleep 1000\?\)/ },
+  {
+    args: ['start', '--name', 'bad', 'sleep', '1000'],
+    code: 2,
+    line: /missing '--' and the program to run \(did you mean: daemonkit start -- sleep 1000\?\)/,
+  },
   { args: ['start', '--'], code: 2, line: /missing command: give it after '--'/ },
   { args: ['start', '--', ''], code: 2, line: /missing command: nothing after '--'/ },
   // conflicts, unknowns, extras
-  { args: S(['--log', 'x.log', '--stdout', 'y.log', ...CMD]), code: 2, line: /conflicting options: --log sets both streams, so --stdout cannot be given too/ },
-  { args: S(['--no-supervise', '--workers', '2', ...CMD]), code: 2, line: /conflicting options: --workers needs the supervisor, not --no-supervise/ },
+  {
+    args: S(['--log', 'x.log', '--stdout', 'y.log', ...CMD]),
+    code: 2,
+    line: /conflicting options: --log sets both streams, so --stdout cannot be given too/,
+  },
+  {
+    args: S(['--no-supervise', '--workers', '2', ...CMD]),
+    code: 2,
+    line: /conflicting options: --workers needs the supervisor, not --no-supervise/,
+  },
   { args: ['stop', 'bad', '--pidfile', '/tmp/x.pid'], code: 2, line: /conflicting options: give NAME or --pidfile, not both/ },
   { args: ['stop', 'bad', '--', 'sleep'], code: 2, line: /stop takes no command after '--'/ },
   { args: ['status', 'a', 'b'], code: 2, line: /unexpected argument 'b'/ },
@@ -160,12 +189,17 @@ describe(`bad input, nothing lost (${rows.length} malformed inputs)`, () => {
 
   assert.ok(rows.length >= 40);
   for (const row of rows) {
-    const label = row.args ? `daemonkit ${row.args.map((a) => (a.length > 40 ? `${a.slice(0, 20)}…(${a.length})` : a)).join(' ')}` : `daemonize(${row.library})`;
+    const label = row.args
+      ? `daemonkit ${row.args.map((a) => (a.length > 40 ? `${a.slice(0, 20)}…(${a.length})` : a)).join(' ')}`
+      : `daemonize(${row.library})`;
     test(label, { todo: row.todo, skip: row.root && !isRoot() && 'needs root' }, async () => {
       const before = snapshot();
       const r = row.args
         ? await box.cli(row.args, {}, 30_000)
-        : await run([process.execPath, '--input-type=module', '-e', libraryProbe, join(repoRoot, 'dist', 'index.js'), row.library!], { env: box.env(), cwd: box.dir });
+        : await run([process.execPath, '--input-type=module', '-e', libraryProbe, join(repoRoot, 'dist', 'index.js'), row.library!], {
+            env: box.env(),
+            cwd: box.dir,
+          });
       assert.equal(r.code, row.code, `exit ${r.code}: ${r.stdout}${r.stderr}`);
       assert.equal(r.stdout, '', 'nothing on stdout');
       assert.match(r.stderr, /^daemonkit: [^\n]+\n$/, `exactly one line: ${JSON.stringify(r.stderr)}`);
@@ -174,7 +208,11 @@ describe(`bad input, nothing lost (${rows.length} malformed inputs)`, () => {
       assert.deepEqual(after.procs, before.procs, 'no new process');
       assert.deepEqual(after.kids, before.kids, 'no child left');
       const created = after.files.filter((f) => !before.files.includes(f));
-      assert.deepEqual(created.filter((f) => !row.mayLeave?.test(f)), [], 'no new PID file, socket, state or log file');
+      assert.deepEqual(
+        created.filter((f) => !row.mayLeave?.test(f)),
+        [],
+        'no new PID file, socket, state or log file',
+      );
       assert.ok(!created.some((f) => /\.(pid|sock|json|tmp)$/.test(f)));
     });
   }

@@ -75,7 +75,10 @@ describe('the control socket bounds what a client can make it hold', () => {
     assert.ok((await rawAsk(sock, '{"cmd":"status"}\n', 5000))?.ok, 'status answers before the flood');
     await sleepMs(1500); // the start's garbage collected and trimmed: a stable baseline
     const rss0 = rssKb(sup);
-    const [flooded, during] = await Promise.all([flood(sock, FLOOD_BYTES), sleepMs(50).then(() => rawAsk(sock, '{"cmd":"status"}\n', 5000))]);
+    const [flooded, during] = await Promise.all([
+      flood(sock, FLOOD_BYTES),
+      sleepMs(50).then(() => rawAsk(sock, '{"cmd":"status"}\n', 5000)),
+    ]);
     const rss1 = rssKb(sup);
     process.stdout.write(`# ${flooded.written} bytes accepted before the close; RSS ${rss0} -> ${rss1} kB\n`);
     assert.ok(flooded.closedByServer, `the supervisor read all ${flooded.written} bytes of a line with no end`);

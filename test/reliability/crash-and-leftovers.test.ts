@@ -22,7 +22,21 @@ function sessionMembers(session: number, argv: string): number[] {
 
 describe('crash loops', () => {
   test('a worker failing faster than --min-uptime is given up on after --max-restarts, however the backoff spreads it', async () => {
-    const r = await box.cli(['start', '--name', 'loop', '--start-secs', '0.1', '--max-restarts', '3', '--restart-window', '1s', '--', 'sh', '-c', 'sleep 0.3; exit 1']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'loop',
+      '--start-secs',
+      '0.1',
+      '--max-restarts',
+      '3',
+      '--restart-window',
+      '1s',
+      '--',
+      'sh',
+      '-c',
+      'sleep 0.3; exit 1',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('loop.pid'));
     assert.ok(await waitFor(() => !alive(sup), 15_000), 'the supervisor gave up and exited');
@@ -33,7 +47,19 @@ describe('crash loops', () => {
   });
 
   test('status while the only worker is backing off: "restarting", LSB 150, never "running" with 0', async () => {
-    const r = await box.cli(['start', '--name', 'backoff', '--start-secs', '0.1', '--backoff-min', '5s', '--', 'sh', '-c', 'sleep 0.3; exit 1']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'backoff',
+      '--start-secs',
+      '0.1',
+      '--backoff-min',
+      '5s',
+      '--',
+      'sh',
+      '-c',
+      'sleep 0.3; exit 1',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('backoff.pid'));
     assert.ok(await waitFor(() => workersOf(sup).length === 0, 3000), 'the worker exited');
@@ -52,7 +78,25 @@ describe('crash loops', () => {
 describe('leftovers', () => {
   test('children of a crash-looping worker are stopped with it, not piled up', async () => {
     const script = 'for i in 1 2 3 4 5; do sleep 1000 & done; sleep 0.3; exit 1';
-    const r = await box.cli(['start', '--name', 'forks', '--start-secs', '0.1', '--backoff-min', '100ms', '--backoff-max', '200ms', '--max-restarts', '1000', '--restart-window', '1s', '--', 'sh', '-c', script]);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'forks',
+      '--start-secs',
+      '0.1',
+      '--backoff-min',
+      '100ms',
+      '--backoff-max',
+      '200ms',
+      '--max-restarts',
+      '1000',
+      '--restart-window',
+      '1s',
+      '--',
+      'sh',
+      '-c',
+      script,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('forks.pid'));
     await sleepMs(3000);

@@ -5,7 +5,21 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import { alive, stat, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, children, fdCount, guardOf, isRoot, workersOf, pidFromFile, rssKb, sleepMs, statusJson, taskOf, zombieChildren } from './lib.js';
+import {
+  assertConsistent,
+  Box,
+  children,
+  fdCount,
+  guardOf,
+  isRoot,
+  workersOf,
+  pidFromFile,
+  rssKb,
+  sleepMs,
+  statusJson,
+  taskOf,
+  zombieChildren,
+} from './lib.js';
 
 const box = new Box();
 // A failed test leaves its service running: kill it here so the next test starts clean.
@@ -51,7 +65,24 @@ function workerOf(sup: number, task: number): number | undefined {
 
 describe('faults', () => {
   test(`kill -9 of each of 2 workers ${KILLS} times: ${KILLS} restarts each, no zombie, fd count and RSS stable`, async () => {
-    const r = await box.cli(['start', '--name', 'pounded', '--workers', '2', '--start-secs', '0.05', '--backoff-min', '0', '--backoff-max', '0', '--max-restarts', '100000', '--', 'sleep', '1000']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'pounded',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.05',
+      '--backoff-min',
+      '0',
+      '--backoff-max',
+      '0',
+      '--max-restarts',
+      '100000',
+      '--',
+      'sleep',
+      '1000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = box.track(pidFromFile(box.path('pounded.pid')));
     const killOnce = async (task: number) => {
@@ -59,10 +90,17 @@ describe('faults', () => {
       let old: number | undefined;
       assert.ok(await waitFor(() => (old = workerOf(sup, task)) !== undefined, 3000, 1), `worker ${task} is there`);
       process.kill(old!, 'SIGKILL');
-      assert.ok(await waitFor(() => {
-        const now = workerOf(sup, task);
-        return now !== undefined && now !== old;
-      }, 3000, 1), `worker ${task} restarted after kill of ${old}`);
+      assert.ok(
+        await waitFor(
+          () => {
+            const now = workerOf(sup, task);
+            return now !== undefined && now !== old;
+          },
+          3000,
+          1,
+        ),
+        `worker ${task} restarted after kill of ${old}`,
+      );
       // The killed one was reaped before its replacement was spawned: no zombie may be left at this sample.
       assert.deepEqual(zombieChildren(sup), [], 'no zombie after a restart');
     };
@@ -105,7 +143,22 @@ describe('faults', () => {
 
   test('kill -9 of all 300 workers at once, 3 times: all back, no zombie lingers, fd count and RSS stable', async () => {
     const N = 300;
-    const r = await box.cli(['start', '--name', 'massacre', '--workers', String(N), '--start-secs', '0', '--backoff-min', '0', '--max-restarts', '100000', '--', 'sleep', '1000']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'massacre',
+      '--workers',
+      String(N),
+      '--start-secs',
+      '0',
+      '--backoff-min',
+      '0',
+      '--max-restarts',
+      '100000',
+      '--',
+      'sleep',
+      '1000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = box.track(pidFromFile(box.path('massacre.pid')));
     // Exec'd already (a fresh child shows the supervisor's argv first); one that just died is left out.
@@ -124,10 +177,13 @@ describe('faults', () => {
     for (let round = 0; round < 3; round++) {
       const old = new Set(sleepers());
       for (const w of old) process.kill(w, 'SIGKILL');
-      assert.ok(await waitFor(() => {
-        const now = sleepers();
-        return now.length === N && now.every((w) => !old.has(w));
-      }, 20_000), `round ${round}: all ${N} back`);
+      assert.ok(
+        await waitFor(() => {
+          const now = sleepers();
+          return now.length === N && now.every((w) => !old.has(w));
+        }, 20_000),
+        `round ${round}: all ${N} back`,
+      );
     }
     await sleepMs(1500);
     const fd1 = fdCount(sup);
@@ -145,7 +201,22 @@ describe('faults', () => {
     const prog = box.path('vanishing-sleep');
     copyFileSync('/bin/sleep', prog);
     chmodSync(prog, 0o755);
-    const r = await box.cli(['start', '--name', 'vanishing', '--start-secs', '0', '--backoff-min', '0', '--backoff-max', '0', '--max-restarts', '100000', '--', prog, '1000']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'vanishing',
+      '--start-secs',
+      '0',
+      '--backoff-min',
+      '0',
+      '--backoff-max',
+      '0',
+      '--max-restarts',
+      '100000',
+      '--',
+      prog,
+      '1000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = box.track(pidFromFile(box.path('vanishing.pid')));
     await sleepMs(300);
@@ -186,7 +257,19 @@ describe('faults', () => {
   });
 
   test('kill -9 of the supervisor: its session guard kills the workers and everything they forked within 1 s', async () => {
-    const r = await box.cli(['start', '--name', 'orphanage', '--workers', '2', '--start-secs', '0.2', '--', 'sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'orphanage',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.2',
+      '--',
+      'sh',
+      '-c',
+      'sleep 1000 & sleep 1000 & wait',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('orphanage.pid'));
     const guard = guardOf(sup);
@@ -230,7 +313,19 @@ describe('faults', () => {
   });
 
   test('a worker that ignores SIGTERM: stop escalates to SIGKILL on schedule and says so', async () => {
-    const r = await box.cli(['start', '--name', 'deaf', '--workers', '2', '--start-secs', '0.1', '--', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'deaf',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.1',
+      '--',
+      'sh',
+      '-c',
+      'trap "" TERM; while :; do sleep 0.05; done',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('deaf.pid'));
     const workers = workersOf(sup);
@@ -256,7 +351,10 @@ describe('faults', () => {
     assert.ok(await waitFor(() => stat(w0!).state === 'T'));
     await sleepMs(300);
     let s = await statusJson(box, 'frozen');
-    assert.ok(s.json.workers.some((w) => w.pid === w0 && w.restarts === 0), 'same worker, not restarted');
+    assert.ok(
+      s.json.workers.some((w) => w.pid === w0 && w.restarts === 0),
+      'same worker, not restarted',
+    );
     process.kill(w0!, 'SIGCONT');
     assert.ok(await waitFor(() => stat(w0!).state === 'S'));
     s = await statusJson(box, 'frozen');
@@ -272,8 +370,19 @@ describe('faults', () => {
 
   test('a worker with children of its own: stop takes its whole process group, even a child deaf to SIGTERM', async () => {
     const r = await box.cli([
-      'start', '--name', 'family', '--workers', '2', '--start-secs', '0.2', '--retry', 'TERM/1/KILL/5',
-      '--', 'sh', '-c', 'sleep 1001 & sleep 1002 & sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & wait',
+      'start',
+      '--name',
+      'family',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.2',
+      '--retry',
+      'TERM/1/KILL/5',
+      '--',
+      'sh',
+      '-c',
+      'sleep 1001 & sleep 1002 & sh -c \'trap "" TERM; while :; do sleep 0.05; done\' & wait',
     ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('family.pid'));
@@ -290,8 +399,17 @@ describe('faults', () => {
   test('a worker that forks a child and exits: the child is stopped when the worker exits, not left for the stop', async () => {
     // Task 0 leaves a child behind and exits 0 (not restarted); task 1 keeps the service up.
     const r = await box.cli([
-      'start', '--name', 'leaver', '--workers', '2', '--start-secs', '0.2',
-      '--', 'sh', '-c', 'if [ "$DAEMONKIT_TASK_ID" = 0 ]; then sleep 1000 & echo "child $!"; sleep 0.5; exit 0; fi; exec sleep 1000',
+      'start',
+      '--name',
+      'leaver',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.2',
+      '--',
+      'sh',
+      '-c',
+      'if [ "$DAEMONKIT_TASK_ID" = 0 ]; then sleep 1000 & echo "child $!"; sleep 0.5; exit 0; fi; exec sleep 1000',
     ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('leaver.pid'));
@@ -311,9 +429,15 @@ describe('faults', () => {
 describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' }, () => {
   // One line a 20 ms to the log, and, once written, to a side file outside it: what the side file has, the log must have.
   const writer = (side: string) => [
-    'sh', '-c', `i=0; while :; do echo "p=$$ s=$i ${'y'.repeat(60)}"; echo "p=$$ s=$i" >> '${side}'; i=$((i+1)); sleep 0.02; done`,
+    'sh',
+    '-c',
+    `i=0; while :; do echo "p=$$ s=$i ${'y'.repeat(60)}"; echo "p=$$ s=$i" >> '${side}'; i=$((i+1)); sleep 0.02; done`,
   ];
-  const keys = (text: string) => text.split('\n').map((l) => /^(p=\d+ s=\d+)/.exec(l)?.[1]).filter((k): k is string => !!k);
+  const keys = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => /^(p=\d+ s=\d+)/.exec(l)?.[1])
+      .filter((k): k is string => !!k);
 
   test('the log disk fills up: supervision goes on, status shows the error, workers never block, nothing lost', async () => {
     const dir = box.path('small');
@@ -322,7 +446,19 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     box.mountTmpfs(dir, 'size=256k,mode=0755');
     const log = `${dir}/full.log`;
     const side = box.path('full.side');
-    const r = await box.cli(['start', '--name', 'full', '--log', log, '--start-secs', '0.1', '--backoff-min', '50ms', '--', ...writer(side)]);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'full',
+      '--log',
+      log,
+      '--start-secs',
+      '0.1',
+      '--backoff-min',
+      '50ms',
+      '--',
+      ...writer(side),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('full.pid'));
     assert.ok(await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').length > 500, 5000));
@@ -330,14 +466,24 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     const filler = `${dir}/filler`;
     box.fillDisk(filler);
     let s = await statusJson(box, 'full');
-    assert.ok(await waitFor(() => {
-      void statusJson(box, 'full').then((x) => (s = x));
-      return /ENOSPC/.test(s.json.logError ?? '');
-    }, 5000, 200), `status shows the log error: ${JSON.stringify(s.json.logError)}`);
+    assert.ok(
+      await waitFor(
+        () => {
+          void statusJson(box, 'full').then((x) => (s = x));
+          return /ENOSPC/.test(s.json.logError ?? '');
+        },
+        5000,
+        200,
+      ),
+      `status shows the log error: ${JSON.stringify(s.json.logError)}`,
+    );
     const text = await box.cli(['status', 'full']);
     assert.match(text.stdout, /log error: .*full\.log: ENOSPC/);
     // The error of last resort: once, in the kernel log (journald and rsyslog collect it; dmesg shows it).
-    const kmsg = (what: string) => execFileSync('dmesg', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`daemonkit[${sup}]: full: ${what}`));
+    const kmsg = (what: string) =>
+      execFileSync('dmesg', { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes(`daemonkit[${sup}]: full: ${what}`));
     assert.ok(await waitFor(() => kmsg('cannot write the log').length === 1, 3000), 'the kernel log has the error');
     assert.match(kmsg('cannot write the log')[0]!, /full\.log: ENOSPC; holding its lines/);
     // The worker is not blocked: it keeps writing (the side file grows) while nothing reaches the log.
@@ -353,10 +499,17 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     assert.ok(alive(sup), 'the supervisor lives on with its own lines held');
     // Space comes back: logging resumes, the error clears, every line held meanwhile is written.
     unlinkSync(filler);
-    assert.ok(await waitFor(() => {
-      void statusJson(box, 'full').then((x) => (s = x));
-      return s.json.logError === null;
-    }, 5000, 200), `the error cleared: ${JSON.stringify(s.json.logError)}`);
+    assert.ok(
+      await waitFor(
+        () => {
+          void statusJson(box, 'full').then((x) => (s = x));
+          return s.json.logError === null;
+        },
+        5000,
+        200,
+      ),
+      `the error cleared: ${JSON.stringify(s.json.logError)}`,
+    );
     assert.equal(kmsg('cannot write the log').length, 1, 'said once, not once per failed write');
     assert.ok(await waitFor(() => kmsg(`writing ${log} again`).length === 1, 3000), 'the kernel log has the recovery');
     const stop = await box.cli(['stop', 'full']);
@@ -370,7 +523,9 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     assert.equal(new Set(logged).size, logged.length, 'no line duplicated');
     // The supervisor's own lines from the full period were held too, and are in the log in order.
     // Our own lines start with their UTC time.
-    const own = readFileSync(log, 'utf8').split('\n').filter((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z daemonkit supervisor\\[${sup}\\]: `).test(l));
+    const own = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z daemonkit supervisor\\[${sup}\\]: `).test(l));
     const at = (re: RegExp) => own.findIndex((l) => re.test(l));
     assert.ok(at(/cannot write the log: .*ENOSPC/) >= 0, own.join('\n'));
     assert.ok(at(new RegExp(`worker 0 \\(pid ${w}\\) killed by SIGKILL`)) > at(/cannot write the log/), own.join('\n'));
@@ -393,10 +548,20 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     assert.match(s.json.logError ?? '', /gone\.log: ENOENT/);
     await sleepMs(500);
     renameSync(`${dir}.away`, dir);
-    assert.ok(await waitFor(() => {
-      const written = keys(readFileSync(side, 'utf8'));
-      return readFileSync(log, 'utf8').includes(`${written[written.length - 5]}\n`) || readFileSync(log, 'utf8').includes(`${written[written.length - 5]} `);
-    }, 5000, 100), 'logging resumed');
+    assert.ok(
+      await waitFor(
+        () => {
+          const written = keys(readFileSync(side, 'utf8'));
+          return (
+            readFileSync(log, 'utf8').includes(`${written[written.length - 5]}\n`) ||
+            readFileSync(log, 'utf8').includes(`${written[written.length - 5]} `)
+          );
+        },
+        5000,
+        100,
+      ),
+      'logging resumed',
+    );
     const stop = await box.cli(['stop', 'gone']);
     assert.equal(stop.code, 0, stop.stderr);
     const have = new Set(keys(readFileSync(log, 'utf8')));

@@ -20,7 +20,9 @@ export function fdCount(pid: number): number {
 
 export function taskOf(pid: number): number | null {
   try {
-    const e = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((x) => x.startsWith('DAEMONKIT_TASK_ID='));
+    const e = readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .find((x) => x.startsWith('DAEMONKIT_TASK_ID='));
     return e ? Number(e.slice(18)) : null;
   } catch {
     return null;
@@ -139,7 +141,11 @@ export interface StatusJson {
   logError: string | null;
 }
 
-export async function statusJson(box: Box, name: string, extra: Record<string, string> = {}): Promise<{ code: number | null; json: StatusJson }> {
+export async function statusJson(
+  box: Box,
+  name: string,
+  extra: Record<string, string> = {},
+): Promise<{ code: number | null; json: StatusJson }> {
   const r = await box.cli(['status', name, '--json'], extra);
   return { code: r.code, json: JSON.parse(r.stdout) as StatusJson };
 }
@@ -187,7 +193,11 @@ export function zombieChildren(pid: number): number[] {
  * live children are exactly the workers status lists and its session guard, and every process of ours is one of those;
  * not running means no PID file and no process of ours at all. Retries for a moment (a worker may be mid-restart).
  */
-export async function assertConsistent(box: Box, name: string, settleMs = 5000): Promise<{ running: boolean; sup: number; workers: number[] }> {
+export async function assertConsistent(
+  box: Box,
+  name: string,
+  settleMs = 5000,
+): Promise<{ running: boolean; sup: number; workers: number[] }> {
   let last = '';
   const agreed = await poll(
     async () => {
@@ -200,7 +210,8 @@ export async function assertConsistent(box: Box, name: string, settleMs = 5000):
         const allRunning = json.workers.every((w) => w.state === 'running' || w.state === 'exited' || w.state === 'failed');
         const guard = guardOf(sup);
         const extra = mine.filter((p) => p !== sup && p !== guard && !kids.includes(p));
-        if (json.pid === sup && alive(sup) && guard && allRunning && same(kids, listed) && extra.length === 0) return { running: true, sup, workers: listed };
+        if (json.pid === sup && alive(sup) && guard && allRunning && same(kids, listed) && extra.length === 0)
+          return { running: true, sup, workers: listed };
         last = `status 0 pid ${json.pid}, PID file ${sup}, children ${kids.join(',')}, guard ${guard ?? 'none'}, status workers ${JSON.stringify(json.workers)}, others of ours ${extra.join(',')}`;
       } else if (code === 3) {
         if (sup === 0 && mine.length === 0) return { running: false, sup: 0, workers: [] };
@@ -259,7 +270,10 @@ export async function strangerAt(target: number): Promise<number | null> {
   if (!isRoot() || !existsSync('/proc/sys/kernel/ns_last_pid')) return null;
   for (let i = 0; i < 40; i++) {
     if (existsSync(`/proc/${target}`)) return null;
-    const r = await runCommand(['/bin/sh', '-c', `echo ${target - 1} > /proc/sys/kernel/ns_last_pid; sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`], { env: plainEnv() });
+    const r = await runCommand(
+      ['/bin/sh', '-c', `echo ${target - 1} > /proc/sys/kernel/ns_last_pid; sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`],
+      { env: plainEnv() },
+    );
     const pid = Number(r.stdout.trim());
     if (pid === target) {
       strangers.set(pid, startTime(pid));

@@ -2,7 +2,18 @@
 // opened as that user (or refused in one line). At start a refusal fails the start; at reopen the old file stays.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { run } from '../helpers/run.js';
 import { waitFor } from '../helpers/proc.js';
 import { Box, isRoot, pidFromFile, statusJson, workersOf } from './lib.js';
@@ -13,7 +24,10 @@ after(() => box.cleanup());
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync);
 const NOBODY = 65534;
-const hasNobody = readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('nobody:x:65534:')) && /^nogroup:x:65534:/m.test(readFileSync('/etc/group', 'utf8'));
+const hasNobody =
+  readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .some((l) => l.startsWith('nobody:x:65534:')) && /^nogroup:x:65534:/m.test(readFileSync('/etc/group', 'utf8'));
 const skip = (!isRoot() && 'needs root') || (!hasNobody && 'needs user nobody (65534) and group nogroup') || (!SETPRIV && 'needs setpriv');
 const AS_NOBODY = ['--user', 'nobody', '--group', 'nogroup'];
 /** A worker that writes a numbered line every 50 ms. */
@@ -47,7 +61,9 @@ function rootOnlyFile(name: string): { path: string; check: () => void } {
 
 /** What nobody does in its own directory (as the worker could): runs a shell command as uid/gid 65534. */
 async function asNobody(script: string): Promise<void> {
-  const r = await run([SETPRIV!, '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--', 'sh', '-c', script], { env: box.env() });
+  const r = await run([SETPRIV!, '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--', 'sh', '-c', script], {
+    env: box.env(),
+  });
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -60,15 +76,48 @@ function leftBehind(name: string): string[] {
 }
 
 describe('log files opened by root', { skip }, () => {
-  test('app.log a symlink to a root-only file in the service user\'s directory: start refused in one line, the root file untouched', async () => {
+  test("app.log a symlink to a root-only file in the service user's directory: start refused in one line, the root file untouched", async () => {
     const dir = serviceDir('svc-a');
     const root = rootOnlyFile('precious-a');
     symlinkSync(root.path, `${dir}/app.log`);
-    const r = await box.cli(['start', '--name', 'a', ...AS_NOBODY, '--log', `${dir}/app.log`, '--start-secs', '0.2', '--', 'sh', '-c', 'echo written-as-root; exec sleep 1000'], {}, 15_000);
+    const r = await box.cli(
+      [
+        'start',
+        '--name',
+        'a',
+        ...AS_NOBODY,
+        '--log',
+        `${dir}/app.log`,
+        '--start-secs',
+        '0.2',
+        '--',
+        'sh',
+        '-c',
+        'echo written-as-root; exec sleep 1000',
+      ],
+      {},
+      15_000,
+    );
     assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
     assert.equal(r.stderr, `daemonkit: a failed to start: refusing log file ${dir}/app.log: it is a symbolic link\n`);
     // Unsupervised, the daemon's stdout and stderr are the same files, opened by the original the same way.
-    const nosup = await box.cli(['start', '--no-supervise', '--name', 'a', ...AS_NOBODY, '--log', `${dir}/app.log`, '--', 'sh', '-c', 'echo written-as-root; exec sleep 1000'], {}, 15_000);
+    const nosup = await box.cli(
+      [
+        'start',
+        '--no-supervise',
+        '--name',
+        'a',
+        ...AS_NOBODY,
+        '--log',
+        `${dir}/app.log`,
+        '--',
+        'sh',
+        '-c',
+        'echo written-as-root; exec sleep 1000',
+      ],
+      {},
+      15_000,
+    );
     assert.equal(nosup.code, 1, `${nosup.stdout}${nosup.stderr}`);
     assert.equal(nosup.stderr, r.stderr);
     root.check();
@@ -92,7 +141,11 @@ describe('log files opened by root', { skip }, () => {
     assert.equal(s.json.logError, refusal);
     const size = statSync(`${dir}/app.log.1`).size;
     assert.ok(await waitFor(() => statSync(`${dir}/app.log.1`).size > size + 20, 5000), 'the old file still receives lines');
-    assert.match(readFileSync(`${dir}/app.log.1`, 'utf8'), new RegExp(`daemonkit supervisor\\[\\d+\\]: ${refusal.replace(/[.[\]]/g, '\\$&')}`), 'said in the old log too');
+    assert.match(
+      readFileSync(`${dir}/app.log.1`, 'utf8'),
+      new RegExp(`daemonkit supervisor\\[\\d+\\]: ${refusal.replace(/[.[\]]/g, '\\$&')}`),
+      'said in the old log too',
+    );
     root.check();
     // Put right (a real file again), a reopen is accepted and the error clears.
     await asNobody(`rm '${dir}/app.log'`);
@@ -109,7 +162,10 @@ describe('log files opened by root', { skip }, () => {
     const r = await box.cli(['start', '--name', 'c', '--log', `${dir}/c.log`, '--start-secs', '0.1', '--', 'sleep', '1000'], {}, 10_000);
     assert.equal(r.signal, null, 'start did not hang on the FIFO');
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^daemonkit: c failed to start: refusing log file ${dir}/c\\.log: it is (a FIFO|not a regular file)[^\\n]*\\n$`));
+    assert.match(
+      r.stderr,
+      new RegExp(`^daemonkit: c failed to start: refusing log file ${dir}/c\\.log: it is (a FIFO|not a regular file)[^\\n]*\\n$`),
+    );
     assert.deepEqual(leftBehind('c'), []);
     assert.deepEqual(box.processes(), []);
 
@@ -135,7 +191,7 @@ describe('log files opened by root', { skip }, () => {
     assert.equal(stop.code, 0, stop.stderr);
   });
 
-  test('a log in the service user\'s directory with --user nobody is created by nobody; without --user it is refused in one line', async () => {
+  test("a log in the service user's directory with --user nobody is created by nobody; without --user it is refused in one line", async () => {
     const dir = serviceDir('svc-e');
     const r = await box.cli(['start', '--name', 'e', ...AS_NOBODY, '--log', `${dir}/app.log`, '--start-secs', '0.1', '--', ...TICKER]);
     assert.equal(r.code, 0, r.stderr);
@@ -150,7 +206,10 @@ describe('log files opened by root', { skip }, () => {
 
     const plain = await box.cli(['start', '--name', 'f', '--log', `${dir}/f.log`, '--start-secs', '0.1', '--', 'sleep', '1000']);
     assert.equal(plain.code, 1);
-    assert.equal(plain.stderr, `daemonkit: f failed to start: refusing log file ${dir}/f.log: its directory ${dir} is writable by users other than root; pass --user\n`);
+    assert.equal(
+      plain.stderr,
+      `daemonkit: f failed to start: refusing log file ${dir}/f.log: its directory ${dir} is writable by users other than root; pass --user\n`,
+    );
     assert.ok(!existsSync(`${dir}/f.log`));
     assert.deepEqual(leftBehind('f'), []);
   });

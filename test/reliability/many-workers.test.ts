@@ -19,7 +19,9 @@ const SHELL_SOFT_LIMIT = 1024;
 
 /** [soft, hard] "Max open files" from /proc/PID/limits. */
 function nofile(pid: number): [number, number] {
-  const row = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
+  const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'))!;
   const [soft, hard] = row.slice('Max open files'.length).trim().split(/\s+/);
   return [Number(soft), Number(hard)];
 }
@@ -35,7 +37,19 @@ function cliFromShell(args: string[], limit = `-Sn ${SHELL_SOFT_LIMIT}`) {
 }
 
 async function startAndStop(name: string, extra: string[]): Promise<void> {
-  const r = await cliFromShell(['start', '--name', name, '--workers', String(WORKERS), '--start-secs', '0.5', ...extra, '--', 'sleep', '1000']);
+  const r = await cliFromShell([
+    'start',
+    '--name',
+    name,
+    '--workers',
+    String(WORKERS),
+    '--start-secs',
+    '0.5',
+    ...extra,
+    '--',
+    'sleep',
+    '1000',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `started ${name} (supervisor pid ${pidFromFile(box.path(`${name}.pid`))}, ${WORKERS} workers)\n`);
   const sup = box.track(pidFromFile(box.path(`${name}.pid`)));

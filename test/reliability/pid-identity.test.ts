@@ -28,7 +28,10 @@ async function strangerLock(path: string): Promise<number> {
   });
   child.unref();
   const pid = box.track(child.pid);
-  const locked = () => readFileSync('/proc/locks', 'utf8').split('\n').some((l) => l.includes('FLOCK') && l.split(/\s+/)[4] === String(pid));
+  const locked = () =>
+    readFileSync('/proc/locks', 'utf8')
+      .split('\n')
+      .some((l) => l.includes('FLOCK') && l.split(/\s+/)[4] === String(pid));
   assert.ok(await waitFor(locked, 5000), 'the stranger holds the lock');
   return pid;
 }

@@ -41,10 +41,35 @@ describe('races', () => {
       }
     })();
     const runs = Array.from({ length: STARTS }, () =>
-      run([process.execPath, '--import', barrier, cliPath, 'start', '--name', 'one', '--workers', '2', '--start-secs', '0.3', '--', 'sleep', '1000'], { env, timeoutMs: 60_000 }),
+      run(
+        [
+          process.execPath,
+          '--import',
+          barrier,
+          cliPath,
+          'start',
+          '--name',
+          'one',
+          '--workers',
+          '2',
+          '--start-secs',
+          '0.3',
+          '--',
+          'sleep',
+          '1000',
+        ],
+        { env, timeoutMs: 60_000 },
+      ),
     );
-    assert.ok(await waitFor(() => readdirSync(box.dir).filter((f) => f.startsWith('at-gate.')).length === STARTS, 30_000), 'every start reached the barrier');
-    starters.push(...readdirSync(box.dir).filter((f) => f.startsWith('at-gate.')).map((f) => Number(f.slice(8))));
+    assert.ok(
+      await waitFor(() => readdirSync(box.dir).filter((f) => f.startsWith('at-gate.')).length === STARTS, 30_000),
+      'every start reached the barrier',
+    );
+    starters.push(
+      ...readdirSync(box.dir)
+        .filter((f) => f.startsWith('at-gate.'))
+        .map((f) => Number(f.slice(8))),
+    );
     writeFileSync(gate, '');
     const results = await Promise.all(runs);
     watching = false;
@@ -63,7 +88,10 @@ describe('races', () => {
     // Exactly one supervisor: the only process of ours that is not one of its workers or its guard.
     const { workers } = await assertConsistent(box, 'one');
     assert.equal(workers.length, 2);
-    assert.deepEqual(box.processes().filter((p) => !workers.includes(p) && p !== guardOf(sup)), [sup]);
+    assert.deepEqual(
+      box.processes().filter((p) => !workers.includes(p) && p !== guardOf(sup)),
+      [sup],
+    );
     // How many of them got as far as a supervisor of their own (the flock race, not just the early check).
     process.stdout.write(`# ${supervisorsSeen.size} of ${STARTS} starts spawned a supervisor that raced for the lock\n`);
     assert.ok(supervisorsSeen.size >= 2, `the race reached the lock (${supervisorsSeen.size} supervisors seen)`);
@@ -80,10 +108,7 @@ describe('races', () => {
     const outcomes: string[] = [];
     for (let round = 0; round < 12; round++) {
       const skew = (round % 4) * 40;
-      const [stop, again] = await Promise.all([
-        box.cli(['stop', 'flip']),
-        sleepMs(skew).then(start),
-      ]);
+      const [stop, again] = await Promise.all([box.cli(['stop', 'flip']), sleepMs(skew).then(start)]);
       assert.ok([0, 1].includes(stop.code!), `stop: ${stop.code} ${stop.stderr}`);
       assert.ok([0, 1].includes(again.code!), `start: ${again.code} ${again.stderr}`);
       if (again.code === 1) assert.match(again.stderr, /already running \(pid \d+\)|failed to start/);
@@ -97,7 +122,20 @@ describe('races', () => {
   });
 
   test('stop during a worker backoff: prompt, the pending restart never happens', async () => {
-    const r = await box.cli(['start', '--name', 'backoff', '--workers', '2', '--start-secs', '0.1', '--backoff-min', '5s', '--', 'sleep', '1000']);
+    const r = await box.cli([
+      'start',
+      '--name',
+      'backoff',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.1',
+      '--backoff-min',
+      '5s',
+      '--',
+      'sleep',
+      '1000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = box.track(pidFromFile(box.path('backoff.pid')));
     const before = (await statusJson(box, 'backoff')).json.workers;
@@ -119,16 +157,37 @@ describe('races', () => {
   test('reloads during a crash loop: each answers, the loop goes on, stop leaves nothing', async () => {
     // Task 1 crashes 0.3 s after each start; task 0 is healthy.
     const r = await box.cli([
-      'start', '--name', 'loop', '--workers', '2', '--start-secs', '0.1', '--backoff-min', '20ms', '--backoff-max', '100ms', '--max-restarts', '1000',
-      '--', 'sh', '-c', 'if [ "$DAEMONKIT_TASK_ID" = 1 ]; then sleep 0.3; exit 3; fi; exec sleep 1000',
+      'start',
+      '--name',
+      'loop',
+      '--workers',
+      '2',
+      '--start-secs',
+      '0.1',
+      '--backoff-min',
+      '20ms',
+      '--backoff-max',
+      '100ms',
+      '--max-restarts',
+      '1000',
+      '--',
+      'sh',
+      '-c',
+      'if [ "$DAEMONKIT_TASK_ID" = 1 ]; then sleep 0.3; exit 3; fi; exec sleep 1000',
     ]);
     assert.equal(r.code, 0, r.stderr);
     const sup = box.track(pidFromFile(box.path('loop.pid')));
     const answers: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const [a, b] = await Promise.all([box.cli(['reload', 'loop'], {}, 30_000), sleepMs(i * 50).then(() => box.cli(['reload', 'loop'], {}, 30_000))]);
+      const [a, b] = await Promise.all([
+        box.cli(['reload', 'loop'], {}, 30_000),
+        sleepMs(i * 50).then(() => box.cli(['reload', 'loop'], {}, 30_000)),
+      ]);
       for (const x of [a, b]) {
-        assert.ok(x.code === 0 || (x.code === 1 && /reload failed: the new worker 1 exited 3/.test(x.stderr)), `reload: ${x.code} ${x.stdout}${x.stderr}`);
+        assert.ok(
+          x.code === 0 || (x.code === 1 && /reload failed: the new worker 1 exited 3/.test(x.stderr)),
+          `reload: ${x.code} ${x.stdout}${x.stderr}`,
+        );
         answers.push(String(x.code));
       }
     }
@@ -142,7 +201,8 @@ describe('races', () => {
     assert.ok(s.json.workers[1]!.restarts >= mid + 2, `task 1 kept crashing and restarting (${mid} -> ${s.json.workers[1]!.restarts})`);
     // Every live child is a worker status knows about, or the crashing one between its exit and its restart.
     const known = new Set(s.json.workers.map((w) => w.pid));
-    for (const c of workersOf(sup)) assert.ok(known.has(c) || !alive(c) || (await waitFor(() => !alive(c), 1000)), `child ${c} not in status`);
+    for (const c of workersOf(sup))
+      assert.ok(known.has(c) || !alive(c) || (await waitFor(() => !alive(c), 1000)), `child ${c} not in status`);
     const stop = await box.cli(['stop', 'loop']);
     assert.equal(stop.code, 0, stop.stderr);
     await assertConsistent(box, 'loop');

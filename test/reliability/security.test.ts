@@ -2,7 +2,18 @@
 // really dropped, files are not group- or world-writable, the environment is exactly what was asked, no fd leaks in.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
@@ -21,8 +32,12 @@ const withGroups = (() => {
   for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
     const [name, , gid, members] = line.split(':');
     for (const m of (members ?? '').split(',').filter(Boolean)) {
-      const row = passwd.split('\n').find((l) => l.startsWith(`${m}:`))?.split(':');
-      if (row && row[2] !== '0' && row[3] !== gid) return { user: m, uid: Number(row[2]), gid: Number(row[3]), extra: Number(gid), group: name };
+      const row = passwd
+        .split('\n')
+        .find((l) => l.startsWith(`${m}:`))
+        ?.split(':');
+      if (row && row[2] !== '0' && row[3] !== gid)
+        return { user: m, uid: Number(row[2]), gid: Number(row[3]), extra: Number(gid), group: name };
     }
   }
   return null;
@@ -52,7 +67,10 @@ describe('the PID file', () => {
     for (const name of ['planted', 'dangling']) {
       const start = await box.cli(['start', '--name', name, '--start-secs', '0.1', '--', 'sleep', '1000']);
       assert.equal(start.code, 1);
-      assert.equal(start.stderr, `daemonkit: ${name} failed to start: refusing PID file ${box.path(`${name}.pid`)}: it is a symbolic link\n`);
+      assert.equal(
+        start.stderr,
+        `daemonkit: ${name} failed to start: refusing PID file ${box.path(`${name}.pid`)}: it is a symbolic link\n`,
+      );
       const nosup = await box.cli(['start', '--no-supervise', '--name', name, '--', 'sleep', '1000']);
       assert.equal(nosup.code, 1);
       assert.match(nosup.stderr, /symbolic link/);
@@ -72,47 +90,78 @@ describe('the PID file', () => {
     assert.deepEqual(box.processes(), []);
   });
 
-  test('as root, a PID file in a directory others can write to is refused with a clear error', { skip: !isRoot() && 'needs root' }, async () => {
-    const shared = box.path('shared');
-    mkdirSync(shared);
-    chmodSync(shared, 0o1777);
-    const owned = box.path('owned-by-nobody');
-    mkdirSync(owned);
-    chownSync(owned, 65534, 65534);
-    for (const dir of [shared, owned]) {
-      const pidfile = join(dir, 'x.pid');
-      const r = await box.cli(['start', '--pidfile', pidfile, '--log', box.path('x.log'), '--start-secs', '0.1', '--', 'sleep', '1000']);
+  test(
+    'as root, a PID file in a directory others can write to is refused with a clear error',
+    { skip: !isRoot() && 'needs root' },
+    async () => {
+      const shared = box.path('shared');
+      mkdirSync(shared);
+      chmodSync(shared, 0o1777);
+      const owned = box.path('owned-by-nobody');
+      mkdirSync(owned);
+      chownSync(owned, 65534, 65534);
+      for (const dir of [shared, owned]) {
+        const pidfile = join(dir, 'x.pid');
+        const r = await box.cli(['start', '--pidfile', pidfile, '--log', box.path('x.log'), '--start-secs', '0.1', '--', 'sleep', '1000']);
+        assert.equal(r.code, 1);
+        assert.equal(
+          r.stderr,
+          `daemonkit: sleep failed to start: refusing PID file ${pidfile}: its directory ${dir} is writable by users other than root\n`,
+        );
+        assert.deepEqual(readdirSync(dir), [], 'nothing created there');
+        const nosup = await box.cli(['start', '--no-supervise', '--pidfile', pidfile, '--log', box.path('x.log'), '--', 'sleep', '1000']);
+        assert.equal(nosup.code, 1);
+        assert.match(nosup.stderr, /writable by users other than root/);
+      }
+      // The same through DAEMONKIT_HOME.
+      const r = await box.cli(['start', '--name', 'viahome', '--start-secs', '0.1', '--', 'sleep', '1000'], { DAEMONKIT_HOME: shared });
       assert.equal(r.code, 1);
-      assert.equal(r.stderr, `daemonkit: sleep failed to start: refusing PID file ${pidfile}: its directory ${dir} is writable by users other than root\n`);
-      assert.deepEqual(readdirSync(dir), [], 'nothing created there');
-      const nosup = await box.cli(['start', '--no-supervise', '--pidfile', pidfile, '--log', box.path('x.log'), '--', 'sleep', '1000']);
-      assert.equal(nosup.code, 1);
-      assert.match(nosup.stderr, /writable by users other than root/);
-    }
-    // The same through DAEMONKIT_HOME.
-    const r = await box.cli(['start', '--name', 'viahome', '--start-secs', '0.1', '--', 'sleep', '1000'], { DAEMONKIT_HOME: shared });
-    assert.equal(r.code, 1);
-    // Its log (STATE/viahome.log) is in that directory too, and the original refuses it before the PID file is tried.
-    assert.match(r.stderr, /refusing (PID|log) file .*viahome\.(pid|log): its directory .* is writable by users other than root/);
-    assert.ok(!readdirSync(shared).some((f) => /\.(pid|sock|json)$/.test(f)));
-    assert.deepEqual(box.processes(), []);
-  });
-
-  test('as root, a state directory others can write to is refused even when the PID file and log are elsewhere', { skip: !isRoot() && 'needs root' }, async () => {
-    // The control socket and the record live there: chmod, chown and writes by root must not be steerable by a symlink.
-    const state = box.path('shared-state');
-    mkdirSync(state);
-    chmodSync(state, 0o1777);
-    const run = box.path('root-run');
-    mkdirSync(run);
-    for (const mode of [[], ['--no-supervise']]) {
-      const r = await box.cli(['start', ...mode, '--name', 'elsewhere', '--pidfile', join(run, 'e.pid'), '--log', join(run, 'e.log'), '--start-secs', '0.1', '--', 'sleep', '1000'], { DAEMONKIT_HOME: state });
-      assert.equal(r.code, 1, r.stdout);
-      assert.equal(r.stderr, `daemonkit: elsewhere failed to start: refusing state directory ${state}: it is writable by users other than root\n`);
-      assert.deepEqual(readdirSync(state), [], 'nothing created there');
+      // Its log (STATE/viahome.log) is in that directory too, and the original refuses it before the PID file is tried.
+      assert.match(r.stderr, /refusing (PID|log) file .*viahome\.(pid|log): its directory .* is writable by users other than root/);
+      assert.ok(!readdirSync(shared).some((f) => /\.(pid|sock|json)$/.test(f)));
       assert.deepEqual(box.processes(), []);
-    }
-  });
+    },
+  );
+
+  test(
+    'as root, a state directory others can write to is refused even when the PID file and log are elsewhere',
+    { skip: !isRoot() && 'needs root' },
+    async () => {
+      // The control socket and the record live there: chmod, chown and writes by root must not be steerable by a symlink.
+      const state = box.path('shared-state');
+      mkdirSync(state);
+      chmodSync(state, 0o1777);
+      const run = box.path('root-run');
+      mkdirSync(run);
+      for (const mode of [[], ['--no-supervise']]) {
+        const r = await box.cli(
+          [
+            'start',
+            ...mode,
+            '--name',
+            'elsewhere',
+            '--pidfile',
+            join(run, 'e.pid'),
+            '--log',
+            join(run, 'e.log'),
+            '--start-secs',
+            '0.1',
+            '--',
+            'sleep',
+            '1000',
+          ],
+          { DAEMONKIT_HOME: state },
+        );
+        assert.equal(r.code, 1, r.stdout);
+        assert.equal(
+          r.stderr,
+          `daemonkit: elsewhere failed to start: refusing state directory ${state}: it is writable by users other than root\n`,
+        );
+        assert.deepEqual(readdirSync(state), [], 'nothing created there');
+        assert.deepEqual(box.processes(), []);
+      }
+    },
+  );
 });
 
 describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 'needs root, setpriv and the nobody user' }, () => {
@@ -128,7 +177,11 @@ describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobod
     const sup = pidFromFile(join(dir, 'guarded.pid'));
     const workers = workersOf(sup);
     // A raw connection as nobody.
-    const raw = await asUser('nobody', 'nogroup', [process.execPath, '-e', `require('net').createConnection(${JSON.stringify(sock)}).on('error', (e) => { console.log(e.code); }).on('connect', () => console.log('connected'))`]);
+    const raw = await asUser('nobody', 'nogroup', [
+      process.execPath,
+      '-e',
+      `require('net').createConnection(${JSON.stringify(sock)}).on('error', (e) => { console.log(e.code); }).on('connect', () => console.log('connected'))`,
+    ]);
     assert.equal(raw.stdout, 'EACCES\n');
     // The CLI as nobody: status unknown (LSB 4), stop/reload/reopen refused; nothing happened to the service.
     const userEnv = box.env(env);
@@ -154,7 +207,25 @@ describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobod
 describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 'needs root, setpriv and the nobody user' }, () => {
   test('--user nobody --group nogroup: workers run as nobody with only its groups; PID file and socket made before the drop', async () => {
     const { dir, env } = openStateDir('idstate');
-    const r = await box.cli(['start', '--name', 'dropped', '--user', 'nobody', '--group', 'nogroup', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000'], env);
+    const r = await box.cli(
+      [
+        'start',
+        '--name',
+        'dropped',
+        '--user',
+        'nobody',
+        '--group',
+        'nogroup',
+        '--workers',
+        '2',
+        '--start-secs',
+        '0.1',
+        '--',
+        'sleep',
+        '1000',
+      ],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(join(dir, 'dropped.pid'));
     for (const w of workersOf(sup)) {
@@ -176,22 +247,33 @@ describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 
     // So the service user may control its service; another user (daemon) may not.
     const userEnv = box.env(env);
     assert.equal((await asUser('nobody', 'nogroup', [process.execPath, cliPath, 'status', 'dropped'], userEnv)).code, 0);
-    if (hasUser('daemon')) assert.equal((await asUser('daemon', 'daemon', [process.execPath, cliPath, 'status', 'dropped'], userEnv)).code, 4);
+    if (hasUser('daemon'))
+      assert.equal((await asUser('daemon', 'daemon', [process.execPath, cliPath, 'status', 'dropped'], userEnv)).code, 4);
     assert.equal((await box.cli(['stop', 'dropped'], env)).code, 0);
   });
 
-  test('--user with supplementary groups: the workers get exactly that user\'s groups (initgroups)', { skip: !withGroups && 'no user with a supplementary group in /etc/group' }, async () => {
-    const u = withGroups!;
-    const r = await box.cli(['start', '--name', 'grouped', '--user', u.user, '--start-secs', '0.1', '--', 'sleep', '1000']);
-    assert.equal(r.code, 0, r.stderr);
-    const sup = pidFromFile(box.path('grouped.pid'));
-    const [w] = workersOf(sup);
-    const s = procStatus(w!);
-    assert.equal(s.Uid, `${u.uid}\t${u.uid}\t${u.uid}\t${u.uid}`);
-    assert.equal(s.Gid, `${u.gid}\t${u.gid}\t${u.gid}\t${u.gid}`);
-    assert.deepEqual(s.Groups!.split(' ').map(Number).sort((a, b) => a - b), [u.gid, u.extra].sort((a, b) => a - b));
-    assert.equal((await box.cli(['stop', 'grouped'])).code, 0);
-  });
+  test(
+    "--user with supplementary groups: the workers get exactly that user's groups (initgroups)",
+    { skip: !withGroups && 'no user with a supplementary group in /etc/group' },
+    async () => {
+      const u = withGroups!;
+      const r = await box.cli(['start', '--name', 'grouped', '--user', u.user, '--start-secs', '0.1', '--', 'sleep', '1000']);
+      assert.equal(r.code, 0, r.stderr);
+      const sup = pidFromFile(box.path('grouped.pid'));
+      const [w] = workersOf(sup);
+      const s = procStatus(w!);
+      assert.equal(s.Uid, `${u.uid}\t${u.uid}\t${u.uid}\t${u.uid}`);
+      assert.equal(s.Gid, `${u.gid}\t${u.gid}\t${u.gid}\t${u.gid}`);
+      assert.deepEqual(
+        s
+          .Groups!.split(' ')
+          .map(Number)
+          .sort((a, b) => a - b),
+        [u.gid, u.extra].sort((a, b) => a - b),
+      );
+      assert.equal((await box.cli(['stop', 'grouped'])).code, 0);
+    },
+  );
 
   test('--user: a clean stop leaves no PID file behind', async () => {
     const { dir, env } = openStateDir('stopstate');
@@ -204,19 +286,35 @@ describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 
     assert.equal(s.stdout, 'dropstop: not running\n');
   });
 
-  test(
-    '--user: a supervisor that gives up on its own (crash loop) records why and removes its PID file',
-    async () => {
-      const { dir, env } = openStateDir('giveup');
-      const r = await box.cli(['start', '--name', 'quitter', '--user', 'nobody', '--start-secs', '0.1', '--backoff-min', '10ms', '--max-restarts', '2', '--', 'sh', '-c', 'sleep 0.2; exit 3'], env);
-      assert.equal(r.code, 0, r.stderr);
-      assert.ok(await waitFor(() => box.processes().length === 0, 5000));
-      const s = await statusJson(box, 'quitter', env);
-      assert.equal(existsSync(join(dir, 'quitter.pid')), false, 'PID file removed');
-      assert.equal(s.code, 3);
-      assert.match(s.json.reason ?? '', /restarted 3 times/);
-    },
-  );
+  test('--user: a supervisor that gives up on its own (crash loop) records why and removes its PID file', async () => {
+    const { dir, env } = openStateDir('giveup');
+    const r = await box.cli(
+      [
+        'start',
+        '--name',
+        'quitter',
+        '--user',
+        'nobody',
+        '--start-secs',
+        '0.1',
+        '--backoff-min',
+        '10ms',
+        '--max-restarts',
+        '2',
+        '--',
+        'sh',
+        '-c',
+        'sleep 0.2; exit 3',
+      ],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await waitFor(() => box.processes().length === 0, 5000));
+    const s = await statusJson(box, 'quitter', env);
+    assert.equal(existsSync(join(dir, 'quitter.pid')), false, 'PID file removed');
+    assert.equal(s.code, 3);
+    assert.match(s.json.reason ?? '', /restarted 3 times/);
+  });
 });
 
 describe('umask and modes', () => {
@@ -226,7 +324,19 @@ describe('umask and modes', () => {
     chmodSync(made, 0o777); // the directory itself lets anyone write: only the umask can keep the files safe
     const state = box.path('fresh-state'); // created by daemonkit
     const r = await box.cli(
-      ['start', '--name', 'masked', '--workers', '2', '--start-secs', '0.2', '--', 'sh', '-c', `touch "${made}/file.$DAEMONKIT_TASK_ID"; mkdir "${made}/dir.$DAEMONKIT_TASK_ID"; echo hi; exec sleep 1000`],
+      [
+        'start',
+        '--name',
+        'masked',
+        '--workers',
+        '2',
+        '--start-secs',
+        '0.2',
+        '--',
+        'sh',
+        '-c',
+        `touch "${made}/file.$DAEMONKIT_TASK_ID"; mkdir "${made}/dir.$DAEMONKIT_TASK_ID"; echo hi; exec sleep 1000`,
+      ],
       { DAEMONKIT_HOME: state },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -235,7 +345,13 @@ describe('umask and modes', () => {
     const { renameSync } = await import('node:fs');
     renameSync(join(state, 'masked.log'), join(state, 'masked.log.1'));
     assert.equal((await box.cli(['reopen', 'masked'], { DAEMONKIT_HOME: state })).code, 0);
-    const expect: Record<string, number> = { 'masked.pid': 0o644, 'masked.log': 0o644, 'masked.log.1': 0o644, 'masked.sock': 0o600, 'masked.json': 0o600 };
+    const expect: Record<string, number> = {
+      'masked.pid': 0o644,
+      'masked.log': 0o644,
+      'masked.log.1': 0o644,
+      'masked.sock': 0o600,
+      'masked.json': 0o600,
+    };
     assert.equal(modeOf(state), 0o755);
     for (const [f, mode] of Object.entries(expect)) assert.equal(modeOf(join(state, f)), mode, f);
     for (const f of readdirSync(made)) {
@@ -245,7 +361,19 @@ describe('umask and modes', () => {
     }
     assert.equal((await box.cli(['stop', 'masked'], { DAEMONKIT_HOME: state })).code, 0);
     // An explicit umask is what the workers get.
-    const r2 = await box.cli(['start', '--name', 'tight', '--umask', '077', '--start-secs', '0.2', '--', 'sh', '-c', `touch "${made}/tight"; exec sleep 1000`]);
+    const r2 = await box.cli([
+      'start',
+      '--name',
+      'tight',
+      '--umask',
+      '077',
+      '--start-secs',
+      '0.2',
+      '--',
+      'sh',
+      '-c',
+      `touch "${made}/tight"; exec sleep 1000`,
+    ]);
     assert.equal(r2.code, 0, r2.stderr);
     assert.ok(await waitFor(() => existsSync(`${made}/tight`)));
     assert.equal(modeOf(`${made}/tight`), 0o600);
@@ -257,7 +385,7 @@ describe('umask and modes', () => {
 describe('environment', () => {
   const dkVars = (e: string[]) => e.filter((x) => x.startsWith('DAEMONKIT_'));
 
-  test('inherited by default: exactly the caller\'s environment, minus daemonkit\'s variables, plus DAEMONKIT_TASK_ID', async () => {
+  test("inherited by default: exactly the caller's environment, minus daemonkit's variables, plus DAEMONKIT_TASK_ID", async () => {
     const callerExtra = { APP_MODE: 'production', WITH_SPACES: 'a b  c', WITH_EQUALS: 'k=v=w', LANG: 'C.UTF-8' };
     const r = await box.cli(['start', '--name', 'inherit', '--workers', '2', '--start-secs', '0.1', '--', 'sleep', '1000'], callerExtra);
     assert.equal(r.code, 0, r.stderr);
@@ -281,11 +409,17 @@ describe('environment', () => {
 
   test('--clear-env: only PATH, HOME, LANG and --env, plus DAEMONKIT_TASK_ID; --env may not set DAEMONKIT_*', async () => {
     const extra = { LANG: 'C.UTF-8', SECRET_TOKEN: 'hunter2', AWS_SECRET_ACCESS_KEY: 'x' };
-    const r = await box.cli(['start', '--name', 'clean', '--clear-env', '--env', 'PORT=8080', '--env', 'EMPTY=', '--start-secs', '0.1', '--', 'sleep', '1000'], extra);
+    const r = await box.cli(
+      ['start', '--name', 'clean', '--clear-env', '--env', 'PORT=8080', '--env', 'EMPTY=', '--start-secs', '0.1', '--', 'sleep', '1000'],
+      extra,
+    );
     assert.equal(r.code, 0, r.stderr);
     const [w] = workersOf(pidFromFile(box.path('clean.pid')));
     const env = box.env(extra);
-    assert.deepEqual(environ(w!).sort(), [`PATH=${env.PATH}`, `HOME=${env.HOME}`, 'LANG=C.UTF-8', 'PORT=8080', 'EMPTY=', 'DAEMONKIT_TASK_ID=0'].sort());
+    assert.deepEqual(
+      environ(w!).sort(),
+      [`PATH=${env.PATH}`, `HOME=${env.HOME}`, 'LANG=C.UTF-8', 'PORT=8080', 'EMPTY=', 'DAEMONKIT_TASK_ID=0'].sort(),
+    );
     assert.equal((await box.cli(['stop', 'clean'])).code, 0);
     const marker = await box.cli(['start', '--name', 'sneaky', '--env', 'DAEMONKIT_ROLE=daemon', '--', 'sleep', '1000']);
     assert.equal(marker.code, 2);
@@ -305,7 +439,18 @@ describe('fd leaks', () => {
     const marker = box.path('leaky-fd-target');
     writeFileSync(marker, '');
     const shell = (args: string[]) =>
-      run(['/bin/bash', '-c', `for i in $(seq 3 300); do eval "exec $i<>'${marker}'"; done; exec "$@"`, 'bash', process.execPath, cliPath, ...args], { env: box.env() });
+      run(
+        [
+          '/bin/bash',
+          '-c',
+          `for i in $(seq 3 300); do eval "exec $i<>'${marker}'"; done; exec "$@"`,
+          'bash',
+          process.execPath,
+          cliPath,
+          ...args,
+        ],
+        { env: box.env() },
+      );
     const r = await shell(['start', '--name', 'leaky', '--workers', '3', '--start-secs', '0.1', '--', 'sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
     const sup = pidFromFile(box.path('leaky.pid'));

@@ -5,7 +5,20 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { run } from '../helpers/run.js';
 import { alive, stat, waitFor } from '../helpers/proc.js';
-import { assertConsistent, Box, killStrangers, pidFromFile, plainEnv, startTime, stranger, strangerAt, strangers, untouched, workersOf, statusJson } from './lib.js';
+import {
+  assertConsistent,
+  Box,
+  killStrangers,
+  pidFromFile,
+  plainEnv,
+  startTime,
+  stranger,
+  strangerAt,
+  strangers,
+  untouched,
+  workersOf,
+  statusJson,
+} from './lib.js';
 
 const box = new Box();
 // A failed test leaves its service running: kill it here so the next test starts clean.
@@ -46,7 +59,11 @@ describe('stale and recycled PIDs', () => {
     await pokeStale('victim', ['victim']);
 
     const recycled = await strangerAt(sup);
-    process.stdout.write(recycled ? `# PID ${sup} recycled for a stranger through ns_last_pid\n` : `# could not recycle PID ${sup}; a stranger in the file instead\n`);
+    process.stdout.write(
+      recycled
+        ? `# PID ${sup} recycled for a stranger through ns_last_pid\n`
+        : `# could not recycle PID ${sup}; a stranger in the file instead\n`,
+    );
     const s = recycled ?? (await stranger());
     if (!recycled) writeFileSync(box.path('victim.pid'), `${s}\n`);
     await pokeStale('victim', ['victim']);
@@ -69,7 +86,11 @@ describe('stale and recycled PIDs', () => {
     assert.ok(await waitFor(() => !existsSync(`/proc/${pid}`), 2000));
     await pokeStale('lone', ['lone']);
     const recycled = await strangerAt(pid);
-    process.stdout.write(recycled ? `# PID ${pid} recycled for a stranger through ns_last_pid\n` : `# could not recycle PID ${pid}; a stranger in the file instead\n`);
+    process.stdout.write(
+      recycled
+        ? `# PID ${pid} recycled for a stranger through ns_last_pid\n`
+        : `# could not recycle PID ${pid}; a stranger in the file instead\n`,
+    );
     const s = recycled ?? (await stranger());
     writeFileSync(box.path('lone.pid'), `${s}\n`);
     await pokeStale('lone', ['--pidfile', box.path('lone.pid')]);

@@ -126,7 +126,13 @@ describe('a full state disk', { skip: !isRoot() && 'mounting a small tmpfs needs
   test('writeState on a full disk throws ENOSPC and leaves no temporary file', () => {
     smallDisk('small-w');
     fill();
-    const rec = { version: 1, options: { env: ['X='.padEnd(8192, 'x')] }, status: null, exitCode: 0, exitedAt: 0 } as unknown as StateRecord;
+    const rec = {
+      version: 1,
+      options: { env: ['X='.padEnd(8192, 'x')] },
+      status: null,
+      exitCode: 0,
+      exitedAt: 0,
+    } as unknown as StateRecord;
     assert.throws(() => writeState(`${dir}/w.json`, rec), { code: 'ENOSPC' });
     assert.deepEqual(tmps(), []);
   });

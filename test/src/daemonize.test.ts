@@ -29,7 +29,11 @@ describe('a library daemon that becomes ready', () => {
   let pid = 0;
 
   before(async () => {
-    const r = await startFixture('http', { pidfile, log, umask: '027', cwd: box.dir, env: { APP_MODE: 'prod' } }, { FIXTURE_REPORT: report, FIXTURE_RELOADS: box.path('reloads') });
+    const r = await startFixture(
+      'http',
+      { pidfile, log, umask: '027', cwd: box.dir, env: { APP_MODE: 'prod' } },
+      { FIXTURE_REPORT: report, FIXTURE_RELOADS: box.path('reloads') },
+    );
     assert.equal(r.code, 0, r.stderr);
     pid = box.track(Number(readFileSync(pidfile, 'utf8')));
   });
@@ -67,7 +71,10 @@ describe('a library daemon that becomes ready', () => {
     const flags = /flags:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/fdinfo/3`, 'utf8'))![1]!;
     assert.ok((parseInt(flags, 8) & 0o2000000) !== 0, 'fd 3 close-on-exec, so the lock cannot leak into children');
     const { env } = JSON.parse(readFileSync(report, 'utf8'));
-    assert.deepEqual(Object.keys(env).filter((k) => k.startsWith('DAEMONKIT_')), []);
+    assert.deepEqual(
+      Object.keys(env).filter((k) => k.startsWith('DAEMONKIT_')),
+      [],
+    );
     assert.equal(env.APP_MODE, 'prod');
   });
 
@@ -142,7 +149,12 @@ describe('a process that is already detached', () => {
     const pidfile = box.path('inplace.pid');
     const reportPath = box.path('inplace.json');
     const { spawn } = await import('node:child_process');
-    const env = box.env({ FIXTURE_MODE: 'ready', FIXTURE_OPTIONS: JSON.stringify({ pidfile }), FIXTURE_REPORT: reportPath, INVOCATION_ID: 'test' });
+    const env = box.env({
+      FIXTURE_MODE: 'ready',
+      FIXTURE_OPTIONS: JSON.stringify({ pidfile }),
+      FIXTURE_REPORT: reportPath,
+      INVOCATION_ID: 'test',
+    });
     const child = spawn(process.execPath, [fixture('library-daemon.mjs')], { env, stdio: 'ignore' });
     box.track(child.pid);
     assert.ok(await waitFor(() => existsSync(reportPath)));

@@ -121,7 +121,7 @@ describe('forkProcesses(4) with a shared socket', () => {
     pids[2] = fresh;
   });
 
-  test("SIGTERM to the parent stops every worker with the stop schedule, then it exits 0; no process is left", async () => {
+  test('SIGTERM to the parent stops every worker with the stop schedule, then it exits 0; no process is left', async () => {
     p.child.kill('SIGTERM');
     const r = await p.exited;
     assert.equal(r.code, 0, r.stderr);
@@ -162,7 +162,12 @@ test('daemonize() then forkProcesses(): the original exits 0 once every worker i
   mkdirSync(dir);
   const pidfile = join(dir, 'app.pid');
   const r = await run([process.execPath, fixture('fork-server.mjs')], {
-    env: box.env({ FORK_DIR: dir, FORK_N: '3', FORK_OPTIONS: JSON.stringify({ ready: 'notify' }), FORK_DAEMONIZE: JSON.stringify({ pidfile, log: join(dir, 'app.log') }) }),
+    env: box.env({
+      FORK_DIR: dir,
+      FORK_N: '3',
+      FORK_OPTIONS: JSON.stringify({ ready: 'notify' }),
+      FORK_DAEMONIZE: JSON.stringify({ pidfile, log: join(dir, 'app.log') }),
+    }),
   });
   assert.equal(r.code, 0, r.stderr);
   const parent = box.track(Number(readFileSync(pidfile, 'utf8')));
@@ -205,7 +210,12 @@ test("daemonize() then forkProcesses(): a worker dying before it is ready makes 
   writeFileSync(join(dir, 'crash-all'), '');
   const pidfile = join(dir, 'app.pid');
   const r = await run([process.execPath, fixture('fork-server.mjs')], {
-    env: box.env({ FORK_DIR: dir, FORK_N: '2', FORK_OPTIONS: JSON.stringify({ ready: 'notify' }), FORK_DAEMONIZE: JSON.stringify({ pidfile, log: join(dir, 'app.log') }) }),
+    env: box.env({
+      FORK_DIR: dir,
+      FORK_N: '2',
+      FORK_OPTIONS: JSON.stringify({ ready: 'notify' }),
+      FORK_DAEMONIZE: JSON.stringify({ pidfile, log: join(dir, 'app.log') }),
+    }),
   });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^daemonkit: worker \d exited 1 before it was ready\n/);

@@ -52,7 +52,11 @@ test('a misspelled option key (pidFile) is a UsageError naming the key and the c
   const box = newBox();
   const r = await runCase(box, 'options', { pidFile: box.path('app.pid') });
   assert.equal(r.code, 3, `it must not daemonize: ${r.stderr}`);
-  assert.deepEqual(reportOf(box).error, { name: 'UsageError', message: "unknown option 'pidFile' (did you mean 'pidfile'?)", code: 'EUSAGE' });
+  assert.deepEqual(reportOf(box).error, {
+    name: 'UsageError',
+    message: "unknown option 'pidFile' (did you mean 'pidfile'?)",
+    code: 'EUSAGE',
+  });
   assert.deepEqual(box.processes(), []);
   assert.deepEqual(readdirSync(box.dir), ['report.json']);
 });

@@ -27,11 +27,20 @@ const RULES: { name: string; hit: (code: string, raw: string) => boolean }[] = [
   },
   { name: 'wait flag as a number', hit: (code) => [...code.matchAll(WAIT_CALL)].some((m) => /,\s*\d+\s*$/.test(m[1]!)) },
   { name: 'number named only by a comment', hit: (_, raw) => /\b\d+\s*\/\*\s*(?:SIG[A-Z0-9]+|W[A-Z]+|O_[A-Z]+)\s*\*\//.test(raw) },
-  { name: 'signal compared or assigned as a number', hit: (code) => /\b(?:signal|sig|signo|signum)\s*(?::|===?|!==?)\s*[1-9]\d*\b/.test(code) },
-  { name: 'libc constant redefined outside src/sys/', hit: (code) => /\bconst\s+(?:SIG[A-Z0-9]+|WNOHANG|WUNTRACED|WCONTINUED|O_[A-Z]+)\s*=\s*\d/.test(code) },
+  {
+    name: 'signal compared or assigned as a number',
+    hit: (code) => /\b(?:signal|sig|signo|signum)\s*(?::|===?|!==?)\s*[1-9]\d*\b/.test(code),
+  },
+  {
+    name: 'libc constant redefined outside src/sys/',
+    hit: (code) => /\bconst\s+(?:SIG[A-Z0-9]+|WNOHANG|WUNTRACED|WCONTINUED|O_[A-Z]+)\s*=\s*\d/.test(code),
+  },
   { name: 'O_CLOEXEC as a number', hit: (code) => /\b0o2000000\b|\b524288\b|\b0x80000\b/.test(code) },
   // A named constant may hold the default schedule; every other use goes through its name.
-  { name: 'stop schedule as a string literal', hit: (code) => SCHEDULE_STRING.test(code) && !/\bconst\s+[A-Z][A-Z0-9_]*\s*(?::[^=]+)?=/.test(code) },
+  {
+    name: 'stop schedule as a string literal',
+    hit: (code) => SCHEDULE_STRING.test(code) && !/\bconst\s+[A-Z][A-Z0-9_]*\s*(?::[^=]+)?=/.test(code),
+  },
   {
     name: 'stop delay as a number',
     // 1000 alone is the unit (milliseconds a second), not a delay.
@@ -66,7 +75,8 @@ export function offences(file: string, source: string): Offence[] {
   const found: Offence[] = [];
   source.split('\n').forEach((raw, i) => {
     const code = codeOf(raw);
-    for (const rule of RULES) if (rule.hit(code, code === '' ? '' : raw)) found.push({ file, line: i + 1, rule: rule.name, text: raw.trim() });
+    for (const rule of RULES)
+      if (rule.hit(code, code === '' ? '' : raw)) found.push({ file, line: i + 1, rule: rule.name, text: raw.trim() });
   });
   return found;
 }
@@ -100,7 +110,10 @@ describe('the checker', () => {
       ['if (await waitReadable(held.pidfd, 5000)) return;', 'stop delay as a number'],
     ];
     for (const [line, rule] of bad) {
-      assert.ok(offences('x.ts', line).some((o) => o.rule === rule), `${line} should break "${rule}"`);
+      assert.ok(
+        offences('x.ts', line).some((o) => o.rule === rule),
+        `${line} should break "${rule}"`,
+      );
     }
   });
 
@@ -114,7 +127,7 @@ describe('the checker', () => {
       '// kill(pid, 9) here would hit a recycled PID',
       ' * waitpid(pid, 1) is what WNOHANG spells',
       'setTimeout(() => kill(pid, SIGKILL), KILL_AFTER_MS).unref();',
-      "finish(`killed it after ${o.readyTimeoutMs / 1000 + 5}s`);",
+      'finish(`killed it after ${o.readyTimeoutMs / 1000 + 5}s`);',
       "log('kill: sent 9000 signals');",
       "usage: 'daemonkit stop NAME [--retry TERM/10/KILL/5]',",
       'const timer = setTimeout(tick, 5000);',
@@ -124,11 +137,21 @@ describe('the checker', () => {
 });
 
 describe('src/ outside src/sys/', () => {
-  test('src/sys/ names what the rest needs, with the kernel\'s values', () => {
+  test("src/sys/ names what the rest needs, with the kernel's values", () => {
     const { signals } = constants;
     assert.deepEqual(
       { SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2 },
-      { SIGCHLD: signals.SIGCHLD, SIGCONT: signals.SIGCONT, SIGHUP: signals.SIGHUP, SIGINT: signals.SIGINT, SIGKILL: signals.SIGKILL, SIGSTOP: signals.SIGSTOP, SIGTERM: signals.SIGTERM, SIGUSR1: signals.SIGUSR1, SIGUSR2: signals.SIGUSR2 },
+      {
+        SIGCHLD: signals.SIGCHLD,
+        SIGCONT: signals.SIGCONT,
+        SIGHUP: signals.SIGHUP,
+        SIGINT: signals.SIGINT,
+        SIGKILL: signals.SIGKILL,
+        SIGSTOP: signals.SIGSTOP,
+        SIGTERM: signals.SIGTERM,
+        SIGUSR1: signals.SIGUSR1,
+        SIGUSR2: signals.SIGUSR2,
+      },
     );
     assert.equal(WNOHANG, 1); // <sys/wait.h>
     assert.equal(O_CLOEXEC, 0o2000000); // <asm-generic/fcntl.h>

@@ -48,7 +48,11 @@ const cases: Record<OptionKey, Case> = {
     byDefault: (o) => assert.deepEqual(o.stdio[1], { kind: 'append', path: join(state, 'sleep.log') }),
     valid: {
       input: { log: 'a.log' },
-      check: (o) => assert.deepEqual(o.stdio.slice(1), [{ kind: 'append', path: box.path('a.log') }, { kind: 'append', path: box.path('a.log') }]),
+      check: (o) =>
+        assert.deepEqual(o.stdio.slice(1), [
+          { kind: 'append', path: box.path('a.log') },
+          { kind: 'append', path: box.path('a.log') },
+        ]),
     },
     invalid: { log: '' },
   },
@@ -74,7 +78,10 @@ const cases: Record<OptionKey, Case> = {
   },
   env: {
     byDefault: (o) => assert.ok(o.env.includes('FOO=bar') && !o.env.some((kv) => kv.startsWith('DAEMONKIT_')), o.env.join(' ')),
-    valid: { input: { env: ['A=1', 'FOO=baz'] }, check: (o) => assert.ok(o.env.includes('A=1') && o.env.includes('FOO=baz') && !o.env.includes('FOO=bar')) },
+    valid: {
+      input: { env: ['A=1', 'FOO=baz'] },
+      check: (o) => assert.ok(o.env.includes('A=1') && o.env.includes('FOO=baz') && !o.env.includes('FOO=bar')),
+    },
     invalid: { env: ['NOEQUALS'] },
   },
   clearEnv: {
@@ -94,7 +101,10 @@ const cases: Record<OptionKey, Case> = {
   },
   chroot: {
     byDefault: (o) => assert.equal(o.chroot, null),
-    valid: { input: { chroot: 'root', command: ['/bin/prog'] }, check: (o) => assert.deepEqual([o.chroot, o.command?.path], [root, '/bin/prog']) },
+    valid: {
+      input: { chroot: 'root', command: ['/bin/prog'] },
+      check: (o) => assert.deepEqual([o.chroot, o.command?.path], [root, '/bin/prog']),
+    },
     invalid: { chroot: box.path('no-such-root') },
   },
   readyTimeout: {
@@ -196,10 +206,11 @@ const cases: Record<OptionKey, Case> = {
     byDefault: (o) => assert.deepEqual(o.listen, []),
     valid: {
       input: { listen: ['tcp:8080', 'api=unix:api.sock'] },
-      check: (o) => assert.deepEqual(o.listen, [
-        { kind: 'tcp', name: 'tcp', text: 'tcp:8080', host: null, port: 8080 },
-        { kind: 'unix', name: 'api', text: `unix:${box.path('api.sock')}`, path: box.path('api.sock') },
-      ]),
+      check: (o) =>
+        assert.deepEqual(o.listen, [
+          { kind: 'tcp', name: 'tcp', text: 'tcp:8080', host: null, port: 8080 },
+          { kind: 'unix', name: 'api', text: `unix:${box.path('api.sock')}`, path: box.path('api.sock') },
+        ]),
     },
     invalid: { listen: ['tcp:99999'] },
   },
@@ -218,7 +229,13 @@ const cases: Record<OptionKey, Case> = {
     byDefault: (o) => assert.equal(o.health, null),
     valid: {
       input: { health: 'http://127.0.0.1:8080/health' },
-      check: (o) => assert.deepEqual(o.health, { probe: { kind: 'http', url: 'http://127.0.0.1:8080/health' }, intervalMs: 10000, timeoutMs: 5000, failures: 3 }),
+      check: (o) =>
+        assert.deepEqual(o.health, {
+          probe: { kind: 'http', url: 'http://127.0.0.1:8080/health' },
+          intervalMs: 10000,
+          timeoutMs: 5000,
+          failures: 3,
+        }),
     },
     invalid: { health: 'notify' },
   },
@@ -244,12 +261,22 @@ const cases: Record<OptionKey, Case> = {
   },
   exitMap: {
     byDefault: (o) => assert.deepEqual(o.exitMap, []),
-    valid: { input: { exitMap: ['143=0', '1=3'] }, check: (o) => assert.deepEqual(o.exitMap, [[143, 0], [1, 3]]) },
+    valid: {
+      input: { exitMap: ['143=0', '1=3'] },
+      check: (o) =>
+        assert.deepEqual(o.exitMap, [
+          [143, 0],
+          [1, 3],
+        ]),
+    },
     invalid: { exitMap: ['143=256'] },
   },
   forward: {
     byDefault: (o) => assert.deepEqual(o.forward, []),
-    valid: { input: { forward: ['USR2,WINCH', 'SIGQUIT'] }, check: (o) => assert.deepEqual(o.forward, [constants.signals.SIGUSR2, constants.signals.SIGWINCH, constants.signals.SIGQUIT]) },
+    valid: {
+      input: { forward: ['USR2,WINCH', 'SIGQUIT'] },
+      check: (o) => assert.deepEqual(o.forward, [constants.signals.SIGUSR2, constants.signals.SIGWINCH, constants.signals.SIGQUIT]),
+    },
     invalid: { forward: ['TERM'] },
   },
   subreaper: {
@@ -279,7 +306,7 @@ describe('normalize, option by option', () => {
           (e: unknown) => {
             assert.ok(e instanceof UsageError, String(e));
             assert.equal(e.message.includes('\n'), false);
-            if (key === 'command') return assert.match(e.message, /^missing command/), assert.equal(e.option, 'command'), true;
+            if (key === 'command') return (assert.match(e.message, /^missing command/), assert.equal(e.option, 'command'), true);
             assert.ok(e.message.startsWith(`invalid ${name} '`), `${naming}: ${e.message}`);
             assert.equal(e.option, name);
             assert.equal(e.value, String(value));
@@ -293,12 +320,16 @@ describe('normalize, option by option', () => {
   test('the CLI names options by flag, the library by key; the reason says which way to write it', () => {
     assert.throws(() => norm({ coreDumps: 'maybe' }, 'cli'), { message: "invalid --core-dumps 'maybe': expected on or off" });
     assert.throws(() => norm({ coreDumps: 'maybe' }), { message: "invalid coreDumps 'maybe': expected true or false" });
-    assert.throws(() => norm({ readyTimeout: 'soon' }, 'cli'), { message: "invalid --ready-timeout 'soon': not a duration (seconds, or a number with ms, s, m or h)" });
+    assert.throws(() => norm({ readyTimeout: 'soon' }, 'cli'), {
+      message: "invalid --ready-timeout 'soon': not a duration (seconds, or a number with ms, s, m or h)",
+    });
   });
 
   test('an unknown key is refused with the closest known one', () => {
     assert.throws(() => norm({ pidFile: 'x' } as StartOptions), { message: "unknown option 'pidFile' (did you mean 'pidfile'?)" });
-    assert.throws(() => norm({ readyTimeOut: 1 } as StartOptions, 'cli'), { message: "unknown option '--ready-time-out' (did you mean '--ready-timeout'?)" });
+    assert.throws(() => norm({ readyTimeOut: 1 } as StartOptions, 'cli'), {
+      message: "unknown option '--ready-time-out' (did you mean '--ready-timeout'?)",
+    });
   });
 });
 
@@ -310,7 +341,13 @@ describe('what is derived from the option table', () => {
 
   test("run's flags are start's but --no-supervise and --reopen-signal, and its own", () => {
     const run = Object.keys(startArgsOptions('run')).sort();
-    assert.deepEqual(run, allFlagged.filter((k) => takenBy(k, 'run')).map((k) => specOf(k).flag!).sort());
+    assert.deepEqual(
+      run,
+      allFlagged
+        .filter((k) => takenBy(k, 'run'))
+        .map((k) => specOf(k).flag!)
+        .sort(),
+    );
     assert.ok(!run.includes('no-supervise') && !run.includes('reopen-signal') && run.includes('exit-map') && run.includes('forward'));
     assert.ok(!Object.keys(startArgsOptions()).includes('exit-map'));
     assert.ok(startOptionsHelp('run').includes('--subreaper') && !startOptionsHelp().includes('--subreaper'));
@@ -340,7 +377,8 @@ describe('what is derived from the option table', () => {
     for (const key of flagged) {
       const spec = specOf(key);
       assert.ok(spec.help.length > 0, key);
-      if (typeof spec.default === 'string') assert.ok(spec.help.includes(spec.default), `${key}: its help does not say its default ${spec.default}`);
+      if (typeof spec.default === 'string')
+        assert.ok(spec.help.includes(spec.default), `${key}: its help does not say its default ${spec.default}`);
     }
     // The supervised ones under the heading, the others before it.
     const heading = help.indexOf('Supervision (');
@@ -374,7 +412,10 @@ describe('what is derived from the option table', () => {
     }
     assert.equal(input.forceDetach, true);
     assert.deepEqual(input.command, ['sleep', '1']);
-    assert.deepEqual(Object.keys(input).filter((k) => !Object.hasOwn(START_OPTION_KEYS, k)), []);
+    assert.deepEqual(
+      Object.keys(input).filter((k) => !Object.hasOwn(START_OPTION_KEYS, k)),
+      [],
+    );
     // Nothing given: the switches are off (supervise on), the rest absent.
     const none = startOptionsFrom({}, undefined) as Record<string, unknown>;
     assert.deepEqual([none.supervise, none.clearEnv, none.logTime, none.umask], [true, false, false, undefined]);

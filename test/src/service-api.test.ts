@@ -50,7 +50,10 @@ describe('a supervised service controlled through the API', () => {
   });
 
   test('start again: AlreadyRunningError with the PID; with okIfRunning, a result saying so', async () => {
-    await assert.rejects(start({ name: 'svc', command: WORKER, home }), (e) => e instanceof AlreadyRunningError && e.pid === sup && e.code === 'EALREADY');
+    await assert.rejects(
+      start({ name: 'svc', command: WORKER, home }),
+      (e) => e instanceof AlreadyRunningError && e.pid === sup && e.code === 'EALREADY',
+    );
     const again = await start({ name: 'svc', command: WORKER, home, okIfRunning: true });
     assert.equal(again.alreadyRunning, true);
     assert.equal(again.pid, sup);
@@ -91,7 +94,10 @@ describe('a supervised service controlled through the API', () => {
 
   test('list: the service, with the same report as status', async () => {
     const all = await list({ home });
-    assert.deepEqual(all.map((s) => [s.name, s.lsb, s.pid]), [['svc', 0, sup]]);
+    assert.deepEqual(
+      all.map((s) => [s.name, s.lsb, s.pid]),
+      [['svc', 0, sup]],
+    );
   });
 
   test('stop: stopped, and the kernel agrees; then status LSB 3, stop again "not-running", reload NotRunningError', async () => {
@@ -118,7 +124,10 @@ describe('bad input is a UsageError naming the option, and leaves nothing behind
 
   test('start', async () => {
     await assert.rejects(start({ command: ['/bin/sleep', '9'], home, readyTimeout: 'soon' }), named('readyTimeout', "'soon'"));
-    await assert.rejects(start({ command: ['/bin/sleep', '9'], home, pidFile: 'x' } as never), (e) => named('pidFile')(e) && /did you mean 'pidfile'/.test((e as Error).message));
+    await assert.rejects(
+      start({ command: ['/bin/sleep', '9'], home, pidFile: 'x' } as never),
+      (e) => named('pidFile')(e) && /did you mean 'pidfile'/.test((e as Error).message),
+    );
     await assert.rejects(start({ command: ['/bin/sleep', '9'], home, stateDir: home } as never), named('stateDir'));
     await assert.rejects(start({ command: ['/bin/sleep', '9'], home, supervise: false, workers: 2 }), named('workers'));
     await assert.rejects(start({ command: ['no-such-program-here'], home }), named('command'));
@@ -135,7 +144,10 @@ describe('bad input is a UsageError naming the option, and leaves nothing behind
   });
 
   test('a name never started: UnknownServiceError for status and logs, naming the state directory', async () => {
-    await assert.rejects(status('nosuch', { home }), (e) => e instanceof UnknownServiceError && e.code === 'ENOSERVICE' && e.message === `no service named nosuch in ${home}`);
+    await assert.rejects(
+      status('nosuch', { home }),
+      (e) => e instanceof UnknownServiceError && e.code === 'ENOSERVICE' && e.message === `no service named nosuch in ${home}`,
+    );
     await assert.rejects(logs('nosuch', { home }), UnknownServiceError);
     assert.deepEqual(await list({ home }), []);
   });
@@ -155,7 +167,8 @@ test('every duration option counts a number as seconds and takes a unit in a str
       return false;
     }
   });
-  for (const key of ['readyTimeout', 'startSecs', 'backoffMin', 'backoffMax', 'minUptime', 'restartWindow']) assert.ok(durations.includes(key as never), key);
+  for (const key of ['readyTimeout', 'startSecs', 'backoffMin', 'backoffMax', 'minUptime', 'restartWindow'])
+    assert.ok(durations.includes(key as never), key);
   for (const key of durations) {
     assert.equal(parseOption(key, 2 as never, context), 2000, `${key}: 2 is two seconds`);
     assert.equal(parseOption(key, '2' as never, context), 2000, `${key}: '2' is two seconds`);

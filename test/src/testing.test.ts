@@ -7,19 +7,35 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, repoRoot } from '../helpers/paths.js';
-import { plan, planErrors, simulate, stepOrderError, SupervisorModel, UnhandledStepError, UsageError, type DaemonPlan, type ModelAction, type PlanOptions } from '../../src/testing.js';
+import {
+  plan,
+  planErrors,
+  simulate,
+  stepOrderError,
+  SupervisorModel,
+  UnhandledStepError,
+  UsageError,
+  type DaemonPlan,
+  type ModelAction,
+  type PlanOptions,
+} from '../../src/testing.js';
 
 const home = mkdtempSync(join(tmpdir(), 'daemonkit-testing-'));
 process.on('exit', () => rmSync(home, { recursive: true, force: true }));
 const pidfile = join(home, 'app.pid');
-const www = { uid: Number(execFileSync('id', ['-u', 'www-data'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'www-data'], { encoding: 'utf8' })) };
+const www = {
+  uid: Number(execFileSync('id', ['-u', 'www-data'], { encoding: 'utf8' })),
+  gid: Number(execFileSync('id', ['-g', 'www-data'], { encoding: 'utf8' })),
+};
 
 /** The CLI's plan for these flags, from a caller that is a plain process (stdin not a socket, no systemd). */
 function cliPlan(flags: string[]): unknown {
   const env: NodeJS.ProcessEnv = { ...process.env, DAEMONKIT_HOME: home };
   delete env.INVOCATION_ID;
   delete env.NOTIFY_SOCKET;
-  return JSON.parse(execFileSync(process.execPath, [cliPath, 'plan', '--json', ...flags], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  return JSON.parse(
+    execFileSync(process.execPath, [cliPath, 'plan', '--json', ...flags], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }
 
 function withoutExtras(p: DaemonPlan): unknown {
@@ -41,15 +57,24 @@ test("plan() without a command is daemonize()'s: the script reports ready itself
   const p = plan({ pidfile });
   assert.equal(p.detach, true);
   assert.ok(p.steps.some((s) => s.role === 'daemon' && s.step === 'ready'));
-  assert.equal(p.steps.some((s) => s.role === 'supervisor'), false);
+  assert.equal(
+    p.steps.some((s) => s.role === 'supervisor'),
+    false,
+  );
   const inPlace = plan({ pidfile }, { systemdInvocation: true });
   assert.equal(inPlace.detach, false);
   assert.match(inPlace.skipReason!, /systemd/);
-  assert.equal(inPlace.steps.some((s) => s.step === 'spawn-session'), false);
+  assert.equal(
+    inPlace.steps.some((s) => s.step === 'spawn-session'),
+    false,
+  );
 });
 
 test('plan() throws the UsageError start() would; planErrors() lists it instead', () => {
-  assert.throws(() => plan({ umask: '999' }), (e) => e instanceof UsageError && e.option === 'umask');
+  assert.throws(
+    () => plan({ umask: '999' }),
+    (e) => e instanceof UsageError && e.option === 'umask',
+  );
   assert.deepEqual(planErrors({ pidfile }), []);
   assert.deepEqual(planErrors({ command: ['/bin/sleep', '1'], workers: 4, home }), []);
   const [bad] = planErrors({ umask: '999' });
@@ -60,7 +85,9 @@ test('plan() throws the UsageError start() would; planErrors() lists it instead'
   // daemonize() is never supervised: its options do not include the supervisor's.
   assert.match(planErrors({ workers: 2 } as PlanOptions)[0]!.message, /unknown option 'workers'/);
   const conflicts = planErrors({ command: ['/bin/sleep', '1'], supervise: false, workers: 2, restart: 'always', home });
-  assert.deepEqual(conflicts, [{ kind: 'usage', option: 'workers', value: null, message: 'conflicting options: workers needs the supervisor, not supervise: false' }]);
+  assert.deepEqual(conflicts, [
+    { kind: 'usage', option: 'workers', value: null, message: 'conflicting options: workers needs the supervisor, not supervise: false' },
+  ]);
   assert.match(planErrors({ user: 'www-data' }, { uid: 1000 })[0]!.message, /needs root/);
   assert.deepEqual(planErrors({ user: 'www-data' }, { uid: 0 }), []);
 });
@@ -79,7 +106,10 @@ test('simulate(): a supervised service run as root has workers that are no sessi
     assert.equal(d.sid, supervisor.sid);
     assert.equal(d.groupLeader, true);
     assert.equal(d.ctty, null);
-    assert.deepEqual(d.fds.map((f) => f.fd), [0, 1, 2]);
+    assert.deepEqual(
+      d.fds.map((f) => f.fd),
+      [0, 1, 2],
+    );
     assert.deepEqual([d.uid, d.gid], [www.uid, www.gid]);
     assert.equal(d.cwd, '/');
     assert.equal(d.umask, 0o022);
@@ -92,7 +122,15 @@ test('simulate(): an unsupervised daemon holds the PID file as fd 3 and nothing 
   const sim = simulate(plan({ command: ['/bin/sleep', '1000'], supervise: false, pidfile, home }), { leakedFds: [5] });
   assert.equal(sim.ok, true);
   const [d] = sim.daemons;
-  assert.deepEqual(d!.fds.map((f) => [f.fd, f.file]), [[0, '/dev/null'], [1, `file:${join(home, 'sleep.log')}`], [2, `file:${join(home, 'sleep.log')}`], [3, 'pidfile']]);
+  assert.deepEqual(
+    d!.fds.map((f) => [f.fd, f.file]),
+    [
+      [0, '/dev/null'],
+      [1, `file:${join(home, 'sleep.log')}`],
+      [2, `file:${join(home, 'sleep.log')}`],
+      [3, 'pidfile'],
+    ],
+  );
   assert.equal(d!.ppid, 1);
   assert.equal(sim.processes.find((q) => q.role === 'intermediate')!.alive, false);
   assert.equal(sim.pidfile.content, d!.pid);
@@ -106,7 +144,10 @@ test('simulate(): a broken plan breaks the invariants it should, by name', () =>
   assert.equal(noUmask.ok, false);
   assert.equal(noUmask.invariants.umask, false);
   assert.equal(noUmask.invariants.notSessionLeader, true);
-  assert.deepEqual(noUmask.violations.map((v) => v.invariant), ['umask']);
+  assert.deepEqual(
+    noUmask.violations.map((v) => v.invariant),
+    ['umask'],
+  );
   assert.equal(noUmask.violations[0]!.pid, noUmask.daemons[0]!.pid);
   assert.equal(noUmask.stepOrder, null);
 
@@ -124,22 +165,41 @@ test('simulate(): a broken plan breaks the invariants it should, by name', () =>
   assert.equal(lateLock.pidfile.lockedBy!.uid, www.uid);
 
   const inOriginal = { ...p, steps: p.steps.map((s) => (s.step === 'chdir' ? { ...s, role: 'original' as const } : s)) };
-  assert.throws(() => simulate(inOriginal), (e) => e instanceof UnhandledStepError && e.step === 'chdir');
+  assert.throws(
+    () => simulate(inOriginal),
+    (e) => e instanceof UnhandledStepError && e.step === 'chdir',
+  );
 });
 
 test('stepOrderError() names the first rule a list of steps breaks', () => {
   const p = plan({ pidfile });
   assert.equal(stepOrderError(p.steps), null);
   assert.equal(stepOrderError([...p.steps, { role: 'daemon', step: 'fly' }]), "unknown step 'fly'");
-  assert.match(stepOrderError([{ role: 'original', step: 'pidfile.lock' }, { role: 'original', step: 'pidfile.write' }, ...p.steps.filter((s) => !s.step.startsWith('pidfile.'))])!, /PID file/);
+  assert.match(
+    stepOrderError([
+      { role: 'original', step: 'pidfile.lock' },
+      { role: 'original', step: 'pidfile.write' },
+      ...p.steps.filter((s) => !s.step.startsWith('pidfile.')),
+    ])!,
+    /PID file/,
+  );
 });
 
 const kinds = (actions: ModelAction[]) => actions.map((a) => a.kind);
 
 test('SupervisorModel: with maxRestarts 5 in 30 s, the sixth crash in a row gives up, says why and exits 1', () => {
-  const model = new SupervisorModel({ maxRestarts: 5, restartWindow: '30s', backoffMin: '1s', backoffMax: '1s', startSecs: '0.5s' }, { firstPid: 500 });
-  assert.deepEqual(model.start(), [{ kind: 'spawn', task: 0 }, { kind: 'arm-timer', id: 1, ms: 500 }]);
-  assert.deepEqual(model.workers.map((w) => [w.task, w.pid, w.state]), [[0, 500, 'starting']]);
+  const model = new SupervisorModel(
+    { maxRestarts: 5, restartWindow: '30s', backoffMin: '1s', backoffMax: '1s', startSecs: '0.5s' },
+    { firstPid: 500 },
+  );
+  assert.deepEqual(model.start(), [
+    { kind: 'spawn', task: 0 },
+    { kind: 'arm-timer', id: 1, ms: 500 },
+  ]);
+  assert.deepEqual(
+    model.workers.map((w) => [w.task, w.pid, w.state]),
+    [[0, 500, 'starting']],
+  );
   assert.deepEqual(model.advance(500), [{ kind: 'ready' }]);
   let last: ModelAction[] = [];
   let crashes = 0;
@@ -153,12 +213,18 @@ test('SupervisorModel: with maxRestarts 5 in 30 s, the sixth crash in a row give
   }
   assert.equal(crashes, 6);
   assert.ok(model.now < 30_000);
-  assert.deepEqual(last.find((a) => a.kind === 'give-up'), { kind: 'give-up', reason: 'crash-loop' });
+  assert.deepEqual(
+    last.find((a) => a.kind === 'give-up'),
+    { kind: 'give-up', reason: 'crash-loop' },
+  );
   assert.deepEqual(last.at(-1), { kind: 'exit', code: 1 });
   assert.equal(model.state, 'failed');
   assert.equal(model.exitCode, 1);
   assert.match(model.failure!, /restarted 6 times in 30s; last: exited 1/);
-  assert.deepEqual(model.workers.map((w) => [w.state, w.restarts, w.lastExit]), [['failed', 5, 'exited 1']]);
+  assert.deepEqual(
+    model.workers.map((w) => [w.state, w.restarts, w.lastExit]),
+    [['failed', 5, 'exited 1']],
+  );
   assert.deepEqual(model.timers, []);
   model.destroy();
 });
@@ -183,7 +249,10 @@ test('SupervisorModel: a stop signals each worker group, escalates on the virtua
   assert.equal(model.now, 11_000);
   assert.deepEqual(model.exit({ pid: b! }, { signal: 'KILL' }).at(-1), { kind: 'exit', code: 0 });
   assert.equal(model.state, 'exited');
-  assert.deepEqual(model.history.filter((h) => h.action.kind === 'signal').map((h) => h.at), [1000, 1000, 11_000]);
+  assert.deepEqual(
+    model.history.filter((h) => h.action.kind === 'signal').map((h) => h.at),
+    [1000, 1000, 11_000],
+  );
   model.destroy();
 });
 
@@ -192,7 +261,10 @@ test('SupervisorModel: a rolling reload replaces each worker once its successor 
   model.start();
   model.advance(1000);
   const old = model.pids;
-  assert.deepEqual(model.reload(), [{ kind: 'spawn', task: 0 }, { kind: 'arm-timer', id: 3, ms: 1000 }]);
+  assert.deepEqual(model.reload(), [
+    { kind: 'spawn', task: 0 },
+    { kind: 'arm-timer', id: 3, ms: 1000 },
+  ]);
   assert.deepEqual(model.advance(1000).slice(0, 1), [{ kind: 'signal', pid: old[0], signal: 'SIGTERM', group: true }]);
   assert.deepEqual(kinds(model.exit({ pid: old[0]! }, { signal: 'SIGTERM' })).slice(0, 3), ['reaped', 'cancel-timer', 'spawn']);
   model.advance(1000);
@@ -203,9 +275,18 @@ test('SupervisorModel: a rolling reload replaces each worker once its successor 
 });
 
 test('SupervisorModel refuses what the supervisor would: unknown options, bad values, a worker with no process', () => {
-  assert.throws(() => new SupervisorModel({ maxRestart: 3 } as object), (e) => e instanceof UsageError && /did you mean 'maxRestarts'/.test(e.message));
-  assert.throws(() => new SupervisorModel({ pidfile } as object), (e) => e instanceof UsageError && /unknown option 'pidfile'/.test(e.message));
-  assert.throws(() => new SupervisorModel({ restart: 'sometimes' }), (e) => e instanceof UsageError && e.option === 'restart');
+  assert.throws(
+    () => new SupervisorModel({ maxRestart: 3 } as object),
+    (e) => e instanceof UsageError && /did you mean 'maxRestarts'/.test(e.message),
+  );
+  assert.throws(
+    () => new SupervisorModel({ pidfile } as object),
+    (e) => e instanceof UsageError && /unknown option 'pidfile'/.test(e.message),
+  );
+  assert.throws(
+    () => new SupervisorModel({ restart: 'sometimes' }),
+    (e) => e instanceof UsageError && e.option === 'restart',
+  );
   const model = new SupervisorModel({ backoffMin: '5s', backoffMax: '5s' });
   model.start();
   model.advance(200);
@@ -215,13 +296,19 @@ test('SupervisorModel refuses what the supervisor would: unknown options, bad va
   assert.throws(() => model.exit(1, { code: 1 }), /no worker 1/);
   assert.throws(() => model.exit({ pid: 4242 }, { code: 1 }), /pid 4242 is not a live process/);
   assert.throws(() => model.advance(-1), RangeError);
-  assert.throws(() => model.exit(0, { signal: 'SIGNOPE' }), (e) => e instanceof UsageError);
+  assert.throws(
+    () => model.exit(0, { signal: 'SIGNOPE' }),
+    (e) => e instanceof UsageError,
+  );
   model.destroy();
 });
 
-test("every example in the README's \"Testing your daemon\" is, whole, the file under examples/ it names", () => {
+test('every example in the README\'s "Testing your daemon" is, whole, the file under examples/ it names', () => {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Testing your daemon'), readme.indexOf('\n## ', readme.indexOf('## Testing your daemon') + 1));
+  const section = readme.slice(
+    readme.indexOf('## Testing your daemon'),
+    readme.indexOf('\n## ', readme.indexOf('## Testing your daemon') + 1),
+  );
   const blocks = [...section.matchAll(/\[`(examples\/[\w.-]+)`\]\([^)]*\):\n\n```js\n([\s\S]*?)```/g)];
   assert.ok(blocks.length >= 2, 'the section shows the examples');
   assert.equal(section.split('```js').length - 1, blocks.length, 'every code block names its file');

@@ -4,7 +4,17 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { colorEnabled, formatAge, formatDuration, paint, spinner, stateColor, stripAnsi, table, visibleWidth } from '../../../src/cli/terminal.js';
+import {
+  colorEnabled,
+  formatAge,
+  formatDuration,
+  paint,
+  spinner,
+  stateColor,
+  stripAnsi,
+  table,
+  visibleWidth,
+} from '../../../src/cli/terminal.js';
 import { repoRoot } from '../../helpers/paths.js';
 import { tempDir } from '../../helpers/sandbox.js';
 
@@ -93,19 +103,44 @@ describe('table', () => {
   });
 
   test('widths ignore escape codes, so coloured cells line up with plain ones', () => {
-    const plain = table([['a', 'running', 'x'], ['bb', 'failed', 'y']]);
-    const coloured = table([['a', paint('running', 'green', true), 'x'], ['bb', paint('failed', 'red', true), 'y']]);
+    const plain = table([
+      ['a', 'running', 'x'],
+      ['bb', 'failed', 'y'],
+    ]);
+    const coloured = table([
+      ['a', paint('running', 'green', true), 'x'],
+      ['bb', paint('failed', 'red', true), 'y'],
+    ]);
     assert.equal(stripAnsi(coloured), plain);
     assert.equal(plain, 'a   running  x\nbb  failed   y');
   });
 
   test('ragged rows, a right-aligned last column, wide characters, empty input', () => {
     assert.equal(table([['a'], ['bb', 'c']]), 'a\nbb  c');
-    assert.equal(table([['x', '1'], ['y', '100']], { align: ['left', 'right'] }), 'x    1\ny  100');
-    assert.equal(table([['名前', 'a'], ['ab', 'b']]), '名前  a\nab    b');
+    assert.equal(
+      table(
+        [
+          ['x', '1'],
+          ['y', '100'],
+        ],
+        { align: ['left', 'right'] },
+      ),
+      'x    1\ny  100',
+    );
+    assert.equal(
+      table([
+        ['名前', 'a'],
+        ['ab', 'b'],
+      ]),
+      '名前  a\nab    b',
+    );
     assert.equal(table([]), '');
     assert.equal(table([], { header: ['A', 'B'] }), 'A  B');
-    for (const line of table([['a', ''], ['b', '']]).split('\n')) assert.doesNotMatch(line, / $/);
+    for (const line of table([
+      ['a', ''],
+      ['b', ''],
+    ]).split('\n'))
+      assert.doesNotMatch(line, / $/);
   });
 
   test('visibleWidth', () => {
@@ -204,7 +239,14 @@ describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script
   const bundle = join(dir, 'terminal.mjs');
   const child = join(dir, 'child.mjs');
   // The child runs the real module against its real stdout: bundled on the fly, since Node 20 cannot import .ts.
-  execFileSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [join(repoRoot, 'src', 'cli', 'terminal.ts'), '--bundle', '--format=esm', '--platform=node', `--outfile=${bundle}`, '--log-level=warning']);
+  execFileSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [
+    join(repoRoot, 'src', 'cli', 'terminal.ts'),
+    '--bundle',
+    '--format=esm',
+    '--platform=node',
+    `--outfile=${bundle}`,
+    '--log-level=warning',
+  ]);
   writeFileSync(
     child,
     `import { colorEnabled, paint, spinner } from ${JSON.stringify(bundle)};

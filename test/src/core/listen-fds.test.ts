@@ -71,7 +71,10 @@ if (process.env[CHILD] === 'serve') {
       closeListeners(listeners);
       rmSync(dir, { recursive: true, force: true });
     });
-    const request = activationSpawn({ path: process.execPath, argv: ['node', bundle], env: [...childEnv('serve'), 'LISTEN_PID=1'] }, listeners);
+    const request = activationSpawn(
+      { path: process.execPath, argv: ['node', bundle], env: [...childEnv('serve'), 'LISTEN_PID=1'] },
+      listeners,
+    );
     pid = spawnPlanned({
       ...request,
       fds: planFds([[0, { kind: 'null' }], [1, { kind: 'inherit' }], [2, { kind: 'inherit' }], ...listenerFdTargets(listeners)]),
@@ -97,7 +100,12 @@ if (process.env[CHILD] === 'serve') {
     const [l] = bindListeners([parseListenSpec('tcp:127.0.0.1:0')]);
     t.after(() => closeListeners([l!]));
     const r = spawnSync(process.execPath, [bundle], {
-      env: { ...Object.fromEntries(childEnv('other-pid').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])), LISTEN_PID: String(process.pid), LISTEN_FDS: '1', LISTEN_FDNAMES: 'tcp' },
+      env: {
+        ...Object.fromEntries(childEnv('other-pid').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+        LISTEN_PID: String(process.pid),
+        LISTEN_FDS: '1',
+        LISTEN_FDNAMES: 'tcp',
+      },
       stdio: ['ignore', 'pipe', 'inherit', l!.fd],
       encoding: 'utf8',
       timeout: 10_000,

@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +63,10 @@ test('bindListeners binds tcp and unix specs, reports the real port and serves t
   const path = join(dir, 'app.sock');
   const ls = bindListeners(specs('web=tcp:127.0.0.1:0', `unix:${path}`));
   try {
-    assert.deepEqual(ls.map((l) => l.name), ['web', 'unix']);
+    assert.deepEqual(
+      ls.map((l) => l.name),
+      ['web', 'unix'],
+    );
     const port = ls[0]!.port!;
     assert.ok(port > 0);
     assert.equal(ls[0]!.address, `127.0.0.1:${port}`);
@@ -101,7 +116,10 @@ test('a port in use fails the whole call with one error naming the spec, and lea
     const spec = `tcp:127.0.0.1:${held!.port}`;
     assert.throws(
       () => bindListeners(specs(`unix:${path}`, 'tcp:127.0.0.1:0', spec)),
-      (e: unknown) => e instanceof ListenError && e.message === `--listen ${spec}: address already in use` && (e.cause as NodeJS.ErrnoException).code === 'EADDRINUSE',
+      (e: unknown) =>
+        e instanceof ListenError &&
+        e.message === `--listen ${spec}: address already in use` &&
+        (e.cause as NodeJS.ErrnoException).code === 'EADDRINUSE',
     );
     assert.equal(openFds(), before);
     assert.equal(existsSync(path), false);
@@ -113,7 +131,9 @@ test('a port in use fails the whole call with one error naming the spec, and lea
 test('a unix path in a missing directory says which directory', (t) => {
   const dir = tempDir(t);
   const before = openFds();
-  assert.throws(() => bindListeners(specs(`unix:${dir}/no/such/a.sock`)), { message: `--listen unix:${dir}/no/such/a.sock: directory ${dir}/no/such does not exist` });
+  assert.throws(() => bindListeners(specs(`unix:${dir}/no/such/a.sock`)), {
+    message: `--listen unix:${dir}/no/such/a.sock: directory ${dir}/no/such does not exist`,
+  });
   assert.equal(openFds(), before);
 });
 

@@ -9,13 +9,24 @@ test('tcp:PORT binds every address; the name defaults to the kind', () => {
 });
 
 test('tcp:HOST:PORT takes an IPv4 address; tcp6:[ADDR]:PORT an IPv6 one', () => {
-  assert.deepEqual(parseListenSpec('tcp:127.0.0.1:80'), { kind: 'tcp', name: 'tcp', text: 'tcp:127.0.0.1:80', host: '127.0.0.1', port: 80 });
+  assert.deepEqual(parseListenSpec('tcp:127.0.0.1:80'), {
+    kind: 'tcp',
+    name: 'tcp',
+    text: 'tcp:127.0.0.1:80',
+    host: '127.0.0.1',
+    port: 80,
+  });
   assert.deepEqual(parseListenSpec('tcp6:[::1]:443'), { kind: 'tcp6', name: 'tcp6', text: 'tcp6:[::1]:443', host: '::1', port: 443 });
   assert.equal((parseListenSpec('tcp6:[::]:443') as { host: string }).host, '::');
 });
 
 test('unix:PATH is resolved against the base directory; @name is abstract', () => {
-  assert.deepEqual(parseListenSpec('unix:app.sock', '/srv/app'), { kind: 'unix', name: 'unix', text: 'unix:/srv/app/app.sock', path: '/srv/app/app.sock' });
+  assert.deepEqual(parseListenSpec('unix:app.sock', '/srv/app'), {
+    kind: 'unix',
+    name: 'unix',
+    text: 'unix:/srv/app/app.sock',
+    path: '/srv/app/app.sock',
+  });
   assert.equal((parseListenSpec('unix:@app') as { path: string }).path, '@app');
 });
 
@@ -49,7 +60,12 @@ for (const [value, reason] of bad) {
   test(`--listen ${JSON.stringify(value.slice(0, 30))} is a UsageError naming the option and the value`, () => {
     assert.throws(
       () => parseListenSpec(value),
-      (e: unknown) => e instanceof UsageError && e.option === '--listen' && e.value === value && e.message.startsWith(`invalid --listen '`) && reason.test(e.message),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.option === '--listen' &&
+        e.value === value &&
+        e.message.startsWith(`invalid --listen '`) &&
+        reason.test(e.message),
     );
   });
 }

@@ -1,7 +1,20 @@
 // openLogFile against real files: flags on the open file description (/proc/self/fdinfo), refusals, and who creates.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LogFileError, openLogFile, serviceUserOf } from '../../../src/core/log-file-open.js';
@@ -38,7 +51,13 @@ describe('openLogFile', { skip: !isRoot && 'needs root (directories owned by nob
     const fd = openLogFile(path, null);
     try {
       const flags = flagsOf(fd);
-      for (const [name, bit] of [['O_APPEND', constants.O_APPEND], ['O_NONBLOCK', constants.O_NONBLOCK], ['O_CLOEXEC', O_CLOEXEC], ['O_WRONLY', constants.O_WRONLY]] as const) assert.ok(flags & bit, `${name} in ${flags.toString(8)}`);
+      for (const [name, bit] of [
+        ['O_APPEND', constants.O_APPEND],
+        ['O_NONBLOCK', constants.O_NONBLOCK],
+        ['O_CLOEXEC', O_CLOEXEC],
+        ['O_WRONLY', constants.O_WRONLY],
+      ] as const)
+        assert.ok(flags & bit, `${name} in ${flags.toString(8)}`);
       writeSync(fd, 'new\n');
     } finally {
       closeSync(fd);
@@ -53,7 +72,10 @@ describe('openLogFile', { skip: !isRoot && 'needs root (directories owned by nob
     const dir = fresh();
     writeFileSync(join(dir, 'target'), 'keep\n');
     symlinkSync(join(dir, 'target'), join(dir, 'app.log'));
-    assert.throws(() => openLogFile(join(dir, 'app.log'), null), refused(`refusing log file ${dir}/app.log: it is a symbolic link`, 'ELOOP'));
+    assert.throws(
+      () => openLogFile(join(dir, 'app.log'), null),
+      refused(`refusing log file ${dir}/app.log: it is a symbolic link`, 'ELOOP'),
+    );
     assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'keep\n');
   });
 
@@ -84,16 +106,22 @@ describe('openLogFile', { skip: !isRoot && 'needs root (directories owned by nob
     assert.deepEqual([st.uid, st.gid], [NOBODY.uid, NOBODY.gid]);
     // A root-only file there is out of the user's reach, so out of ours: the open fails as that user.
     writeFileSync(join(dir, 'root.log'), 'secret\n', { mode: 0o600 });
-    assert.throws(() => openLogFile(join(dir, 'root.log'), NOBODY), (e: unknown) => e instanceof LogFileError && !e.refused && e.message === `cannot open log file ${dir}/root.log as nobody: EACCES`);
+    assert.throws(
+      () => openLogFile(join(dir, 'root.log'), NOBODY),
+      (e: unknown) => e instanceof LogFileError && !e.refused && e.message === `cannot open log file ${dir}/root.log as nobody: EACCES`,
+    );
     assert.equal(readFileSync(join(dir, 'root.log'), 'utf8'), 'secret\n');
     // After all that, this thread checks files as root again.
     assert.match(readFileSync('/proc/thread-self/status', 'utf8'), /^Uid:\s+0\s+0\s+0\s+0$/m);
   });
 
-  test('world-writable or group-writable by a user\'s group counts as others; so does a directory above or behind a symlink', () => {
+  test("world-writable or group-writable by a user's group counts as others; so does a directory above or behind a symlink", () => {
     for (const mode of [0o777, 0o1777]) {
       const dir = fresh(0, mode);
-      assert.throws(() => openLogFile(join(dir, 'a.log'), null), refused(/its directory .* is writable by users other than root/, 'EUNSAFE'));
+      assert.throws(
+        () => openLogFile(join(dir, 'a.log'), null),
+        refused(/its directory .* is writable by users other than root/, 'EUNSAFE'),
+      );
     }
     const grouped = fresh(0, 0o775);
     chownSync(grouped, 0, NOBODY.gid);
@@ -101,14 +129,20 @@ describe('openLogFile', { skip: !isRoot && 'needs root (directories owned by nob
     // root's directory inside the user's: the user can rename it away and put a symlink in its place.
     const outer = fresh(NOBODY.uid);
     mkdirSync(join(outer, 'inner'), { mode: 0o755 });
-    assert.throws(() => openLogFile(join(outer, 'inner', 'a.log'), null), refused(`refusing log file ${outer}/inner/a.log: the directory ${outer} above it is writable by users other than root; pass --user`, 'EUNSAFE'));
+    assert.throws(
+      () => openLogFile(join(outer, 'inner', 'a.log'), null),
+      refused(
+        `refusing log file ${outer}/inner/a.log: the directory ${outer} above it is writable by users other than root; pass --user`,
+        'EUNSAFE',
+      ),
+    );
     // A root-owned symlink to the user's directory: what is checked is where it leads.
     const via = fresh();
     symlinkSync(outer, join(via, 'link'));
     assert.throws(() => openLogFile(join(via, 'link', 'a.log'), null), refused(/writable by users other than root/, 'EUNSAFE'));
   });
 
-  test('a root-only directory under a sticky shared one (/tmp/x) is root\'s alone: opened as root', () => {
+  test("a root-only directory under a sticky shared one (/tmp/x) is root's alone: opened as root", () => {
     const dir = fresh();
     closeSync(openLogFile(join(dir, 'ok.log'), null));
     assert.equal(statSync(join(dir, 'ok.log')).uid, 0);

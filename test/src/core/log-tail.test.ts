@@ -82,7 +82,14 @@ describe('tailLines', () => {
     const text = lines.join('\n') + '\n';
     const p = file('big.log', text);
     for (const n of [1, 2, 3, 50, 1000, 2999, 5000]) {
-      assert.equal(tailLines(p, n), lines.slice(-n).map((l) => l + '\n').join(''), `n=${n}`);
+      assert.equal(
+        tailLines(p, n),
+        lines
+          .slice(-n)
+          .map((l) => l + '\n')
+          .join(''),
+        `n=${n}`,
+      );
     }
   });
 
@@ -215,7 +222,9 @@ describe('followFile on files we change by hand', () => {
     writeFileSync(err, '');
     symlinkSync(out, join(dir, 'link.log'));
     const got: Array<[string, string]> = [];
-    const f = followFiles([out, `${dir}/./out.log`, join(dir, 'link.log'), err, err], (chunk, path) => got.push([path, chunk]), { pollMs: 30 });
+    const f = followFiles([out, `${dir}/./out.log`, join(dir, 'link.log'), err, err], (chunk, path) => got.push([path, chunk]), {
+      pollMs: 30,
+    });
     try {
       appendFileSync(out, 'to stdout\n');
       appendFileSync(err, 'to stderr\n');
@@ -307,27 +316,33 @@ async function underLogrotate(mode: 'create' | 'copytruncate') {
   return { lines: c.lines, rotations, count };
 }
 
-describe('followFile under the real logrotate, with a writer appending continuously', { skip: !haveLogrotate && 'logrotate is not installed' }, () => {
-  test('create (rename, new file, writer reopens on postrotate): every line exactly once, in order', async (t) => {
-    const { lines, rotations, count } = await underLogrotate('create');
-    t.diagnostic(`${rotations} rotations, ${lines.length} lines`);
-    assert.equal(lines.length, count);
-    for (let i = 0; i < count; i++) if (lines[i] !== `line ${i}`) assert.fail(`line ${i} is ${JSON.stringify(lines[i])}`);
-  });
+describe(
+  'followFile under the real logrotate, with a writer appending continuously',
+  { skip: !haveLogrotate && 'logrotate is not installed' },
+  () => {
+    test('create (rename, new file, writer reopens on postrotate): every line exactly once, in order', async (t) => {
+      const { lines, rotations, count } = await underLogrotate('create');
+      t.diagnostic(`${rotations} rotations, ${lines.length} lines`);
+      assert.equal(lines.length, count);
+      for (let i = 0; i < count; i++) if (lines[i] !== `line ${i}`) assert.fail(`line ${i} is ${JSON.stringify(lines[i])}`);
+    });
 
-  // copytruncate copies the file then truncates it; what the writer appends between the two is in neither the
-  // copy nor the live file as we see it, so lines can be lost by design: only order and no duplicates are promised.
-  test('copytruncate: no duplicates, in order (lines between copy and truncate may be lost)', async (t) => {
-    const { lines, rotations, count } = await underLogrotate('copytruncate');
-    t.diagnostic(`${rotations} rotations, ${lines.length} of ${count} lines seen, ${count - lines.length} lost between copy and truncate`);
-    let prev = -1;
-    for (const l of lines) {
-      const m = /^line (\d+)$/.exec(l);
-      assert.ok(m, `garbled line ${JSON.stringify(l)}`);
-      const n = Number(m[1]);
-      assert.ok(n > prev, `line ${n} after line ${prev}`);
-      prev = n;
-    }
-    assert.ok(lines.length > count / 2, `only ${lines.length} lines seen`);
-  });
-});
+    // copytruncate copies the file then truncates it; what the writer appends between the two is in neither the
+    // copy nor the live file as we see it, so lines can be lost by design: only order and no duplicates are promised.
+    test('copytruncate: no duplicates, in order (lines between copy and truncate may be lost)', async (t) => {
+      const { lines, rotations, count } = await underLogrotate('copytruncate');
+      t.diagnostic(
+        `${rotations} rotations, ${lines.length} of ${count} lines seen, ${count - lines.length} lost between copy and truncate`,
+      );
+      let prev = -1;
+      for (const l of lines) {
+        const m = /^line (\d+)$/.exec(l);
+        assert.ok(m, `garbled line ${JSON.stringify(l)}`);
+        const n = Number(m[1]);
+        assert.ok(n > prev, `line ${n} after line ${prev}`);
+        prev = n;
+      }
+      assert.ok(lines.length > count / 2, `only ${lines.length} lines seen`);
+    });
+  },
+);

@@ -66,21 +66,27 @@ if (process.env[CHILD]) {
 
   // systemd-notify sends on behalf of its parent (the worker's shell here): SCM_CREDENTIALS carry the parent's PID,
   // which the kernel lets it claim only with CAP_SYS_ADMIN; without it, its own PID.
-  test('systemd-notify --ready from a worker shell reaches the socket, with the PID the kernel vouches for', { skip: !existsSync(SYSTEMD_NOTIFY) && 'no systemd-notify' }, async (t) => {
-    const path = join(tempDir(t), 'notify.sock');
-    const r = receiver(t, path);
-    const pid = runSender(t, path, ['/bin/sh', '-c', `${SYSTEMD_NOTIFY} --ready --status='warming up'; exit 0`]);
-    const m = await r.next();
-    assert.equal(m.pid, pid);
-    assert.equal(m.uid, process.getuid!());
-    assert.equal(m.fields.READY, '1');
-    assert.equal(m.fields.STATUS, 'warming up');
-  });
+  test(
+    'systemd-notify --ready from a worker shell reaches the socket, with the PID the kernel vouches for',
+    { skip: !existsSync(SYSTEMD_NOTIFY) && 'no systemd-notify' },
+    async (t) => {
+      const path = join(tempDir(t), 'notify.sock');
+      const r = receiver(t, path);
+      const pid = runSender(t, path, ['/bin/sh', '-c', `${SYSTEMD_NOTIFY} --ready --status='warming up'; exit 0`]);
+      const m = await r.next();
+      assert.equal(m.pid, pid);
+      assert.equal(m.uid, process.getuid!());
+      assert.equal(m.fields.READY, '1');
+      assert.equal(m.fields.STATUS, 'warming up');
+    },
+  );
 
   test('a Node child using sdNotify is told apart from another by PID', async (t) => {
     const path = join(tempDir(t), 'notify.sock');
     const r = receiver(t, path);
-    const env = Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT' && k !== 'NODE_OPTIONS' && k !== 'NOTIFY_SOCKET').map(([k, v]) => `${k}=${v}`);
+    const env = Object.entries(process.env)
+      .filter(([k]) => k !== 'NODE_TEST_CONTEXT' && k !== 'NODE_OPTIONS' && k !== 'NOTIFY_SOCKET')
+      .map(([k, v]) => `${k}=${v}`);
     const first = runSender(t, path, [process.execPath, bundle], [...env, `${CHILD}=first`]);
     const a = await r.next();
     const second = runSender(t, path, [process.execPath, bundle], [...env, `${CHILD}=second`]);
@@ -128,7 +134,9 @@ if (process.env[CHILD]) {
     assert.throws(() => NotifySocket.open(stale, { onMessage() {} }), { message: `notify socket ${stale}: a process is listening on it` });
     const file = join(dir, 'file');
     writeFileSync(file, '');
-    assert.throws(() => NotifySocket.open(file, { onMessage() {} }), { message: `notify socket ${file}: ${file} exists and is not a socket` });
+    assert.throws(() => NotifySocket.open(file, { onMessage() {} }), {
+      message: `notify socket ${file}: ${file} exists and is not a socket`,
+    });
   });
 
   test('an abstract socket (@name) receives from sdNotify', async (t) => {

@@ -35,15 +35,24 @@ test('--ready and --health: bad values are one line naming the option and the va
   for (const [option, value, why] of cases) {
     assert.throws(
       () => (option === '--ready' ? parseReadySpec(option, value) : parseHealthProbe(option, value)),
-      (e: unknown) => e instanceof UsageError && e.message.startsWith(`invalid ${option} '${value}': `) && why.test(e.message) && !e.message.includes('\n'),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.message.startsWith(`invalid ${option} '${value}': `) &&
+        why.test(e.message) &&
+        !e.message.includes('\n'),
       `${option} ${value}`,
     );
   }
 });
 
-test('workers get the service\'s NOTIFY_SOCKET, never the NOTIFY_SOCKET or WATCHDOG_* of a systemd above', () => {
+test("workers get the service's NOTIFY_SOCKET, never the NOTIFY_SOCKET or WATCHDOG_* of a systemd above", () => {
   const above = ['PATH=/bin', 'NOTIFY_SOCKET=/run/systemd/notify', 'WATCHDOG_USEC=30000000', 'WATCHDOG_PID=1', 'NOTIFY_SOCKETS=kept'];
   assert.deepEqual(workerEnv(above, null, null), ['PATH=/bin', 'NOTIFY_SOCKETS=kept']);
   assert.deepEqual(workerEnv(above, '/s/app.notify', null), ['PATH=/bin', 'NOTIFY_SOCKETS=kept', 'NOTIFY_SOCKET=/s/app.notify']);
-  assert.deepEqual(workerEnv(above, '/s/app.notify', 2500), ['PATH=/bin', 'NOTIFY_SOCKETS=kept', 'NOTIFY_SOCKET=/s/app.notify', 'WATCHDOG_USEC=2500000']);
+  assert.deepEqual(workerEnv(above, '/s/app.notify', 2500), [
+    'PATH=/bin',
+    'NOTIFY_SOCKETS=kept',
+    'NOTIFY_SOCKET=/s/app.notify',
+    'WATCHDOG_USEC=2500000',
+  ]);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activationEnv, activationSpawn, listenerFdTargets, withListenPid } from '../../../src/core/socket-activation.js';
 
-test('listeners go to fds 3, 4, ... in order, each from the supervisor\'s fd', () => {
+test("listeners go to fds 3, 4, ... in order, each from the supervisor's fd", () => {
   assert.deepEqual(listenerFdTargets([{ fd: 17 }, { fd: 9 }]), [
     [3, { kind: 'fd', fd: 17 }],
     [4, { kind: 'fd', fd: 9 }],
@@ -14,7 +14,11 @@ test('activationEnv counts and names the listeners, colon-separated', () => {
 });
 
 test('withListenPid runs the program through sh, dropping stale activation variables', () => {
-  const r = withListenPid({ path: '/usr/bin/prog', argv: ['prog', 'a b', '$x'], env: ['A=1', 'LISTEN_PID=5', 'LISTEN_FDS=9', 'LISTEN_FDNAMES=x'] });
+  const r = withListenPid({
+    path: '/usr/bin/prog',
+    argv: ['prog', 'a b', '$x'],
+    env: ['A=1', 'LISTEN_PID=5', 'LISTEN_FDS=9', 'LISTEN_FDNAMES=x'],
+  });
   assert.equal(r.path, '/bin/sh');
   assert.deepEqual(r.argv.slice(3), ['sh', '/usr/bin/prog', 'a b', '$x']);
   assert.deepEqual(r.env, ['A=1']);

@@ -35,12 +35,19 @@ test('the planner is asked every combination of its option flags and context bit
   const named = (prefix: string) => {
     const values: number[] = [];
     // for..in: the wasm's globals are on the exports' prototype.
-    for (const k in planner) if (k.startsWith(prefix) && !k.endsWith('_ALL')) values.push((planner as unknown as Record<string, { value: number }>)[k]!.value);
+    for (const k in planner)
+      if (k.startsWith(prefix) && !k.endsWith('_ALL')) values.push((planner as unknown as Record<string, { value: number }>)[k]!.value);
     assert.ok(values.length >= 5, prefix);
     return values;
   };
-  assert.equal(named('OPT_').reduce((a, b) => a | b, 0), planner.OPT_ALL.value);
-  assert.equal(named('CTX_').reduce((a, b) => a | b, 0), planner.CTX_ALL.value);
+  assert.equal(
+    named('OPT_').reduce((a, b) => a | b, 0),
+    planner.OPT_ALL.value,
+  );
+  assert.equal(
+    named('CTX_').reduce((a, b) => a | b, 0),
+    planner.CTX_ALL.value,
+  );
 });
 
 for (const [name, tables] of [
@@ -61,9 +68,10 @@ for (const [name, tables] of [
   });
 }
 
-test('every step the wasm names is some role\'s step in some plan', () => {
+test("every step the wasm names is some role's step in some plan", () => {
   const planned = new Set(PLANS.flatMap((p) => p.steps.map((s) => s.step)));
-  for (let s = planner.STEP_FIRST.value; s <= planner.STEP_LAST.value; s++) assert.ok(planned.has(planner.stepName(s)), planner.stepName(s));
+  for (let s = planner.STEP_FIRST.value; s <= planner.STEP_LAST.value; s++)
+    assert.ok(planned.has(planner.stepName(s)), planner.stepName(s));
   assert.equal(planned.size, planner.STEP_LAST.value - planner.STEP_FIRST.value + 1);
 });
 
@@ -74,9 +82,14 @@ const plan: PlannedStep[] = [
   { role: 'original', step: 'c' },
 ];
 
-test('the runner runs the role\'s steps in the plan\'s order, and only that role\'s', () => {
+test("the runner runs the role's steps in the plan's order, and only that role's", () => {
   const ran: string[] = [];
-  const table = { a: () => void ran.push('a'), b: () => void ran.push('b'), c: () => void ran.push('c'), unused: () => void ran.push('unused') };
+  const table = {
+    a: () => void ran.push('a'),
+    b: () => void ran.push('b'),
+    c: () => void ran.push('c'),
+    unused: () => void ran.push('unused'),
+  };
   assert.equal(runSteps(plan, 'original', table, null), undefined, 'synchronous handlers: a synchronous run');
   assert.deepEqual(ran, ['a', 'b', 'c']);
 });
@@ -99,14 +112,19 @@ test('a step without a handler is an UnhandledStepError, thrown before any step 
   const table = { a: () => void ran.push('a'), c: () => void ran.push('c') };
   assert.throws(
     () => runSteps(plan, 'original', table, null),
-    (e) => e instanceof UnhandledStepError && e.code === 'ENOSTEPHANDLER' && e.role === 'original' && e.step === 'b' && /original.*b/.test(e.message),
+    (e) =>
+      e instanceof UnhandledStepError &&
+      e.code === 'ENOSTEPHANDLER' &&
+      e.role === 'original' &&
+      e.step === 'b' &&
+      /original.*b/.test(e.message),
   );
   assert.deepEqual(ran, []);
   // A name inherited from Object.prototype is no handler either.
   assert.throws(() => runSteps([{ role: 'daemon', step: 'toString' }], 'daemon', {}, null), UnhandledStepError);
 });
 
-test('a handler\'s error ends the run: later steps do not run', () => {
+test("a handler's error ends the run: later steps do not run", () => {
   const ran: string[] = [];
   const table = {
     a: () => {

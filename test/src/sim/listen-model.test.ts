@@ -8,7 +8,13 @@ import { normalize } from '../../../src/options.js';
 import { buildPlan, FD_PLANS, type DetachContext } from '../../../src/core/plan.js';
 import { simulate } from '../../../src/sim/process-model.js';
 
-const attached: DetachContext = { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false, supervisedWorker: false };
+const attached: DetachContext = {
+  parentIsInit: false,
+  systemdInvocation: false,
+  notifySocket: false,
+  stdinIsSocket: false,
+  supervisedWorker: false,
+};
 const root = mkdtempSync(join(tmpdir(), 'daemonkit-sim-listen-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 mkdirSync(join(root, 'bin'));
@@ -34,14 +40,20 @@ for (const [label, extra] of [
       assert.equal(d.fds.get(4)!.object, `listener:unix:${join(root, 'app.sock')}`);
     }
     const sup = r.processes.find((p) => p.role === 'supervisor')!;
-    assert.ok([...sup.fds.values()].filter((f) => f.object.startsWith('listener:')).every((f) => f.cloexec), 'close-on-exec in the supervisor');
+    assert.ok(
+      [...sup.fds.values()].filter((f) => f.object.startsWith('listener:')).every((f) => f.cloexec),
+      'close-on-exec in the supervisor',
+    );
   });
 }
 
 test('a worker fd plan that drops the listeners is caught', () => {
   const o = normalize({ command: ['/bin/sleep', '1000'], supervise: true, workers: 2, stateDir: root, listen }, 'library');
   const r = simulate(buildPlan(o, attached), o, { fdPlans: { worker: (out, err) => FD_PLANS.worker(out, err) } });
-  assert.ok(r.violations.some((v) => /does not hold tcp:127.0.0.1:8080 as fd 3/.test(v)), r.violations.join('\n'));
+  assert.ok(
+    r.violations.some((v) => /does not hold tcp:127.0.0.1:8080 as fd 3/.test(v)),
+    r.violations.join('\n'),
+  );
 });
 
 test('without --listen, or unsupervised, there is no bind-sockets step', () => {

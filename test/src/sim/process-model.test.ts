@@ -8,7 +8,13 @@ import { buildPlan, FD_PLANS, type DetachContext, type FdAction } from '../../..
 import { UnhandledStepError } from '../../../src/core/step-runner.js';
 import { simulate } from '../../../src/sim/process-model.js';
 
-const attached: DetachContext = { parentIsInit: false, systemdInvocation: false, notifySocket: false, stdinIsSocket: false, supervisedWorker: false };
+const attached: DetachContext = {
+  parentIsInit: false,
+  systemdInvocation: false,
+  notifySocket: false,
+  stdinIsSocket: false,
+  supervisedWorker: false,
+};
 const leaked = Array.from({ length: 298 }, (_, i) => i + 3);
 const root = mkdtempSync(join(tmpdir(), 'daemonkit-sim-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -25,7 +31,18 @@ const variants: Array<[string, Partial<StartOptions>]> = [
   ['user', { user: 'nobody', pidfile: join(root, 'x.pid') }],
   ['user + group', { user: 'nobody', group: 'nogroup' }],
   ['chroot', { chroot: root, cwd: '/', pidfile: join(root, 'y.pid') }],
-  ['everything', { chroot: root, cwd: '/', pidfile: join(root, 'z.pid'), user: 'nobody', group: 'nogroup', log: join(root, 'z.log'), umask: 'u=rwx,g=rx,o=' }],
+  [
+    'everything',
+    {
+      chroot: root,
+      cwd: '/',
+      pidfile: join(root, 'z.pid'),
+      user: 'nobody',
+      group: 'nogroup',
+      log: join(root, 'z.log'),
+      umask: 'u=rwx,g=rx,o=',
+    },
+  ],
 ];
 
 // The library daemonizes itself without a supervisor: a supervised daemon is always a command.
@@ -62,7 +79,10 @@ test('an already-detached library process does not fork and still takes its PID 
 });
 
 test('a supervised plan leaves one session guard: its own session, cwd /, stdio only, outside any chroot', () => {
-  const o = normalize({ pidfile: join(root, 'g.pid'), chroot: root, cwd: '/', workers: 3, supervise: true, stateDir: root, command: ['/bin/sleep', '1'] }, 'library');
+  const o = normalize(
+    { pidfile: join(root, 'g.pid'), chroot: root, cwd: '/', workers: 3, supervise: true, stateDir: root, command: ['/bin/sleep', '1'] },
+    'library',
+  );
   const plan = buildPlan(o, attached);
   const r = simulate(plan, o);
   assert.deepEqual(r.violations, []);
@@ -90,8 +110,14 @@ test('the model catches broken plans', () => {
   // The runtime's fd plans, each with its closefrom dropped: either spawn's closefrom alone keeps the leak out;
   // without both, the model must see fd 7 arrive.
   const without = (op: FdAction['op']) => (list: FdAction[]) => list.filter((a) => a.op !== op);
-  const session = (strip: (l: FdAction[]) => FdAction[]) => (...a: Parameters<typeof FD_PLANS.session>) => strip(FD_PLANS.session(...a));
-  const daemon = (strip: (l: FdAction[]) => FdAction[]) => (...a: Parameters<typeof FD_PLANS.daemon>) => strip(FD_PLANS.daemon(...a));
+  const session =
+    (strip: (l: FdAction[]) => FdAction[]) =>
+    (...a: Parameters<typeof FD_PLANS.session>) =>
+      strip(FD_PLANS.session(...a));
+  const daemon =
+    (strip: (l: FdAction[]) => FdAction[]) =>
+    (...a: Parameters<typeof FD_PLANS.daemon>) =>
+      strip(FD_PLANS.daemon(...a));
   assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { session: session(without('closefrom')) } }).violations, []);
   assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { daemon: daemon(without('closefrom')) } }).violations, []);
   const noClosefrom = { session: session(without('closefrom')), daemon: daemon(without('closefrom')) };
@@ -101,7 +127,10 @@ test('the model catches broken plans', () => {
 
   // A step given to a role whose table has no handler for it is refused before anything runs, as in the runtime.
   const lockInOriginal = { ...good, steps: good.steps.map((s) => (s.step === 'pidfile.lock' ? { ...s, role: 'original' as const } : s)) };
-  assert.throws(() => simulate(lockInOriginal, o), (e) => e instanceof UnhandledStepError && e.role === 'original' && e.step === 'pidfile.lock');
+  assert.throws(
+    () => simulate(lockInOriginal, o),
+    (e) => e instanceof UnhandledStepError && e.role === 'original' && e.step === 'pidfile.lock',
+  );
 
   const noSecondFork = { ...good, steps: good.steps.filter((s) => s.step !== 'spawn-daemon') };
   assert.ok(simulate(noSecondFork, o).violations.includes('no daemon was started'));

@@ -39,6 +39,16 @@ test('fcntl on a closed fd throws SysError EBADF', () => {
 test('open flags have the Linux values', () => {
   assert.deepEqual(
     { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_NOCTTY, O_TRUNC, O_APPEND, O_NOFOLLOW, O_CLOEXEC },
-    { O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 0o100, O_NOCTTY: 0o400, O_TRUNC: 0o1000, O_APPEND: 0o2000, O_NOFOLLOW: 0o400000, O_CLOEXEC: 0o2000000 },
+    {
+      O_RDONLY: 0,
+      O_WRONLY: 1,
+      O_RDWR: 2,
+      O_CREAT: 0o100,
+      O_NOCTTY: 0o400,
+      O_TRUNC: 0o1000,
+      O_APPEND: 0o2000,
+      O_NOFOLLOW: 0o400000,
+      O_CLOEXEC: 0o2000000,
+    },
   );
 });

@@ -41,13 +41,19 @@ test('flock against another process: busy while it holds the lock, free once it 
       env,
       pgroup: 0,
     });
-    assert.ok(pollSync(() => existsSync(ready) && readFileSync(ready, 'utf8') === 'locked\n'), 'the child took the lock');
+    assert.ok(
+      pollSync(() => existsSync(ready) && readFileSync(ready, 'utf8') === 'locked\n'),
+      'the child took the lock',
+    );
     assert.equal(flock(fd, LOCK_EX | LOCK_NB), false);
     killGroup(pid, SIG.SIGKILL);
     assert.equal(exitOf(waitpid(pid)!.status), -SIG.SIGKILL);
     pid = undefined;
     // The lock goes with the last holder (the sleep, which init reaps).
-    assert.ok(pollSync(() => flock(fd, LOCK_EX | LOCK_NB)), 'the lock is free once the holders are gone');
+    assert.ok(
+      pollSync(() => flock(fd, LOCK_EX | LOCK_NB)),
+      'the lock is free once the holders are gone',
+    );
   } finally {
     if (pid !== undefined) killGroup(pid, SIG.SIGKILL);
     killAndReap(pid);

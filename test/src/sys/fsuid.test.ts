@@ -32,6 +32,10 @@ test('setfsuid/setfsgid: files are created and checked as that user until restor
   closeSync(openSync('/etc/shadow', 'r'));
 });
 
-test('setfsuid as a user that may not change it: the failure is seen (EPERM), not returned as a number', { skip: isRoot && 'needs a non-root user' }, () => {
-  assert.throws(() => setfsuid(0), { code: 'EPERM', syscall: 'setfsuid' });
-});
+test(
+  'setfsuid as a user that may not change it: the failure is seen (EPERM), not returned as a number',
+  { skip: isRoot && 'needs a non-root user' },
+  () => {
+    assert.throws(() => setfsuid(0), { code: 'EPERM', syscall: 'setfsuid' });
+  },
+);

@@ -31,7 +31,10 @@ if (process.env.DK_SYS_CHILD === 'loaded') {
   test('checkMinusOne reads errno right after the call', () => {
     const close = libc.func('int close(int fd)');
     assert.equal(checkMinusOne(0, 'close'), 0);
-    assert.throws(() => checkMinusOne(close(987654), 'close'), (err: unknown) => err instanceof SysError && err.code === 'EBADF' && err.errno === -9);
+    assert.throws(
+      () => checkMinusOne(close(987654), 'close'),
+      (err: unknown) => err instanceof SysError && err.code === 'EBADF' && err.errno === -9,
+    );
     assert.equal(koffi.errno(), 9);
   });
 
@@ -60,7 +63,10 @@ if (process.env.DK_SYS_CHILD === 'loaded') {
     // The native module itself: koffi's JS entry (which wraps it) was never required, even once libc is in use.
     assert.equal(strerror(2), 'No such file or directory');
     const loaded = Object.keys(createRequire(import.meta.url).cache);
-    assert.ok(loaded.some((f) => f.endsWith('koffi.node')), 'the native module is loaded');
+    assert.ok(
+      loaded.some((f) => f.endsWith('koffi.node')),
+      'the native module is loaded',
+    );
     assert.ok(!loaded.some((f) => /[\\/]koffi[\\/]index\.js$/.test(f)), "koffi's JS entry is not loaded");
   });
 }

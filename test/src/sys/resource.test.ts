@@ -28,12 +28,20 @@ if (process.env.DK_SYS_CHILD === 'nofile') {
     invalid = `${(err as SysError).code} ${(err as SysError).syscall}`;
   }
   process.stdout.write(
-    JSON.stringify({ hard: before.hard.toString(), after: { soft: after.soft.toString(), hard: after.hard.toString() }, maxFd: Math.max(...fds), failure, invalid }),
+    JSON.stringify({
+      hard: before.hard.toString(),
+      after: { soft: after.soft.toString(), hard: after.hard.toString() },
+      maxFd: Math.max(...fds),
+      failure,
+      invalid,
+    }),
   );
 } else {
   // /proc/self/limits: "Max open files            1024                 1048576              files"
   const procLimit = (label: string) => {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(label))!;
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(label))!;
     const [soft, hard] = line.slice(label.length).trim().split(/\s+/);
     const value = (v: string) => (v === 'unlimited' ? RLIM_INFINITY : BigInt(v));
     return { soft: value(soft), hard: value(hard) };

@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  spawn,
-  waitpid,
-  kill,
-  killGroup,
-  sigset,
-  WNOHANG,
-} from '../../../src/sys/index.js';
+import { spawn, waitpid, kill, killGroup, sigset, WNOHANG } from '../../../src/sys/index.js';
 import { killAndReap, exitOf, SIG } from './support.js';
 
 const sleeper = (opts: { pgroup?: number } = {}) => spawn({ path: '/bin/sleep', argv: ['sleep', '10'], env: [], ...opts });

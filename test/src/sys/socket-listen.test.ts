@@ -4,7 +4,16 @@ import { closeSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, inetPton, parseInetAddress, sockaddrIn, sockaddrIn6 } from '../../../src/sys/inet.js';
+import {
+  AF_INET,
+  AF_INET6,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  inetPton,
+  parseInetAddress,
+  sockaddrIn,
+  sockaddrIn6,
+} from '../../../src/sys/inet.js';
 import {
   AF_UNIX,
   SO_REUSEADDR,
@@ -67,7 +76,10 @@ test('a second bind of the same port fails with EADDRINUSE from bind', () => {
   const fd = tcpListener(AF_INET, '127.0.0.1', 0);
   try {
     const { port } = parseInetAddress(getsockname(fd));
-    assert.throws(() => tcpListener(AF_INET, '127.0.0.1', port), (e: unknown) => e instanceof SysError && e.code === 'EADDRINUSE' && e.syscall === 'bind');
+    assert.throws(
+      () => tcpListener(AF_INET, '127.0.0.1', port),
+      (e: unknown) => e instanceof SysError && e.code === 'EADDRINUSE' && e.syscall === 'bind',
+    );
   } finally {
     closeSync(fd);
   }

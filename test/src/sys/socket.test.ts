@@ -28,7 +28,10 @@ test('listenUnix: bind errors carry errno, syscall and path, and leak no fd', ()
   const [probe] = socketpair();
   closeSync(probe); // the lowest free fd: a leaked socket would take it
   const path = '/nonexistent-dir/ctl.sock';
-  assert.throws(() => listenUnix(path, 8), (e: unknown) => e instanceof SysError && e.code === 'ENOENT' && e.syscall === 'bind' && e.path === path);
+  assert.throws(
+    () => listenUnix(path, 8),
+    (e: unknown) => e instanceof SysError && e.code === 'ENOENT' && e.syscall === 'bind' && e.path === path,
+  );
   const [again, other] = socketpair();
   assert.equal(again, probe);
   closeSync(again);

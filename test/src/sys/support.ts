@@ -99,11 +99,7 @@ export function parseReport(text: string, status: number): Report {
  * Spawns the reporting shell with `opts` (stdin /dev/null, stdout+stderr to a report file, then
  * `extraActions`), waits for it and returns what it saw. The child is reaped or killed here.
  */
-export function spawnReport(
-  dir: string,
-  opts: Partial<SpawnOptions> = {},
-  extraActions: SpawnFileAction[] = [],
-): Report {
+export function spawnReport(dir: string, opts: Partial<SpawnOptions> = {}, extraActions: SpawnFileAction[] = []): Report {
   const out = join(dir, `report-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
   let pid: number | undefined;
   try {

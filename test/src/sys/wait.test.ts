@@ -14,7 +14,10 @@ test('waitpid WNOHANG: null while the child runs, then its status once killed', 
     const reaped = pid;
     pid = undefined;
     assert.deepEqual(result && { pid: result.pid, signal: exitOf(result.status) }, { pid: reaped, signal: -SIG.SIGTERM });
-    assert.throws(() => waitpid(reaped, WNOHANG), (err: unknown) => err instanceof SysError && err.code === 'ECHILD' && err.syscall === 'waitpid');
+    assert.throws(
+      () => waitpid(reaped, WNOHANG),
+      (err: unknown) => err instanceof SysError && err.code === 'ECHILD' && err.syscall === 'waitpid',
+    );
   } finally {
     killAndReap(pid);
   }
