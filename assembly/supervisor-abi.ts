@@ -118,6 +118,8 @@ export const CONFIG_LENGTH: i32 = 10;
 export const NO_RESTART_LIMIT: i32 = -1;
 /** CONFIG_START_MS's "wait for supReady". */
 export const START_WHEN_READY: i32 = -1;
+/** The most workers one machine supervises (the CLI's --workers and forkProcesses() take it from here). */
+export const MAX_WORKERS: i32 = 65536;
 
 function nameIn(names: string[], code: i32): string {
   return code >= 0 && code < names.length ? names[code] : '';

@@ -10,6 +10,7 @@ import {
   RELOAD_SIGNAL,
   RESTART_NEVER,
   START_WHEN_READY,
+  MAX_WORKERS,
   SUP_EXITED,
   SUP_FAILED,
   SUP_RELOADING,
@@ -71,8 +72,6 @@ import {
 } from './supervisor-stop';
 import { armReadiness, checkAllExited, markReady, readyTimedOut, spawnMain, spawnStatus, workerGone } from './supervisor-workers';
 import { stopStepSignal, stopStepTimeout, validStopSchedule } from './stop-schedule';
-
-const MAX_WORKERS: i32 = 1024;
 
 const machines: Array<Machine | null> = [];
 

@@ -89,10 +89,14 @@ async function bigRun(ctx, workers) {
     { env: dkEnv(home) },
   );
   track(l.pid);
+  // A start that failed ends the wait at once instead of after the whole timeout.
+  let exit = null;
+  void l.exited.then((st) => (exit = st));
   try {
     let seen = [];
     const t1 = await until(
       () => {
+        if (exit && exit.code !== 0) return true;
         if (alive(l.pid)) return false;
         seen = scan(marker, t.expect, cache);
         return seen.length >= workers;

@@ -70,9 +70,11 @@ function makeBindingsSync() {
 
 export async function buildDist() {
   const esbuild = await import('esbuild');
-  // dist/NAME.js from each role's entry: the CLI, the library, the two processes the original spawns, and daemonkit/testing.
+  // dist/NAME.js from each role's entry: the CLI, the library, the two processes the original spawns, daemonkit/testing,
+  // and the supervisor runtime `daemonkit run` requires (so the CLI's other commands do not compile it).
   const entryPoints = {
     cli: 'cli/main.ts',
+    foreground: 'supervisor/foreground.ts',
     index: 'index.ts',
     intermediate: 'intermediate/main.ts',
     supervisor: 'supervisor/main.ts',

@@ -2,7 +2,7 @@
 import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, type Normalized } from './options.js';
 import { nodeWorkerThreads } from './core/lazy-builtins.js';
 import { AlreadyRunningError, UsageError } from './errors.js';
-import { filesOf, writeState } from './core/service-files.js';
+import { filesOf, writeUnsupervisedRecord } from './core/service-files.js';
 import { buildPlan, detachWarning } from './core/plan.js';
 import { detachContext } from './core/context.js';
 import { adoptDaemon, DaemonHandle, type Daemon } from './core/daemon-handle.js';
@@ -42,14 +42,7 @@ function recordDaemon(o: Normalized): void {
   const files = filesOf(o);
   if (!files) return;
   try {
-    writeState(files.state, {
-      version: 1,
-      options: o,
-      status: null,
-      exitCode: null,
-      exitedAt: null,
-      signals: { reload: SIGHUP, reopen: SIGUSR1 },
-    });
+    writeUnsupervisedRecord(files.state, o, { reload: SIGHUP, reopen: SIGUSR1 });
   } catch {
     // Not fatal: without the record, reload and reopen refuse rather than guess.
   }

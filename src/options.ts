@@ -15,10 +15,8 @@ export type { Identity, Naming, ReloadMode, RestartPolicy, StdioTarget } from '.
 export { checkName, parseCount, parseDuration, parseSignal, parseStopSchedule, parseUmaskOption } from './core/option-values.js';
 export { optionName } from './core/option-table.js';
 
-/** The file a stdio target writes to, or null for /dev/null, an inherited or a passed fd. */
-export function logFileOf(t: StdioTarget): string | null {
-  return t.kind === 'append' || t.kind === 'truncate' ? t.path : null;
-}
+// Defined beside StdioTarget: the intermediate and supervisor bundles then leave out this file's option table.
+export { logFileOf } from './core/option-values.js';
 
 /** What daemonize() takes: numbers or strings as typed on a command line. Derived from the option table. */
 export interface DaemonOptions extends OptionsFor<'library'> {}

@@ -1,31 +1,22 @@
 // `daemonkit run`: the supervisor in the foreground, in this very process (no fork, no new session): for a container's
 // ENTRYPOINT (as PID 1 it also reaps orphans) and systemd's Type=notify units. Its exit status is the service's.
 import { mkdirSync } from 'node:fs';
-import { constants } from 'node:os';
+import { createRequire } from 'node:module';
 import { normalize, type Normalized } from '../options.js';
 import { UsageError } from '../errors.js';
 import { buildPlan, contextBits, optionBits, plannedSteps, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
 import { describeFailure } from '../core/start.js';
 import { listenFds } from '../core/listen-fds.js';
-import { mapExit } from '../core/run-options.js';
-import { SUPERVISOR_EXIT } from '../core/supervisor-machine.js';
+import { distFile } from '../core/dist-path.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
-import { SupervisorRuntime } from '../supervisor/runtime.js';
-import { ManagerNotify } from '../supervisor/manager-notify.js';
-import { stopTree } from '../supervisor/orphans.js';
 import { setChildSubreaper } from '../sys/prctl.js';
 import { exitNow } from '../sys/unistd.js';
 import { startOptionsFrom, type Values } from './flags.js';
 
-/** 128 + n: a shell's (and docker's) exit status for "ended by signal n". */
-const SIGNAL_EXIT_BASE = 128;
 const INIT_PID = 1;
 const STATE_DIR_MODE = 0o755;
-/** Any long period: the timer only holds the event loop. */
-const KEEP_ALIVE_MS = 3_600_000;
-const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name])) as Record<number, NodeJS.Signals>;
 
 function say(line: string): void {
   try {
@@ -78,8 +69,10 @@ export function renderRunPlan(values: Values, command: string[] | undefined, jso
 
 /** Runs the service until it ends; never returns (the process exits with the service's status). */
 export async function runForeground(values: Values, command: string[] | undefined): Promise<number> {
+  // The supervisor runtime is its own bundle (src/supervisor/foreground.ts): the other commands do not compile it.
+  const foreground = createRequire(import.meta.url)(distFile('foreground.js')) as typeof import('../supervisor/foreground.js');
   // Taken before anything else reads the environment: the workers must not see the manager's variables.
-  const manager = ManagerNotify.takeEnv();
+  const manager = foreground.takeManagerEnv();
   const inherited = listenFds();
   const o = foregroundOptions(values, command);
   const own = o;
@@ -89,36 +82,5 @@ export async function runForeground(values: Values, command: string[] | undefine
   if (own.subreaper && !pid1) setChildSubreaper(true);
   const reapOrphans = pid1 || own.subreaper;
   const steps = plannedSteps(optionBits(o, false, true), contextBits(detachContext()));
-  let runtime: SupervisorRuntime | null = null;
-  const log = (line: string) => say(line);
-  runtime = new SupervisorRuntime(
-    o,
-    command ? { path: o.command!.path, argv: o.command!.argv } : { path: '', argv: [] },
-    steps,
-    foregroundLink(o),
-    {
-      manager,
-      inherited,
-      reapOrphans,
-      foreground: true,
-      exit: (code, signal) => {
-        const status = mapExit(own.exitMap, signal !== null && code === SUPERVISOR_EXIT.ok ? SIGNAL_EXIT_BASE + signal : code);
-        const done = () => exitNow(status);
-        if (reapOrphans) void stopTree(o.stopSchedule, log).then(done, done);
-        else done();
-      },
-    },
-  );
-  for (const signal of own.forward) process.on(SIGNAL_NAMES[signal]!, () => runtime!.forward(signal));
-  try {
-    await runtime.start();
-  } catch (e) {
-    runtime.releasePidfile();
-    say((e as Error).message);
-    exitNow(SUPERVISOR_EXIT.failed);
-  }
-  // Without a control socket or output pipes nothing of the loop is referenced (docs/DESIGN.md, fact 8): this timer
-  // holds the process until the exit hook ends it with the service's status.
-  setInterval(() => {}, KEEP_ALIVE_MS);
-  return new Promise<number>(() => {});
+  return foreground.serveForeground({ o, command, steps, link: foregroundLink(o), manager, inherited, reapOrphans, say });
 }

@@ -5,7 +5,7 @@ import { checkOptionKeys } from '../options.js';
 import { OPTIONS } from './option-table.js';
 import { parseStopSchedule, type ParseContext, type RestartPolicy } from './option-values.js';
 import type { ListenSpec } from './listen-spec.js';
-import type { MachineConfig } from './supervisor-machine.js';
+import { maxWorkers, type MachineConfig } from './supervisor-machine.js';
 
 export interface ForkOptions {
   /** Give up (exit 1) once workers were restarted more than this many times in all (tornado's max_restarts). Default 100. */
@@ -39,7 +39,6 @@ const KEYS: Readonly<Record<string, true>> = Object.fromEntries(
 
 /** tornado's fork_processes(max_restarts=100): the CLI's --max-restarts default is a crash-loop bound, not this. */
 export const DEFAULT_MAX_RESTARTS = 100;
-const MAX_WORKERS = 1024;
 const READY_FORMS = 'notify or alive:DURATION (alive:0.5, alive:500ms)';
 /** The machine's startMs when a worker is ready only once it says so. */
 const READY_WHEN_TOLD = -1;
@@ -58,7 +57,7 @@ function parseWorkers(n: unknown): number {
   if (n === undefined || n === null) return availableParallelism();
   if (typeof n !== 'number' || !Number.isInteger(n)) throw invalid('n', n, 'not a whole number');
   if (n <= 0) return availableParallelism();
-  if (n > MAX_WORKERS) throw invalid('n', n, `at most ${MAX_WORKERS}`);
+  if (n > maxWorkers()) throw invalid('n', n, `at most ${maxWorkers()}`);
   return n;
 }
 

@@ -10,7 +10,7 @@ import { bindListeners, closeListeners, type Listener } from './listen-sockets.j
 import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
 import { NotifySocket, sdNotify } from './notify-socket.js';
 import { idsOf } from './proc-scan.js';
-import { MachineTimers, sendSignal, signalLeftovers } from './machine-effects.js';
+import { escalationText, MachineTimers, sendSignal, signalLeftovers } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
 import { FORK_PARENT_VAR, TASK_ID_VAR, taskId } from './fork-worker.js';
 import { MARKER_PREFIX, type StdioTarget } from './option-values.js';
@@ -147,9 +147,7 @@ class ForkParent {
           sendSignal(act);
           break;
         case 'escalate':
-          say(
-            `stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`,
-          );
+          say(escalationText(act));
           break;
         case 'arm-timer':
           this.#timers.arm(act.id, act.ms, () => this.#apply(m.timer(now(), act.id)));

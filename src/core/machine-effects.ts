@@ -1,6 +1,7 @@
 // What the supervisor machine's actions do to processes and the clock: shared by the CLI's supervisor and forkProcesses().
 import type { Action } from './supervisor-machine.js';
 import { signalMembers } from './proc-scan.js';
+import { planner } from './wasm.js';
 import { kill, killGroup, SIGCONT, SIGKILL } from '../sys/signal.js';
 
 /** The signal that only asks whether a process exists. */
@@ -12,6 +13,12 @@ export function sendSignal(act: Extract<Action, { kind: 'signal' }>): void {
   killGroup(act.pid, act.signal);
   // Like systemd: a stopped (SIGSTOP) process only acts on SIGTERM once continued.
   if (act.signal !== SIGKILL && act.signal !== SIGCONT) killGroup(act.pid, SIGCONT);
+}
+
+/** How an `escalate` action is said in the log. */
+export function escalationText(act: Extract<Action, { kind: 'escalate' }>): string {
+  const after = planner.signalName(act.after.signal);
+  return `stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${after}: sending ${planner.signalName(act.signal)}`;
 }
 
 /**

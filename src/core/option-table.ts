@@ -1,7 +1,7 @@
 // Every option of `start` (and `plan`) and of daemonize(), declared once: the CLI's flags and help, the library's option
 // type and the normalizer's parsers are all read from this table. Adding an option: one entry here, then its use.
 import { resolve } from 'node:path';
-import { defaultStopSchedule } from './supervisor-machine.js';
+import { defaultStopSchedule, maxWorkers } from './supervisor-machine.js';
 import type { Duration, Identity, ParseContext, ReloadMode, RestartPolicy, StdioTarget } from './option-values.js';
 import { parseListenSpecs, type ListenSpec } from './listen-spec.js';
 import { parseHealthProbe, parseReadySpec, type Probe, type ReadySpec } from './ready-spec.js';
@@ -317,7 +317,7 @@ export const OPTIONS = {
     default: '1',
     takers: SERVICE,
     mode: 'supervised',
-    parse: (o, v: number | string) => parseCount(o, v, 1, 1024),
+    parse: (o, v: number | string) => parseCount(o, v, 1, maxWorkers()),
     help: 'run N workers, DAEMONKIT_TASK_ID 0..N-1 (default 1)',
   }),
   restart: option({

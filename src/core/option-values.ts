@@ -12,6 +12,11 @@ export type StdioTarget =
   | { kind: 'truncate'; path: string }
   | { kind: 'fd'; fd: number };
 
+/** The file a stdio target writes to, or null for /dev/null, an inherited or a passed fd. */
+export function logFileOf(t: StdioTarget): string | null {
+  return t.kind === 'append' || t.kind === 'truncate' ? t.path : null;
+}
+
 export interface Identity {
   name: string;
   uid: number;

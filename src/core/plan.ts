@@ -1,6 +1,7 @@
 // Turns normalized options into the plan the planner decides: steps per process, and the daemon's fd actions.
 import { planner } from './wasm.js';
-import { logFileOf, type Normalized, type StdioTarget } from '../options.js';
+import type { Normalized } from '../options.js';
+import { logFileOf, type StdioTarget } from './option-values.js';
 import { quote } from '../errors.js';
 import type { PlannedStep } from './step-runner.js';
 import { notifySocketPath } from './service-files.js';

@@ -5,7 +5,7 @@ import { logFileOf, normalize, parseCount, type Normalized } from '../options.js
 import { OPTIONS, parseOption } from './option-table.js';
 import { describeFailure, startDetached } from './start.js';
 import { ask, listServices, signalService, statusOf, stopService, type Service, type StopOutcome } from './service-control.js';
-import { filesOf, readState, writeState, type StateRecord } from './service-files.js';
+import { filesOf, readState, writeUnsupervisedRecord, type StateRecord } from './service-files.js';
 import { inspectPidfile } from './pidfile.js';
 import { planner } from './wasm.js';
 import { SIGHUP } from '../sys/signal.js';
@@ -72,15 +72,7 @@ export async function startNormalized(o: Normalized, okIfRunning: boolean): Prom
     // What an unsupervised program answers to: SIGHUP to reload (the classic daemon's convention), and for reopen only
     // the signal the user declared.
     const files = o.supervise ? null : filesOf(o);
-    if (files)
-      writeState(files.state, {
-        version: 1,
-        options: o,
-        status: null,
-        exitCode: null,
-        exitedAt: null,
-        signals: { reload: SIGHUP, reopen: o.reopenSignal },
-      });
+    if (files) writeUnsupervisedRecord(files.state, o, { reload: SIGHUP, reopen: o.reopenSignal });
     return { ...started, pid: result.pid, alreadyRunning: false };
   }
   if (result.kind === 'busy') {

@@ -99,6 +99,11 @@ export function writeState(path: string, record: StateRecord): void {
   }
 }
 
+/** The record of a service that keeps none itself (no supervisor): its options and the signals it answers to. */
+export function writeUnsupervisedRecord(path: string, options: Normalized, signals: StateRecord['signals']): void {
+  writeState(path, { version: 1, options, status: null, exitCode: null, exitedAt: null, signals });
+}
+
 /** The record, or null when there is none (or it is not ours to read); a damaged one throws DamagedStateError. */
 export function readState(path: string): StateRecord | null {
   let text;

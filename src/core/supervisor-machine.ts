@@ -74,6 +74,8 @@ export interface WorkerInfo {
 
 /** MachineConfig.startMs's "ready when it says so" (notify, a probe), from the wasm. */
 export const startWhenReady = (): number => planner.START_WHEN_READY.value;
+/** The most workers the machine takes. */
+export const maxWorkers = (): number => planner.MAX_WORKERS.value;
 
 /** The supervisor's exit codes, from the wasm. */
 export const SUPERVISOR_EXIT = {

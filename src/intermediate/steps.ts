@@ -16,7 +16,8 @@ import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
 import { runStopSchedule } from '../core/supervisor-machine.js';
 import { O_NOFOLLOW, O_NONBLOCK, O_RDONLY } from '../sys/fcntl.js';
-import { logFileOf, type Normalized, type StdioTarget } from '../options.js';
+import type { Normalized } from '../options.js';
+import { logFileOf, type StdioTarget } from '../core/option-values.js';
 
 /** Only what the daemon wrote to stderr during this start, not an old log's tail. */
 function stderrTail(o: Normalized, from: number): string | undefined {

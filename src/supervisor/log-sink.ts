@@ -1,7 +1,7 @@
 // Workers' output, line by line, into the service's log files: whole lines only, reopened on demand, never blocking a worker.
 import { closeSync, writeSync } from 'node:fs';
 import { nodeNet } from '../core/lazy-net.js';
-import { logFileOf, type StdioTarget } from '../options.js';
+import { logFileOf, type StdioTarget } from '../core/option-values.js';
 import { LogFileError, openLogFile, type FsIdentity } from '../core/log-file-open.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */

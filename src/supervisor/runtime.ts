@@ -22,7 +22,7 @@ import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
 import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
 import { countLeftovers, delay, signalOurLeftovers, sweepLeftovers } from './session-sweep.js';
-import { MachineTimers, sendSignal } from '../core/machine-effects.js';
+import { escalationText, MachineTimers, sendSignal } from '../core/machine-effects.js';
 import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
@@ -461,9 +461,7 @@ export class SupervisorRuntime {
           sendSignal(act);
           break;
         case 'escalate':
-          this.#log(
-            `stop: pid ${act.pid} still alive ${act.after.ms / 1000}s after ${planner.signalName(act.after.signal)}: sending ${planner.signalName(act.signal)}`,
-          );
+          this.#log(escalationText(act));
           break;
         case 'arm-timer':
           this.#timers.arm(act.id, act.ms, () => this.#apply(m.timer(now(), act.id)));

@@ -1,6 +1,7 @@
 // A worker and its pipes: spawned with the plan's fds, its output carried to the log sink, its tail kept for a report.
 import { accessSync, closeSync, constants as fsConstants } from 'node:fs';
-import { logFileOf, type Normalized } from '../options.js';
+import type { Normalized } from '../options.js';
+import { logFileOf } from '../core/option-values.js';
 import { FD_PLANS } from '../core/plan.js';
 import { spawnPlanned } from '../core/spawner.js';
 import type { DaemonSpawn } from '../core/daemon-steps.js';

@@ -36,7 +36,7 @@ test('every action kind the wasm emits is one the facade decodes, named by the w
 test('the machine refuses out-of-range configs and unknown names', () => {
   const bad: Partial<MachineConfig>[] = [
     { workers: 0 },
-    { workers: 1025 },
+    { workers: 65537 },
     { restart: 'sometimes' as 'never' },
     { backoffMinMs: -1 },
     { backoffMinMs: 10, backoffMaxMs: 5 },

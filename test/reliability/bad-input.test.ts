@@ -52,11 +52,11 @@ const rows: Row[] = [
   { args: S(['--user', 'no_such_user_dk', ...CMD]), code: 2, line: /invalid --user 'no_such_user_dk': no such user/ },
   { args: S(['--group', 'no_such_group_dk', ...CMD]), code: 2, line: /invalid --group 'no_such_group_dk': no such group/ },
   // --workers
-  { args: S(['--workers', '0', ...CMD]), code: 2, line: /invalid --workers '0': must be from 1 to 1024/ },
+  { args: S(['--workers', '0', ...CMD]), code: 2, line: /invalid --workers '0': must be from 1 to 65536/ },
   { args: S(['--workers=-1', ...CMD]), code: 2, line: /invalid --workers '-1'/ },
   { args: S(['--workers', '1e9', ...CMD]), code: 2, line: /invalid --workers '1e9'/ },
   { args: S(['--workers', 'abc', ...CMD]), code: 2, line: /invalid --workers 'abc'/ },
-  { args: S(['--workers', '1025', ...CMD]), code: 2, line: /invalid --workers '1025'/ },
+  { args: S(['--workers', '65537', ...CMD]), code: 2, line: /invalid --workers '65537'/ },
   { args: S(['--workers', '2.5', ...CMD]), code: 2, line: /invalid --workers '2.5'/ },
   { args: S(['--workers', '', ...CMD]), code: 2, line: /invalid --workers ''/ },
   // --retry (start and stop)

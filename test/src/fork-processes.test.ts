@@ -121,6 +121,21 @@ describe('forkProcesses(4) with a shared socket', () => {
     pids[2] = fresh;
   });
 
+  test('SIGHUP to the parent replaces every worker, one at a time, keeping task ids and the socket', async () => {
+    // Worker 2 was restarted after the /once requests closed the others' servers: it still holds the socket at fd 3.
+    const socket = readlinkSync(`/proc/${pids[2]}/fd/3`);
+    p.child.kill('SIGHUP');
+    const replaced = () => [0, 1, 2, 3].every((task) => (workers(p.dir).get(task) ?? []).some((pid) => !pids.includes(pid) && alive(pid)));
+    assert.ok(await waitFor(() => replaced() && pids.every((pid) => !alive(pid)), 10_000), 'every worker replaced, the old ones gone');
+    const fresh = [0, 1, 2, 3].map((task) => workers(p.dir).get(task)!.at(-1)!);
+    fresh.forEach((pid, task) => {
+      assert.equal(report(p.dir, task, pid).taskId, task);
+      assert.equal(stat(pid).ppid, p.pid);
+      assert.equal(readlinkSync(`/proc/${pid}/fd/3`), socket, 'the same listening socket');
+    });
+    pids = fresh;
+  });
+
   test('SIGTERM to the parent stops every worker with the stop schedule, then it exits 0; no process is left', async () => {
     p.child.kill('SIGTERM');
     const r = await p.exited;
