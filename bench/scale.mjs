@@ -2,6 +2,7 @@
 // once and time until 1,000 new PIDs run the target; zombies left; supervisor RSS and CPU at rest.
 // The 10-line Node supervisor does the same as the reference. Then one daemonkit supervisor with 10,000 idle workers
 // (limits raised first: RLIMIT_NOFILE through prlimit, RLIMIT_NPROC and pid_max checked): spawned, and its RSS at rest.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, node } from './lib/env.mjs';
@@ -63,7 +64,9 @@ async function bigRun(ctx, workers) {
   const t = target('sleep', marker);
   const home = join(ctx.dir('scale-big'), 'dk');
   const hard = Number(/^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]) || 0;
-  const nofile = Math.max(workers * FDS_PER_WORKER + FD_HEADROOM, hard);
+  // Root without CAP_SYS_RESOURCE (a container) cannot go above the hard limit: then the hard limit is what there is.
+  const wanted = Math.max(workers * FDS_PER_WORKER + FD_HEADROOM, hard);
+  const nofile = spawnSync('/usr/bin/prlimit', [`--nofile=${wanted}:${wanted}`, '--', 'true']).status === 0 ? wanted : hard;
   const cache = new Map();
   let sup = null;
   const t0 = now();
