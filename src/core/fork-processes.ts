@@ -10,14 +10,13 @@ import { bindListeners, closeListeners, type Listener } from './listen-sockets.j
 import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
 import { NotifySocket, sdNotify } from './notify-socket.js';
 import { idsOf } from './proc-scan.js';
-import { escalationText, MachineTimers, sendSignal, signalLeftovers } from './machine-effects.js';
+import { escalationText, MachineTimers, sendSignal, signalLeftovers, spawnTask } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
 import { FORK_PARENT_VAR, TASK_ID_VAR, taskId } from './fork-worker.js';
 import { MARKER_PREFIX, type StdioTarget } from './option-values.js';
 import type { Daemon } from './daemon-handle.js';
 import { killGroup, SIGTERM } from '../sys/signal.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
-import { SysError } from '../sys/errors.js';
 import { monotonicMs } from '../sys/time.js';
 
 export type { ForkOptions } from './fork-options.js';
@@ -131,18 +130,17 @@ class ForkParent {
     const m = this.#machine;
     for (const act of actions) {
       switch (act.kind) {
-        case 'spawn': {
-          let next: Action[];
-          try {
-            next = m.spawned(now(), act.task, this.#spawnWorker(act.task));
-          } catch (e) {
-            const why = (e as Error).message;
-            say(`worker ${act.task}: cannot spawn ${process.execPath}: ${why}`);
-            next = m.spawnFailed(now(), act.task, e instanceof SysError ? -e.errno : null, why);
-          }
-          this.#apply(next);
+        case 'spawn':
+          this.#apply(
+            spawnTask(
+              m,
+              now,
+              act.task,
+              (task) => this.#spawnWorker(task),
+              (why) => say(`worker ${act.task}: cannot spawn ${process.execPath}: ${why}`),
+            ),
+          );
           break;
-        }
         case 'signal':
           sendSignal(act);
           break;

@@ -1,11 +1,32 @@
 // What the supervisor machine's actions do to processes and the clock: shared by the CLI's supervisor and forkProcesses().
-import type { Action } from './supervisor-machine.js';
+import type { Action, SupervisorMachine } from './supervisor-machine.js';
+import { SysError } from '../sys/errors.js';
 import { signalMembers } from './proc-scan.js';
 import { planner } from './wasm.js';
 import { kill, killGroup, SIGCONT, SIGKILL } from '../sys/signal.js';
 
 /** The signal that only asks whether a process exists. */
 const PROBE = 0;
+
+/**
+ * A `spawn` action: spawns task `task` and tells the machine its PID, or why it could not be spawned (`onFailure` says
+ * so where the caller says things). Returns the machine's answer.
+ */
+export function spawnTask(
+  m: SupervisorMachine,
+  now: () => number,
+  task: number,
+  spawn: (task: number) => number,
+  onFailure: (why: string) => void,
+): Action[] {
+  try {
+    return m.spawned(now(), task, spawn(task));
+  } catch (e) {
+    const why = (e as Error).message;
+    onFailure(why);
+    return m.spawnFailed(now(), task, e instanceof SysError ? -e.errno : null, why);
+  }
+}
 
 /** A `signal` action: to one process, or its whole group. */
 export function sendSignal(act: Extract<Action, { kind: 'signal' }>): void {

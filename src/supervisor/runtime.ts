@@ -16,13 +16,12 @@ import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
 import { killGroup, SIGINT, SIGTERM } from '../sys/signal.js';
-import { SysError } from '../sys/errors.js';
 import { sessionOf } from '../core/proc-scan.js';
 import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
 import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
 import { countLeftovers, delay, signalOurLeftovers, sweepLeftovers } from './session-sweep.js';
-import { escalationText, MachineTimers, sendSignal } from '../core/machine-effects.js';
+import { escalationText, MachineTimers, sendSignal, spawnTask } from '../core/machine-effects.js';
 import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
@@ -444,15 +443,16 @@ export class SupervisorRuntime {
     for (const act of actions) {
       switch (act.kind) {
         case 'spawn': {
-          let next: Action[];
-          try {
-            next = m.spawned(now(), act.task, this.#spawnWorker(act.task));
-          } catch (e) {
-            const why = (e as Error).message;
-            this.#log(`worker ${act.task}: cannot spawn ${this.#program.path}: ${why}`);
-            this.#failedSpawn = { task: act.task, why };
-            next = m.spawnFailed(now(), act.task, e instanceof SysError ? -e.errno : null, why);
-          }
+          const next = spawnTask(
+            m,
+            now,
+            act.task,
+            (task) => this.#spawnWorker(task),
+            (why) => {
+              this.#log(`worker ${act.task}: cannot spawn ${this.#program.path}: ${why}`);
+              this.#failedSpawn = { task: act.task, why };
+            },
+          );
           this.#apply(next);
           this.#failedSpawn = null;
           break;
