@@ -1,0 +1,53 @@
+// The V8 code caches scripts/build.mjs ships in dist/: accepted by this Node under the flags each entry runs with, and
+// never needed for correctness (a missing or damaged cache only costs compile time).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { SUPERVISOR_NODE_FLAGS } from '../../src/core/node-flags.js';
+
+const dist = join(repoRoot, 'dist');
+const entries = readdirSync(dist)
+  .filter((f) => f.endsWith('.body.js'))
+  .map((f) => f.slice(0, -'.body.js'.length));
+const flagsOf = (name: string) => (name === 'supervisor' ? SUPERVISOR_NODE_FLAGS : []);
+
+/** Whether V8 rejects dist/NAME.code-cache for dist/NAME.body.js in a Node started with `flags`. */
+function rejected(name: string, flags: readonly string[]): boolean {
+  const probe = `
+const { readFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const body = ${JSON.stringify(join(dist, `${name}.body.js`))};
+const s = new Script(readFileSync(body, 'utf8'), { filename: body, cachedData: readFileSync(${JSON.stringify(join(dist, `${name}.code-cache`))}) });
+process.stdout.write(String(s.cachedDataRejected));`;
+  return execFileSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' }) === 'true';
+}
+
+test('every entry has a code cache that this Node accepts under the flags the entry runs with', () => {
+  assert.deepEqual(entries.sort(), ['cli', 'foreground', 'index', 'intermediate', 'supervisor', 'testing']);
+  for (const name of entries) assert.equal(rejected(name, flagsOf(name)), false, `${name}.code-cache rejected`);
+});
+
+test('a cache made under other flags is rejected, so the check above can fail', () => {
+  assert.equal(rejected('supervisor', []), true);
+});
+
+test('without its cache, or with a damaged one, an entry still runs', () => {
+  const copy = mkdtempSync(join(tmpdir(), 'daemonkit-code-cache-'));
+  try {
+    cpSync(dist, join(copy, 'dist'), { recursive: true });
+    symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
+    const version = () => execFileSync(process.execPath, [join(copy, 'dist', 'cli.js'), '--version'], { encoding: 'utf8' });
+    const expected = version();
+    assert.match(expected, /^daemonkit \d/);
+    writeFileSync(join(copy, 'dist', 'cli.code-cache'), Buffer.alloc(4096, 0x5a));
+    assert.equal(version(), expected);
+    rmSync(join(copy, 'dist', 'cli.code-cache'));
+    assert.equal(version(), expected);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+});
