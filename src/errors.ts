@@ -29,6 +29,22 @@ export function quote(value: unknown): string {
   return `'${shown.replace(/[\x00-\x1f\x7f\\']/g, (c) => (c === "'" ? "\\'" : c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))}'`;
 }
 
+/** A log file refused (a symlink, a FIFO, a directory others can write as root) or that cannot be opened. */
+export class LogFileError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly code: string,
+    /** A refusal for safety (symlink, not a regular file, a directory others can write), as opposed to a failed open. */
+    readonly refused = false,
+    /** The refusal said of the path, for a reopen: "/srv/app.log is a symbolic link". */
+    readonly short = message,
+  ) {
+    super(message);
+    this.name = 'LogFileError';
+  }
+}
+
 /** A PID file refused (a symlink, a directory others can write as root) or that cannot be created; `code` says which. */
 export class PidfileError extends Error {
   constructor(

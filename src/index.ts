@@ -18,6 +18,7 @@ export {
   AlreadyRunningError,
   ControlError,
   DamagedStateError,
+  LogFileError,
   NotRunningError,
   PidfileError,
   StartError,

@@ -28,17 +28,17 @@ const WHY = {
     );
     return {
       why: `${parts.join('; ')}.`,
-      fix: "profiled (issue 16): past each Node bootstrap, koffi's dlopen and the wasm compile are a small part of what the CLI and the second process do, and both are needed on this path, so loading them lazily gains nothing here; compiling each bundle is the largest single part, and a V8 code cache (vm.Script cachedData) cut it to about a quarter in a test. Proposal: a code cache for dist/cli.js and dist/supervisor.js (Node 22: module.enableCompileCache; Node 20: a cache of our own in a 0700 directory, never one others can write); and spawning the session process first thing in dist/cli.js so its startup overlaps the CLI's own work.",
+      fix: "done: each role runs from a V8 code cache the build makes (docs/DESIGN.md, Start-up); it took start back below 03ec9db's figures but not near the floor, because two Node bootstraps in series are the floor and each process still runs its own work after its bootstrap. Proposal: spawn the second process first thing in dist/cli.js and send it the plan when it is made, so its bootstrap overlaps the CLI's parsing and planning (the spawn's fd and session set-up would then move into the second process's own steps); and a cache for the supervisor made after a training run, as the CLI's is.",
     };
   },
   load(t, R) {
     const mod = t.id === 'library-import' ? 'index' : 'index-require';
     const v = med(R, 'load', `load/${mod}`);
     const floor = med(R, 'load', t.id === 'library-import' ? 'load/node-esm' : 'load/node');
-    const size = R.measurements.load?.rows?.find((r) => r.id === 'size/index.js')?.median;
+    const size = R.measurements.load?.rows?.find((r) => r.id === 'size/index.body.js')?.median;
     return {
-      why: `loading the library takes ${f(v)} ms against ${f(floor)} ms: koffi, libc and the wasm are no longer loaded at import (lazy since issue 16), so what is left is compiling the ${f((size ?? 0) / 1024, 0)} KiB CommonJS bundle${t.id === 'library-import' ? ', plus the ES module entry (dist/index.mjs) that requires it' : ''}.`,
-      fix: 'proposal (not measured): a smaller library bundle (the service-control half of the API, start/stop/status/logs, in a second file required on first call), or a V8 code cache for it.',
+      why: `loading the library takes ${f(v)} ms against ${f(floor)} ms: koffi, libc and the wasm are no longer loaded at import (lazy since issue 16), so what is left is loading the ${f((size ?? 0) / 1024, 0)} KiB CommonJS body from its code cache and running its top level${t.id === 'library-import' ? ', plus the ES module entry (dist/index.mjs) that requires it' : ''}.`,
+      fix: 'proposal (not measured): a smaller library body (the service-control half of the API, start/stop/status/logs, in a second file required on first call); the code cache is done.',
     };
   },
   planner(t, R) {

@@ -4,6 +4,7 @@ import {
   AlreadyRunningError,
   ControlError,
   DamagedStateError,
+  LogFileError,
   NotRunningError,
   PidfileError,
   StartError,
@@ -160,7 +161,8 @@ function exitCodeOf(e: unknown, command: string): number | null {
   if (e instanceof ControlError) return e.code === 'EACCES' ? 4 : e.code === 'ETIMEDOUT' ? 2 : 1;
   if (e instanceof AlreadyRunningError || e instanceof StartError) return 1;
   // Expected failures of the system (a refused PID file, EPERM) are one line too; LSB's 4 for status.
-  if (e instanceof PidfileError || e instanceof SysError || e instanceof UnknownServiceError) return command === 'status' ? 4 : 1;
+  if (e instanceof PidfileError || e instanceof LogFileError || e instanceof SysError || e instanceof UnknownServiceError)
+    return command === 'status' ? 4 : 1;
   return null;
 }
 

@@ -2,9 +2,10 @@
 // another user could have planted something, unless it opens as the service user (whose rights are then all it has).
 import { closeSync, constants as fs, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { O_APPEND, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_TRUNC, O_WRONLY } from '../sys/fcntl.js';
+import { O_APPEND, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY } from '../sys/fcntl.js';
 import { setfsgid, setfsuid } from '../sys/fsuid.js';
 import type { Normalized } from '../options.js';
+import { LogFileError } from '../errors.js';
 
 /** O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of blocking; O_NOCTTY: a tty never becomes ours. */
 const FLAGS = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
@@ -16,21 +17,6 @@ export interface FsIdentity {
   name: string;
   uid: number;
   gid: number;
-}
-
-export class LogFileError extends Error {
-  constructor(
-    message: string,
-    readonly path: string,
-    readonly code: string,
-    /** A refusal for safety (symlink, not a regular file, a directory others can write), as opposed to a failed open. */
-    readonly refused = false,
-    /** The refusal said of the path, for a reopen: "/srv/app.log is a symbolic link". */
-    readonly short = message,
-  ) {
-    super(message);
-    this.name = 'LogFileError';
-  }
 }
 
 /** Who a root process opens the service's logs as where others can write: the --user (and its --group), if any. */
@@ -71,6 +57,29 @@ export function openLogFile(path: string, serviceUser: FsIdentity | null, trunca
     const kind = code === 'ENXIO' || code === 'EISDIR' ? kindAt(target) : null;
     if (kind) throw refusal(path, 'EINVAL', `is ${kind}`);
     throw new LogFileError(`cannot open log file ${path}${as ? ` as ${as.name}` : ''}: ${code}`, path, code);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw refusal(path, 'EINVAL', `is ${kindOf(st)}`);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/**
+ * Opens a log for reading (`logs`), fd close-on-exec: never through a symlink, and only a regular file, so a path the
+ * service user swapped for a link to a secret or for a FIFO (which would block the open) is refused, not read.
+ * Throws LogFileError (refused), or the open's own error (ENOENT for a log not written yet).
+ */
+export function openLogForReading(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refusal(path, 'ELOOP', 'is a symbolic link');
+    throw e;
   }
   try {
     const st = fstatSync(fd);

@@ -1,6 +1,7 @@
 // A service's logs: the last lines of a file, and following it like `tail -F` across logrotate's rename and copytruncate.
-import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, fstatSync, readSync, realpathSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { openLogForReading } from './log-file-open.js';
 
 const CHUNK = 64 * 1024;
 const NL = 0x0a;
@@ -34,7 +35,7 @@ export function tailLines(path: string, n: number): string {
   if (!(want > 0)) return '';
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openLogForReading(path);
   } catch (err) {
     if (isMissing(err)) return '';
     throw err;
@@ -113,7 +114,7 @@ class Follower implements Following {
     this.#onError = opts.onError;
     // Opened synchronously so that `tailLines(); followFile()` in one tick leaves no gap between them.
     try {
-      this.#fd = openSync(path, 'r');
+      this.#fd = openLogForReading(path);
       if (opts.fromEnd ?? true) this.#pos = fstatSync(this.#fd).size;
     } catch (err) {
       if (!isMissing(err)) this.#report(err);
@@ -180,7 +181,7 @@ class Follower implements Following {
   #step(budget: number): void {
     if (this.#fd === null) {
       try {
-        this.#fd = openSync(this.#path, 'r');
+        this.#fd = openLogForReading(this.#path);
       } catch (err) {
         if (isMissing(err)) return;
         throw err;
@@ -211,7 +212,7 @@ class Follower implements Following {
       }
       let next: number;
       try {
-        next = openSync(this.#path, 'r');
+        next = openLogForReading(this.#path);
       } catch (err) {
         if (isMissing(err)) return;
         throw err;

@@ -2,7 +2,8 @@
 import { closeSync, writeSync } from 'node:fs';
 import { nodeNet } from '../core/lazy-net.js';
 import { logFileOf, type StdioTarget } from '../core/option-values.js';
-import { LogFileError, openLogFile, type FsIdentity } from '../core/log-file-open.js';
+import { openLogFile, type FsIdentity } from '../core/log-file-open.js';
+import { LogFileError } from '../errors.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */
 const PENDING_CAP = 16 * 1024 * 1024;

@@ -1,7 +1,7 @@
 // Workers' logs through the supervisor: every line kept, none cut by another worker, across real logrotate runs.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
@@ -121,4 +121,28 @@ test('logs -f keeps following across a rotation and reopen, without a gap or a r
   assert.ok(ticks.length > 20, out);
   for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i], ticks[i - 1]! + 1, `after tick ${ticks[i - 1]} came ${ticks[i]}`);
   assert.equal((await cli(['stop', 'ticker'], { env })).code, 0);
+});
+
+test('logs refuses a log path that its service user replaced with a symlink or a FIFO: one line, at once', async () => {
+  const r = await cli(['start', '--name', 'swapped', '--start-secs', '0', '--', 'sleep', '1000'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)![1]));
+  const log = box.path('swapped.log');
+  const secret = box.path('secret');
+  writeFileSync(secret, 'root only\n', { mode: 0o600 });
+  for (const [what, replace] of [
+    ['a symbolic link', () => symlinkSync(secret, log)],
+    ['a FIFO', () => execFileSync('mkfifo', [log])],
+  ] as const) {
+    rmSync(log, { force: true });
+    replace();
+    for (const follow of [[], ['-f']]) {
+      const got = await cli(['logs', 'swapped', ...follow], { env, timeoutMs: 5000 });
+      assert.equal(got.signal, null, `logs ${follow.join(' ')} on ${what} hung`);
+      assert.equal(got.code, 1, `logs ${follow.join(' ')} on ${what}: ${got.stdout}${got.stderr}`);
+      assert.equal(got.stdout, '');
+      assert.equal(got.stderr, `daemonkit: refusing log file ${log}: it is ${what}\n`);
+    }
+  }
+  assert.equal((await cli(['stop', 'swapped'], { env })).code, 0);
 });

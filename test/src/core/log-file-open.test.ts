@@ -17,7 +17,8 @@ import {
 } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { LogFileError, openLogFile, serviceUserOf } from '../../../src/core/log-file-open.js';
+import { openLogFile, serviceUserOf } from '../../../src/core/log-file-open.js';
+import { LogFileError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/sandbox.js';
 
 const isRoot = process.geteuid?.() === 0;
