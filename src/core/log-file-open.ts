@@ -58,14 +58,7 @@ export function openLogFile(path: string, serviceUser: FsIdentity | null, trunca
     if (kind) throw refusal(path, 'EINVAL', `is ${kind}`);
     throw new LogFileError(`cannot open log file ${path}${as ? ` as ${as.name}` : ''}: ${code}`, path, code);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw refusal(path, 'EINVAL', `is ${kindOf(st)}`);
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-  return fd;
+  return regularFileOnly(fd, path);
 }
 
 /**
@@ -81,6 +74,11 @@ export function openLogForReading(path: string): number {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refusal(path, 'ELOOP', 'is a symbolic link');
     throw e;
   }
+  return regularFileOnly(fd, path);
+}
+
+/** fd when it is a regular file; else closes it and throws the refusal that says what it is. */
+function regularFileOnly(fd: number, path: string): number {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw refusal(path, 'EINVAL', `is ${kindOf(st)}`);
