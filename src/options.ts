@@ -119,13 +119,16 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.HOME || homedir(), '.local', 'state', 'daemonkit');
 }
 
-function isExecutableFile(path: string): boolean {
+/** What execve would make of path, in a stat and an access (no exception for a PATH entry that lacks it). */
+function executableKind(path: string): 'ok' | 'is not executable' | 'is not a regular file' | 'does not exist' {
   try {
-    if (!statSync(path).isFile()) return false;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return 'does not exist';
+    if (!st.isFile()) return 'is not a regular file';
     accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
+    return 'ok';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).syscall === 'access' ? 'is not executable' : 'does not exist';
   }
 }
 
@@ -136,20 +139,14 @@ export function resolveCommand(word: string, pathVar: string, base: string, root
   if (word.includes('\0')) throw invalid('command', word, 'a path cannot contain NUL');
   if (word.includes('/')) {
     const path = resolve(root ? '/' : base, word);
-    let kind: string;
-    try {
-      const st = statSync(inRoot(path));
-      kind = st.isFile() ? (isExecutableFile(inRoot(path)) ? 'ok' : 'is not executable') : 'is not a regular file';
-    } catch {
-      kind = 'does not exist';
-    }
+    const kind = executableKind(inRoot(path));
     if (kind !== 'ok') throw new UsageError(`command ${quote(path)} ${kind}${root ? ` inside the chroot ${root}` : ''}`, 'command', path);
     return path;
   }
   for (const dir of pathVar.split(delimiter)) {
     if (!dir) continue;
     const path = join(dir, word);
-    if (isExecutableFile(inRoot(path))) return path;
+    if (executableKind(inRoot(path)) === 'ok') return path;
   }
   throw new UsageError(`command ${quote(word)} not found in PATH (${pathVar})`, 'command', word);
 }
@@ -176,7 +173,7 @@ export function normalize(
   naming: Naming,
   callerEnv: NodeJS.ProcessEnv = process.env,
   base = process.cwd(),
-  caller: CallerIds = { uid: process.getuid!(), gid: process.getgid!() },
+  caller?: CallerIds,
 ): Normalized {
   const n = (key: string) => optionName(key, naming);
   checkOptionKeys(input, START_OPTION_KEYS, naming);
@@ -194,9 +191,11 @@ export function normalize(
   const umask = parseOption('umask', input.umask, context);
   const user = parseOption('user', input.user, context) ?? null;
   const group = parseOption('group', input.group, context) ?? null;
-  if ((user || group) && caller.uid !== 0) {
+  // The caller's ids only when asked to change them: each is a syscall, and most starts name no user.
+  const ids = user || group ? (caller ?? { uid: process.getuid!(), gid: process.getgid!() }) : null;
+  if (ids && ids.uid !== 0) {
     const which = user ? n('user') : n('group');
-    const wanted = user ? user.uid !== caller.uid : group!.gid !== caller.gid;
+    const wanted = user ? user.uid !== ids.uid : group!.gid !== ids.gid;
     if (wanted) throw invalid(which, user ? input.user : input.group, 'changing user or group needs root');
   }
 

@@ -224,7 +224,6 @@ function workerOutputText(o: Normalized): string {
 }
 
 function detail(step: string, o: Normalized, role: Role): string {
-  const cmd = o.command ? o.command.argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : quote(a))).join(' ') : 'the calling script again';
   switch (step) {
     case 'ready-pipe':
       return 'socket pair the new session reports readiness or failure on';
@@ -270,10 +269,12 @@ function detail(step: string, o: Normalized, role: Role): string {
       return `bind ${notifySocketPath(o) ?? 'the notify socket'} (datagrams with the sender's credentials): workers get NOTIFY_SOCKET${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
     case 'supervise':
       return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} failed restarts in a row (each up less than ${o.minUptimeMs / 1000}s) or ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
-    case 'exec':
+    case 'exec': {
+      const cmd = o.command ? o.command.argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : quote(a))).join(' ') : 'the calling script again';
       return role === 'daemon' && o.supervise && o.listen?.length
         ? `exec ${cmd} (through ${EXEC_SHELL}, which sets LISTEN_PID to its own PID first)`
         : `exec ${cmd}`;
+    }
     case 'ready':
       return role === 'daemon' && !o.command ? 'daemon.ready(): tell the original (or systemd, via NOTIFY_SOCKET)' : 'report ready';
     case 'pidfile.release':
@@ -303,9 +304,13 @@ export function plannedSteps(options: number, context: number): PlannedStep[] {
   const error = planner.stepOrderError(raw);
   if (error) throw new Error(`planner produced an invalid order: ${error}`);
   const steps: PlannedStep[] = [];
-  for (let i = 0; i < raw.length; i += 2) steps.push({ role: ROLES[raw[i]!]!, step: planner.stepName(raw[i + 1]!) });
+  for (let i = 0; i < raw.length; i += 2) steps.push({ role: ROLES[raw[i]!]!, step: stepNameOf(raw[i + 1]!) });
   return steps;
 }
+
+// The wasm's step names, each lifted from its memory once: a name never changes for a build.
+const STEP_NAMES: string[] = [];
+const stepNameOf = (id: number): string => (STEP_NAMES[id] ??= planner.stepName(id));
 
 /** What `plan` prints instead of a reason not to detach for `run`'s plan. */
 export const FOREGROUND_TEXT = "run: the supervisor is this process (no fork, no new session); exit status is the service's";
@@ -320,7 +325,7 @@ export function buildPlan(
   const options = optionBits(o, readyProtocol, foreground);
   const ctx = contextBits(context);
   const skip = planner.detachSkipReason(ctx, options);
-  const steps: Step[] = plannedSteps(options, ctx).map((s) => ({ ...s, detail: detail(s.step, o, s.role) }));
+  const steps: Step[] = plannedSteps(options, ctx).map(({ role, step }) => ({ role, step, detail: detail(step, o, role) }));
   if (foreground) {
     // run may be socket-activated: its plan says what it binds then.
     const bind = steps.find((s) => s.step === 'bind-sockets');
