@@ -125,7 +125,6 @@ export class SupervisorRuntime {
   readonly #liveness: Liveness;
   /** Kills the session's processes if we die by SIGKILL: workers and whatever they forked. */
   #guard: SessionGuard;
-  #spawnedAny = false;
   readonly #trim = new MemoryTrim();
   #reapPending: NodeJS.Immediate | null = null;
   readonly #host: RuntimeHost;
@@ -353,7 +352,6 @@ export class SupervisorRuntime {
   }
 
   #spawnWorker(task: number): number {
-    this.#spawnedAny = true;
     const { pid, worker } = spawnWorker(this.#o, this.#workerSpawn!, task, this.#sink, () => this.#link !== null, this.#listeners);
     this.#workers.set(pid, worker);
     this.#restartNotes.delete(task);
@@ -571,8 +569,8 @@ export class SupervisorRuntime {
       workers,
       failure: m.failure,
       logError: this.#sink.error,
-      // Until the first spawn, the session setsid made holds only us and the guard: nothing to scan /proc for.
-      leftovers: this.#spawnedAny ? this.#countLeftovers() : 0,
+      // Until a worker has run, the session setsid made holds only us and the guard: nothing to scan /proc for.
+      leftovers: workers.some((w) => w.pid !== 0 || w.lastExit !== null) ? this.#countLeftovers() : 0,
       command: this.#program.argv,
     };
   }

@@ -109,6 +109,28 @@ describe('leftovers', () => {
     assert.deepEqual(sessionMembers(sup, 'sleep\u00001000\u0000'), []);
   });
 
+  test('status counts what the workers left in the session, as /proc shows it; none before any did', async () => {
+    const r = await box.cli([
+      'start',
+      '--name',
+      'parent',
+      '--start-secs',
+      '0',
+      '--',
+      'sh',
+      '-c',
+      'sleep 1000 & sleep 1000 & exec sleep 1001',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('parent.pid'));
+    assert.ok(await waitFor(() => sessionMembers(sup, 'sleep\u00001000\u0000').length === 2), 'both children run');
+    assert.equal((await statusJson(box, 'parent')).json.leftovers, 2);
+    const plain = await box.cli(['start', '--name', 'plain', '--start-secs', '0', '--', 'sleep', '1000']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal((await statusJson(box, 'plain')).json.leftovers ?? 0, 0);
+    for (const name of ['parent', 'plain']) assert.equal((await box.cli(['stop', name])).code, 0);
+  });
+
   test('a stop schedule that runs out keeps the PID file: status says who is left, and the next start stops them first', async () => {
     const deaf = "trap '' TERM; while :; do sleep 0.1; done";
     const r = await box.cli(['start', '--name', 'deaf', '--start-secs', '0.1', '--', 'sh', '-c', deaf]);

@@ -139,6 +139,8 @@ export interface StatusJson {
   reason: string | null;
   workers: { task: number; pid: number; state: string; restarts: number; lastExit: string | null }[];
   logError: string | null;
+  /** Processes in the supervisor's session that are not its workers; absent when none. */
+  leftovers?: number;
 }
 
 export async function statusJson(
