@@ -31,9 +31,11 @@ export const STEP_NO_CORE_DUMPS: i32 = 21;
 export const STEP_BIND_SOCKETS: i32 = 22;
 /** The service's NOTIFY_SOCKET, bound by the supervisor for its workers' READY=1 and WATCHDOG=1. */
 export const STEP_NOTIFY_SOCKET: i32 = 23;
+/** The new session puts the log files the original sent with its order onto its stdio (it was spawned on /dev/null). */
+export const STEP_SESSION_STDIO: i32 = 24;
 /** The range of step numbers, for whoever lists every step (tests, the handler tables' check). */
 export const STEP_FIRST: i32 = STEP_OPEN_READY_PIPE;
-export const STEP_LAST: i32 = STEP_NOTIFY_SOCKET;
+export const STEP_LAST: i32 = STEP_SESSION_STDIO;
 
 // Option flags (from the normalized options).
 export const OPT_SUPERVISE: i32 = 1;
@@ -169,6 +171,8 @@ export function planSteps(options: i32, context: i32): Int32Array {
   }
   push(out, ROLE_ORIGINAL, STEP_OPEN_READY_PIPE);
   push(out, ROLE_ORIGINAL, STEP_SPAWN_SESSION);
+  // The session is spawned before its order exists (so its Node boots while the original plans): its stdio comes after.
+  push(out, (options & OPT_SUPERVISE) != 0 ? ROLE_SUPERVISOR : ROLE_INTERMEDIATE, STEP_SESSION_STDIO);
   if ((options & OPT_SUPERVISE) != 0) {
     confine(out, ROLE_SUPERVISOR, options);
     push(out, ROLE_SUPERVISOR, STEP_SPAWN_WORKERS);
@@ -327,6 +331,11 @@ export function stepOrderError(plan: Int32Array): string {
     }
   }
   if (!before(plan, STEP_EXEC, STEP_READY)) return 'ready comes after exec';
+  // The session was spawned on /dev/null: its log files go on before any step could write there or pass its stdio on.
+  const stdio = indexOf(plan, STEP_SESSION_STDIO);
+  if (spawnSession >= 0 != stdio >= 0) return 'session-stdio comes with spawn-session, and only with it';
+  if (stdio >= 0 && (stdio != spawnSession + 1 || roleOf(plan, stdio) == ROLE_ORIGINAL || roleOf(plan, stdio) == ROLE_DAEMON))
+    return "session-stdio is the new session's first step, right after spawn-session";
   return '';
 }
 
@@ -378,6 +387,8 @@ export function stepName(step: i32): string {
       return 'bind-sockets';
     case STEP_NOTIFY_SOCKET:
       return 'notify-socket';
+    case STEP_SESSION_STDIO:
+      return 'session-stdio';
   }
   return '';
 }

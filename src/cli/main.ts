@@ -1,4 +1,5 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
+import './early-start.js';
 import { parseArgs } from 'node:util';
 import {
   AlreadyRunningError,
@@ -13,6 +14,7 @@ import {
   UsageError,
 } from '../errors.js';
 import { exitNow } from '../sys/unistd.js';
+import { dismissEarlySession } from '../core/session-spawn.js';
 import { checkName, normalize, parseCount } from '../options.js';
 import { OPTIONS, type Taker } from '../core/option-table.js';
 import { renderRunPlan, runForeground } from './run.js';
@@ -457,6 +459,7 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 void main(process.argv.slice(2)).then((code) => {
+  dismissEarlySession();
   // Node's teardown (its threads, its heap) costs every command time (RELIABILITY.md), and our output is already out
   // when nothing is queued (stdio is synchronous on Linux): leave at once; a queued write gets the normal exit.
   if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) exitNow(code);

@@ -57,7 +57,8 @@ function foregroundLink(o: Normalized): SessionLink {
     else if (r.kind === 'error') say(r.message);
     else if (r.kind === 'busy') say(`${o.name ?? 'the service'} already running (pid ${r.pid ?? 'unknown'})`);
   };
-  return { send: () => {}, close, finish: (r, code) => (close(r), exitNow(code)) };
+  // Nothing comes with a foreground run's options: its stdio is already its own.
+  return { takeFds: () => [], send: () => {}, close, finish: (r, code) => (close(r), exitNow(code)) };
 }
 
 /** `daemonkit plan --foreground`: run's plan, with the same options. */

@@ -65,10 +65,14 @@ export function sessionFdTargets(o: Normalized, readySocket: number, logs: Map<s
   return [...o.stdio.map((t, fd) => [fd, opened(t)] as [number, StdioTarget]), [SESSION_READY_FD, { kind: 'fd', fd: readySocket }]];
 }
 
+/** The distinct log files of the new session's stdio, in the order the original sends their fds with the order. */
+export function sessionLogPaths(o: Normalized): string[] {
+  return [...new Set(o.stdio.map(logFileOf).filter((p): p is string => p !== null))];
+}
+
 /** The distinct log files of the new session's stdio, each with the fd the original holds it on (or a stand-in). */
 function sessionLogsOf(o: Normalized, fds: LiveFds): SessionLog[] {
-  const paths = [...new Set(o.stdio.map(logFileOf).filter((p): p is string => p !== null))];
-  return paths.map((path, i) => ({ path, fd: fds.logs?.get(path) ?? fds.daemonReady + 1 + i }));
+  return sessionLogPaths(o).map((path, i) => ({ path, fd: fds.logs?.get(path) ?? fds.daemonReady + 1 + i }));
 }
 
 export function daemonFdTargets(pidfile: number | null, daemonReady: number | null): Array<[number, StdioTarget]> {
@@ -95,8 +99,22 @@ export function workerFdTargets(
  * these, so what the simulator checks is what runs.
  */
 export const FD_PLANS = {
-  /** The original spawning the new session: stdio per the options (log files by the fds it opened), the ready socket. */
+  /**
+   * The new session's fds once it has its stdio (session-stdio): stdio per the options (log files by the fds the original
+   * opened and sent), the ready socket. What the simulator and `daemonkit plan` show.
+   */
   session: (o: Normalized, readySocket: number, logs: Map<string, number>): FdAction[] => planFds(sessionFdTargets(o, readySocket, logs)),
+  /**
+   * The original spawning the new session, before any option is read: the ready socket as fd 3 (first, so it is safe
+   * whatever number it has), /dev/null as stdio, nothing else. Written out, not planned: nothing in it depends on options.
+   */
+  sessionSpawn: (readySocket: number): FdAction[] => [
+    { op: 'dup2', fd: readySocket, newfd: SESSION_READY_FD },
+    { op: 'open', fd: 0, path: '/dev/null', mode: 'null' },
+    { op: 'dup2', fd: 0, newfd: 1 },
+    { op: 'dup2', fd: 0, newfd: 2 },
+    { op: 'closefrom', fd: SESSION_READY_FD + 1 },
+  ],
   /** The intermediate spawning the daemon: its stdio kept, the locked PID file and the ready pipe passed on. */
   daemon: (pidfile: number | null, daemonReady: number | null): FdAction[] => planFds(daemonFdTargets(pidfile, daemonReady)),
   /** The supervisor spawning a worker: its output pipes, and the listening sockets (if any) at fds 3.. */
@@ -228,7 +246,9 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'ready-pipe':
       return 'socket pair the new session reports readiness or failure on';
     case 'spawn-session':
-      return `posix_spawn the ${o.supervise ? 'supervisor' : 'intermediate'}: setsid, empty signal mask, default handlers, ${stdioText(o)}, no other fd`;
+      return `posix_spawn the ${o.supervise ? 'supervisor' : 'intermediate'}: setsid, empty signal mask, default handlers, stdio /dev/null, fd 3 the ready socket, no other fd (the CLI spawns it first thing, so its Node starts while the CLI plans)`;
+    case 'session-stdio':
+      return `take the log files sent with the order (SCM_RIGHTS) as its own stdio: ${stdioText(o)}`;
     case 'await-ready':
       return o.supervise && o.command
         ? `wait up to ${o.readyTimeoutMs / 1000}s for every worker to be ready (${readyText(o)}): exit 0, or 1 with the failing worker's error`
@@ -373,7 +393,8 @@ export function renderPlan(plan: Plan): string {
   };
   for (const l of plan.sessionLogs) names[l.fd] = `>>${l.path}`;
   const fdText = (list: FdAction[]) => list.map((a) => describeFdAction(a, names)).join('; ');
-  if (plan.sessionLogs.length) lines.push(`    log files: opened by the original before the spawn, passed by fd: ${LOG_OPEN_TEXT}`);
+  if (plan.sessionLogs.length)
+    lines.push(`    log files: opened by the original, sent to the new session with its order: ${LOG_OPEN_TEXT}`);
   if (plan.sessionFds.length) lines.push(`    fds of the new session: ${fdText(plan.sessionFds)}`);
   if (plan.daemonFds.length) lines.push(`    fds of the daemon:      ${fdText(plan.daemonFds)}`);
   return lines.join('\n');

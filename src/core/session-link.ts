@@ -1,12 +1,17 @@
-// The new session's end of the socket pair to the original: take the one order, send the reports and the verdict.
-// All synchronous on a blocking socket: a start's critical path needs neither the event loop nor node:net.
-import { closeSync, readSync } from 'node:fs';
+// The new session's end of the socket pair to the original: take the one order (and the log files sent with it), send
+// the reports and the verdict. All synchronous on a blocking socket: a start's critical path needs neither the event
+// loop nor node:net.
+import { closeSync } from 'node:fs';
 import { sendSync, type Report, type SessionOrder } from './messages.js';
 import { SESSION_READY_FD } from './plan.js';
+import { MAX_ORDER_FDS } from './session-stdio.js';
 import { pollReadable } from '../sys/pidfd.js';
+import { recvWithFds } from '../sys/socket.js';
 import { exitNow } from '../sys/unistd.js';
 
 export interface SessionLink {
+  /** The log files that came with the order, for session-stdio: handed out once. */
+  takeFds(): number[];
   /** A report before the verdict ('spawned'). An original that is gone is not our error: it stops listening. */
   send(message: Report): void;
   /** The verdict: sent, then our end closed. */
@@ -20,38 +25,50 @@ export function errorReport(e: unknown): Report {
   return { kind: 'error', message: err.message, code: err.code, path: err.path };
 }
 
-/** The first line on fd, or null at end of file (the original died before it wrote one). */
-function readLine(fd: number): string | null {
+/** The first line on fd and the fds sent with it, or null at end of file (the original died before it wrote one). */
+function readOrder(fd: number): { line: string; fds: number[] } | null {
   const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(64 * 1024);
+  const fds: number[] = [];
+  const fail = () => {
+    for (const f of fds) closeSync(f);
+    return null;
+  };
   for (;;) {
-    let n: number;
+    let got;
     try {
-      n = readSync(fd, buf, 0, buf.length, null);
+      got = recvWithFds(fd, ORDER_READ_BYTES, MAX_ORDER_FDS);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') pollReadable(fd, -1);
-      else if (code !== 'EINTR') return null;
+      if ((e as NodeJS.ErrnoException).code !== 'EINTR') return fail();
       continue;
     }
-    if (n === 0) return null;
-    const nl = buf.subarray(0, n).indexOf(10);
-    chunks.push(Buffer.from(buf.subarray(0, nl < 0 ? n : nl)));
-    if (nl >= 0) return Buffer.concat(chunks).toString('utf8');
+    if (got === null) {
+      pollReadable(fd, -1);
+      continue;
+    }
+    fds.push(...got.fds);
+    // More fds than an order carries: not from an original of ours.
+    if (got.fdsTruncated || fds.length > MAX_ORDER_FDS) return fail();
+    if (got.data.length === 0) return fail();
+    const nl = got.data.indexOf(10);
+    chunks.push(nl < 0 ? got.data : got.data.subarray(0, nl));
+    if (nl >= 0) return { line: Buffer.concat(chunks).toString('utf8'), fds };
   }
 }
+
+const ORDER_READ_BYTES = 64 * 1024;
 
 /** Calls run with the order the original sends on fd 3; without one (the original is gone) exits 1. */
 export function receiveOrder(run: (order: SessionOrder, link: SessionLink) => void): void {
   const fd = SESSION_READY_FD;
   let order: SessionOrder | null = null;
+  const got = readOrder(fd);
   try {
-    const line = readLine(fd);
-    order = line === null ? null : (JSON.parse(line) as SessionOrder);
+    order = got === null ? null : (JSON.parse(got.line) as SessionOrder);
   } catch {
     // not JSON: not from an original of ours
   }
   if (order?.kind !== 'order') exitNow(1);
+  let fds = got!.fds;
   let gone = false; // EPIPE: the original stopped listening
   let closed = false;
   const send = (message: Report) => {
@@ -67,5 +84,10 @@ export function receiveOrder(run: (order: SessionOrder, link: SessionLink) => vo
     if (!closed) closeSync(fd);
     closed = true;
   };
-  run(order, { send, close, finish: (message, exitCode) => (close(message), exitNow(exitCode)) });
+  const takeFds = () => {
+    const taken = fds;
+    fds = [];
+    return taken;
+  };
+  run(order, { takeFds, send, close, finish: (message, exitCode) => (close(message), exitNow(exitCode)) });
 }

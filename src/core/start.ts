@@ -1,25 +1,23 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
-import { closeSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
-import { contextBits, FD_PLANS, optionBits, plannedSteps } from './plan.js';
+import { contextBits, optionBits, plannedSteps, sessionLogPaths } from './plan.js';
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 import { detachContext } from './context.js';
-import { distFile } from './dist-path.js';
 import { onLines, type Report, type SessionOrder } from './messages.js';
 import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
 import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
-import { spawnPlanned } from './spawner.js';
+import { claimEarlySession, spawnSessionOn, type SessionEntry } from './session-spawn.js';
 import { cwdHint } from './cwd-hint.js';
-import { socketpair } from '../sys/socket.js';
+import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
 import { runStopSchedule, stopScheduleBudgetMs } from './supervisor-machine.js';
 import { idsOf } from './proc-scan.js';
 import { planner } from './wasm.js';
 import { nodeNet } from './lazy-net.js';
-import { SUPERVISOR_ENV, SUPERVISOR_NODE_FLAGS } from './node-flags.js';
 
 export type StartResult =
   | { kind: 'ready'; pid: number }
@@ -179,22 +177,38 @@ interface Launch {
   o: Normalized;
   program: DaemonProgram;
   supervisorEntry: boolean;
-  /** The log files opened for the new session (path to fd): closed once it has its copies. */
+  /** The log files opened for the new session (path to fd): sent with the order, closed by startDetached. */
   logs: Map<string, number>;
   steps: PlannedStep[];
-  /** The ready socket: ours, and the end the new session gets as its fd 3. */
+  /** The ready socket: ours, and the end the new session gets as its fd 3 (-1 once it has it). */
   mine: number;
   theirs: number;
   sessionPid: number;
   verdict: StartResult | null;
 }
 
+const entryOf = (l: Launch): SessionEntry => (l.supervisorEntry ? 'supervisor' : 'intermediate');
+
 /** The original's steps (the caller's own process: nothing here changes it). */
 export const ORIGINAL_STEPS: StepTable<Launch> = {
+  // Both already done when the CLI spawned this session first thing (session-spawn.ts): it is the same spawn, earlier.
   'ready-pipe': (l) => {
-    [l.mine, l.theirs] = socketpair();
+    const early = claimEarlySession(entryOf(l));
+    if (early) [l.mine, l.sessionPid] = [early.socket, early.pid];
+    else [l.mine, l.theirs] = socketpair();
   },
-  'spawn-session': (l) => spawnSession(l),
+  'spawn-session': (l) => {
+    if (l.sessionPid) return;
+    try {
+      l.sessionPid = spawnSessionOn(entryOf(l), l.theirs);
+    } catch (e) {
+      closeSync(l.mine);
+      throw e;
+    } finally {
+      closeSync(l.theirs);
+      l.theirs = -1;
+    }
+  },
   'await-ready': async (l) => {
     l.verdict = await awaitVerdict(l);
   },
@@ -212,35 +226,9 @@ async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: bo
   return l.verdict ?? { kind: 'failed', message: 'the plan leaves nothing to start: this process is already detached' };
 }
 
-/** spawn-session: the intermediate or the supervisor, in a new session, with the plan's fds. */
-function spawnSession(l: Launch): void {
-  const { o, supervisorEntry, logs } = l;
-  try {
-    const entry = distFile(supervisorEntry ? 'supervisor.js' : 'intermediate.js');
-    const argv = supervisorEntry ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, entry] : [process.execPath, entry];
-    l.sessionPid = spawnPlanned({
-      path: process.execPath,
-      argv,
-      env: supervisorEntry ? SUPERVISOR_ENV : [],
-      fds: FD_PLANS.session(o, l.theirs, logs),
-      setsid: true,
-    });
-  } catch (e) {
-    closeSync(l.mine);
-    throw e;
-  } finally {
-    closeSync(l.theirs);
-    // The new session has its own copies of the log files now.
-    for (const fd of logs.values()) closeSync(fd);
-    logs.clear();
-  }
-}
-
 /** await-ready: hand the new session the order, then wait for its verdict. */
 async function awaitVerdict(l: Launch): Promise<StartResult> {
   const { o, program, supervisorEntry, mine, sessionPid } = l;
-  // node:net only now: it loads while the new session's Node starts up.
-  const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
   const order: SessionOrder = {
     kind: 'order',
     options: o,
@@ -248,7 +236,13 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
     readyProtocol: program.readyProtocol,
     steps: l.steps,
   };
-  link.write(`${JSON.stringify(order)}\n`);
+  sendOrder(
+    mine,
+    order,
+    sessionLogPaths(o).map((path) => l.logs.get(path)!),
+  );
+  // node:net only now: it loads while the new session's Node starts up.
+  const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
 
   return await new Promise<StartResult>((resolve) => {
     let daemonPid = 0;
@@ -290,6 +284,21 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       );
     });
   });
+}
+
+/**
+ * The order, with the log files attached to its first bytes, written whole on the still blocking socket. A session that
+ * died meanwhile is not an error here: its end closes, and the verdict says how it ended.
+ */
+function sendOrder(fd: number, order: SessionOrder, logFds: number[]): void {
+  const line = Buffer.from(`${JSON.stringify(order)}\n`);
+  try {
+    let sent = sendWithFds(fd, line, logFds);
+    while (sent < line.length) sent += writeSync(fd, line, sent);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw e;
+  }
 }
 
 /** One-line (or few-line) text for a failed start, as the CLI and the library print it. */

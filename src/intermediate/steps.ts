@@ -7,6 +7,7 @@ import { daemonSpawn } from '../core/daemon-steps.js';
 import { FD_PLANS } from '../core/plan.js';
 import { onLines, type Report, type SessionOrder } from '../core/messages.js';
 import { errorReport, type SessionLink } from '../core/session-link.js';
+import { takeSessionStdio } from '../core/session-stdio.js';
 import { nodeNet } from '../core/lazy-net.js';
 import { spawnPlanned } from '../core/spawner.js';
 import { runSteps, type StepTable } from '../core/step-runner.js';
@@ -53,6 +54,7 @@ function sizeOf(t: StdioTarget): number {
 
 export class Intermediate {
   static readonly STEPS: StepTable<Intermediate, void> = {
+    'session-stdio': (i) => takeSessionStdio(i.o, i.#link.takeFds()),
     umask: (i) => setUmask(i.o),
     'no-core-dumps': () => noCoreDumps(),
     'pidfile.lock': (i) => i.#lockPidfile(),

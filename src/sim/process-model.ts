@@ -212,6 +212,14 @@ function chdir(s: Sim): void {
   s.self.cwd = s.w.o.cwd;
 }
 
+/** session-stdio: the log files the original sent become fds 0-2 as the options say (dup2 clears close-on-exec). */
+function takeStdio(s: Sim): void {
+  s.w.o.stdio.forEach((t, fd) => {
+    const path = logFileOf(t);
+    if (path) s.self.fds.set(fd, { object: `file:${path}`, cloexec: false });
+  });
+}
+
 const ids: StepTable<Sim, void> = {
   setgroups: (s) => applyIds('setgroups', s.self, s.w.o, s.w.violations),
   setgid: (s) => applyIds('setgid', s.self, s.w.o, s.w.violations),
@@ -228,18 +236,22 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
     'spawn-session': (s) => {
       const { w } = s;
       const role = w.o.supervise ? 'supervisor' : 'intermediate';
-      const p = spawn(s, role, w.fdPlans.session(w.o, w.sessionEnd, w.logs), 'spawn-session');
+      const p = spawn(s, role, w.fdPlans.sessionSpawn(w.sessionEnd), 'spawn-session');
       p.sid = p.pid;
       p.pgid = p.pid;
       p.ctty = null;
       p.sigmaskEmpty = true;
       p.handlersDefault = true;
-      for (const fd of [w.sessionEnd, ...w.logs.values()]) s.self.fds.delete(fd);
+      s.self.fds.delete(w.sessionEnd);
       run(w, role, p);
     },
-    'await-ready': () => {},
+    // The order and the log files go over the ready socket (session-stdio takes them); then the original drops its own.
+    'await-ready': (s) => {
+      for (const fd of s.w.logs.values()) s.self.fds.delete(fd);
+    },
   },
   intermediate: {
+    'session-stdio': takeStdio,
     umask: (s) => void (s.self.umask = s.w.o.umask),
     'no-core-dumps': (s) => void (s.self.coreDumps = false),
     'pidfile.lock': lockPidfile,
@@ -265,6 +277,7 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
     },
   },
   supervisor: {
+    'session-stdio': takeStdio,
     umask: (s) => void (s.self.umask = s.w.o.umask),
     'no-core-dumps': (s) => void (s.self.coreDumps = false),
     'pidfile.lock': lockPidfile,

@@ -1,4 +1,5 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
+import { takeSessionStdio } from '../core/session-stdio.js';
 import { constants } from 'node:os';
 import type { Server } from 'node:net';
 import type { Normalized } from '../options.js';
@@ -68,6 +69,7 @@ export class SupervisorRuntime {
    * chroot, then confinement (keeping root: each worker drops instead), then the workers.
    */
   static readonly STEPS: StepTable<SupervisorRuntime> = {
+    'session-stdio': (r) => takeSessionStdio(r.#o, r.#link!.takeFds()),
     umask: (r) => setUmask(r.#o),
     'no-core-dumps': () => noCoreDumps(),
     'pidfile.lock': (r) => r.#lockPidfile(),

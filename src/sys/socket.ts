@@ -13,9 +13,12 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_PASSCRED = 16;
+const SCM_RIGHTS = 1;
 const SCM_CREDENTIALS = 2;
 const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
+const MSG_CTRUNC = 0x08;
+const MSG_NOSIGNAL = 0x4000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 
 const socketpairNative = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
@@ -86,6 +89,7 @@ const setsockoptNative = libc.func('int setsockopt(int fd, int level, int name, 
 const connectNative = libc.func('int connect(int fd, const void *addr, unsigned int addrlen)');
 const getsocknameNative = libc.func('int getsockname(int fd, _Out_ uint8_t *addr, _Inout_ unsigned int *addrlen)');
 const recvmsgNative = libc.func('long recvmsg(int fd, void *msg, int flags)');
+const sendmsgNative = libc.func('long sendmsg(int fd, const void *msg, int flags)');
 
 /** sizeof(struct sockaddr_storage): room for any address getsockname(2) returns. */
 const SOCKADDR_STORAGE_BYTES = 128;
@@ -160,6 +164,38 @@ const MSG_CONTROL = 32;
 const MSG_CONTROLLEN = 40;
 const MSG_FLAGS = 48;
 
+/** A struct msghdr with one iovec of dataBytes and controlBytes of ancillary room, in one koffi allocation. */
+interface Msghdr {
+  base: bigint;
+  view: DataView;
+  /** Offsets in the allocation. */
+  control: number;
+  data: number;
+}
+
+function allocMsghdr(dataBytes: number, controlBytes: number): Msghdr {
+  const iov = MSGHDR_BYTES;
+  const control = iov + IOVEC_BYTES;
+  const data = control + controlBytes;
+  const base = koffi.alloc('uint8_t', data + dataBytes) as bigint;
+  const view = new DataView(koffi.view(base, data + dataBytes));
+  for (let i = 0; i < data; i++) view.setUint8(i, 0);
+  view.setBigUint64(MSG_IOV, base + BigInt(iov), true);
+  view.setBigUint64(MSG_IOVLEN, 1n, true);
+  if (controlBytes > 0) {
+    view.setBigUint64(MSG_CONTROL, base + BigInt(control), true);
+    view.setBigUint64(MSG_CONTROLLEN, BigInt(controlBytes), true);
+  }
+  view.setBigUint64(iov, base + BigInt(data), true);
+  view.setBigUint64(iov + 8, BigInt(dataBytes), true);
+  return { base, view, control, data };
+}
+
+/** CMSG_SPACE(3) for n fds: the header plus the ints, rounded up to 8. */
+function fdsControlBytes(n: number): number {
+  return n > 0 ? CMSG_HEADER_BYTES + ((n * INT_BYTES + 7) & ~7) : 0;
+}
+
 /**
  * recvmsg(2) with MSG_DONTWAIT, -1/errno, retrying EINTR: the next datagram and its sender's SCM_CREDENTIALS, or null
  * when none is queued (EAGAIN). The control buffer holds credentials only: fds a sender attaches (SCM_RIGHTS) do not
@@ -168,20 +204,8 @@ const MSG_FLAGS = 48;
 export function recvDatagram(fd: number, maxBytes: number): Datagram | null {
   cInt(fd, 'fd');
   if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${String(maxBytes)}`);
-  const total = MSGHDR_BYTES + IOVEC_BYTES + CONTROL_BYTES + maxBytes;
-  const base = koffi.alloc('uint8_t', total) as bigint;
+  const { base, view, control, data } = allocMsghdr(maxBytes, CONTROL_BYTES);
   try {
-    const view = new DataView(koffi.view(base, total));
-    for (let i = 0; i < MSGHDR_BYTES + IOVEC_BYTES + CONTROL_BYTES; i++) view.setUint8(i, 0);
-    const iov = MSGHDR_BYTES;
-    const control = iov + IOVEC_BYTES;
-    const data = control + CONTROL_BYTES;
-    view.setBigUint64(MSG_IOV, base + BigInt(iov), true);
-    view.setBigUint64(MSG_IOVLEN, 1n, true);
-    view.setBigUint64(MSG_CONTROL, base + BigInt(control), true);
-    view.setBigUint64(MSG_CONTROLLEN, BigInt(CONTROL_BYTES), true);
-    view.setBigUint64(iov, base + BigInt(data), true);
-    view.setBigUint64(iov + 8, BigInt(maxBytes), true);
     let n: number;
     for (;;) {
       n = Number(recvmsgNative(fd, base, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
@@ -209,5 +233,78 @@ export function recvDatagram(fd: number, maxBytes: number): Datagram | null {
     return { data: bytes, truncated: (flags & MSG_TRUNC) !== 0, pid, uid, gid };
   } finally {
     koffi.free(base);
+  }
+}
+
+/**
+ * sendmsg(2) with MSG_NOSIGNAL, -1/errno, retrying EINTR: data on a stream socket with fds attached (SCM_RIGHTS, the
+ * receiver gets its own copies). Returns the bytes sent, which on a stream socket may be fewer than given: the fds
+ * travel with the first of them, so the caller sends the rest without fds.
+ */
+export function sendWithFds(fd: number, data: Buffer, fds: readonly number[]): number {
+  cInt(fd, 'fd');
+  const controlBytes = fdsControlBytes(fds.length);
+  const m = allocMsghdr(data.length, controlBytes);
+  try {
+    new Uint8Array(m.view.buffer, m.data, data.length).set(data);
+    if (fds.length) {
+      m.view.setBigUint64(m.control, BigInt(CMSG_HEADER_BYTES + fds.length * INT_BYTES), true);
+      m.view.setInt32(m.control + 8, SOL_SOCKET, true);
+      m.view.setInt32(m.control + 12, SCM_RIGHTS, true);
+      fds.forEach((f, i) => m.view.setInt32(m.control + CMSG_HEADER_BYTES + i * INT_BYTES, cInt(f, 'fds'), true));
+    }
+    for (;;) {
+      const n = Number(sendmsgNative(fd, m.base, MSG_NOSIGNAL));
+      if (n !== -1) return n;
+      if (koffi.errno() !== EINTR) checkMinusOne(n, 'sendmsg');
+    }
+  } finally {
+    koffi.free(m.base);
+  }
+}
+
+export interface Received {
+  /** What was read (at most maxBytes); empty at end of file. */
+  data: Buffer;
+  /** The fds that came with it (SCM_RIGHTS), installed close-on-exec. */
+  fds: number[];
+  /** More fds were attached than there was room for: the kernel closed the rest (MSG_CTRUNC). */
+  fdsTruncated: boolean;
+}
+
+/**
+ * recvmsg(2) with MSG_CMSG_CLOEXEC, -1/errno, retrying EINTR: up to maxBytes of a stream socket and up to maxFds fds
+ * sent with them (any beyond are closed and flagged); null when the socket is non-blocking and nothing is there (EAGAIN).
+ */
+export function recvWithFds(fd: number, maxBytes: number, maxFds: number): Received | null {
+  cInt(fd, 'fd');
+  const m = allocMsghdr(maxBytes, fdsControlBytes(maxFds));
+  try {
+    let n: number;
+    for (;;) {
+      n = Number(recvmsgNative(fd, m.base, MSG_CMSG_CLOEXEC));
+      if (n !== -1) break;
+      const errno = koffi.errno();
+      if (errno === EAGAIN) return null;
+      if (errno !== EINTR) checkMinusOne(n, 'recvmsg');
+    }
+    const fds: number[] = [];
+    const controlLen = Number(m.view.getBigUint64(MSG_CONTROLLEN, true));
+    for (let at = m.control; at + CMSG_HEADER_BYTES <= m.control + controlLen;) {
+      const len = Number(m.view.getBigUint64(at, true));
+      if (len < CMSG_HEADER_BYTES) break;
+      if (m.view.getInt32(at + 8, true) === SOL_SOCKET && m.view.getInt32(at + 12, true) === SCM_RIGHTS) {
+        for (let i = 0; i < (len - CMSG_HEADER_BYTES) / INT_BYTES; i++)
+          fds.push(m.view.getInt32(at + CMSG_HEADER_BYTES + i * INT_BYTES, true));
+      }
+      at += (len + 7) & ~7;
+    }
+    // CMSG_SPACE rounds the room up to 8 bytes, so an odd maxFds can let one more in: that one counts as cut off too.
+    const extra = fds.splice(maxFds);
+    for (const f of extra) closeNative(f);
+    const data = Buffer.from(new Uint8Array(m.view.buffer, m.data, n));
+    return { data, fds, fdsTruncated: extra.length > 0 || (m.view.getInt32(MSG_FLAGS, true) & MSG_CTRUNC) !== 0 };
+  } finally {
+    koffi.free(m.base);
   }
 }

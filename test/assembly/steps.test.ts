@@ -84,6 +84,7 @@ test('the unsupervised plan is the classic double fork', () => {
   assert.deepEqual(names(p.planSteps(all, 0)), [
     'original:ready-pipe',
     'original:spawn-session',
+    'intermediate:session-stdio',
     'intermediate:umask',
     'intermediate:no-core-dumps',
     'intermediate:pidfile.lock',
@@ -104,9 +105,10 @@ test('the unsupervised plan is the classic double fork', () => {
 
 test('the supervised plan takes the PID file in the supervisor, which keeps root; each worker drops before exec', () => {
   const steps = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value, 0));
-  assert.deepEqual(steps.slice(0, 5), [
+  assert.deepEqual(steps.slice(0, 6), [
     'original:ready-pipe',
     'original:spawn-session',
+    'supervisor:session-stdio',
     'supervisor:umask',
     'supervisor:pidfile.lock',
     'supervisor:pidfile.write',
@@ -156,6 +158,9 @@ test('orders that break a rule are rejected with the rule', () => {
     [good.map((s) => (s === 'intermediate:spawn-daemon' ? 'original:spawn-daemon' : s)), /spawned by the intermediate/],
     [[...good, 'intermediate:umask'], /umask appears more than once/],
     [good.filter((s) => s !== 'intermediate:pidfile.write'), /go together/],
+    [good.filter((s) => s !== 'intermediate:session-stdio'), /session-stdio comes with spawn-session/],
+    [swap(good, 'intermediate:session-stdio', 'intermediate:umask'), /session-stdio is the new session's first step/],
+    [good.map((s) => (s === 'intermediate:session-stdio' ? 'original:session-stdio' : s)), /session-stdio is the new session's first step/],
   ];
   for (const [plan, why] of cases) assert.match(p.stepOrderError(encode(plan)), why, plan.join(' '));
   assert.match(p.stepOrderError(Int32Array.from([0])), /pairs/);

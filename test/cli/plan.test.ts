@@ -20,6 +20,7 @@ test('plan prints one step a line with the process that runs it, and creates not
   assert.deepEqual(steps, [
     'original ready-pipe',
     'original spawn-session',
+    'intermediate session-stdio',
     'intermediate umask',
     'intermediate no-core-dumps',
     'intermediate pidfile.lock',

@@ -112,18 +112,20 @@ test('the model catches broken plans', () => {
   const without = (op: FdAction['op']) => (list: FdAction[]) => list.filter((a) => a.op !== op);
   const session =
     (strip: (l: FdAction[]) => FdAction[]) =>
-    (...a: Parameters<typeof FD_PLANS.session>) =>
-      strip(FD_PLANS.session(...a));
+    (...a: Parameters<typeof FD_PLANS.sessionSpawn>) =>
+      strip(FD_PLANS.sessionSpawn(...a));
   const daemon =
     (strip: (l: FdAction[]) => FdAction[]) =>
     (...a: Parameters<typeof FD_PLANS.daemon>) =>
       strip(FD_PLANS.daemon(...a));
-  assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { session: session(without('closefrom')) } }).violations, []);
+  assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { sessionSpawn: session(without('closefrom')) } }).violations, []);
   assert.deepEqual(simulate(good, o, { leakedFds: [7], fdPlans: { daemon: daemon(without('closefrom')) } }).violations, []);
-  const noClosefrom = { session: session(without('closefrom')), daemon: daemon(without('closefrom')) };
+  const noClosefrom = { sessionSpawn: session(without('closefrom')), daemon: daemon(without('closefrom')) };
   assert.ok(simulate(good, o, { leakedFds: [7], fdPlans: noClosefrom }).violations.some((v) => /inherited fd 7/.test(v)));
 
-  assert.ok(simulate(good, o, { fdPlans: { session: session(without('open')) } }).violations.some((v) => /terminal|fd 0 closed/.test(v)));
+  assert.ok(
+    simulate(good, o, { fdPlans: { sessionSpawn: session(without('open')) } }).violations.some((v) => /terminal|fd 0 closed/.test(v)),
+  );
 
   // A step given to a role whose table has no handler for it is refused before anything runs, as in the runtime.
   const lockInOriginal = { ...good, steps: good.steps.map((s) => (s.step === 'pidfile.lock' ? { ...s, role: 'original' as const } : s)) };

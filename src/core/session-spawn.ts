@@ -1,0 +1,75 @@
+// spawn-session: the new session (supervisor or intermediate) is spawned with attributes no option changes, so the CLI
+// can spawn it first thing and let its Node start up while the CLI parses and plans (docs/DESIGN.md, "Start-up").
+import { closeSync } from 'node:fs';
+import { FD_PLANS } from './plan.js';
+import { distFile } from './dist-path.js';
+import { spawnPlanned } from './spawner.js';
+import { SUPERVISOR_ENV, SUPERVISOR_NODE_FLAGS } from './node-flags.js';
+import { socketpair } from '../sys/socket.js';
+import { kill, SIGKILL } from '../sys/signal.js';
+import { waitpid } from '../sys/wait.js';
+
+export type SessionEntry = 'supervisor' | 'intermediate';
+
+/** A spawned new session waiting for its order on the other end of `socket`. */
+export interface SessionProcess {
+  entry: SessionEntry;
+  pid: number;
+  /** The original's end of the ready socket. */
+  socket: number;
+}
+
+/** posix_spawn the entry in a new session on /dev/null, with `theirs` as its fd 3; returns its PID. */
+export function spawnSessionOn(entry: SessionEntry, theirs: number): number {
+  const path = distFile(`${entry}.js`);
+  const supervisor = entry === 'supervisor';
+  return spawnPlanned({
+    path: process.execPath,
+    argv: supervisor ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, path] : [process.execPath, path],
+    env: supervisor ? SUPERVISOR_ENV : [],
+    fds: FD_PLANS.sessionSpawn(theirs),
+    setsid: true,
+  });
+}
+
+let early: SessionProcess | null = null;
+
+/**
+ * The CLI's `start`, before it reads its options: spawn the session it will most likely need. A failure here is not
+ * reported: the plan's own spawn-session runs then and reports it.
+ */
+export function spawnEarlySession(entry: SessionEntry): void {
+  let mine = -1;
+  try {
+    const [a, theirs] = socketpair();
+    mine = a;
+    try {
+      early = { entry, pid: spawnSessionOn(entry, theirs), socket: mine };
+    } finally {
+      closeSync(theirs);
+    }
+  } catch {
+    if (mine >= 0) closeSync(mine);
+    early = null;
+  }
+}
+
+/** The early session when it is the entry the plan needs; one that is not is dismissed. */
+export function claimEarlySession(entry: SessionEntry): SessionProcess | null {
+  const s = early;
+  early = null;
+  if (s && s.entry !== entry) dismiss(s);
+  return s?.entry === entry ? s : null;
+}
+
+/** An early session nobody claimed (bad options, already running) has done nothing yet: kill and reap it. */
+export function dismissEarlySession(): void {
+  if (early) dismiss(early);
+  early = null;
+}
+
+function dismiss(s: SessionProcess): void {
+  closeSync(s.socket);
+  kill(s.pid, SIGKILL);
+  waitpid(s.pid);
+}
