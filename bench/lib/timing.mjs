@@ -4,7 +4,7 @@ import { launch, now, pids, pollSync, stat, cmdline, alive, runs, track } from '
 /**
  * Times one start: from just before spawn until (a) the command has returned — it is a zombie we have not reaped
  * yet, since this loop never yields to the event loop — when `returns`, and (b) locate() names a PID that is alive
- * and has exec'd the expected program. Returns { ms, returnedMs, pid, code } or { error }.
+ * and has exec'd the expected program, looked for once (a) holds. Returns { ms, returnedMs, pid, code } or { error }.
  */
 export async function timedStart({ cmd, args, env, cwd, returns = true, locate, expect, stepMs = 0.25, timeoutMs = 20_000 }) {
   const before = new Set(pids());
@@ -19,7 +19,9 @@ export async function timedStart({ cmd, args, env, cwd, returns = true, locate, 
         const s = stat(launcher);
         if (!s || s.state === 'Z') returnedAt = now();
       }
-      if (target === null) {
+      // Looked for only once the command has returned (or at once when it does not return): a /proc scan every step
+      // while it runs would take a core from the very start being timed, and the floors it is compared with pay none.
+      if (target === null && returnedAt !== null) {
         const p = locate(before);
         if (p && runs(p, expect)) target = p;
       }

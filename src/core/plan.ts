@@ -7,6 +7,7 @@ import type { PlannedStep } from './step-runner.js';
 import { notifySocketPath } from './service-files.js';
 import { describeProbe } from './ready-spec.js';
 import { EXEC_SHELL, listenerFdTargets } from './socket-activation.js';
+import { SESSION_READY_FD, sessionSpawnFds } from './session-spawn.js';
 
 export type Role = 'original' | 'intermediate' | 'supervisor' | 'daemon';
 
@@ -34,8 +35,7 @@ export interface Plan {
   daemonFds: FdAction[];
 }
 
-/** Where the new session finds its end of the ready socket. */
-export const SESSION_READY_FD = 3;
+export { SESSION_READY_FD };
 /** Where an unsupervised daemon finds the locked PID file, and a library daemon its ready pipe. */
 export const DAEMON_PIDFILE_FD = 3;
 export const DAEMON_READY_FD = 4;
@@ -104,17 +104,8 @@ export const FD_PLANS = {
    * opened and sent), the ready socket. What the simulator and `daemonkit plan` show.
    */
   session: (o: Normalized, readySocket: number, logs: Map<string, number>): FdAction[] => planFds(sessionFdTargets(o, readySocket, logs)),
-  /**
-   * The original spawning the new session, before any option is read: the ready socket as fd 3 (first, so it is safe
-   * whatever number it has), /dev/null as stdio, nothing else. Written out, not planned: nothing in it depends on options.
-   */
-  sessionSpawn: (readySocket: number): FdAction[] => [
-    { op: 'dup2', fd: readySocket, newfd: SESSION_READY_FD },
-    { op: 'open', fd: 0, path: '/dev/null', mode: 'null' },
-    { op: 'dup2', fd: 0, newfd: 1 },
-    { op: 'dup2', fd: 0, newfd: 2 },
-    { op: 'closefrom', fd: SESSION_READY_FD + 1 },
-  ],
+  /** The original spawning the new session, before any option is read (session-spawn.ts). */
+  sessionSpawn: sessionSpawnFds,
   /** The intermediate spawning the daemon: its stdio kept, the locked PID file and the ready pipe passed on. */
   daemon: (pidfile: number | null, daemonReady: number | null): FdAction[] => planFds(daemonFdTargets(pidfile, daemonReady)),
   /** The supervisor spawning a worker: its output pipes, and the listening sockets (if any) at fds 3.. */

@@ -1,7 +1,8 @@
 // spawn-session: the new session (supervisor or intermediate) is spawned with attributes no option changes, so the CLI
 // can spawn it first thing and let its Node start up while the CLI parses and plans (docs/DESIGN.md, "Start-up").
+// It imports little: the CLI runs it before the rest of its modules are even initialized.
 import { closeSync } from 'node:fs';
-import { FD_PLANS } from './plan.js';
+import type { FdAction } from './plan.js';
 import { distFile } from './dist-path.js';
 import { spawnPlanned } from './spawner.js';
 import { SUPERVISOR_ENV, SUPERVISOR_NODE_FLAGS } from './node-flags.js';
@@ -10,6 +11,23 @@ import { kill, SIGKILL } from '../sys/signal.js';
 import { waitpid } from '../sys/wait.js';
 
 export type SessionEntry = 'supervisor' | 'intermediate';
+
+/** Where the new session finds its end of the ready socket. */
+export const SESSION_READY_FD = 3;
+
+/**
+ * The new session's spawn (FD_PLANS.sessionSpawn): the ready socket as fd 3 first, so it is safe whatever number it
+ * has, then /dev/null as stdio, nothing else. Written out, not planned: nothing in it depends on options.
+ */
+export function sessionSpawnFds(readySocket: number): FdAction[] {
+  return [
+    { op: 'dup2', fd: readySocket, newfd: SESSION_READY_FD },
+    { op: 'open', fd: 0, path: '/dev/null', mode: 'null' },
+    { op: 'dup2', fd: 0, newfd: 1 },
+    { op: 'dup2', fd: 0, newfd: 2 },
+    { op: 'closefrom', fd: SESSION_READY_FD + 1 },
+  ];
+}
 
 /** A spawned new session waiting for its order on the other end of `socket`. */
 export interface SessionProcess {
@@ -27,7 +45,7 @@ export function spawnSessionOn(entry: SessionEntry, theirs: number): number {
     path: process.execPath,
     argv: supervisor ? [process.execPath, ...SUPERVISOR_NODE_FLAGS, path] : [process.execPath, path],
     env: supervisor ? SUPERVISOR_ENV : [],
-    fds: FD_PLANS.sessionSpawn(theirs),
+    fds: sessionSpawnFds(theirs),
     setsid: true,
   });
 }
