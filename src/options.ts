@@ -252,8 +252,6 @@ export function normalize(
   const clearEnv = parseOption('clearEnv', input.clearEnv, context);
   const readiness = readinessOf(input, context, n);
   const watchdogMs = parseOption('watchdog', input.watchdog, context) ?? null;
-  if (supervise && name && stateDir && (readiness.ready.kind === 'notify' || watchdogMs))
-    checkSocketPath(n('name'), name, join(stateDir, `${name}.notify`));
   const normalized: Normalized = {
     name,
     stateDir,

@@ -1,14 +1,13 @@
 // tornado's fork_processes() for Node: the parent re-runs this script n times and supervises the copies in-process with
 // the CLI supervisor's wasm machine; each copy gets its task id. Every decision (restart, backoff, give up, stop
 // escalation, rolling reload) comes from the machine's actions: this file only carries them out.
-import { nodeCrypto } from './lazy-builtins.js';
 import { planner } from './wasm.js';
 import { SupervisorMachine, type Action } from './supervisor-machine.js';
 import { planFds, type FdAction } from './plan.js';
 import { spawnPlanned } from './spawner.js';
 import { bindListeners, closeListeners, type Listener } from './listen-sockets.js';
 import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
-import { NotifySocket, sdNotify } from './notify-socket.js';
+import { NotifySocket, privateNotifyAddress, sdNotify } from './notify-socket.js';
 import { idsOf } from './proc-scan.js';
 import { escalationText, MachineTimers, sendSignal, signalLeftovers, spawnTask } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
@@ -67,7 +66,7 @@ class ForkParent {
     for (const [k, v] of config.env) env.push(`${k}=${v}`);
     env.push(`${FORK_PARENT_VAR}=${process.pid}`);
     if (config.notify) {
-      const path = `@daemonkit-fork-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`;
+      const path = privateNotifyAddress('fork');
       try {
         this.#notify = NotifySocket.open(path, { onMessage: (m) => this.#onNotify(m.pid, m.fields) });
       } catch (e) {

@@ -1,6 +1,7 @@
 // The service's NOTIFY_SOCKET (sd_notify(3)'s protocol): workers send READY=1, STATUS=..., WATCHDOG=1 datagrams, each
 // carrying the sender's PID from the kernel (SCM_CREDENTIALS); and the sender daemonkit uses to tell systemd.
 import { closeSync } from 'node:fs';
+import { nodeCrypto } from './lazy-builtins.js';
 import { clearStaleSocketFile, removeSocketFile, settleSocketFile } from './listen-sockets.js';
 import { signalOnInput } from '../sys/signal-io.js';
 import {
@@ -24,6 +25,15 @@ export const NOTIFY_MAX_BYTES = 4096;
 export const NOTIFY_SOCKET_MODE = 0o600;
 /** Datagrams read per turn of the event loop, so a flooding sender cannot starve the rest of the supervisor. */
 const DRAIN_BATCH = 64;
+
+/**
+ * A service's own NOTIFY_SOCKET address: abstract (no file, so a worker reaches it whatever its user, the state
+ * directory's mode or a chroot) and unguessable, so nobody can take the name first. Who may speak for a worker is
+ * decided from the kernel's credentials of each datagram, not by file permissions (supervisor/readiness.ts).
+ */
+export function privateNotifyAddress(tag: string): string {
+  return `@daemonkit-${tag}-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`;
+}
 
 export interface NotifyMessage {
   /** The sender's PID, uid and gid as the kernel vouches for them (in our PID namespace). */

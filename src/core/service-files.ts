@@ -29,12 +29,6 @@ export function filesOf(o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>): S
   return { pidfile: o.pidfile, socket: join(o.stateDir, `${o.name}.sock`), state: join(o.stateDir, `${o.name}.json`) };
 }
 
-/** The service's NOTIFY_SOCKET for its workers, beside its control socket; null without a PID file. */
-export function notifySocketPath(o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>): string | null {
-  const files = filesOf(o);
-  return files ? `${files.socket.slice(0, -'.sock'.length)}.notify` : null;
-}
-
 function recordedPidfile(state: string): string | null {
   try {
     const pidfile = (JSON.parse(readFileSync(state, 'utf8')) as { options?: { pidfile?: unknown } }).options?.pidfile;

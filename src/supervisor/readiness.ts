@@ -31,6 +31,8 @@ export interface ReadinessHooks {
   log(line: string): void;
 }
 
+const ROOT_UID = 0;
+
 export class Readiness {
   readonly #ready: ReadySpec;
   readonly #commands: ProbeCommands;
@@ -41,9 +43,12 @@ export class Readiness {
   readonly #polling = new Set<number>();
   /** The last probe (or notify message) result of each task: status shows it. */
   readonly #last = new Map<number, ProbeResult>();
+  /** The uid the workers run as (--user, else ours). */
+  readonly #workerUid: number;
 
   constructor(o: Normalized, commands: ProbeCommands, hooks: ReadinessHooks) {
     this.#ready = o.ready ?? { kind: 'alive', ms: o.startMs };
+    this.#workerUid = o.user?.uid ?? process.getuid!();
     this.#commands = commands;
     this.#hooks = hooks;
   }
@@ -109,8 +114,9 @@ export class Readiness {
     if (this.#tasks.has(m.pid)) return m.pid;
     const group = groupOf(m.pid);
     if (this.#tasks.has(group)) return group;
+    // Gone, so unverifiable by PID: only root or the workers' own user may name a worker (the socket has no file mode).
     const main = Number(m.fields.MAINPID);
-    if (group === -1 && this.#tasks.has(main)) return main;
+    if (group === -1 && this.#tasks.has(main) && (m.uid === ROOT_UID || m.uid === this.#workerUid)) return main;
     return null;
   }
 

@@ -27,8 +27,7 @@ import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
 import { raiseNofile } from '../core/fd-limit.js';
-import { NotifySocket } from '../core/notify-socket.js';
-import { notifySocketPath } from '../core/service-files.js';
+import { NotifySocket, privateNotifyAddress } from '../core/notify-socket.js';
 import { ProbeCommands } from './probe.js';
 import { Readiness, workerEnv } from './readiness.js';
 import { Liveness } from './health.js';
@@ -118,6 +117,8 @@ export class SupervisorRuntime {
   #exiting = false;
   /** The service's NOTIFY_SOCKET (--ready notify, --watchdog), or null. */
   #notify: NotifySocket | null = null;
+  /** The workers' NOTIFY_SOCKET (an abstract address), when the plan has a notify-socket step. */
+  #notifyPath: string | null = null;
   /** The worker a start's ready timeout gave up on. */
   #notReadyTask: number | null = null;
   readonly #probeCommands: ProbeCommands;
@@ -258,8 +259,8 @@ export class SupervisorRuntime {
   async start(): Promise<void> {
     // The workers' spawn is built first: no setpriv for --user fails the start now, before it takes anything.
     const spawn = daemonSpawn(this.#o, this.#steps, this.#program);
-    const notify = this.#steps.some((s) => s.step === 'notify-socket') ? notifySocketPath(this.#o) : null;
-    this.#workerSpawn = { ...spawn, env: workerEnv(spawn.env, notify, this.#o.watchdogMs) };
+    this.#notifyPath = this.#steps.some((s) => s.step === 'notify-socket') ? privateNotifyAddress('notify') : null;
+    this.#workerSpawn = { ...spawn, env: workerEnv(spawn.env, this.#notifyPath, this.#o.watchdogMs) };
     try {
       raiseNofile();
     } catch (e) {
@@ -320,14 +321,9 @@ export class SupervisorRuntime {
     this.#saveState(null);
   }
 
-  /** notify-socket: workers' READY=1 and WATCHDOG=1, owned by the workers' user so they can send. */
+  /** notify-socket: workers' READY=1 and WATCHDOG=1, on the abstract address their environment names. */
   #openNotify(): void {
-    const path = notifySocketPath(this.#o);
-    if (!path) throw new Error('the notify socket needs a PID file or a state directory to live beside');
-    const { user, group } = this.#o;
-    const owner = user ? { uid: user.uid, gid: group?.gid ?? user.gid } : group ? { uid: process.getuid!(), gid: group.gid } : undefined;
-    this.#notify = NotifySocket.open(path, {
-      owner,
+    this.#notify = NotifySocket.open(this.#notifyPath!, {
       onMessage: (m) => this.#readiness.onNotify(m),
       onDropped: (why, pid) => this.#log(`notify: dropped a datagram${pid ? ` from pid ${pid}` : ''}: ${why}`),
     });
@@ -683,7 +679,7 @@ export class SupervisorRuntime {
     const mode = this.#o.ready.kind;
     const last = this.#readiness.last(task);
     if (last && !last.ok) return `${failure} (last probe: ${last.text})`;
-    return mode === 'notify' ? `${failure} (no READY=1 on ${notifySocketPath(this.#o)})` : failure;
+    return mode === 'notify' ? `${failure} (no READY=1 on NOTIFY_SOCKET ${this.#notifyPath})` : failure;
   }
 
   /** Reopens the logs; a refused one (a symlink, a FIFO at the path) keeps the previous file, which is told why. */

@@ -2,12 +2,13 @@
 // NOTIFY_SOCKET, a TCP probe, a command), and 1 naming the worker that is not.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
-import { alive, environ, waitFor } from '../helpers/proc.js';
+import { alive, environ, status, waitFor } from '../helpers/proc.js';
+import { repoRoot } from '../helpers/paths.js';
 import { freePort } from '../helpers/net.js';
 
 const box = new Sandbox();
@@ -57,6 +58,17 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** The NOTIFY_SOCKET a worker was given. */
+const notifySocketOf = (pid: number) =>
+  environ(pid)
+    .find((e) => e.startsWith('NOTIFY_SOCKET='))!
+    .slice('NOTIFY_SOCKET='.length);
+/** Whether an abstract unix socket of that name ('@name') is bound, as /proc/net/unix lists it. */
+const abstractSocketBound = (name: string) =>
+  readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .some((l) => l.endsWith(` ${name}`));
+
 const hasSystemdNotify = (() => {
   try {
     return execFileSync('sh', ['-c', 'command -v systemd-notify'], { encoding: 'utf8' }).trim() !== '';
@@ -85,9 +97,9 @@ describe('--ready notify', () => {
     );
     // Both workers were ready (their markers written just before READY=1) when start returned.
     assert.deepEqual([...r.markers].sort(), list.map((w) => w.pid).sort());
-    const socket = box.path('nt.notify');
-    assert.ok(lstatSync(socket).isSocket());
-    assert.equal(lstatSync(socket).mode & 0o777, 0o600);
+    const socket = notifySocketOf(list[0]!.pid);
+    assert.match(socket, /^@daemonkit-notify-\d+-[0-9a-f]{16}$/, 'abstract and unguessable');
+    assert.ok(abstractSocketBound(socket), 'bound while the service runs');
     for (const w of list) {
       const e = environ(w.pid);
       assert.ok(e.includes(`NOTIFY_SOCKET=${socket}`), e.join(' '));
@@ -98,7 +110,7 @@ describe('--ready notify', () => {
     assert.match(text.stdout, /TASK +PID +STATE +READY/);
     assert.match(text.stdout, /running +yes/);
     await stop('nt');
-    assert.equal(existsSync(socket), false, 'the notify socket goes with the service');
+    assert.ok(!abstractSocketBound(socket), 'the notify socket goes with the service');
   });
 
   test(
@@ -153,13 +165,37 @@ describe('--ready notify', () => {
     await stop('rl');
   });
 
+  test(
+    '--user: READY=1 reaches the supervisor though the worker cannot enter the state directory',
+    { skip: process.getuid?.() !== 0 && 'needs root for --user' },
+    async () => {
+      assert.equal(lstatSync(box.dir).mode & 0o777, 0o700, 'the state directory is closed to others');
+      const notifyAsNobody = `require(${JSON.stringify(`${repoRoot}/dist/index.js`)}).notify('READY=1'); setInterval(() => {}, 1e9)`;
+      const r = await start(
+        'nu',
+        ['--user', 'nobody', '--ready', 'notify', '--ready-timeout', '10'],
+        [process.execPath, '-e', notifyAsNobody],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const [w] = await workers('nu');
+      assert.equal(status(w!.pid).Uid.split('\t')[0], '65534', 'the worker runs as nobody');
+      assert.match(w!.probe?.text ?? '', /^notify: READY=1/);
+      const path = notifySocketOf(w!.pid);
+      assert.ok(path.startsWith('@'), `an abstract socket, no file a directory's mode can hide: ${path}`);
+      await stop('nu');
+      assert.ok(!abstractSocketBound(path), 'the socket goes with the service');
+    },
+  );
+
   test('a worker that never sends READY=1: start exits 1 after --ready-timeout naming it, nothing left', async () => {
     const r = await start('silent', ['--workers', '2', '--ready', 'notify', '--ready-timeout', '1'], WORKER, { FIXTURE_NOTIFY: 'never' });
     assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, /silent failed to start: worker 0 was not ready within 1s \(no READY=1 on .*silent\.notify\)/);
+    assert.match(
+      r.stderr,
+      /silent failed to start: worker 0 was not ready within 1s \(no READY=1 on NOTIFY_SOCKET @daemonkit-notify-\d+-\w+\)/,
+    );
     const sup = Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1] ?? 0);
     if (sup) assert.ok(await waitFor(() => !alive(sup)));
-    assert.equal(existsSync(box.path('silent.notify')), false);
     assert.equal(existsSync(box.path('silent.pid')), false);
   });
 });
