@@ -7,3 +7,4 @@ export * from './fd-plan';
 export * from './supervisor';
 export * from './supervisor-abi';
 export * from './stop-schedule';
+export * from './liveness';

@@ -1,12 +1,14 @@
 // Liveness of ready workers: --health probes every --health-interval (--health-failures in a row fail it) and the
-// --watchdog deadline for WATCHDOG=1 pings. A worker that fails is reported through `unhealthy`; the machine decides
+// --watchdog deadline for WATCHDOG=1 pings. The verdicts are the wasm's (assembly/liveness.ts); this keeps the clock,
+// each worker's numbers and runs the probes. A worker that fails is reported through `unhealthy`; the machine decides
 // what happens to it (a restart with the stop schedule). Without either option nothing here is armed: no wake-ups.
 import type { Normalized } from '../options.js';
 import type { WorkerInfo } from '../core/supervisor-machine.js';
+import { planner } from '../core/wasm.js';
 import { runProbe, type ProbeCommands, type ProbeResult } from './probe.js';
 
-/** How many times per watchdog period the deadline is checked: a silent worker is caught within 1.25 periods. */
-const WATCHDOG_CHECKS = 4;
+/** The wasm's "none" for an interval or a period that is not configured. */
+const NONE_MS = 0;
 
 export interface LivenessHooks {
   /** The workers as the machine sees them; only 'running' (ready) ones are checked. */
@@ -41,15 +43,20 @@ export class Liveness {
   }
 
   get enabled(): boolean {
-    return this.#health !== null || this.#watchdogMs !== null;
+    return this.#tickMs > 0;
+  }
+
+  get #intervalMs(): number {
+    return this.#health?.intervalMs ?? NONE_MS;
+  }
+
+  get #tickMs(): number {
+    return planner.livenessTickMs(this.#intervalMs, this.#watchdogMs ?? NONE_MS);
   }
 
   start(): void {
     if (!this.enabled || this.#timer) return;
-    const periods: number[] = [];
-    if (this.#health) periods.push(this.#health.intervalMs);
-    if (this.#watchdogMs) periods.push(Math.max(1, Math.floor(this.#watchdogMs / WATCHDOG_CHECKS)));
-    this.#timer = setInterval(() => this.#tick(), Math.min(...periods));
+    this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
 
   stop(): void {
@@ -78,12 +85,11 @@ export class Liveness {
         this.#watched.set(pid, w);
         continue;
       }
-      if (this.#watchdogMs && now - w.since > this.#watchdogMs) {
+      const verdict = planner.livenessCheck(now, w.since, w.lastProbe, w.probing, this.#watchdogMs ?? NONE_MS, this.#intervalMs);
+      if (verdict === planner.LIVE_WATCHDOG_EXPIRED.value) {
         this.#watched.delete(pid);
-        this.#hooks.unhealthy(pid, task, `no WATCHDOG=1 within ${this.#watchdogMs / 1000}s`);
-        continue;
-      }
-      if (this.#health && !w.probing && now - w.lastProbe >= this.#health.intervalMs) void this.#probe(pid, task, w);
+        this.#hooks.unhealthy(pid, task, `no WATCHDOG=1 within ${this.#watchdogMs! / 1000}s`);
+      } else if (verdict === planner.LIVE_PROBE.value) void this.#probe(pid, task, w);
     }
   }
 
@@ -96,8 +102,8 @@ export class Liveness {
     // Gone, restarted or stopping meanwhile: this result is about nobody.
     if (this.#watched.get(pid) !== w || !this.#hooks.active()) return;
     this.#hooks.record(task, { ...r, text: `health ${r.text}` });
-    w.failures = r.ok ? 0 : w.failures + 1;
-    if (w.failures >= health.failures) {
+    w.failures = planner.healthFailuresAfter(w.failures, r.ok);
+    if (planner.healthFailed(w.failures, health.failures)) {
       this.#watched.delete(pid);
       this.#hooks.unhealthy(pid, task, `${w.failures} health probe${w.failures === 1 ? '' : 's'} failed in a row; last: ${r.text}`);
     }

@@ -225,11 +225,17 @@ export class SupervisorRuntime {
   #reload(): void {
     const was = this.#machine.state;
     const actions = this.#machine.reload(now());
-    if (was !== 'reloading' && (this.#machine.state === 'reloading' || actions.some((a) => a.kind === 'reloaded'))) {
-      this.#replaced = 0;
-      this.#manager?.reloading();
-    }
+    if (was !== 'reloading' && (this.#machine.state === 'reloading' || actions.some((a) => a.kind === 'reloaded'))) this.#announceReload();
     this.#apply(actions);
+  }
+
+  /** RELOADING=1 once a reload, a deferred one included, begins (Type=notify-reload waits for it after its SIGHUP). */
+  #reloadAnnounced = false;
+  #announceReload(): void {
+    if (this.#reloadAnnounced) return;
+    this.#reloadAnnounced = true;
+    this.#replaced = 0;
+    this.#manager?.reloading();
   }
 
   /** A stop asked (a signal, `stop`): STOPPING=1 to the manager first. */
@@ -429,7 +435,11 @@ export class SupervisorRuntime {
     try {
       this.#applyAll(actions, status);
     } finally {
-      if (--this.#depth === 0) this.#tellManager();
+      if (--this.#depth === 0) {
+        // A reload asked while starting begins right after the start's READY=1, inside the batch that sent it.
+        if (this.#machine.state === 'reloading') this.#announceReload();
+        this.#tellManager();
+      }
     }
   }
 
@@ -490,6 +500,8 @@ export class SupervisorRuntime {
           break;
         case 'reloaded':
           for (const reply of this.#reloadWaiters.splice(0)) reply({ ok: true, status: this.status() });
+          this.#announceReload();
+          this.#reloadAnnounced = false;
           this.#manager?.ready();
           break;
         case 'reload-failed':
@@ -503,6 +515,7 @@ export class SupervisorRuntime {
             reply({ ok: false, error: `reload failed: the new worker ${act.task} ${how}; the old workers keep running` });
           }
           // The old workers serve on: the manager waits for READY=1 to end the reload either way.
+          this.#reloadAnnounced = false;
           this.#manager?.ready(`reload failed: worker ${act.task}; the old workers keep running`);
           break;
         case 'reaped': {

@@ -143,6 +143,27 @@ test(
   },
 );
 
+test(
+  'run: SIGHUP while still starting is a reload after the start: READY=1, then RELOADING=1, then READY=1',
+  { timeout: 30_000 },
+  async (t) => {
+    const m = manager(t);
+    const r = runFg(['--name', 'early-hup', '--workers', '2', '--start-secs', '1', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address });
+    try {
+      // Its SIGHUP handler is installed with the workers, and they are not ready for another second.
+      await workersOf(r.child.pid!, 2);
+      r.child.kill('SIGHUP');
+      const ready = await m.waitFor(/^READY=1/);
+      const reloading = await m.waitFor(/^RELOADING=1\nMONOTONIC_USEC=\d+\nSTATUS=reloading/, ready + 1);
+      const readyAgain = await m.waitFor(/^READY=1/, reloading + 1);
+      assert.equal(m.got[readyAgain], 'READY=1\nSTATUS=2/2 workers ready');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    assert.equal((await r.exit).code, 143, r.out());
+  },
+);
+
 test('run on an abstract (@) socket: READY=1 arrives there too', { timeout: 20_000 }, async (t) => {
   const m = manager(t, true);
   const r = runFg(['--start-secs', '0.1', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address });
