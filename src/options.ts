@@ -112,9 +112,12 @@ function editDistance(a: string, b: string): number {
 
 const KEPT_BY_CLEAR_ENV = ['PATH', 'HOME', 'LANG'];
 
+/** The variable that names the state directory. */
+export const STATE_DIR_VAR = 'DAEMONKIT_HOME';
+
 /** Where service state lives: $DAEMONKIT_HOME, else $XDG_STATE_HOME/daemonkit, else ~/.local/state/daemonkit. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.DAEMONKIT_HOME) return resolve(env.DAEMONKIT_HOME);
+  if (env[STATE_DIR_VAR]) return resolve(env[STATE_DIR_VAR]);
   if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'daemonkit');
   return join(env.HOME || homedir(), '.local', 'state', 'daemonkit');
 }

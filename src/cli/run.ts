@@ -1,8 +1,8 @@
 // `daemonkit run`: the supervisor in the foreground, in this very process (no fork, no new session): for a container's
 // ENTRYPOINT (as PID 1 it also reaps orphans) and systemd's Type=notify units. Its exit status is the service's.
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { normalize, type Normalized } from '../options.js';
+import { makeStateDir, STATE_DIR_MODE } from '../core/service-files.js';
 import { UsageError } from '../errors.js';
 import { buildPlan, contextBits, optionBits, plannedSteps, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
@@ -16,7 +16,6 @@ import { exitNow } from '../sys/unistd.js';
 import { startOptionsFrom, type Values } from './flags.js';
 
 const INIT_PID = 1;
-const STATE_DIR_MODE = 0o755;
 
 function say(line: string): void {
   try {
@@ -78,7 +77,7 @@ export async function runForeground(values: Values, command: string[] | undefine
   const o = foregroundOptions(values, command);
   const own = o;
   // As start's original does for its new session: the service's files live there.
-  if (o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: STATE_DIR_MODE });
+  if (o.stateDir) makeStateDir(o.stateDir, STATE_DIR_MODE);
   const pid1 = process.pid === INIT_PID;
   if (own.subreaper && !pid1) setChildSubreaper(true);
   const reapOrphans = pid1 || own.subreaper;

@@ -1,4 +1,5 @@
 // PID files that cannot lie: liveness is the flock held by the daemon, never the number in the file alone.
+import { asSysError } from '../sys/errors.js';
 import {
   closeSync,
   constants as fs,
@@ -186,7 +187,7 @@ export function inspectPidfile(path: string): PidfileState {
     // A planted symlink is refused by every command, with words rather than a stack trace.
     if ((e as NodeJS.ErrnoException).code === 'ELOOP')
       throw new PidfileError(`refusing PID file ${path}: it is a symbolic link`, path, 'ELOOP');
-    throw e;
+    throw asSysError(e);
   }
   try {
     const pid = readPidFromFd(fd);

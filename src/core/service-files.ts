@@ -1,6 +1,7 @@
 // Where a service's files live: a named service's control socket and record in the state directory under its name
 // (wherever its PID file is); an unnamed one's (a library daemon with only a PID file) beside its PID file.
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { asSysError } from '../sys/errors.js';
 import { isAbsolute, join } from 'node:path';
 import type { Normalized } from '../options.js';
 import { DamagedStateError, stateRecordError } from './state-record.js';
@@ -115,4 +116,16 @@ export function readState(path: string): StateRecord | null {
   const error = stateRecordError(record);
   if (error) throw new DamagedStateError(path, error);
   return record as StateRecord;
+}
+
+/** A state directory daemonkit creates: others may look, only its owner writes. */
+export const STATE_DIR_MODE = 0o755;
+
+/** mkdir -p of a state directory; a failure is a SysError naming the path (the CLI's one line, exit 1). */
+export function makeStateDir(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode });
+  } catch (e) {
+    throw asSysError(e);
+  }
 }

@@ -1,5 +1,6 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
-import { closeSync, lstatSync, mkdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, unlinkSync, writeSync } from 'node:fs';
+import { makeStateDir, STATE_DIR_MODE } from './service-files.js';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
 import { contextBits, optionBits, plannedSteps, sessionLogPaths } from './plan.js';
@@ -46,7 +47,7 @@ export interface DaemonProgram {
  */
 function prepareFiles(o: Normalized, created: string[], logs: Map<string, number>): StartResult | null {
   // A named service's socket and record live in the state directory even when its PID file is elsewhere.
-  if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+  if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) makeStateDir(o.stateDir, STATE_DIR_MODE);
   // Root's record and control socket go there: when the PID file (checked itself) is elsewhere, check the directory too.
   if (o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir && sharedWithOthers(o.stateDir)) {
     return {
@@ -59,7 +60,7 @@ function prepareFiles(o: Normalized, created: string[], logs: Map<string, number
   for (const path of o.stdio.map(logFileOf)) {
     if (!path || logs.has(path)) continue;
     try {
-      if (o.stateDir && dirname(path) === o.stateDir) mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+      if (o.stateDir && dirname(path) === o.stateDir) makeStateDir(o.stateDir, STATE_DIR_MODE);
       if (!present(path)) created.push(path);
       logs.set(path, openLogFile(path, serviceUserOf(o)));
     } catch (e) {

@@ -43,6 +43,17 @@ export class SysError extends Error {
   }
 }
 
+/**
+ * The SysError for an error Node's fs threw (same errno, syscall and path), so the CLI says it in one line like ours;
+ * anything else is returned as it is.
+ */
+export function asSysError(e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  return typeof err?.errno === 'number' && typeof err.syscall === 'string' && !(e instanceof SysError)
+    ? new SysError(-err.errno, err.syscall, err.path)
+    : e;
+}
+
 /** Builds the SysError for a positive errno (as libc reports it). */
 export function sysError(errnoPositive: number, syscall: string, path?: string): SysError {
   return new SysError(errnoPositive, syscall, path);

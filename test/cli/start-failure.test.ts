@@ -103,3 +103,20 @@ describe('a relative argument and the daemon running in /', () => {
     assert.doesNotMatch(other.stderr, /hint:/);
   });
 });
+
+describe('a state directory that cannot be made', () => {
+  // DAEMONKIT_HOME under a regular file: mkdir and open fail with ENOTDIR, as they would for a user whose HOME is
+  // /nonexistent (EACCES). One line naming the path, exit 1, no stack trace.
+  const file = box.path('not-a-directory');
+  writeFileSync(file, '');
+  const broken = { ...env, DAEMONKIT_HOME: join(file, 'state') };
+
+  for (const command of ['start', 'run']) {
+    test(`${command}: one line naming the path, exit 1`, async () => {
+      const r = await cli([command, '--name', `nodir-${command}`, '--', 'sleep', '1000'], { env: broken });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^daemonkit: .*ENOTDIR.*${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/state.*\\n$`));
+      assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+    });
+  }
+});

@@ -105,7 +105,7 @@ const execArgv = (line: string) => unquote(line).map(unSpecifier).map(unDollar);
 
 test('a simple unit: the exact text, which systemd-analyze verify accepts without a word', async (t) => {
   const dir = tempDir(t);
-  const r = await cli(['unit', 'app', '--systemd-version', '252', '--', 'sleep', '100'], { env: env() });
+  const r = await cli(['unit', 'app', '--systemd-version', '252', '--', 'sleep', '100'], { env: env({ DAEMONKIT_HOME: dir }) });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.equal(
@@ -123,6 +123,7 @@ KillMode=mixed
 TimeoutStopSec=15s
 Restart=on-failure
 WorkingDirectory=/
+Environment="DAEMONKIT_HOME=${dir}"
 
 [Install]
 WantedBy=multi-user.target
@@ -201,7 +202,7 @@ test('tricky arguments and variables survive systemd.syntax(7) quoting, $ substi
     'EMPTY=',
   ];
   const r = await cli(['unit', 'app', '--systemd-version', '252', ...vars.flatMap((v) => ['--env', v]), '--', '/bin/echo', ...args], {
-    env: env(),
+    env: env({ DAEMONKIT_HOME: dir }),
   });
   assert.equal(r.code, 0, r.stderr);
   const units = splitUnits(r.stdout);
@@ -213,7 +214,7 @@ test('tricky arguments and variables survive systemd.syntax(7) quoting, $ substi
   // Environment= substitutes no variables: only quoting and specifiers apply.
   assert.deepEqual(
     settings(service, 'Environment').flatMap((v) => unquote(v).map(unSpecifier)),
-    vars,
+    [`DAEMONKIT_HOME=${dir}`, ...vars],
   );
   // --env reaches the service through Environment= alone.
   assert.ok(!execArgv(execStart!).includes('--env'));
@@ -280,12 +281,26 @@ test('options reach run normalized: absolute paths, canonical values, user and g
   ]);
   assert.deepEqual(settings(service, 'User'), ['daemon']);
   assert.deepEqual(settings(service, 'Group'), ['daemon']);
+  // The caller's state directory is root's: the user's own, made by systemd, whatever HOME that user has.
+  assert.deepEqual(settings(service, 'StateDirectory'), ['daemonkit/app']);
+  assert.deepEqual(settings(service, 'Environment'), ['"DAEMONKIT_HOME=/var/lib/daemonkit/app"']);
   assert.deepEqual(settings(service, 'WorkingDirectory'), [join(dir, 'work')]);
   assert.deepEqual(settings(service, 'TimeoutStopSec'), ['3s']);
   // What run is given, start's own parser takes as it is (plan has start's options and runs nothing).
   const plan = await cli(['plan', ...argv.slice(3)], { env: env() });
   assert.equal(plan.code, 0, plan.stderr);
   assert.deepEqual(readdirSync(dir).sort(), ['app.service', 'work']);
+});
+
+test('the state directory is pinned to the one in effect when the unit is made (--env cannot name it)', async (t) => {
+  const dir = tempDir(t);
+  const pinned = await cli(['unit', 'app', '--', 'sleep', '100'], { env: env({ DAEMONKIT_HOME: join(dir, 'state') }) });
+  assert.equal(pinned.code, 0, pinned.stderr);
+  const service = splitUnits(pinned.stdout).get('app.service')!;
+  assert.deepEqual(settings(service, 'Environment'), [`"DAEMONKIT_HOME=${join(dir, 'state')}"`]);
+  assert.deepEqual(settings(service, 'StateDirectory'), [], 'root runs it: no directory for systemd to make');
+  const own = await cli(['unit', 'app', '--env', 'DAEMONKIT_HOME=/srv/app', '--', 'sleep', '100'], { env: env({ DAEMONKIT_HOME: dir }) });
+  assert.equal(own.code, 2, "DAEMONKIT_* variables are daemonkit's own");
 });
 
 test('--listen: a socket unit per name, ListenStream= per spec, handed to run by socket activation', async (t) => {
