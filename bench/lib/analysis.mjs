@@ -24,11 +24,15 @@ const WHY = {
         `\`node dist/cli.js --version\` alone is ${f(cliV - loadFloor)} ms over \`node -e ''\` (compiling the CLI bundle and what it loads before it parses argv)`,
       );
     parts.push(
-      `the second process (dist/${nosup ? 'intermediate' : 'supervisor'}.js) pays the same kind of cost again before it spawns, and the original then waits for its verdict`,
+      `the second process (dist/${nosup ? 'intermediate' : 'supervisor'}.js) is spawned first thing now, so its bootstrap overlaps the CLI's parsing and planning, but what it does after its own bootstrap is still in series with it`,
     );
     return {
       why: `${parts.join('; ')}.`,
-      fix: "done: each role runs from a V8 code cache the build makes (docs/DESIGN.md, Start-up); it took start back below 03ec9db's figures but not near the floor, because two Node bootstraps in series are the floor and each process still runs its own work after its bootstrap. Proposal: spawn the second process first thing in dist/cli.js and send it the plan when it is made, so its bootstrap overlaps the CLI's parsing and planning (the spawn's fd and session set-up would then move into the second process's own steps); and a cache for the supervisor made after a training run, as the CLI's is.",
+      fix:
+        'done: a V8 code cache for each role, and `start` spawning its session before it plans (session 8: supervised 66.0 to 59.5 ms, --no-supervise 63.6 to 56.6 ms, alternating runs). ' +
+        'Where the rest goes, measured with timestamps in each process (15 supervised starts, medians, from the CLI process start): the CLI reaches its first JavaScript at 16.5 ms and spawns the session at 22.3 (its body 2.0, the modules before the spawn 1.1, koffi and posix_spawn 2.7); the session is a process at 24.8 and reaches its first JavaScript at 44.7 (its Node bootstrap, while the CLI plans on the other core); then its body 1.8, its top level 2.3, the order with the log fds 2.6 (koffi loads here), the wasm machine 2.3, the log sink 1.0, the steps 7 (control socket 1.4, guard 1.1, worker spawn 1.9), one event-loop turn 1.0, and the CLI wakes and exits 1.6 ms after the verdict. ' +
+        'Tried and dropped: a supervisor cache trained on a real start (64.5 vs 64.2 ms), a larger young generation (no change). ' +
+        'Proposal (not measured): spawn from a ~20 KB entry loaded before the CLI body is compiled (about 3 ms earlier), and load koffi and compile the wasm in the session while it waits for the order.',
     };
   },
   load(t, R) {
@@ -101,9 +105,13 @@ const WHY = {
     if (t.id === 'idle-pss-pm2') {
       const dk = med(R, 'idle', 'pss/daemonkit');
       const pm2 = med(R, 'idle', 'pss/pm2');
+      const mini = med(R, 'idle', 'pss/mini');
       return {
-        why: `the supervisor's PSS is ${f(dk)} MiB against ${f(pm2)} MiB for pm2's God daemon (${f(dk / pm2, 2)}x); both are Node processes, so the shared Node floor (the 10-line supervisor: ${f(med(R, 'idle', 'pss/mini'))} MiB) is most of each.`,
-        fix: 'see the PSS target against the 10-line supervisor: what lowers one lowers the other.',
+        why: `the supervisor's PSS is ${f(dk)} MiB against ${f(pm2)} MiB for pm2's God daemon (${f(dk / pm2, 2)}x); both are Node processes, so the shared Node floor (the 10-line supervisor: ${f(mini)} MiB) is most of each.`,
+        fix:
+          mini != null && pm2 != null && mini > pm2 / 2
+            ? `blocked by the floor: half of pm2's is ${f(pm2 / 2, 2)} MiB, less than the ${f(mini, 2)} MiB of a 10-line Node supervisor in the same windows, so no Node supervisor meets it here; what lowers the other PSS target lowers this one.`
+            : 'see the PSS target against the 10-line supervisor: what lowers one lowers the other.',
       };
     }
     if (t.id === 'idle-zero') {
@@ -157,8 +165,8 @@ const WHY = {
       why: `measured: ${t.measured}. All three run the same app on 2 workers: daemonkit's workers accept on the one socket themselves (the kernel wakes one), cluster and pm2 route every connection through the primary. Throughput is also limited by the load generator, which shares the 2 cores with the servers.`,
       fix:
         k === 'rps'
-          ? "proposal: rerun with more connections and check the load generator is not the bottleneck (its CPU time in the run); the kernel's accept distribution over a shared socket is uneven (the busiest worker keeps winning), so SO_REUSEPORT (one socket per worker) would spread connections evenly."
-          : 'proposal: the same: uneven accept distribution puts more connections on one worker, and its queue sets p99; SO_REUSEPORT per worker evens it out.',
+          ? "measured (session 8): 50 kept-alive connections opened at once split 33/17 to 50/0 between the 2 workers (libuv accepts until the queue is empty); libuv's UV_TCP_SINGLE_ACCEPT=1 in the workers gave no steady gain over 4 alternating runs (32.9k, 31.8k, 29.8k, 28.4k req/s). SO_REUSEPORT would even the split but drops the connections queued on a worker's socket when it exits, which zero-downtime reload rules out. Proposal: rerun with more rounds; the gap to cluster has been within run-to-run noise (1-5%)."
+          : 'the same: uneven accept distribution puts more connections on one worker, and its queue sets p99.',
     };
   },
   'fork-restart'(t, R) {
@@ -185,8 +193,8 @@ const WHY = {
     const a = row(R, 'readiness', 'readiness/notify');
     const b = row(R, 'readiness', 'readiness/alive');
     return {
-      why: `with --ready alive:0 start returns ${f(b?.returnedMedian)} ms after launch, while the worker is still starting: the CLI's exit overlaps the worker's startup on the other core. With --ready notify the chain is serial: the worker's notify() (its first native call, so koffi and libc load then), the supervisor reading the datagram on SIGIO, the verdict over the session link, and the CLI's exit after it (start returned at ${f(a?.returnedMedian)} ms).`,
-      fix: "measured (session 7, 6 runs): a worker's first notify() takes 1.4-1.9 ms, almost all of it loading koffi and libc (later calls: 0.03-0.05 ms); Node has no unix datagram socket of its own, so that is the floor of a Node worker's READY=1 and most of the 2 ms allowed. Preloading koffi at import would only move the cost earlier in the same serial chain. Proposal: measure the supervisor's SIGIO-to-verdict time with --cpu-prof and cut what it does there.",
+      why: `with --ready alive:0 start returns ${f(b?.returnedMedian)} ms after launch, while the worker is still starting: the CLI's exit overlaps the worker's startup on the other core. With --ready notify the chain is serial: the worker's notify() (its first native call, so koffi and libc load then), the supervisor reading the datagram on SIGIO, the verdict over the session link, and the CLI's exit after it (start returned at ${f(a?.returnedMedian)} ms). The fastest samples of the two are ${f(a?.min)} and ${f(b?.min)} ms: the medians' gap is mostly the spread of the worker's own startup on a shared machine.`,
+      fix: "measured (session 8, timestamps in each process, 12 starts, medians): from the worker's line before notify() to the CLI's exit takes 4.9 ms: notify() 1.9 ms (its first native call: koffi and libc load; later calls 0.03-0.05 ms), the supervisor from SIGIO to the verdict sent 1.1 ms, the CLI waking and exiting 1.9 ms. Node has no unix datagram socket of its own, so koffi's load alone is about the whole 2 ms allowed: this target is blocked by that floor for a Node worker that uses the notify socket. Preloading koffi at import would only move the cost earlier in the same serial chain. Proposal (not measured): an inherited pipe for daemonkit's own library workers (as s6's notification-fd), which Node writes without koffi; NOTIFY_SOCKET stays for everything else.",
     };
   },
   logs(t) {

@@ -1,7 +1,6 @@
 // The service's NOTIFY_SOCKET (sd_notify(3)'s protocol): workers send READY=1, STATUS=..., WATCHDOG=1 datagrams, each
 // carrying the sender's PID from the kernel (SCM_CREDENTIALS); and the sender daemonkit uses to tell systemd.
-import { closeSync } from 'node:fs';
-import { nodeCrypto } from './lazy-builtins.js';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { clearStaleSocketFile, removeSocketFile, settleSocketFile } from './listen-sockets.js';
 import { signalOnInput } from '../sys/signal-io.js';
 import {
@@ -32,7 +31,21 @@ const DRAIN_BATCH = 64;
  * decided from the kernel's credentials of each datagram, not by file permissions (supervisor/readiness.ts).
  */
 export function privateNotifyAddress(tag: string): string {
-  return `@daemonkit-${tag}-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`;
+  return `@daemonkit-${tag}-${process.pid}-${randomHex(ADDRESS_RANDOM_BYTES)}`;
+}
+
+const ADDRESS_RANDOM_BYTES = 8;
+
+/** Random bytes as hex from /dev/urandom: node:crypto would load its whole layer on a start's critical path. */
+function randomHex(bytes: number): string {
+  const buf = Buffer.alloc(bytes);
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    for (let got = 0; got < bytes;) got += readSync(fd, buf, got, bytes - got, null);
+  } finally {
+    closeSync(fd);
+  }
+  return buf.toString('hex');
 }
 
 export interface NotifyMessage {
