@@ -22,7 +22,7 @@ export const defaults = {
 };
 const QUICK = { connections: 4, warmupSeconds: 0.5, baselineSeconds: 1, reloads: 2, gapMs: 100, settleMs: 200 };
 
-const PEERS = ['daemonkit', 'pm2'];
+const PEERS = ['daemonkit', 'churn', 'pm2'];
 const MODES = [
   { id: 'keep-alive', label: 'kept-alive connections', keepAlive: true },
   { id: 'close', label: 'a new connection per request', keepAlive: false },
@@ -158,10 +158,14 @@ export async function run(ctx) {
     const r = res.get(`daemonkit/${mode.id}`);
     const why = skipped.get('daemonkit') ?? r?.error;
     const pm2 = res.get(`pm2/${mode.id}`);
+    const churn = res.get(`churn/${mode.id}`);
     const pm2Text =
-      pm2 && !pm2.error
+      (pm2 && !pm2.error
         ? `; pm2: ${pm2.failed} failed, ${pm2.errors} errors, ${pm2.share == null ? '–' : `${(pm2.share * 100).toFixed(0)}%`}`
-        : '';
+        : '') +
+      (churn && !churn.error && churn.share != null
+        ? `; floor (the same Node start-ups, no reload): ${(churn.share * 100).toFixed(0)}%`
+        : '');
     if (!r || why) {
       targets.push({
         id: `reload-zero-${mode.id}`,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { cli, node, pm2Bin, targetsDir } from './env.mjs';
 import { dkEnv, pm2Env, pm2Kill } from './peers.mjs';
 import { findByEnviron, findByMarker, launch, readPidfile, run, stopPids, track } from './proc.mjs';
-import { waitServing } from './http.mjs';
+import { freePort, waitServing } from './http.mjs';
 
 export const HTTP_APP = join(targetsDir, 'http-app.mjs');
 export const NODE_CLUSTER = join(targetsDir, 'node-cluster.mjs');
@@ -53,6 +53,33 @@ export const servers = {
     async down(h) {
       if (h.sup) await run(node, [cli, 'stop', h.name], { env: h.env, timeoutMs: 60_000 });
       await stopPids([h.sup, ...findByMarker(h.marker)].filter(Boolean), { graceMs: 2000 });
+    },
+  },
+  // A floor, not a peer: daemonkit serving as above, and instead of a reload the same app started W times, one after
+  // another, each until it answers on a port of its own, then stopped: the CPU of a rolling reload's Node start-ups,
+  // with nothing changed in who serves. What a reload costs beyond it is the swap itself (connections moved to new,
+  // cold workers).
+  churn: {
+    label: 'floor: the same Node start-ups, no reload (daemonkit serving; W extra app processes, one at a time)',
+    needs: ['supervised'],
+    async up(args) {
+      const h = await servers.daemonkit.up(args);
+      return { ...h, workers: args.workers, delayMs: args.delayMs };
+    },
+    async reload(h) {
+      for (let i = 0; i < h.workers; i++) {
+        const port = await freePort();
+        const env = { ...h.env, DELAY_MS: String(h.delayMs), APP_LISTEN: String(port) };
+        const { pid, child, exited } = launch(node, [HTTP_APP, h.marker], { env });
+        track(pid);
+        const up = await waitServing(`http://127.0.0.1:${port}/`, 1);
+        child.kill('SIGTERM');
+        await exited;
+        if (!up) throw new Error('churn: the extra app never answered');
+      }
+    },
+    down(h) {
+      return servers.daemonkit.down(h);
     },
   },
   pm2: {
