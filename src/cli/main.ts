@@ -454,6 +454,7 @@ const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
+    dismissEarlySession();
     exitNow(stream === process.stdout ? 0 : 1);
   });
 }

@@ -1,6 +1,7 @@
 // The service's NOTIFY_SOCKET (sd_notify(3)'s protocol): workers send READY=1, STATUS=..., WATCHDOG=1 datagrams, each
 // carrying the sender's PID from the kernel (SCM_CREDENTIALS); and the sender daemonkit uses to tell systemd.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { randomBytes } from '../sys/random.js';
 import { clearStaleSocketFile, removeSocketFile, settleSocketFile } from './listen-sockets.js';
 import { signalOnInput } from '../sys/signal-io.js';
 import {
@@ -26,27 +27,15 @@ export const NOTIFY_SOCKET_MODE = 0o600;
 const DRAIN_BATCH = 64;
 
 /**
- * A service's own NOTIFY_SOCKET address: abstract (no file, so a worker reaches it whatever its user, the state
- * directory's mode or a chroot) and unguessable, so nobody can take the name first. Who may speak for a worker is
- * decided from the kernel's credentials of each datagram, not by file permissions (supervisor/readiness.ts).
+ * forkProcesses()' NOTIFY_SOCKET: abstract (no file to place or remove) and unguessable, so nobody can take the name
+ * first. Any local user can still send to it (RELIABILITY.md, still open); who may speak for a worker is decided from
+ * each datagram's kernel credentials.
  */
 export function privateNotifyAddress(tag: string): string {
-  return `@daemonkit-${tag}-${process.pid}-${randomHex(ADDRESS_RANDOM_BYTES)}`;
+  return `@daemonkit-${tag}-${process.pid}-${randomBytes(ADDRESS_RANDOM_BYTES).toString('hex')}`;
 }
 
 const ADDRESS_RANDOM_BYTES = 8;
-
-/** Random bytes as hex from /dev/urandom: node:crypto would load its whole layer on a start's critical path. */
-function randomHex(bytes: number): string {
-  const buf = Buffer.alloc(bytes);
-  const fd = openSync('/dev/urandom', 'r');
-  try {
-    for (let got = 0; got < bytes;) got += readSync(fd, buf, got, bytes - got, null);
-  } finally {
-    closeSync(fd);
-  }
-  return buf.toString('hex');
-}
 
 export interface NotifyMessage {
   /** The sender's PID, uid and gid as the kernel vouches for them (in our PID namespace). */

@@ -7,6 +7,7 @@ import type { PlannedStep } from './step-runner.js';
 import { describeProbe } from './ready-spec.js';
 import { EXEC_SHELL, listenerFdTargets } from './socket-activation.js';
 import { SESSION_READY_FD, sessionSpawnFds } from './session-spawn.js';
+import { notifySocketPlace } from './notify-address.js';
 
 export type Role = 'original' | 'intermediate' | 'supervisor' | 'daemon';
 
@@ -276,7 +277,7 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'spawn-workers':
       return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, ${workerOutputText(o)}`;
     case 'notify-socket':
-      return `bind an abstract datagram socket @daemonkit-notify-PID-RANDOM (no file: workers reach it as any user; each datagram's sender checked by its credentials): workers get NOTIFY_SOCKET${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
+      return `bind ${notifySocketPlace(o) ?? 'the notify socket'} (0600, owned by the workers' user; datagrams with the sender's credentials): workers get NOTIFY_SOCKET${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
     case 'supervise':
       return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} failed restarts in a row (each up less than ${o.minUptimeMs / 1000}s) or ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
     case 'exec': {

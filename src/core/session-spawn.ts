@@ -8,7 +8,7 @@ import { spawnPlanned } from './spawner.js';
 import { SUPERVISOR_ENV, SUPERVISOR_NODE_FLAGS } from './node-flags.js';
 import { socketpair } from '../sys/socket.js';
 import { kill, SIGKILL } from '../sys/signal.js';
-import { waitpid } from '../sys/wait.js';
+import { waitpid, WNOHANG } from '../sys/wait.js';
 
 export type SessionEntry = 'supervisor' | 'intermediate';
 
@@ -88,6 +88,23 @@ export function dismissEarlySession(): void {
 
 function dismiss(s: SessionProcess): void {
   closeSync(s.socket);
-  kill(s.pid, SIGKILL);
-  waitpid(s.pid);
+  killAndReap(s.pid);
+}
+
+/** How long a killed session is waited for: one stuck in the kernel (a hung mount) must not hang the command. */
+const REAP_LIMIT_MS = 1000;
+const REAP_POLL_MS = 1;
+
+/** SIGKILL for a session of ours that has done nothing yet, reaped within REAP_LIMIT_MS (else init reaps it later). */
+export function killAndReap(pid: number): void {
+  kill(pid, SIGKILL);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < REAP_LIMIT_MS; waited += REAP_POLL_MS) {
+    try {
+      if (waitpid(pid, WNOHANG)) return;
+    } catch {
+      return; // ECHILD: already reaped
+    }
+    Atomics.wait(pause, 0, 0, REAP_POLL_MS);
+  }
 }

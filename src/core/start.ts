@@ -1,5 +1,5 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
-import { closeSync, lstatSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, unlinkSync } from 'node:fs';
 import { makeStateDir, STATE_DIR_MODE } from './service-files.js';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
@@ -10,7 +10,7 @@ import { onLines, type Report, type SessionOrder } from './messages.js';
 import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
 import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
-import { claimEarlySession, spawnSessionOn, type SessionEntry } from './session-spawn.js';
+import { claimEarlySession, killAndReap, spawnSessionOn, type SessionEntry } from './session-spawn.js';
 import { cwdHint } from './cwd-hint.js';
 import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
@@ -202,9 +202,6 @@ export const ORIGINAL_STEPS: StepTable<Launch> = {
     if (l.sessionPid) return;
     try {
       l.sessionPid = spawnSessionOn(entryOf(l), l.theirs);
-    } catch (e) {
-      closeSync(l.mine);
-      throw e;
     } finally {
       closeSync(l.theirs);
       l.theirs = -1;
@@ -221,6 +218,7 @@ async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: bo
     l.steps = plannedSteps(optionBits(o, program.readyProtocol), contextBits(detachContext()));
     await runSteps(l.steps, 'original', ORIGINAL_STEPS, l);
   } catch (e) {
+    abandonSession(l);
     const err = e as NodeJS.ErrnoException;
     return { kind: 'failed', message: err.message, code: err.code, path: err.path };
   }
@@ -237,13 +235,17 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
     readyProtocol: program.readyProtocol,
     steps: l.steps,
   };
-  sendOrder(
+  const line = Buffer.from(`${JSON.stringify(order)}\n`);
+  const sent = sendOrderStart(
     mine,
-    order,
+    line,
     sessionLogPaths(o).map((path) => l.logs.get(path)!),
   );
   // node:net only now: it loads while the new session's Node starts up.
   const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
+  l.mine = -1; // the Socket owns it now
+  // The rest, if any, without blocking: the backstop below covers a session that never reads it.
+  if (sent < line.length) link.write(line.subarray(sent));
 
   return await new Promise<StartResult>((resolve) => {
     let daemonPid = 0;
@@ -287,19 +289,29 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
   });
 }
 
+/** What the first send of an order may hold: an empty unix socket's buffer takes it at once, so it never blocks. */
+const ORDER_FIRST_BYTES = 16 * 1024;
+
 /**
- * The order, with the log files attached to its first bytes, written whole on the still blocking socket. A session that
- * died meanwhile is not an error here: its end closes, and the verdict says how it ended.
+ * The order's first bytes with the log files attached (SCM_RIGHTS), sent on the still blocking socket; returns how
+ * many bytes went. A session that died meanwhile is not an error here: its end closes, and the verdict says how it
+ * ended (all of it counts as sent).
  */
-function sendOrder(fd: number, order: SessionOrder, logFds: number[]): void {
-  const line = Buffer.from(`${JSON.stringify(order)}\n`);
+function sendOrderStart(fd: number, line: Buffer, logFds: number[]): number {
   try {
-    let sent = sendWithFds(fd, line, logFds);
-    while (sent < line.length) sent += writeSync(fd, line, sent);
+    return sendWithFds(fd, line.subarray(0, ORDER_FIRST_BYTES), logFds);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EPIPE' && code !== 'ECONNRESET') throw e;
+    return line.length;
   }
+}
+
+/** A launch that failed before its verdict: the session it spawned never got a whole order, so it goes, reaped. */
+function abandonSession(l: Launch): void {
+  if (l.mine >= 0) closeSync(l.mine);
+  l.mine = -1;
+  if (l.sessionPid && l.verdict === null) killAndReap(l.sessionPid);
 }
 
 /** One-line (or few-line) text for a failed start, as the CLI and the library print it. */

@@ -84,6 +84,8 @@ export class Readiness {
 
   /** A datagram on the service's NOTIFY_SOCKET: from a worker, or from a process of a worker's group. */
   onNotify(m: NotifyMessage): void {
+    // Only root and the workers' user can reach the socket file; anything else is dropped unheard (and unlogged).
+    if (m.uid !== ROOT_UID && m.uid !== this.#workerUid) return;
     const pid = this.#workerOf(m);
     const ready = m.fields.READY === '1';
     const watchdog = m.fields.WATCHDOG === '1';
@@ -114,9 +116,9 @@ export class Readiness {
     if (this.#tasks.has(m.pid)) return m.pid;
     const group = groupOf(m.pid);
     if (this.#tasks.has(group)) return group;
-    // Gone, so unverifiable by PID: only root or the workers' own user may name a worker (the socket has no file mode).
+    // Gone, so unverifiable by PID: its MAINPID names the worker it spoke for (root or the workers' user, as above).
     const main = Number(m.fields.MAINPID);
-    if (group === -1 && this.#tasks.has(main) && (m.uid === ROOT_UID || m.uid === this.#workerUid)) return main;
+    if (group === -1 && this.#tasks.has(main)) return main;
     return null;
   }
 

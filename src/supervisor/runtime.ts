@@ -27,7 +27,8 @@ import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
 import { toKernelLog } from '../core/last-resort.js';
 import { raiseNofile } from '../core/fd-limit.js';
-import { NotifySocket, privateNotifyAddress } from '../core/notify-socket.js';
+import { NotifySocket } from '../core/notify-socket.js';
+import { notifySocketAddress } from '../core/notify-address.js';
 import { ProbeCommands } from './probe.js';
 import { Readiness, workerEnv } from './readiness.js';
 import { Liveness } from './health.js';
@@ -117,7 +118,7 @@ export class SupervisorRuntime {
   #exiting = false;
   /** The service's NOTIFY_SOCKET (--ready notify, --watchdog), or null. */
   #notify: NotifySocket | null = null;
-  /** The workers' NOTIFY_SOCKET (an abstract address), when the plan has a notify-socket step. */
+  /** The workers' NOTIFY_SOCKET, when the plan has a notify-socket step (made in start(), bound by notify-socket). */
   #notifyPath: string | null = null;
   /** The worker a start's ready timeout gave up on. */
   #notReadyTask: number | null = null;
@@ -265,7 +266,7 @@ export class SupervisorRuntime {
   async start(): Promise<void> {
     // The workers' spawn is built first: no setpriv for --user fails the start now, before it takes anything.
     const spawn = daemonSpawn(this.#o, this.#steps, this.#program);
-    this.#notifyPath = this.#steps.some((s) => s.step === 'notify-socket') ? privateNotifyAddress('notify') : null;
+    this.#notifyPath = this.#steps.some((s) => s.step === 'notify-socket') ? notifySocketAddress(this.#o) : null;
     this.#workerSpawn = { ...spawn, env: workerEnv(spawn.env, this.#notifyPath, this.#o.watchdogMs) };
     try {
       raiseNofile();
@@ -327,9 +328,13 @@ export class SupervisorRuntime {
     this.#saveState(null);
   }
 
-  /** notify-socket: workers' READY=1 and WATCHDOG=1, on the abstract address their environment names. */
+  /** notify-socket: workers' READY=1 and WATCHDOG=1, on a socket file owned by the workers' user so they can send. */
   #openNotify(): void {
-    this.#notify = NotifySocket.open(this.#notifyPath!, {
+    if (!this.#notifyPath) throw new Error('the notify socket needs a PID file or a state directory to live beside');
+    const { user, group } = this.#o;
+    const owner = user ? { uid: user.uid, gid: group?.gid ?? user.gid } : group ? { uid: process.getuid!(), gid: group.gid } : undefined;
+    this.#notify = NotifySocket.open(this.#notifyPath, {
+      owner,
       onMessage: (m) => this.#readiness.onNotify(m),
       onDropped: (why, pid) => this.#log(`notify: dropped a datagram${pid ? ` from pid ${pid}` : ''}: ${why}`),
     });

@@ -2,7 +2,7 @@
 // NOTIFY_SOCKET, a TCP probe, a command), and 1 naming the worker that is not.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -63,11 +63,6 @@ const notifySocketOf = (pid: number) =>
   environ(pid)
     .find((e) => e.startsWith('NOTIFY_SOCKET='))!
     .slice('NOTIFY_SOCKET='.length);
-/** Whether an abstract unix socket of that name ('@name') is bound, as /proc/net/unix lists it. */
-const abstractSocketBound = (name: string) =>
-  readFileSync('/proc/net/unix', 'utf8')
-    .split('\n')
-    .some((l) => l.endsWith(` ${name}`));
 
 const hasSystemdNotify = (() => {
   try {
@@ -97,9 +92,9 @@ describe('--ready notify', () => {
     );
     // Both workers were ready (their markers written just before READY=1) when start returned.
     assert.deepEqual([...r.markers].sort(), list.map((w) => w.pid).sort());
-    const socket = notifySocketOf(list[0]!.pid);
-    assert.match(socket, /^@daemonkit-notify-\d+-[0-9a-f]{16}$/, 'abstract and unguessable');
-    assert.ok(abstractSocketBound(socket), 'bound while the service runs');
+    const socket = box.path('nt.notify');
+    assert.ok(lstatSync(socket).isSocket());
+    assert.equal(lstatSync(socket).mode & 0o777, 0o600, 'root and the workers only');
     for (const w of list) {
       const e = environ(w.pid);
       assert.ok(e.includes(`NOTIFY_SOCKET=${socket}`), e.join(' '));
@@ -110,7 +105,7 @@ describe('--ready notify', () => {
     assert.match(text.stdout, /TASK +PID +STATE +READY/);
     assert.match(text.stdout, /running +yes/);
     await stop('nt');
-    assert.ok(!abstractSocketBound(socket), 'the notify socket goes with the service');
+    assert.equal(existsSync(socket), false, 'the notify socket goes with the service');
   });
 
   test(
@@ -180,20 +175,23 @@ describe('--ready notify', () => {
       const [w] = await workers('nu');
       assert.equal(status(w!.pid).Uid.split('\t')[0], '65534', 'the worker runs as nobody');
       assert.match(w!.probe?.text ?? '', /^notify: READY=1/);
+      // Not in the state directory nobody cannot enter: in root's /run/daemonkit, a file only nobody (and root) can use.
       const path = notifySocketOf(w!.pid);
-      assert.ok(path.startsWith('@'), `an abstract socket, no file a directory's mode can hide: ${path}`);
+      assert.match(path, /^\/run\/daemonkit\/notify-\d+-[0-9a-f]{16}$/);
+      const st = lstatSync(path);
+      assert.ok(st.isSocket());
+      assert.deepEqual([st.uid, st.mode & 0o777], [65534, 0o600]);
+      const dir = lstatSync('/run/daemonkit');
+      assert.deepEqual([dir.uid, dir.mode & 0o777], [0, 0o711], 'passable, not listable or writable by others');
       await stop('nu');
-      assert.ok(!abstractSocketBound(path), 'the socket goes with the service');
+      assert.equal(existsSync(path), false, 'the socket goes with the service');
     },
   );
 
   test('a worker that never sends READY=1: start exits 1 after --ready-timeout naming it, nothing left', async () => {
     const r = await start('silent', ['--workers', '2', '--ready', 'notify', '--ready-timeout', '1'], WORKER, { FIXTURE_NOTIFY: 'never' });
     assert.equal(r.code, 1, r.stdout);
-    assert.match(
-      r.stderr,
-      /silent failed to start: worker 0 was not ready within 1s \(no READY=1 on NOTIFY_SOCKET @daemonkit-notify-\d+-\w+\)/,
-    );
+    assert.match(r.stderr, /silent failed to start: worker 0 was not ready within 1s \(no READY=1 on NOTIFY_SOCKET .*silent\.notify\)/);
     const sup = Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1] ?? 0);
     if (sup) assert.ok(await waitFor(() => !alive(sup)));
     assert.equal(existsSync(box.path('silent.pid')), false);

@@ -1,6 +1,6 @@
-// Who may speak for a worker on the notify socket. It is abstract (no file mode guards it), so the kernel's
-// credentials of each datagram decide: a worker itself, its process group, or — once the sender is gone and its PID
-// proves nothing — only root or the workers' own user naming the worker in MAINPID.
+// Who may speak for a worker on the notify socket: the kernel's credentials of each datagram decide. Only root and the
+// workers' user count at all (the socket file's mode lets nobody else send, and anything else is dropped unheard);
+// then a worker itself, its process group, or a sender already gone naming the worker in MAINPID.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,18 +21,24 @@ const gonePid = () => spawnSync('true').pid!;
 const WORKER = process.pid;
 const OTHER_UID = 65534;
 
-test("a gone sender naming a worker in MAINPID counts only as root or the workers' user", (t) => {
+test("a datagram from a user other than root or the workers' counts for nothing, whatever PID it names", (t) => {
   const { r, ready } = readiness(t);
   r.spawned(0, WORKER);
   r.onNotify({ pid: gonePid(), uid: OTHER_UID, gid: OTHER_UID, fields: { READY: '1', MAINPID: String(WORKER) } });
-  assert.deepEqual(ready, [], 'another user cannot make a worker ready');
+  r.onNotify({ pid: WORKER, uid: OTHER_UID, gid: OTHER_UID, fields: { READY: '1' } });
+  assert.deepEqual(ready, []);
+});
+
+test("a gone sender naming a worker in MAINPID counts from the workers' user", (t) => {
+  const { r, ready } = readiness(t);
+  r.spawned(0, WORKER);
   r.onNotify({ pid: gonePid(), uid: process.getuid!(), gid: 0, fields: { READY: '1', MAINPID: String(WORKER) } });
   assert.deepEqual(ready, [WORKER]);
 });
 
-test('the worker itself counts whoever it runs as (its PID is the kernel’s word)', (t) => {
+test('the worker itself counts', (t) => {
   const { r, ready } = readiness(t);
   r.spawned(0, WORKER);
-  r.onNotify({ pid: WORKER, uid: OTHER_UID, gid: OTHER_UID, fields: { READY: '1' } });
+  r.onNotify({ pid: WORKER, uid: process.getuid!(), gid: 0, fields: { READY: '1' } });
   assert.deepEqual(ready, [WORKER]);
 });
