@@ -1,13 +1,16 @@
 // tornado's fork_processes() for Node: the parent re-runs this script n times and supervises the copies in-process with
 // the CLI supervisor's wasm machine; each copy gets its task id. Every decision (restart, backoff, give up, stop
 // escalation, rolling reload) comes from the machine's actions: this file only carries them out.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { planner } from './wasm.js';
 import { SupervisorMachine, type Action } from './supervisor-machine.js';
 import { planFds, type FdAction } from './plan.js';
 import { spawnPlanned } from './spawner.js';
 import { bindListeners, closeListeners, type Listener } from './listen-sockets.js';
 import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
-import { NotifySocket, privateNotifyAddress, sdNotify } from './notify-socket.js';
+import { NotifySocket, sdNotify } from './notify-socket.js';
 import { idsOf } from './proc-scan.js';
 import { escalationText, MachineTimers, sendSignal, signalLeftovers, spawnTask } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
@@ -17,6 +20,10 @@ import type { Daemon } from './daemon-handle.js';
 import { killGroup, SIGTERM } from '../sys/signal.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { monotonicMs } from '../sys/time.js';
+
+/** The notify socket's private directory (mkdtemp, 0700) and its file in it. */
+const NOTIFY_DIR_PREFIX = 'daemonkit-fork-';
+const NOTIFY_FILE = 'notify';
 
 export type { ForkOptions } from './fork-options.js';
 export { taskId } from './fork-worker.js';
@@ -46,6 +53,8 @@ class ForkParent {
   readonly #manager: string | null;
   readonly #session: number;
   #notify: NotifySocket | null = null;
+  /** The private directory the notify socket lives in. */
+  #notifyDir: string | null = null;
   readonly #timers = new MachineTimers();
   #keepAlive: NodeJS.Timeout | null = null;
   #reapPending: NodeJS.Immediate | null = null;
@@ -66,14 +75,18 @@ class ForkParent {
     for (const [k, v] of config.env) env.push(`${k}=${v}`);
     env.push(`${FORK_PARENT_VAR}=${process.pid}`);
     if (config.notify) {
-      const path = privateNotifyAddress('fork');
+      // A socket file in a directory of our own (0700): only we and our workers, the same user, can send to it.
+      let dir: string | null = null;
       try {
-        this.#notify = NotifySocket.open(path, { onMessage: (m) => this.#onNotify(m.pid, m.fields) });
+        dir = mkdtempSync(join(tmpdir(), NOTIFY_DIR_PREFIX));
+        this.#notify = NotifySocket.open(join(dir, NOTIFY_FILE), { onMessage: (m) => this.#onNotify(m.pid, m.fields) });
       } catch (e) {
+        if (dir) rmSync(dir, { recursive: true, force: true });
         closeListeners(this.#listeners);
         throw e;
       }
-      env.push(`${NOTIFY_VAR}=${path}`);
+      this.#notifyDir = dir;
+      env.push(`${NOTIFY_VAR}=${this.#notify.path}`);
     }
     // The same script again, as daemonize() re-runs it.
     const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
@@ -198,6 +211,7 @@ class ForkParent {
     this.#timers.cancelAll();
     if (this.#keepAlive) clearInterval(this.#keepAlive);
     this.#notify?.close();
+    if (this.#notifyDir) rmSync(this.#notifyDir, { recursive: true, force: true });
     closeListeners(this.#listeners);
     const failure = this.#machine.failure;
     const message = failure === null ? null : this.#gaveUp ? `${GAVE_UP}: ${failure}` : failure;

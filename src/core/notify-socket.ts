@@ -1,7 +1,6 @@
 // The service's NOTIFY_SOCKET (sd_notify(3)'s protocol): workers send READY=1, STATUS=..., WATCHDOG=1 datagrams, each
 // carrying the sender's PID from the kernel (SCM_CREDENTIALS); and the sender daemonkit uses to tell systemd.
 import { closeSync } from 'node:fs';
-import { randomBytes } from '../sys/random.js';
 import { clearStaleSocketFile, removeSocketFile, settleSocketFile } from './listen-sockets.js';
 import { signalOnInput } from '../sys/signal-io.js';
 import {
@@ -25,17 +24,6 @@ export const NOTIFY_MAX_BYTES = 4096;
 export const NOTIFY_SOCKET_MODE = 0o600;
 /** Datagrams read per turn of the event loop, so a flooding sender cannot starve the rest of the supervisor. */
 const DRAIN_BATCH = 64;
-
-/**
- * forkProcesses()' NOTIFY_SOCKET: abstract (no file to place or remove) and unguessable, so nobody can take the name
- * first. Any local user can still send to it (RELIABILITY.md, still open); who may speak for a worker is decided from
- * each datagram's kernel credentials.
- */
-export function privateNotifyAddress(tag: string): string {
-  return `@daemonkit-${tag}-${process.pid}-${randomBytes(ADDRESS_RANDOM_BYTES).toString('hex')}`;
-}
-
-const ADDRESS_RANDOM_BYTES = 8;
 
 export interface NotifyMessage {
   /** The sender's PID, uid and gid as the kernel vouches for them (in our PID namespace). */

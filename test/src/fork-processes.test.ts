@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Sandbox } from '../helpers/sandbox.js';
 import { fixture, run } from '../helpers/run.js';
 import { alive, environ, stat, waitFor } from '../helpers/proc.js';
@@ -93,6 +93,16 @@ describe('forkProcesses(4) with a shared socket', () => {
       assert.equal(s.pgrp, pid, 'own process group');
       assert.ok(environ(pid).includes(`DAEMONKIT_TASK_ID=${task}`));
     });
+  });
+
+  test("the workers' NOTIFY_SOCKET is a 0600 socket file in the parent's own 0700 directory, not an abstract name anyone can reach", () => {
+    const path = environ(pids[0]!)
+      .find((e) => e.startsWith('NOTIFY_SOCKET='))!
+      .slice('NOTIFY_SOCKET='.length);
+    assert.ok(path.startsWith('/'), path);
+    assert.ok(lstatSync(path).isSocket());
+    assert.equal(lstatSync(path).mode & 0o777, 0o600);
+    assert.equal(lstatSync(dirname(path)).mode & 0o777, 0o700);
   });
 
   test('every worker holds the same listening socket at fd 3, and all 4 answer HTTP on its one port', async () => {
