@@ -255,6 +255,16 @@ export function normalize(
   const clearEnv = parseOption('clearEnv', input.clearEnv, context);
   const readiness = readinessOf(input, context, n);
   const watchdogMs = parseOption('watchdog', input.watchdog, context) ?? null;
+  if (supervise && (readiness.ready.kind === 'notify' || watchdogMs)) {
+    // The notify socket is bound outside the chroot, where a chrooted worker cannot reach it.
+    if (chroot)
+      throw invalid(
+        n('chroot'),
+        chroot,
+        `workers in a chroot cannot reach the notify socket that ${n('ready')} notify and ${n('watchdog')} use`,
+      );
+    if (name && stateDir) checkSocketPath(n('name'), name, join(stateDir, `${name}.notify`));
+  }
   const normalized: Normalized = {
     name,
     stateDir,

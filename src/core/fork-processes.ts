@@ -3,7 +3,8 @@
 // escalation, rolling reload) comes from the machine's actions: this file only carries them out.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { SUN_PATH_MAX } from '../sys/un.js';
 import { planner } from './wasm.js';
 import { SupervisorMachine, type Action } from './supervisor-machine.js';
 import { planFds, type FdAction } from './plan.js';
@@ -24,6 +25,15 @@ import { monotonicMs } from '../sys/time.js';
 /** The notify socket's private directory (mkdtemp, 0700) and its file in it. */
 const NOTIFY_DIR_PREFIX = 'daemonkit-fork-';
 const NOTIFY_FILE = 'notify';
+/** mkdtemp's six characters and the separators around them. */
+const MKDTEMP_SUFFIX_BYTES = 8;
+
+/** The temporary directory, absolute (a relative NOTIFY_SOCKET is refused by sd_notify), or /tmp if its path is too long for the socket's. */
+function notifyDirBase(): string {
+  const base = resolve(tmpdir());
+  const length = Buffer.byteLength(join(base, NOTIFY_DIR_PREFIX)) + MKDTEMP_SUFFIX_BYTES + NOTIFY_FILE.length;
+  return length < SUN_PATH_MAX ? base : '/tmp';
+}
 
 export type { ForkOptions } from './fork-options.js';
 export { taskId } from './fork-worker.js';
@@ -78,7 +88,7 @@ class ForkParent {
       // A socket file in a directory of our own (0700): only we and our workers, the same user, can send to it.
       let dir: string | null = null;
       try {
-        dir = mkdtempSync(join(tmpdir(), NOTIFY_DIR_PREFIX));
+        dir = mkdtempSync(join(notifyDirBase(), NOTIFY_DIR_PREFIX));
         this.#notify = NotifySocket.open(join(dir, NOTIFY_FILE), { onMessage: (m) => this.#onNotify(m.pid, m.fields) });
       } catch (e) {
         if (dir) rmSync(dir, { recursive: true, force: true });
@@ -104,7 +114,9 @@ class ForkParent {
     process.on('SIGHUP', () => this.#apply(this.#machine.reload(now())));
     // Last resort when user code in the parent calls process.exit() or throws: the workers' groups are not left running.
     process.on('exit', () => {
-      if (!this.#exiting) for (const pid of this.#machine.pids) killGroup(pid, SIGTERM);
+      if (this.#exiting) return;
+      for (const pid of this.#machine.pids) killGroup(pid, SIGTERM);
+      if (this.#notifyDir) rmSync(this.#notifyDir, { recursive: true, force: true });
     });
     this.#keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
     this.#apply(this.#machine.start(now()));

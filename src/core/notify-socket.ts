@@ -22,6 +22,8 @@ import {
 export const NOTIFY_MAX_BYTES = 4096;
 /** Mode of the socket file: the workers reach it as its owner (--user), nobody else. */
 export const NOTIFY_SOCKET_MODE = 0o600;
+/** The umask a socket file is bound under: mode 0600 from the start. */
+const OWNER_ONLY_UMASK = 0o177;
 /** Datagrams read per turn of the event loop, so a flooding sender cannot starve the rest of the supervisor. */
 const DRAIN_BATCH = 64;
 
@@ -94,7 +96,13 @@ export class NotifySocket {
     try {
       // Before bind: the kernel attaches credentials to what is sent once the receiver asks for them.
       setsockoptInt(fd, SOL_SOCKET, SO_PASSCRED, 1);
-      bind(fd, unixAddress(path, 'notify socket path'), path);
+      // Created 0600 at once: a wider mode until the chmod below would let others connect and keep sending after it.
+      const umask = process.umask(OWNER_ONLY_UMASK);
+      try {
+        bind(fd, unixAddress(path, 'notify socket path'), path);
+      } finally {
+        process.umask(umask);
+      }
       if (!abstract) {
         self.#file = { path, dev: -1, ino: -1 };
         self.#file = { path, ...settleSocketFile(path, { mode: options.mode ?? NOTIFY_SOCKET_MODE, owner: options.owner }) };

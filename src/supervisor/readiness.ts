@@ -84,13 +84,12 @@ export class Readiness {
 
   /** A datagram on the service's NOTIFY_SOCKET: from a worker, or from a process of a worker's group. */
   onNotify(m: NotifyMessage): void {
-    // Only root and the workers' user can reach the socket file; anything else is dropped unheard (and unlogged).
-    if (m.uid !== ROOT_UID && m.uid !== this.#workerUid) return;
     const pid = this.#workerOf(m);
     const ready = m.fields.READY === '1';
     const watchdog = m.fields.WATCHDOG === '1';
     if (pid === null) {
-      if (ready || watchdog)
+      // Only root and the workers' user can reach the socket file: anyone else is dropped unheard (and unlogged).
+      if ((ready || watchdog) && this.#trusted(m))
         this.#hooks.log(
           `notify: ${ready ? 'READY=1' : 'WATCHDOG=1'} from pid ${m.pid}, which is not a worker nor in a worker's process group: ignored`,
         );
@@ -108,6 +107,11 @@ export class Readiness {
     if (watchdog) this.#hooks.watchdog(pid);
   }
 
+  /** Sent by root or the workers' user (a worker that dropped to another uid itself is still known by its PID). */
+  #trusted(m: NotifyMessage): boolean {
+    return m.uid === ROOT_UID || m.uid === this.#workerUid;
+  }
+
   /**
    * The worker a sender speaks for: itself, or the leader of its process group (systemd-notify run by a worker's
    * script sends with its parent's PID or its own). A sender already gone may still name its worker in MAINPID.
@@ -116,9 +120,9 @@ export class Readiness {
     if (this.#tasks.has(m.pid)) return m.pid;
     const group = groupOf(m.pid);
     if (this.#tasks.has(group)) return group;
-    // Gone, so unverifiable by PID: its MAINPID names the worker it spoke for (root or the workers' user, as above).
+    // Gone, so unverifiable by PID: its MAINPID counts only from root or the workers' own user.
     const main = Number(m.fields.MAINPID);
-    if (group === -1 && this.#tasks.has(main)) return main;
+    if (group === -1 && this.#tasks.has(main) && this.#trusted(m)) return main;
     return null;
   }
 

@@ -2,7 +2,7 @@
 // NOTIFY_SOCKET, a TCP probe, a command), and 1 naming the worker that is not.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -165,6 +165,8 @@ describe('--ready notify', () => {
     { skip: process.getuid?.() !== 0 && 'needs root for --user' },
     async () => {
       assert.equal(lstatSync(box.dir).mode & 0o777, 0o700, 'the state directory is closed to others');
+      // As a umask of 077 would have made it: start must open it to the workers again (0711).
+      if (existsSync('/run/daemonkit')) chmodSync('/run/daemonkit', 0o700);
       const notifyAsNobody = `require(${JSON.stringify(`${repoRoot}/dist/index.js`)}).notify('READY=1'); setInterval(() => {}, 1e9)`;
       const r = await start(
         'nu',
@@ -177,7 +179,7 @@ describe('--ready notify', () => {
       assert.match(w!.probe?.text ?? '', /^notify: READY=1/);
       // Not in the state directory nobody cannot enter: in root's /run/daemonkit, a file only nobody (and root) can use.
       const path = notifySocketOf(w!.pid);
-      assert.match(path, /^\/run\/daemonkit\/notify-\d+-[0-9a-f]{16}$/);
+      assert.match(path, /^\/run\/daemonkit\/notify-[0-9a-f]{16}$/);
       const st = lstatSync(path);
       assert.ok(st.isSocket());
       assert.deepEqual([st.uid, st.mode & 0o777], [65534, 0o600]);
@@ -254,6 +256,18 @@ describe('--ready probes', () => {
       assert.ok(r.stderr.includes(`invalid --ready '${mode}': ${why}`), r.stderr);
     }
     assert.equal(existsSync(box.path('bad.pid')), false);
+  });
+
+  test('--chroot with --ready notify or --watchdog is refused: the chrooted worker could not reach the socket', async () => {
+    for (const extra of [
+      ['--ready', 'notify'],
+      ['--watchdog', '5s'],
+    ]) {
+      const r = await cli(['start', '--name', 'chrooted', '--chroot', '/', ...extra, '--', 'sleep', '1'], { env: env() });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^daemonkit: invalid --chroot '\/': workers in a chroot cannot reach the notify socket/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
   });
 
   test("--start-secs stays alive:DURATION's alias", async () => {

@@ -1,6 +1,6 @@
-// Who may speak for a worker on the notify socket: the kernel's credentials of each datagram decide. Only root and the
-// workers' user count at all (the socket file's mode lets nobody else send, and anything else is dropped unheard);
-// then a worker itself, its process group, or a sender already gone naming the worker in MAINPID.
+// Who may speak for a worker on the notify socket: the kernel's credentials of each datagram decide. A worker itself
+// or a process of its group, whatever uid it runs as; a sender already gone naming the worker in MAINPID only as root
+// or the workers' user (the socket file's mode lets nobody else send anyway).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,12 +21,18 @@ const gonePid = () => spawnSync('true').pid!;
 const WORKER = process.pid;
 const OTHER_UID = 65534;
 
-test("a datagram from a user other than root or the workers' counts for nothing, whatever PID it names", (t) => {
+test('a gone sender of another user naming a worker in MAINPID counts for nothing', (t) => {
   const { r, ready } = readiness(t);
   r.spawned(0, WORKER);
   r.onNotify({ pid: gonePid(), uid: OTHER_UID, gid: OTHER_UID, fields: { READY: '1', MAINPID: String(WORKER) } });
-  r.onNotify({ pid: WORKER, uid: OTHER_UID, gid: OTHER_UID, fields: { READY: '1' } });
   assert.deepEqual(ready, []);
+});
+
+test('a worker that dropped to another uid itself is still known by its PID, the kernel vouching for it', (t) => {
+  const { r, ready } = readiness(t);
+  r.spawned(0, WORKER);
+  r.onNotify({ pid: WORKER, uid: OTHER_UID, gid: OTHER_UID, fields: { READY: '1' } });
+  assert.deepEqual(ready, [WORKER]);
 });
 
 test("a gone sender naming a worker in MAINPID counts from the workers' user", (t) => {
