@@ -1,11 +1,14 @@
-// `start` spawns its new session before it reads its options (src/cli/early-start.ts). One it then does not use — bad
-// input, a service already running — must be gone and reaped when the command exits: nothing left behind.
+// `start` spawns its new session before it reads its options (src/cli/early-start.ts) and sends it the order (with the
+// log files) when it is made. One it then does not use — bad input, a service already running — must be gone and
+// reaped when the command exits: nothing left behind. An order larger than its first send still arrives whole.
 // Run in a PID namespace whose init is a shell that reaps nobody, so a session left alive or unreaped stays in /proc.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cliPath } from '../helpers/paths.js';
+import { cli } from '../helpers/run.js';
+import { environ } from '../helpers/proc.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasUnshare = spawnSync('sh', ['-c', 'command -v unshare']).status === 0;
@@ -46,4 +49,22 @@ test('a start that succeeds leaves exactly its service: supervisor, guard and wo
   const r = inNamespace(['start', '--name', 'early-ok', '--start-secs', '0', '--', 'sleep', '1000']);
   assert.equal(r.code, 0, r.out);
   assert.deepEqual([...r.left].sort(), ['node', 'sh', 'sleep'], r.out);
+});
+
+test('an order larger than its first send (a 100 KB environment) arrives whole', async () => {
+  const big = 'x'.repeat(100_000);
+  const r = await cli(['start', '--name', 'big-order', '--env', `BIG=${big}`, '--start-secs', '0', '--', 'sleep', '1000'], {
+    env: box.env(),
+  });
+  const sup = Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  box.track(sup);
+  try {
+    assert.equal(r.code, 0, r.stderr);
+    const status = await cli(['status', 'big-order', '--json'], { env: box.env() });
+    const [worker] = JSON.parse(status.stdout).workers as { pid: number }[];
+    box.track(worker!.pid);
+    assert.ok(environ(worker!.pid).includes(`BIG=${big}`), 'the worker has the whole variable');
+  } finally {
+    await cli(['stop', 'big-order'], { env: box.env() });
+  }
 });
