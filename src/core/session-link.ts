@@ -28,6 +28,7 @@ export function errorReport(e: unknown): Report {
 /** The first line on fd and the fds sent with it, or null at end of file (the original died before it wrote one). */
 function readOrder(fd: number): { line: string; fds: number[] } | null {
   const chunks: Buffer[] = [];
+  let size = 0;
   const fds: number[] = [];
   const fail = () => {
     for (const f of fds) closeSync(f);
@@ -51,11 +52,16 @@ function readOrder(fd: number): { line: string; fds: number[] } | null {
     if (got.data.length === 0) return fail();
     const nl = got.data.indexOf(10);
     chunks.push(nl < 0 ? got.data : got.data.subarray(0, nl));
+    size += nl < 0 ? got.data.length : nl;
+    // Past what any order holds (its environment and argv could not be exec'd anyway): not from an original of ours.
+    if (size > MAX_ORDER_BYTES) return fail();
     if (nl >= 0) return { line: Buffer.concat(chunks).toString('utf8'), fds };
   }
 }
 
 const ORDER_READ_BYTES = 64 * 1024;
+/** The largest order read: far above Linux's limit on what one execve may carry (the worker's env and argv). */
+const MAX_ORDER_BYTES = 16 * 1024 * 1024;
 
 /** Calls run with the order the original sends on fd 3; without one (the original is gone) exits 1. */
 export function receiveOrder(run: (order: SessionOrder, link: SessionLink) => void): void {
