@@ -2,7 +2,7 @@
 // ENTRYPOINT (as PID 1 it also reaps orphans) and systemd's Type=notify units. Its exit status is the service's.
 import { createRequire } from 'node:module';
 import { normalize, type Normalized } from '../options.js';
-import { makeStateDir, STATE_DIR_MODE } from '../core/service-files.js';
+import { makeStateDir } from '../core/service-files.js';
 import { UsageError } from '../errors.js';
 import { buildPlan, contextBits, optionBits, plannedSteps, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
@@ -77,7 +77,7 @@ export async function runForeground(values: Values, command: string[] | undefine
   const o = foregroundOptions(values, command);
   const own = o;
   // As start's original does for its new session: the service's files live there.
-  if (o.stateDir) makeStateDir(o.stateDir, STATE_DIR_MODE);
+  if (o.stateDir) makeStateDir(o.stateDir);
   const pid1 = process.pid === INIT_PID;
   if (own.subreaper && !pid1) setChildSubreaper(true);
   const reapOrphans = pid1 || own.subreaper;

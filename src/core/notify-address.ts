@@ -20,15 +20,6 @@ function inRunDir(o: Normalized): boolean {
   return ours === ROOT_UID && o.user !== null && o.user.uid !== ours;
 }
 
-/**
- * The service's socket in NOTIFY_RUN_DIR, named by a hash of its state file's path: the same service always binds the
- * same name, so one left by a supervisor that was killed is found stale and replaced rather than piling up.
- */
-function runDirName(o: Normalized): string {
-  const files = filesOf(o);
-  return `notify-${fnv1a64(files?.state ?? `${o.stateDir}/${o.name}`)}`;
-}
-
 /** FNV-1a, 64 bits, as hex: a short stable name, not a secret (only root can create entries in the directory). */
 function fnv1a64(text: string): string {
   let h = 0xcbf29ce484222325n;
@@ -36,11 +27,15 @@ function fnv1a64(text: string): string {
   return h.toString(16).padStart(16, '0');
 }
 
-/** Where the socket is: `daemonkit plan` says it, the supervisor binds it (null without a place for it). */
+/**
+ * Where the socket is: `daemonkit plan` says it, the supervisor binds it (null without a place for it). In
+ * NOTIFY_RUN_DIR it is named by a hash of the service's state file: the same service always binds the same name, so
+ * one left by a supervisor that was killed is found stale and replaced rather than piling up.
+ */
 export function notifySocketPlace(o: Normalized): string | null {
-  if (inRunDir(o)) return join(NOTIFY_RUN_DIR, runDirName(o));
   const files = filesOf(o);
-  return files ? `${files.socket.slice(0, -'.sock'.length)}.notify` : null;
+  if (!files) return null;
+  return inRunDir(o) ? join(NOTIFY_RUN_DIR, `notify-${fnv1a64(files.state)}`) : `${files.socket.slice(0, -'.sock'.length)}.notify`;
 }
 
 /** The workers' NOTIFY_SOCKET path, its directory made (and checked) as needed. */

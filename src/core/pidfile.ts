@@ -1,5 +1,4 @@
 // PID files that cannot lie: liveness is the flock held by the daemon, never the number in the file alone.
-import { asSysError } from '../sys/errors.js';
 import {
   closeSync,
   constants as fs,
@@ -15,6 +14,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/file.js';
+import { asSysError } from '../sys/errors.js';
 import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } from './pid-identity.js';
 import { PidfileError } from '../errors.js';
 

@@ -1,8 +1,8 @@
 // Where a service's files live: a named service's control socket and record in the state directory under its name
 // (wherever its PID file is); an unnamed one's (a library daemon with only a PID file) beside its PID file.
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { asSysError } from '../sys/errors.js';
 import { isAbsolute, join } from 'node:path';
+import { asSysError } from '../sys/errors.js';
 import type { Normalized } from '../options.js';
 import { DamagedStateError, stateRecordError } from './state-record.js';
 
@@ -119,12 +119,12 @@ export function readState(path: string): StateRecord | null {
 }
 
 /** A state directory daemonkit creates: others may look, only its owner writes. */
-export const STATE_DIR_MODE = 0o755;
+const STATE_DIR_MODE = 0o755;
 
-/** mkdir -p of a state directory; a failure is a SysError naming the path (the CLI's one line, exit 1). */
-export function makeStateDir(dir: string, mode: number): void {
+/** mkdir -p of a state directory (STATE_DIR_MODE); a failure is a SysError naming the path (the CLI's one line, exit 1). */
+export function makeStateDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode });
+    mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
   } catch (e) {
     throw asSysError(e);
   }

@@ -1,6 +1,5 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
 import { closeSync, lstatSync, unlinkSync } from 'node:fs';
-import { makeStateDir, STATE_DIR_MODE } from './service-files.js';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
 import { contextBits, optionBits, plannedSteps, sessionLogPaths } from './plan.js';
@@ -12,6 +11,7 @@ import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
 import { claimEarlySession, killAndReap, spawnSessionOn, type SessionEntry } from './session-spawn.js';
 import { cwdHint } from './cwd-hint.js';
+import { makeStateDir } from './service-files.js';
 import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
@@ -47,7 +47,7 @@ export interface DaemonProgram {
  */
 function prepareFiles(o: Normalized, created: string[], logs: Map<string, number>): StartResult | null {
   // A named service's socket and record live in the state directory even when its PID file is elsewhere.
-  if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) makeStateDir(o.stateDir, STATE_DIR_MODE);
+  if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) makeStateDir(o.stateDir);
   // Root's record and control socket go there: when the PID file (checked itself) is elsewhere, check the directory too.
   if (o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir && sharedWithOthers(o.stateDir)) {
     return {
@@ -60,7 +60,7 @@ function prepareFiles(o: Normalized, created: string[], logs: Map<string, number
   for (const path of o.stdio.map(logFileOf)) {
     if (!path || logs.has(path)) continue;
     try {
-      if (o.stateDir && dirname(path) === o.stateDir) makeStateDir(o.stateDir, STATE_DIR_MODE);
+      if (o.stateDir && dirname(path) === o.stateDir) makeStateDir(o.stateDir);
       if (!present(path)) created.push(path);
       logs.set(path, openLogFile(path, serviceUserOf(o)));
     } catch (e) {

@@ -88,8 +88,7 @@ export class Readiness {
     const ready = m.fields.READY === '1';
     const watchdog = m.fields.WATCHDOG === '1';
     if (pid === null) {
-      // Only root and the workers' user can reach the socket file: anyone else is dropped unheard (and unlogged).
-      if ((ready || watchdog) && this.#trusted(m))
+      if (ready || watchdog)
         this.#hooks.log(
           `notify: ${ready ? 'READY=1' : 'WATCHDOG=1'} from pid ${m.pid}, which is not a worker nor in a worker's process group: ignored`,
         );

@@ -1,5 +1,4 @@
 // The supervisor's event loop: feeds kernel events to the wasm state machine and carries out the actions it returns.
-import { takeSessionStdio } from '../core/session-stdio.js';
 import { constants } from 'node:os';
 import type { Server } from 'node:net';
 import type { Normalized } from '../options.js';
@@ -18,6 +17,7 @@ import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
 import { killGroup, SIGINT, SIGTERM } from '../sys/signal.js';
 import { sessionOf } from '../core/proc-scan.js';
+import { takeSessionStdio } from '../core/session-stdio.js';
 import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
 import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
@@ -222,12 +222,9 @@ export class SupervisorRuntime {
     this.#manager?.status();
   }
 
-  /** A reload asked (SIGHUP, `reload`): the manager hears RELOADING=1 before anything of it happens. */
+  /** A reload asked (SIGHUP, `reload`): RELOADING=1 goes to the manager once the batch that begins it is done (#apply). */
   #reload(): void {
-    const was = this.#machine.state;
-    const actions = this.#machine.reload(now());
-    if (was !== 'reloading' && (this.#machine.state === 'reloading' || actions.some((a) => a.kind === 'reloaded'))) this.#announceReload();
-    this.#apply(actions);
+    this.#apply(this.#machine.reload(now()));
   }
 
   /** RELOADING=1 once a reload, a deferred one included, begins (Type=notify-reload waits for it after its SIGHUP). */
@@ -441,7 +438,7 @@ export class SupervisorRuntime {
       this.#applyAll(actions, status);
     } finally {
       if (--this.#depth === 0) {
-        // A reload asked while starting begins right after the start's READY=1, inside the batch that sent it.
+        // Whatever began it (a SIGHUP, `reload`, or one deferred until the start's READY=1 in this very batch).
         if (this.#machine.state === 'reloading') this.#announceReload();
         this.#tellManager();
       }
