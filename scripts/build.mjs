@@ -2,7 +2,7 @@
 // Builds what is stale: the wasm planner (asc), the bundles in dist/ (esbuild), the library's types (tsc), the test bundles.
 // Usage: node scripts/build.mjs [wasm|dist|types|tests ...]   (no argument: all of them)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,42 +70,91 @@ function makeBindingsSync() {
 
 export async function buildDist() {
   const esbuild = await import('esbuild');
-  // dist/NAME.js from each role's entry: the CLI, the library, the two processes the original spawns, daemonkit/testing,
-  // and the supervisor runtime `daemonkit run` requires (so the CLI's other commands do not compile it).
-  const entryPoints = {
+  // dist/NAME.js from each entry. The processes: the CLI (after `early`, its session's spawn), the two processes the
+  // original spawns, and the supervisor runtime `daemonkit run` requires (so the CLI's other commands do not compile it).
+  const processes = {
     cli: 'cli/main.ts',
+    early: 'cli/early-start.ts',
     foreground: 'supervisor/foreground.ts',
-    index: 'index.ts',
     intermediate: 'intermediate/main.ts',
     supervisor: 'supervisor/main.ts',
-    testing: 'testing.ts',
+    errors: 'errors.ts',
   };
-  const bodies = Object.fromEntries(Object.entries(entryPoints).map(([name, file]) => [`${name}.body`, join(root, 'src', file)]));
+  // What users import: the library's entry, its implementation (required on first call), daemonkit/testing. They share
+  // dist/errors.js, so an error from one is an instance of the class exported by the other.
+  const library = { index: 'index.ts', library: 'library.ts', testing: 'testing.ts' };
   // CommonJS: Node's CJS loader starts a bundle sooner than its ESM loader, twice per start (RELIABILITY.md).
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
   // Each bundle is a body, the function Node's CJS loader would wrap it in, run by a generated entry with V8's code cache.
-  await esbuild.build({
+  const bodies = (entries) => Object.fromEntries(Object.entries(entries).map(([name, file]) => [`${name}.body`, join(root, 'src', file)]));
+  const options = {
     ...esbuildCommon,
     format: 'cjs',
     // `daemonkit --version` says which package was built (src/cli/main.ts falls back to 'dev' when run unbundled).
-    define: { 'import.meta.url': '__importMetaUrl', __VERSION__: JSON.stringify(packageVersion()) },
-    entryPoints: bodies,
+    define: { 'import.meta.url': '__importMeta.url', __VERSION__: JSON.stringify(packageVersion()) },
     outdir: join(root, 'dist'),
     minifySyntax: true,
-    banner: { js: `(function (${CJS_PARAMS}) {const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+    // import.meta.url on first use: node:url's pathToFileURL costs each bundle's load otherwise.
+    banner: {
+      js: `(function (${CJS_PARAMS}) {const __importMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };`,
+    },
     footer: { js: '})' },
-  });
+  };
+  await esbuild.build({ ...options, entryPoints: bodies(processes) });
+  await esbuild.build({ ...options, entryPoints: bodies(library), plugins: [sharedFiles()] });
   const flags = await supervisorNodeFlags(esbuild);
-  for (const name of Object.keys(entryPoints)) {
-    writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name));
+  for (const name of [...Object.keys(processes), ...Object.keys(library)]) {
+    if (PLAIN.includes(name)) {
+      unwrapBody(name);
+      continue;
+    }
+    if (!LIBRARY_ENTRIES.includes(name)) writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name));
     makeCodeCache(name, name === 'supervisor' ? flags : [], name === 'cli' ? CLI_TRAINING : null);
   }
   for (const name of LIBRARY_ENTRIES) {
     const names = exportNames(name);
-    writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name, names));
+    if (!PLAIN.includes(name)) writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name, names));
     writeEsmEntry(name, names);
   }
+}
+
+/**
+ * The small bundles, run as plain CommonJS files: for these the code cache's loader (node:vm, two more reads) costs
+ * more than compiling them. early is required by dist/cli.js before the CLI's body; index is the library's entry.
+ */
+const PLAIN = ['early', 'errors', 'index'];
+
+/** dist/NAME.body.js, the function's body, becomes dist/NAME.js: the same code with Node's own CommonJS wrapper. */
+function unwrapBody(name) {
+  const bodyFile = join(root, 'dist', `${name}.body.js`);
+  const text = readFileSync(bodyFile, 'utf8');
+  const start = `(function (${CJS_PARAMS}) {`;
+  const end = text.lastIndexOf('})');
+  if (!text.startsWith(start) || end < 0) throw new Error(`build: ${name}.body.js is not a wrapped body`);
+  writeFileSync(join(root, 'dist', `${name}.js`), text.slice(start.length, end));
+  rmSync(bodyFile);
+  rmSync(join(root, 'dist', `${name}.code-cache`), { force: true });
+}
+
+/** Source files the library's bundles require from dist/ at run time instead of each carrying a copy of its own. */
+const SHARED_FILES = new Map([
+  [join(root, 'src', 'errors.ts'), './errors.js'],
+  [join(root, 'src', 'sys', 'errors.ts'), './errors.js'],
+  [join(root, 'src', 'library.ts'), './library.js'],
+]);
+
+function sharedFiles() {
+  return {
+    name: 'shared-files',
+    setup(build) {
+      build.onResolve({ filter: /\.js$/ }, (args) => {
+        if (args.kind === 'entry-point' || !args.path.startsWith('.')) return undefined;
+        const path = SHARED_FILES.get(join(args.resolveDir, args.path).replace(/\.js$/, '.ts'));
+        return path ? { path, external: true } : undefined;
+      });
+    },
+  };
 }
 
 /** The entries users import (the package's "." and "./testing"); the others are processes we start. */
@@ -125,7 +174,7 @@ function codeCacheEntry(name, names = []) {
   return `#!/usr/bin/env node
 // Generated by scripts/build.mjs: runs ${name}.body.js with the V8 code cache made for it (docs/DESIGN.md, "Start-up").
 'use strict';
-const { readFileSync } = require('node:fs');
+${name === 'cli' ? "// `start` spawns its session first thing, before the CLI's body is even compiled (src/cli/early-start.ts).\nrequire('./early.js');\n" : ''}const { readFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const body = \`\${__dirname}/${name}.body.js\`;
 let cachedData;

@@ -1,8 +1,7 @@
 // Every error daemonkit throws at a caller, from one module: `import { UsageError, ... } from 'daemonkit'`. Each has a
 // `code`, like Node's own errors. Expected outcomes (a service not running when stopped) are return values instead.
-import { SysError } from './sys/errors.js';
-
-export { SysError };
+// The library's bundles share one copy of this file and sys/errors.ts (dist/errors.js), so instanceof holds across them.
+export * from './sys/errors.js';
 
 /** Bad input: one line naming the option and the value; the CLI exits 2 on these. */
 export class UsageError extends Error {

@@ -1,5 +1,4 @@
 // The daemonkit command line: argument parsing, output and exit codes. The work itself lives in src/core.
-import './early-start.js';
 import { parseArgs } from 'node:util';
 import {
   AlreadyRunningError,

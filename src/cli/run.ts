@@ -1,6 +1,6 @@
 // `daemonkit run`: the supervisor in the foreground, in this very process (no fork, no new session): for a container's
 // ENTRYPOINT (as PID 1 it also reaps orphans) and systemd's Type=notify units. Its exit status is the service's.
-import { createRequire } from 'node:module';
+import { bundleRequire } from '../bundle-require.js';
 import { normalize, type Normalized } from '../options.js';
 import { makeStateDir } from '../core/service-files.js';
 import { UsageError } from '../errors.js';
@@ -70,7 +70,7 @@ export function renderRunPlan(values: Values, command: string[] | undefined, jso
 /** Runs the service until it ends; never returns (the process exits with the service's status). */
 export async function runForeground(values: Values, command: string[] | undefined): Promise<number> {
   // The supervisor runtime is its own bundle (src/supervisor/foreground.ts): the other commands do not compile it.
-  const foreground = createRequire(import.meta.url)(distFile('foreground.js')) as typeof import('../supervisor/foreground.js');
+  const foreground = bundleRequire()(distFile('foreground.js')) as typeof import('../supervisor/foreground.js');
   // Taken before anything else reads the environment: the workers must not see the manager's variables.
   const manager = foreground.takeManagerEnv();
   const inherited = listenFds();

@@ -19,8 +19,9 @@ export interface Service {
   files: ServiceFiles;
 }
 
-/** LSB init-script status codes; 150 is from the range LSB leaves to applications: up, but no worker is. */
-export const LSB = { running: 0, deadWithPidfile: 1, notRunning: 3, unknown: 4, noWorkerUp: 150 } as const;
+import { LSB } from './lsb-status.js';
+
+export { LSB };
 
 export interface StatusReport {
   name: string;

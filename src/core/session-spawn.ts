@@ -50,7 +50,13 @@ export function spawnSessionOn(entry: SessionEntry, theirs: number): number {
   });
 }
 
-let early: SessionProcess | null = null;
+/**
+ * The early session, kept on the process: the CLI's loader runs early-start in a bundle of its own (dist/early.js)
+ * before the CLI's body, and that body's copy of this module must find what the first one spawned.
+ */
+const EARLY = Symbol.for('daemonkit.earlySession');
+type EarlySlot = { [EARLY]?: SessionProcess | null };
+const slot = process as unknown as EarlySlot;
 
 /**
  * The CLI's `start`, before it reads its options: spawn the session it will most likely need. A failure here is not
@@ -62,28 +68,29 @@ export function spawnEarlySession(entry: SessionEntry): void {
     const [a, theirs] = socketpair();
     mine = a;
     try {
-      early = { entry, pid: spawnSessionOn(entry, theirs), socket: mine };
+      slot[EARLY] = { entry, pid: spawnSessionOn(entry, theirs), socket: mine };
     } finally {
       closeSync(theirs);
     }
   } catch {
     if (mine >= 0) closeSync(mine);
-    early = null;
+    slot[EARLY] = null;
   }
 }
 
 /** The early session when it is the entry the plan needs; one that is not is dismissed. */
 export function claimEarlySession(entry: SessionEntry): SessionProcess | null {
-  const s = early;
-  early = null;
+  const s = slot[EARLY] ?? null;
+  slot[EARLY] = null;
   if (s && s.entry !== entry) dismiss(s);
   return s?.entry === entry ? s : null;
 }
 
 /** An early session nobody claimed (bad options, already running) has done nothing yet: kill and reap it. */
 export function dismissEarlySession(): void {
-  if (early) dismiss(early);
-  early = null;
+  const s = slot[EARLY];
+  if (s) dismiss(s);
+  slot[EARLY] = null;
 }
 
 function dismiss(s: SessionProcess): void {

@@ -1,6 +1,6 @@
 // One run of a readiness or health probe: a TCP connect, an HTTP GET, or a command's exit status. A command runs
 // through posix_spawn like every child of ours (docs/DESIGN.md, fact 2) and is reaped by PID (fact 4).
-import { createRequire } from 'node:module';
+import { bundleRequire } from '../bundle-require.js';
 import type { Normalized } from '../options.js';
 import type { Probe } from '../core/ready-spec.js';
 import { describeProbe } from '../core/ready-spec.js';
@@ -33,7 +33,7 @@ const HTTP_FAILURE_FROM = 400;
 type Http = typeof import('node:http');
 let http: Http | undefined;
 // Loaded at the first http probe only: a supervisor without one never pays for it.
-const nodeHttp = (): Http => (http ??= createRequire(import.meta.url)('node:http') as Http);
+const nodeHttp = (): Http => (http ??= bundleRequire()('node:http') as Http);
 
 /** Runs probe commands as the workers run (same environment and ids, setpriv for --user), and reaps them by PID. */
 export class ProbeCommands {

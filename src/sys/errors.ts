@@ -1,11 +1,18 @@
 // Failures of libc calls, shaped like Node's own system errors so callers can treat both alike.
-import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
+import { bundleRequire } from '../bundle-require.js';
 
-// Node's table comes from libuv and lacks some errnos we meet (ECHILD, ENOEXEC, EDEADLK...).
-const libuv = getSystemErrorMap(); // keys are negative errnos
-const names = new Map<number, string>();
-for (const [name, n] of Object.entries(constants.errno)) if (!names.has(n)) names.set(n, name);
+// Node's table comes from libuv and lacks some errnos we meet (ECHILD, ENOEXEC, EDEADLK...). Both are built on the
+// first error, not at load: every process loads this file, few of them fail.
+let tables: { libuv: Map<number, [string, string]>; names: Map<number, string> } | null = null;
+
+function errnoTables(): NonNullable<typeof tables> {
+  if (tables) return tables;
+  const names = new Map<number, string>();
+  const { constants } = bundleRequire()('node:os') as typeof import('node:os');
+  for (const [name, n] of Object.entries(constants.errno)) if (!names.has(n)) names.set(n, name);
+  return (tables = { libuv: getSystemErrorMap(), names }); // libuv's keys are negative errnos
+}
 
 // Filled in by libc.ts with strerror(3), so this file needs no native code and can be imported anywhere.
 let strerror: ((errnoPositive: number) => string) | undefined;
@@ -16,6 +23,7 @@ export function setStrerror(fn: (errnoPositive: number) => string): void {
 }
 
 function describe(errnoPositive: number): [code: string, text: string] {
+  const { libuv, names } = errnoTables();
   const known = libuv.get(-errnoPositive);
   if (known) return known;
   // glibc's text with a lowercase initial, like libuv's ("No child processes" -> "no child processes").

@@ -1,6 +1,6 @@
 // The one place that loads koffi and libc.so.6; every other sys file declares its functions on `libc`.
 import type { LibraryHandle } from 'koffi';
-import { createRequire } from 'node:module';
+import { bundleRequire } from '../bundle-require.js';
 import { constants } from 'node:os';
 import { setStrerror, sysError } from './errors.js';
 
@@ -24,7 +24,7 @@ type Koffi = typeof import('koffi');
  * Required after the platform check, so off Linux the error is ours, not koffi's.
  */
 function loadKoffi(): Koffi {
-  const require = createRequire(import.meta.url);
+  const require = bundleRequire();
   const triplet = `${process.platform}_${process.arch}`;
   try {
     const native = require(`@koromix/koffi-${process.platform}-${process.arch}/${triplet}/koffi.node`) as Koffi & { version?: string };

@@ -46,10 +46,16 @@ test('the tarball holds the bundles and the types, and nothing of the sources', 
   );
 });
 
-// What each import style checks, once the import worked: the library's entry, and a plan simulated and a model run.
+// What each import style checks, once the import worked: that the import loaded neither the implementation nor koffi
+// (Node's CommonJS cache lists every file required so far), the library's entry, that an error from daemonkit/testing
+// is an instance of daemonkit's class, and a plan simulated and a model run.
 const CHECKS = `
+  const loaded = Object.keys(require('node:module').createRequire(__filename).cache);
+  const early = loaded.filter((f) => /dist.library|koffi/.test(f)).map((f) => f.replace(/.*node_modules./, ''));
+  let shared = null;
+  try { testing.plan({ workers: 'lots', command: ['true'] }); } catch (e) { shared = e instanceof lib.UsageError; }
   const control = ${JSON.stringify(CONTROL)}.filter((k) => k in lib);
-  const out = { daemonize: typeof lib.daemonize, usage: new lib.UsageError('x') instanceof Error, control: control.map((k) => [k, typeof lib[k]]) };
+  const out = { early, shared, daemonize: typeof lib.daemonize, usage: new lib.UsageError('x') instanceof Error, control: control.map((k) => [k, typeof lib[k]]) };
   const p = testing.plan({ command: ['/bin/sleep', '1'], home: '/nonexistent' });
   const sim = testing.simulate(p);
   out.ok = sim.ok;
@@ -61,6 +67,8 @@ const CHECKS = `
 
 function checkOutput(text: string): void {
   const out = JSON.parse(text);
+  assert.deepEqual(out.early, []);
+  assert.equal(out.shared, true);
   assert.equal(out.daemonize, 'function');
   assert.equal(out.usage, true);
   assert.deepEqual(
@@ -75,7 +83,7 @@ function checkOutput(text: string): void {
 test('ESM: import from daemonkit and daemonkit/testing', () => {
   writeFileSync(
     join(app, 'esm.mjs'),
-    `import * as lib from 'daemonkit';\nimport * as testing from 'daemonkit/testing';\nimport { daemonize, UsageError } from 'daemonkit';\nimport { plan, simulate, SupervisorModel } from 'daemonkit/testing';\nif (![daemonize, UsageError, plan, simulate, SupervisorModel].every((f) => typeof f === 'function')) throw new Error('a named import is missing');\n${CHECKS}`,
+    `import { createRequire } from 'node:module';\nimport * as lib from 'daemonkit';\nimport * as testing from 'daemonkit/testing';\nimport { daemonize, UsageError } from 'daemonkit';\nconst require = createRequire(import.meta.url);\nconst __filename = new URL(import.meta.url).pathname;\nimport { plan, simulate, SupervisorModel } from 'daemonkit/testing';\nif (![daemonize, UsageError, plan, simulate, SupervisorModel].every((f) => typeof f === 'function')) throw new Error('a named import is missing');\n${CHECKS}`,
   );
   checkOutput(node(['esm.mjs']));
 });

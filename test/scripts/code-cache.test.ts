@@ -27,7 +27,7 @@ process.stdout.write(String(s.cachedDataRejected));`;
 }
 
 test('every entry has a code cache that this Node accepts under the flags the entry runs with', () => {
-  assert.deepEqual(entries.sort(), ['cli', 'foreground', 'index', 'intermediate', 'supervisor', 'testing']);
+  assert.deepEqual(entries.sort(), ['cli', 'foreground', 'intermediate', 'library', 'supervisor', 'testing']);
   for (const name of entries) assert.equal(rejected(name, flagsOf(name)), false, `${name}.code-cache rejected`);
 });
 
