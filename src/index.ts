@@ -1,7 +1,7 @@
 // daemonkit's library entry: `const daemon = await daemonize({...}); ... daemon.ready()`.
-// Importing it loads this file and the error classes only. The implementation (src/library.ts, with koffi, the wasm
-// and the planner) loads on the first call of one of its functions, so a service that imports daemonkit pays for
-// nothing it has not called yet.
+// Importing it loads this file and the error classes only. What a worker calls as it starts (taskId, listenFds, notify)
+// is here; the rest (src/library.ts, with the wasm and the planner) loads on the first call of one of its functions,
+// so a service pays for nothing it has not called yet, and a worker's READY=1 does not wait for the planner.
 import type * as Library from './library.js';
 
 export {
@@ -17,6 +17,9 @@ export {
   UsageError,
 } from './errors.js';
 export { LSB } from './core/lsb-status.js';
+export { taskId } from './core/fork-worker.js';
+export { listenFds } from './core/listen-fds.js';
+export { notify } from './core/notify.js';
 export type {
   ControlResult,
   Daemon,
@@ -53,12 +56,6 @@ function later<K extends keyof Lib>(name: K): Lib[K] {
 export const daemonize = later('daemonize');
 /** tornado's fork_processes(): n copies of this script, restarted when they fail; resolves with the task id. */
 export const forkProcesses = later('forkProcesses');
-/** This worker's task id under forkProcesses() or a supervisor, else null. */
-export const taskId = later('taskId');
-/** The listening sockets a supervisor or systemd passed to this process (sd_listen_fds). */
-export const listenFds = later('listenFds');
-/** sd_notify(3): "READY=1", "WATCHDOG=1", "STATUS=..." to $NOTIFY_SOCKET; false when there is none. */
-export const notify = later('notify');
 export const start = later('start');
 export const stop = later('stop');
 export const restart = later('restart');

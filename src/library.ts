@@ -34,9 +34,8 @@ export type { ServiceReport, WorkerReport } from './core/service-report.js';
 export type { HomeOption, ServiceTarget } from './core/service-target.js';
 export { LSB } from './core/lsb-status.js';
 export type { Duration } from './core/option-values.js';
-export { listenFds, type ListenFd } from './core/listen-fds.js';
-export { notify } from './core/notify.js';
-export { taskId, type ForkOptions } from './core/fork-processes.js';
+export type { ListenFd } from './core/listen-fds.js';
+export type { ForkOptions } from './core/fork-processes.js';
 export type { DaemonOptions } from './options.js';
 
 /** Tells `daemonkit reload|reopen --pidfile F` which signals this daemon handles (the Daemon handle's events). */

@@ -11,7 +11,6 @@ import {
   SOCK_NONBLOCK,
   SOL_SOCKET,
   bind,
-  notifySocket,
   recvDatagram,
   setsockoptInt,
   socket,
@@ -150,15 +149,4 @@ export class NotifySocket {
     if (this.#file) removeSocketFile(this.#file);
     this.#file = null;
   }
-}
-
-/**
- * sd_notify(3) to the manager at socketPath (NOTIFY_SOCKET: an absolute path, or '@' for the abstract namespace):
- * one datagram, never waiting: a manager whose queue is full gets EAGAIN rather than stalling us. Throws the system
- * error; whether a failure matters is the caller's to decide.
- */
-export function sdNotify(socketPath: string, text: string): void {
-  if (!socketPath.startsWith('/') && !socketPath.startsWith('@'))
-    throw new Error(`NOTIFY_SOCKET '${socketPath}' is neither an absolute path nor '@'-abstract`);
-  notifySocket(socketPath, text, true);
 }

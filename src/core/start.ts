@@ -15,6 +15,7 @@ import { makeStateDir } from './service-files.js';
 import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
+import { pidfdOpen, waitReadable } from '../sys/pidfd.js';
 import { runStopSchedule, stopScheduleBudgetMs } from './supervisor-machine.js';
 import { idsOf } from './proc-scan.js';
 import { planner } from './wasm.js';
@@ -97,23 +98,33 @@ function present(path: string): boolean {
   }
 }
 
-/** The new session exits right after its verdict: reap it (within ~5 s) so it never lingers as a zombie. */
-function reapSoon(pid: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    let tries = 0;
-    const tick = () => {
-      let r;
-      try {
-        r = waitpid(pid, WNOHANG);
-      } catch {
-        return resolve(null);
-      }
-      if (r) return resolve(r.status);
-      if (++tries > 5000) return resolve(null);
-      setTimeout(tick, 1);
-    };
-    tick();
-  });
+/** How long a new session that gave its verdict (or closed the link) is waited for: it exits right after. */
+const REAP_WAIT_MS = 5000;
+
+/**
+ * The new session exits right after its verdict: reap it (within REAP_WAIT_MS) so it never lingers as a zombie. Woken by
+ * its pidfd when it exits, not by polling: a `--no-supervise` start returns only once its intermediate is reaped.
+ */
+async function reapSoon(pid: number): Promise<number | null> {
+  // undefined: still running; null: not our child to reap (any more).
+  const reap = (): number | null | undefined => {
+    try {
+      return waitpid(pid, WNOHANG)?.status;
+    } catch {
+      return null;
+    }
+  };
+  const now = reap();
+  if (now !== undefined) return now;
+  const fd = pidfdOpen(pid);
+  if (fd !== null) {
+    try {
+      await waitReadable(fd, REAP_WAIT_MS);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return reap() ?? null;
 }
 
 /** How often a hung session is looked at while a stop step waits for it to go. */

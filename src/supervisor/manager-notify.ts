@@ -1,7 +1,7 @@
 // systemd's notify protocol upward (sd_notify(3)): the supervisor as the service of the manager that started it.
 // READY=1 when every worker is ready and after each reload, RELOADING=1/STOPPING=1 as those begin, STATUS= one line on
 // every change, WATCHDOG=1 while the service is healthy. A send that fails is said once and never stops the service.
-import { sdNotify } from '../core/notify-socket.js';
+import { sdNotify } from '../core/notify.js';
 
 /** What the manager gave us: read once, then removed from our environment so nothing we start takes it as its own. */
 export const MANAGER_VARS = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'] as const;

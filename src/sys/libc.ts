@@ -1,7 +1,6 @@
 // The one place that loads koffi and libc.so.6; every other sys file declares its functions on `libc`.
 import type { LibraryHandle } from 'koffi';
 import { bundleRequire } from '../bundle-require.js';
-import { constants } from 'node:os';
 import { setStrerror, sysError } from './errors.js';
 
 const MIN_MAJOR = 2;
@@ -86,10 +85,12 @@ export const libc = {
 /** koffi itself, loaded on first property access (errno, alloc, struct, ...). */
 export const koffi: Koffi = new Proxy({} as Koffi, { get: (_, key) => Reflect.get(getKoffi(), key) });
 
-export const EINTR = constants.errno.EINTR;
-export const EAGAIN = constants.errno.EAGAIN;
-export const ESRCH = constants.errno.ESRCH;
-export const EBADF = constants.errno.EBADF;
+// errno.h (asm-generic, the values of every Linux ABI daemonkit runs on): literals, so that the library's entry, which
+// carries this file, loads no node:os. test/src/sys/libc.test.ts holds them to Node's table.
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const ESRCH = 3;
+export const EBADF = 9;
 
 const strerrorNative = libc.func('const char *strerror(int errnum)');
 

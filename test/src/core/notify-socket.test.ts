@@ -5,7 +5,8 @@ import { closeSync, existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotifySocket, NOTIFY_MAX_BYTES, parseNotifyFields, sdNotify, type NotifyMessage } from '../../../src/core/notify-socket.js';
+import { NotifySocket, NOTIFY_MAX_BYTES, parseNotifyFields, type NotifyMessage } from '../../../src/core/notify-socket.js';
+import { sdNotify } from '../../../src/core/notify.js';
 import { spawn } from '../../../src/sys/spawn.js';
 import { kill, SIGKILL } from '../../../src/sys/signal.js';
 import { waitpid } from '../../../src/sys/wait.js';

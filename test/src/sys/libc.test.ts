@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { constants } from 'node:os';
 import { libc, koffi, KOFFI_VERSION, checkMinusOne, checkErrorNumber, cString, cInt, strerror, SysError } from '../../../src/sys/index.js';
+import { EAGAIN, EBADF, EINTR, ESRCH } from '../../../src/sys/libc.js';
 import { runScenario } from './support.js';
 
 const bundle = fileURLToPath(import.meta.url);
@@ -68,5 +70,17 @@ if (process.env.DK_SYS_CHILD === 'loaded') {
       'the native module is loaded',
     );
     assert.ok(!loaded.some((f) => /[\\/]koffi[\\/]index\.js$/.test(f)), "koffi's JS entry is not loaded");
+  });
+
+  test('the errno values libc.ts writes as literals are the ones Node reports for this system', () => {
+    assert.deepEqual(
+      { EINTR, EAGAIN, ESRCH, EBADF },
+      {
+        EINTR: constants.errno.EINTR,
+        EAGAIN: constants.errno.EAGAIN,
+        ESRCH: constants.errno.ESRCH,
+        EBADF: constants.errno.EBADF,
+      },
+    );
   });
 }
