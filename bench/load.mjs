@@ -1,7 +1,8 @@
 // What daemonkit's entries load before they do anything, beside the node floor: each row is a fresh process,
 // from spawn until it has exited, interleaved round-robin. The in-process split (bootstrap vs our modules) comes
 // from a preload that reports performance.nodeTiming at exit.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchDir, cli, node, root } from './lib/env.mjs';
 import { run, sleep } from './lib/proc.mjs';
@@ -17,6 +18,16 @@ const wasmJs = `
   const { readFileSync } = await import('node:fs');
   const { instantiate } = await import(${JSON.stringify(`${root}/build/planner.js`)});
   await instantiate(await WebAssembly.compile(readFileSync(${JSON.stringify(`${root}/build/planner.wasm`)})), {});`;
+
+// The floors of an ES module import: an empty .mjs file, and an .mjs that requires an empty .cjs with createRequire,
+// which is how dist/index.mjs reaches the CommonJS bundle (one instance of the library for require and import).
+const floors = mkdtempSync(join(tmpdir(), 'dkbench-load-'));
+writeFileSync(join(floors, 'empty.mjs'), '\n');
+writeFileSync(join(floors, 'empty.cjs'), 'module.exports = {};\n');
+writeFileSync(
+  join(floors, 'over-cjs.mjs'),
+  "import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)('./empty.cjs');\n",
+);
 
 const PROBES = [
   { id: 'node', label: "node -e ''", args: ['-e', ''] },
@@ -53,6 +64,16 @@ const PROBES = [
     id: 'node-esm',
     label: "node --input-type=module -e '' (the floor of an ES module that imports)",
     args: ['--input-type=module', '-e', ''],
+  },
+  {
+    id: 'esm-file',
+    label: 'node: import an empty .mjs file (the floor of an ES module file)',
+    args: ['--input-type=module', '-e', `await import(${JSON.stringify(join(floors, 'empty.mjs'))})`],
+  },
+  {
+    id: 'esm-over-cjs',
+    label: 'node: import an .mjs that requires an empty .cjs (the floor of an ES entry over a CommonJS bundle)',
+    args: ['--input-type=module', '-e', `await import(${JSON.stringify(join(floors, 'over-cjs.mjs'))})`],
   },
   {
     id: 'index-require',
@@ -152,8 +173,9 @@ export async function run_(ctx) {
       ...e,
     },
   );
-  // Each role's body and the V8 code cache its generated entry compiles it with (scripts/build.mjs).
-  for (const f of ['cli', 'index', 'intermediate', 'supervisor'].flatMap((r) => [`${r}.body.js`, `${r}.code-cache`])) {
+  // Each role's body and the V8 code cache its generated entry compiles it with, and the plain small bundles.
+  const files = ['cli', 'library', 'intermediate', 'supervisor'].flatMap((r) => [`${r}.body.js`, `${r}.code-cache`]);
+  for (const f of [...files, 'index.js', 'errors.js', 'early.js']) {
     let size = null;
     try {
       size = statSync(join(root, 'dist', f)).size;

@@ -2,7 +2,7 @@
 // has exec'd the program (checked in /proc/PID/cmdline). Peers run round-robin, one sample of each per round.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, daemonizeBin, node, pm2Bin, python, startStopDaemon, targetsDir } from './lib/env.mjs';
+import { benchDir, cli, daemonizeBin, node, pm2Bin, python, startStopDaemon, targetsDir } from './lib/env.mjs';
 import {
   MINI,
   dkEnv,
@@ -54,6 +54,13 @@ function peerList() {
     node,
     ['-e', "require('child_process').spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' })"],
     'spawn until it has exited (two bare Node startups in series: the floor of any start whose second process is Node)',
+  );
+  floor(
+    'shape',
+    "start's shape alone: node + koffi posix_spawns node + koffi + the wasm, which posix_spawns /bin/true",
+    node,
+    [join(benchDir, 'entries', 'shape-floor.cjs')],
+    'spawn until it has exited (bench/entries/shape-floor.cjs: no options, plan or files; the cost of the processes and native calls a start is made of)',
   );
 
   for (const kind of ['sleep', 'node']) {

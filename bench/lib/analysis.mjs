@@ -23,26 +23,50 @@ const WHY = {
       parts.push(
         `\`node dist/cli.js --version\` alone is ${f(cliV - loadFloor)} ms over \`node -e ''\` (compiling the CLI bundle and what it loads before it parses argv)`,
       );
+    const shape = med(R, 'start', 'floor/shape');
+    if (shape != null && two != null)
+      parts.push(
+        `the shape alone (bench/entries/shape-floor.cjs: a Node that loads koffi and posix_spawns a Node that loads koffi, compiles the wasm and posix_spawns /bin/true) takes ${f(shape)} ms, ${f(shape / two, 2)}x the floor, so the processes and native calls a start is made of do not block 1.25x: our work in them does`,
+      );
     parts.push(
       `the second process (dist/${nosup ? 'intermediate' : 'supervisor'}.js) is spawned first thing now, so its bootstrap overlaps the CLI's parsing and planning, but what it does after its own bootstrap is still in series with it`,
     );
     return {
       why: `${parts.join('; ')}.`,
       fix:
-        'done: a V8 code cache for each role, and `start` spawning its session before it plans (session 8: supervised 66.0 to 59.5 ms, --no-supervise 63.6 to 56.6 ms, alternating runs). ' +
-        'Where the rest goes, measured with timestamps in each process (15 supervised starts, medians, from the CLI process start): the CLI reaches its first JavaScript at 16.5 ms and spawns the session at 22.3 (its body 2.0, the modules before the spawn 1.1, koffi and posix_spawn 2.7); the session is a process at 24.8 and reaches its first JavaScript at 44.7 (its Node bootstrap, while the CLI plans on the other core); then its body 1.8, its top level 2.3, the order with the log fds 2.6 (koffi loads here), the wasm machine 2.3, the log sink 1.0, the steps 7 (control socket 1.4, guard 1.1, worker spawn 1.9), one event-loop turn 1.0, and the CLI wakes and exits 1.6 ms after the verdict. ' +
-        'Tried and dropped: a supervisor cache trained on a real start (64.5 vs 64.2 ms), a larger young generation (no change). ' +
-        'Proposal (not measured): spawn from a ~20 KB entry loaded before the CLI body is compiled (about 3 ms earlier), and load koffi and compile the wasm in the session while it waits for the order.',
+        'done: a V8 code cache for each role; `start` spawning its session before it plans (session 8: supervised 66.0 to 59.5 ms, --no-supervise 63.6 to 56.6 ms); ' +
+        "session 9: the spawn from a 17 KB bundle run before the CLI body is compiled, no node:module and no import.meta.url at any bundle's load, the --no-supervise intermediate reaped on its pidfd instead of a 1 ms poll (supervised 93.1 to 86.1 ms, --no-supervise 64.0 to 62.8 ms, alternating runs on a slower host). " +
+        'Where the rest goes, timestamps in each process (21 supervised starts, medians, ms from launch, session 9, a slow host: `node -e` 24 ms): the CLI reaches its first JavaScript at 24.7 and has the spawn bundle loaded at 26.6; the session is spawned at 31.3 (koffi 1.2, the socketpair 0.3, posix_spawn 1.4); its Node bootstrap runs while the CLI plans, to its first JavaScript at 56.8; ' +
+        "then its body 2.2, top level 1.6, the order with the log fds 2.6 (koffi loads here), the wasm machine 1.9, the log sink 1.2, the steps 9.0 (PID file 1.0, control socket 0.7, the state record 1.6, the session guard 1.6, the worker's spawn 2.8, the rest 1.3), the verdict at 77.0; the CLI wakes and exits (78.7), and the process is gone 3.6 ms later (the teardown the floor pays too). " +
+        'So after its bootstrap the supervisor spends about 20 ms in series with it, in a dozen parts of 1 to 3 ms each; none is large enough to move the ratio alone. ' +
+        'Tried and dropped: a supervisor cache trained on a real start (64.5 vs 64.2 ms), a larger young generation (no change), a V8 startup snapshot of the supervisor body (33 vs 33 ms to its first line), --v8-pool-size=1, --single-threaded or --jitless for the supervisor (no faster bootstrap). ' +
+        "Proposal (not measured): the original binds the control socket and takes the PID file lock itself and passes them with the order (as it does the log fds), so the supervisor's steps shrink to the guard and the spawn.",
     };
   },
   load(t, R) {
-    const mod = t.id === 'library-import' ? 'index' : 'index-require';
-    const v = med(R, 'load', `load/${mod}`);
-    const floor = med(R, 'load', t.id === 'library-import' ? 'load/node-esm' : 'load/node');
-    const size = R.measurements.load?.rows?.find((r) => r.id === 'size/index.body.js')?.median;
+    const esm = t.id === 'library-import';
+    const v = med(R, 'load', `load/${esm ? 'index' : 'index-require'}`);
+    const floor = med(R, 'load', esm ? 'load/node-esm' : 'load/node');
+    const file = med(R, 'load', 'load/esm-file');
+    const overCjs = med(R, 'load', 'load/esm-over-cjs');
+    const size = (name) => R.measurements.load?.rows?.find((r) => r.id === `size/${name}`)?.median;
+    const entry = `dist/index.js (${f((size('index.js') ?? 0) / 1024, 0)} KiB: the error classes, LSB, taskId, listenFds and notify; the rest, dist/library.js, loads on its first call)`;
+    if (!esm)
+      return {
+        why: `require('daemonkit') takes ${f(v)} ms against ${f(floor)} ms: it loads ${entry} and dist/errors.js.`,
+        fix: null,
+      };
     return {
-      why: `loading the library takes ${f(v)} ms against ${f(floor)} ms: koffi, libc and the wasm are no longer loaded at import (lazy since issue 16), so what is left is loading the ${f((size ?? 0) / 1024, 0)} KiB CommonJS body from its code cache and running its top level${t.id === 'library-import' ? ', plus the ES module entry (dist/index.mjs) that requires it' : ''}.`,
-      fix: 'proposal (not measured): a smaller library body (the service-control half of the API, start/stop/status/logs, in a second file required on first call); the code cache is done.',
+      why:
+        `import 'daemonkit' takes ${f(v)} ms against ${f(floor)} ms for \`node --input-type=module -e ''\`. ` +
+        (file != null && overCjs != null
+          ? `Importing an empty .mjs file alone takes ${f(file)} ms (${f(file / floor, 2)}x), and an .mjs that requires an empty .cjs, which is what dist/index.mjs does to reach the CommonJS bundle, ${f(overCjs)} ms (${f(overCjs / floor, 2)}x): that is the floor of this entry's shape. `
+          : '') +
+        `What daemonkit adds on top is ${entry} and dist/errors.js.`,
+      fix:
+        'done (session 9): the entry no longer loads the library: 280 KiB became 10 KiB, and no bundle loads node:module or computes import.meta.url at load. ' +
+        "What is left is the ES entry over CommonJS, which keeps one instance of the library (and of its error classes) for a program that both imports and requires it: Node's dual-package hazard. " +
+        'An ES-only entry would save the CommonJS loader (the .cjs floor above) but give `require` users other classes.',
     };
   },
   planner(t, R) {
