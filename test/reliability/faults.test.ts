@@ -3,7 +3,7 @@
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { alive, stat, waitFor } from '../helpers/proc.js';
 import {
   assertConsistent,
@@ -531,6 +531,67 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     assert.ok(at(new RegExp(`worker 0 \\(pid ${w}\\) killed by SIGKILL`)) > at(/cannot write the log/), own.join('\n'));
     assert.ok(at(/writing .* again/) > at(/killed by SIGKILL/), own.join('\n'));
     await assertConsistent(box, 'full');
+  });
+
+  test('beyond 16 MiB held, the oldest output is dropped and counted; the newest is written once space returns', async () => {
+    const dir = box.path('cap');
+    mkdirSync(dir);
+    box.mountTmpfs(dir, 'size=24m,mode=0755');
+    const log = `${dir}/cap.log`;
+    const go = box.path('cap.go');
+    const done = box.path('cap.done');
+    // 300,000 numbered lines of 98 bytes (29.4 MB), all at once once told to, then nothing.
+    const LINES = 300_000;
+    const LINE_BYTES = 98;
+    const r = await box.cli([
+      'start',
+      '--name',
+      'cap',
+      '--log',
+      log,
+      '--start-secs',
+      '0',
+      '--',
+      'sh',
+      '-c',
+      `while [ ! -e '${go}' ]; do sleep 0.05; done; seq -f 'line %06g ${'x'.repeat(85)}' 1 ${LINES}; : > '${done}'; exec sleep 1000`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const filler = `${dir}/filler`;
+    box.fillDisk(filler);
+    writeFileSync(go, '');
+    assert.ok(await waitFor(() => existsSync(done), 30_000), 'the worker wrote all its lines without blocking');
+    let s = await statusJson(box, 'cap');
+    assert.match(s.json.logError ?? '', /ENOSPC/);
+    unlinkSync(filler);
+    const recovered = async () => {
+      s = await statusJson(box, 'cap');
+      return /^recovered; \d+ bytes were dropped/.test(s.json.logError ?? '');
+    };
+    let ok = false;
+    for (let i = 0; i < 50 && !(ok = await recovered()); i++) await sleepMs(200);
+    assert.ok(ok, `status says what was dropped: ${JSON.stringify(s.json.logError)}`);
+    const dropped = Number(/(\d+) bytes were dropped/.exec(s.json.logError!)![1]);
+    const kept = readFileSync(log, 'utf8')
+      .split('\n')
+      .map((l) => /^line (\d{6}) x{85}$/.exec(l)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number);
+    // What is kept is the newest output, whole lines, in order and without a gap, up to the last line.
+    assert.equal(kept.at(-1), LINES);
+    assert.deepEqual(
+      kept.map((n, i) => n - i),
+      kept.map(() => kept[0]!),
+      'a contiguous tail',
+    );
+    const keptBytes = kept.length * LINE_BYTES;
+    const HELD = 16 * 1024 * 1024;
+    assert.ok(keptBytes <= HELD && keptBytes > HELD - 1024 * 1024, `about 16 MiB kept: ${keptBytes} bytes`);
+    // Every dropped line is counted; the rest of the count is the supervisor's own held lines, which are short.
+    const missing = (LINES - kept.length) * LINE_BYTES;
+    assert.ok(dropped >= missing && dropped < missing + 4096, `dropped ${dropped} bytes, ${missing} of them the worker's`);
+    const stop = await box.cli(['stop', 'cap']);
+    assert.equal(stop.code, 0, stop.stderr);
   });
 
   test('the log directory vanishes and comes back: reopen reports it, lines are held, then written', async () => {
