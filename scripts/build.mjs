@@ -71,7 +71,8 @@ function makeBindingsSync() {
 export async function buildDist() {
   const esbuild = await import('esbuild');
   // dist/NAME.js from each entry. The processes: the CLI (after `early`, its session's spawn), the two processes the
-  // original spawns, and the supervisor runtime `daemonkit run` requires (so the CLI's other commands do not compile it).
+  // original spawns, and the supervisor runtime `daemonkit run` requires (so the CLI's other commands do not compile it);
+  // and `errors`, built alone here because the library's bundles require it instead of carrying it.
   const processes = {
     cli: 'cli/main.ts',
     early: 'cli/early-start.ts',
@@ -86,7 +87,8 @@ export async function buildDist() {
   // CommonJS: Node's CJS loader starts a bundle sooner than its ESM loader, twice per start (RELIABILITY.md).
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
-  // Each bundle is a body, the function Node's CJS loader would wrap it in, run by a generated entry with V8's code cache.
+  // Each bundle is built as a body, the function Node's CJS loader would wrap it in; a generated entry runs it with V8's
+  // code cache, or, for the small ones (PLAIN), the body becomes the file itself. Strict, as the ES modules it comes from.
   const bodies = (entries) => Object.fromEntries(Object.entries(entries).map(([name, file]) => [`${name}.body`, join(root, 'src', file)]));
   const options = {
     ...esbuildCommon,
@@ -97,7 +99,7 @@ export async function buildDist() {
     minifySyntax: true,
     // import.meta.url on first use: node:url's pathToFileURL costs each bundle's load otherwise.
     banner: {
-      js: `(function (${CJS_PARAMS}) {const __importMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };`,
+      js: `(function (${CJS_PARAMS}) {"use strict";const __importMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };`,
     },
     footer: { js: '})' },
   };

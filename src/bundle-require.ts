@@ -8,5 +8,6 @@ let made: Require | null = null;
 
 export function bundleRequire(): Require {
   if (typeof __filename === 'string') return require;
+  if (typeof process.getBuiltinModule !== 'function') throw new Error('daemonkit bundled as an ES module needs Node >= 20.16');
   return (made ??= (process.getBuiltinModule('node:module') as typeof import('node:module')).createRequire(import.meta.url));
 }

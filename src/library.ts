@@ -55,14 +55,7 @@ let handle: Promise<Daemon> | null = null;
 const WORKER_THREAD =
   'daemonize() must be called from the main thread, not a worker_thread: the daemon is a new process, and the main thread would run on beside it';
 
-/**
- * Turns this Node program into a daemon. In the original process it never resolves: the process exits 0 once
- * the daemon calls `ready()`, or 1 with the daemon's error. In the daemon (the same script, run again) it
- * resolves with the handle. In a process that is already a daemon (systemd, PID 1 parent, socket on stdin)
- * it does not fork: it takes the PID file and resolves at once (for a socket on stdin, which is also what a
- * child_process pipe is, it says so on stderr). Called again, it returns the same promise. An unknown option key
- * or a call from a worker_thread rejects with a UsageError.
- */
+/** daemonize(), as index.ts documents it for users. */
 export function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
   // A process becomes a daemon once: a second call (two modules, a retry) gets the first call's promise and handle.
   if (handle) return handle;
@@ -80,11 +73,7 @@ export function daemonize(options: DaemonOptions = {}): Promise<Daemon> {
   return handle;
 }
 
-/**
- * tornado's fork_processes(): in the parent, runs n copies of this script (n <= 0 or omitted: one per CPU), restarts
- * the ones that fail, and never resolves; in each copy, resolves with its task id 0..n-1. After daemonize(), the
- * daemon's original exits 0 once every worker is ready.
- */
+/** forkProcesses(), as index.ts documents it for users. */
 export function forkProcesses(n?: number | null, options: ForkOptions = {}): Promise<number> {
   return forkWorkers(n, options, handle);
 }

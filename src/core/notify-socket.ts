@@ -1,5 +1,5 @@
-// The service's NOTIFY_SOCKET (sd_notify(3)'s protocol): workers send READY=1, STATUS=..., WATCHDOG=1 datagrams, each
-// carrying the sender's PID from the kernel (SCM_CREDENTIALS); and the sender daemonkit uses to tell systemd.
+// The service's NOTIFY_SOCKET (sd_notify(3)'s protocol), the receiving side: workers send READY=1, STATUS=...,
+// WATCHDOG=1 datagrams, each carrying the sender's PID from the kernel (SCM_CREDENTIALS). The sender is in notify.ts.
 import { closeSync } from 'node:fs';
 import { clearStaleSocketFile, removeSocketFile, settleSocketFile } from './listen-sockets.js';
 import { signalOnInput } from '../sys/signal-io.js';

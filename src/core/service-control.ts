@@ -8,6 +8,9 @@ import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/p
 import { describeHolder } from './pid-identity.js';
 import { membersOf, sessionOf } from './proc-scan.js';
 import { runStopSchedule, stopScheduleBudgetMs, SUPERVISOR_EXIT } from './supervisor-machine.js';
+import { LSB } from './lsb-status.js';
+
+export { LSB };
 
 /** How long a question to the control socket waits for its answer. */
 const ASK_TIMEOUT_MS = 2000;
@@ -18,10 +21,6 @@ export interface Service {
   name: string;
   files: ServiceFiles;
 }
-
-import { LSB } from './lsb-status.js';
-
-export { LSB };
 
 export interface StatusReport {
   name: string;

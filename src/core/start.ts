@@ -100,6 +100,7 @@ function present(path: string): boolean {
 
 /** How long a new session that gave its verdict (or closed the link) is waited for: it exits right after. */
 const REAP_WAIT_MS = 5000;
+const REAP_POLL_MS = 1;
 
 /**
  * The new session exits right after its verdict: reap it (within REAP_WAIT_MS) so it never lingers as a zombie. Woken by
@@ -116,12 +117,21 @@ async function reapSoon(pid: number): Promise<number | null> {
   };
   const now = reap();
   if (now !== undefined) return now;
-  const fd = pidfdOpen(pid);
-  if (fd !== null) {
-    try {
-      await waitReadable(fd, REAP_WAIT_MS);
-    } finally {
-      closeSync(fd);
+  try {
+    const fd = pidfdOpen(pid);
+    if (fd !== null) {
+      try {
+        await waitReadable(fd, REAP_WAIT_MS);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch {
+    // No pidfd (EMFILE, a seccomp filter that refuses pidfd_open): look every millisecond instead.
+    for (let waited = 0; waited < REAP_WAIT_MS; waited += REAP_POLL_MS) {
+      const status = reap();
+      if (status !== undefined) return status;
+      await new Promise((resolve) => setTimeout(resolve, REAP_POLL_MS));
     }
   }
   return reap() ?? null;

@@ -1,12 +1,13 @@
 // forkProcesses() end to end: a real script (test/fixtures/fork-server.mjs) forks workers; the kernel is the witness.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { dirname, join } from 'node:path';
 import { Sandbox } from '../helpers/sandbox.js';
+import { repoRoot } from '../helpers/paths.js';
 import { fixture, run } from '../helpers/run.js';
 import { alive, environ, stat, waitFor } from '../helpers/proc.js';
 import { NotifySocket } from '../../src/core/notify-socket.js';
@@ -245,4 +246,17 @@ test("daemonize() then forkProcesses(): a worker dying before it is ready makes 
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^daemonkit: worker \d exited 1 before it was ready\n/);
   assert.ok(await waitFor(() => !existsSync(pidfile), 5000), 'the daemon is gone with its PID file');
+});
+
+test('in a forkProcesses() worker, taskId() called before daemonize() leaves daemonize() the worker path', () => {
+  // dist/index.js answers taskId() itself and loads dist/library.js for daemonize(): both must read the same marker,
+  // which the first reader removes from the environment. pidfile 5 is invalid: only the worker path ignores it.
+  const script = `const d = require(${JSON.stringify(join(repoRoot, 'dist', 'index.js'))});
+const task = d.taskId();
+d.daemonize({ pidfile: 5 }).then(() => console.log('worker', task), (e) => console.log('daemonized:', e.message));`;
+  const r = spawnSync(process.execPath, ['-e', script], {
+    env: { ...box.env(), DAEMONKIT_TASK_ID: '1', DAEMONKIT_FORK_PARENT: String(process.pid) },
+    encoding: 'utf8',
+  });
+  assert.equal(r.stdout.trim(), 'worker 1', r.stderr);
 });
