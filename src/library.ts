@@ -1,5 +1,5 @@
 // The library's implementation: index.ts requires it on the first call of one of its functions, so importing
-// daemonkit loads neither this nor koffi nor the wasm. `const daemon = await daemonize({...}); ... daemon.ready()`.
+// daemonkit loads neither this nor the wasm; the error classes and LSB are index.ts's own exports.
 import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, type Normalized } from './options.js';
 import { nodeWorkerThreads } from './core/lazy-builtins.js';
 import { AlreadyRunningError, UsageError } from './errors.js';
@@ -15,24 +15,11 @@ import { forkProcesses as forkWorkers, type ForkOptions } from './core/fork-proc
 import { isForkWorker } from './core/fork-worker.js';
 
 export type { Daemon, DaemonEvents } from './core/daemon-handle.js';
-export {
-  AlreadyRunningError,
-  ControlError,
-  DamagedStateError,
-  LogFileError,
-  NotRunningError,
-  PidfileError,
-  StartError,
-  SysError,
-  UnknownServiceError,
-  UsageError,
-} from './errors.js';
 export { list, logs, reload, reopen, restart, start, status, stop } from './core/service-api.js';
 export type { ControlResult, LogsOptions, Started, StopOptions, StopResult } from './core/service-api.js';
 export type { ServiceOptions } from './core/service-options.js';
 export type { ServiceReport, WorkerReport } from './core/service-report.js';
 export type { HomeOption, ServiceTarget } from './core/service-target.js';
-export { LSB } from './core/lsb-status.js';
 export type { Duration } from './core/option-values.js';
 export type { ListenFd } from './core/listen-fds.js';
 export type { ForkOptions } from './core/fork-processes.js';
