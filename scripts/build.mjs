@@ -111,7 +111,8 @@ export async function buildDist() {
       unwrapBody(name);
       continue;
     }
-    if (!LIBRARY_ENTRIES.includes(name)) writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name));
+    // A library entry's is written again below with its export names, which are read from this one.
+    writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name));
     makeCodeCache(name, name === 'supervisor' ? flags : [], name === 'cli' ? CLI_TRAINING : null);
   }
   for (const name of LIBRARY_ENTRIES) {
