@@ -12,12 +12,14 @@ after(() => box.cleanup());
 const env = box.env();
 
 const THROWS = ['node', '-e', 'throw new Error("yy")'];
+/** Far longer than a Node start-up on a loaded machine: the verdict comes when the worker exits, not when this ends. */
+const SLOW_HOST_START = ['--start-secs', '10'];
 
 describe('a start that fails shows why', () => {
   for (const workers of [1, 2, 3]) {
     test(`${workers} worker${workers === 1 ? '' : 's'} of a program that throws: exit 1 with its stderr tail`, async () => {
       const name = `throws${workers}`;
-      const r = await cli(['start', '--name', name, '--workers', String(workers), '--', ...THROWS], { env });
+      const r = await cli(['start', '--name', name, '--workers', String(workers), ...SLOW_HOST_START, '--', ...THROWS], { env });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`^daemonkit: ${name} failed to start: worker \\d \\(pid \\d+\\) exited 1 before it was ready\\n`));
       assert.match(r.stderr, /last lines of its stderr:\n/);
@@ -86,7 +88,10 @@ describe('a relative argument and the daemon running in /', () => {
   for (const supervise of [true, false]) {
     test(`node app.js from the app's directory${supervise ? '' : ' (--no-supervise)'}: the failure says to use --cwd`, async () => {
       const name = supervise ? 'app' : 'app-ns';
-      const r = await cli(['start', '--name', name, ...(supervise ? [] : ['--no-supervise']), '--', 'node', 'app.js'], { env, cwd: here });
+      const r = await cli(['start', '--name', name, ...(supervise ? [] : ['--no-supervise']), ...SLOW_HOST_START, '--', 'node', 'app.js'], {
+        env,
+        cwd: here,
+      });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /Cannot find module '\/app\.js'/);
       assert.match(r.stderr, /\nhint: app\.js is relative and the daemon runs in \/; use --cwd or an absolute path\n$/);
