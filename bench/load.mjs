@@ -1,8 +1,7 @@
 // What daemonkit's entries load before they do anything, beside the node floor: each row is a fresh process,
 // from spawn until it has exited, interleaved round-robin. The in-process split (bootstrap vs our modules) comes
 // from a preload that reports performance.nodeTiming at exit.
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir, cli, node, root } from './lib/env.mjs';
 import { run, sleep } from './lib/proc.mjs';
@@ -18,16 +17,6 @@ const wasmJs = `
   const { readFileSync } = await import('node:fs');
   const { instantiate } = await import(${JSON.stringify(`${root}/build/planner.js`)});
   await instantiate(await WebAssembly.compile(readFileSync(${JSON.stringify(`${root}/build/planner.wasm`)})), {});`;
-
-// The floors of an ES module import: an empty .mjs file, and an .mjs that requires an empty .cjs with createRequire,
-// which is how dist/index.mjs reaches the CommonJS bundle (one instance of the library for require and import).
-const floors = mkdtempSync(join(tmpdir(), 'dkbench-load-'));
-writeFileSync(join(floors, 'empty.mjs'), '\n');
-writeFileSync(join(floors, 'empty.cjs'), 'module.exports = {};\n');
-writeFileSync(
-  join(floors, 'over-cjs.mjs'),
-  "import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)('./empty.cjs');\n",
-);
 
 const PROBES = [
   { id: 'node', label: "node -e ''", args: ['-e', ''] },
@@ -66,16 +55,6 @@ const PROBES = [
     args: ['--input-type=module', '-e', ''],
   },
   {
-    id: 'esm-file',
-    label: 'node: import an empty .mjs file (the floor of an ES module file)',
-    args: ['--input-type=module', '-e', `await import(${JSON.stringify(join(floors, 'empty.mjs'))})`],
-  },
-  {
-    id: 'esm-over-cjs',
-    label: 'node: import an .mjs that requires an empty .cjs (the floor of an ES entry over a CommonJS bundle)',
-    args: ['--input-type=module', '-e', `await import(${JSON.stringify(join(floors, 'over-cjs.mjs'))})`],
-  },
-  {
     id: 'index-require',
     label: 'node: require dist/index.js (the library, from CommonJS)',
     args: ['-e', `require(${JSON.stringify(`${root}/dist/index.js`)})`],
@@ -110,9 +89,32 @@ function libraryTargets(rows) {
   ];
 }
 
+/**
+ * The floors of an ES module import, their files in the run's own directory: an empty .mjs file, and an .mjs that
+ * requires an empty .cjs with createRequire, which is how dist/index.mjs reaches the CommonJS bundle (one instance of
+ * the library for require and import).
+ */
+function esmFloors(dir) {
+  writeFileSync(join(dir, 'empty.mjs'), '\n');
+  writeFileSync(join(dir, 'empty.cjs'), 'module.exports = {};\n');
+  writeFileSync(
+    join(dir, 'over-cjs.mjs'),
+    "import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)('./empty.cjs');\n",
+  );
+  const importing = (file) => ['--input-type=module', '-e', `await import(${JSON.stringify(join(dir, file))})`];
+  return [
+    { id: 'esm-file', label: 'node: import an empty .mjs file (the floor of an ES module file)', args: importing('empty.mjs') },
+    {
+      id: 'esm-over-cjs',
+      label: 'node: import an .mjs that requires an empty .cjs (the floor of an ES entry over a CommonJS bundle)',
+      args: importing('over-cjs.mjs'),
+    },
+  ];
+}
+
 export async function run_(ctx) {
   const n = ctx.n ?? defaults.n;
-  const all = [...PROBES];
+  const all = [...PROBES, ...esmFloors(ctx.dir('load-floors'))];
   if (ctx.extraCaCerts)
     all.splice(1, 0, {
       id: 'node-extra-ca',
