@@ -1,7 +1,7 @@
 // tornado's fork_processes() for Node: the parent re-runs this script n times and supervises the copies in-process with
 // the CLI supervisor's wasm machine; each copy gets its task id. Every decision (restart, backoff, give up, stop
 // escalation, rolling reload) comes from the machine's actions: this file only carries them out.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SUN_PATH_MAX } from '../sys/un.js';
@@ -10,9 +10,9 @@ import { SupervisorMachine, type Action } from './supervisor-machine.js';
 import { planFds, type FdAction } from './plan.js';
 import { spawnPlanned } from './spawner.js';
 import { bindListeners, closeListeners, type Listener } from './listen-sockets.js';
-import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, type SpawnRequest } from './socket-activation.js';
-import { NotifySocket } from './notify-socket.js';
-import { sdNotify } from './notify.js';
+import { ACTIVATION_VARS, activationSpawn, listenerFdTargets, notifyChildFd, type SpawnRequest } from './socket-activation.js';
+import { NotifySocket, notifyPassing } from './notify-socket.js';
+import { NOTIFY_FD_VAR, sdNotify } from './notify.js';
 import { idsOf } from './proc-scan.js';
 import { escalationText, MachineTimers, sendSignal, signalLeftovers, spawnTask } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
@@ -45,7 +45,8 @@ export const GAVE_UP = 'too many worker restarts, giving up';
 const KEEP_ALIVE_MS = 2 ** 30;
 const NOTIFY_VAR = 'NOTIFY_SOCKET';
 /** Inherited variables a worker must not see: daemonkit's markers, our notify socket's and the sockets' own. */
-const NOT_INHERITED = (k: string) => k.startsWith(MARKER_PREFIX) || k === NOTIFY_VAR || (ACTIVATION_VARS as readonly string[]).includes(k);
+const NOT_INHERITED = (k: string) =>
+  k.startsWith(MARKER_PREFIX) || k === NOTIFY_VAR || k === NOTIFY_FD_VAR || (ACTIVATION_VARS as readonly string[]).includes(k);
 
 const now = monotonicMs;
 
@@ -58,6 +59,7 @@ class ForkParent {
   readonly #machine: SupervisorMachine;
   readonly #listeners: Listener[];
   readonly #spawn: SpawnRequest;
+  readonly #targets: Array<[number, StdioTarget]>;
   readonly #fds: FdAction[];
   readonly #daemon: Daemon | null;
   /** systemd's (or a test's) NOTIFY_SOCKET when this parent is not a daemonize() daemon: told READY=1 like one. */
@@ -104,7 +106,8 @@ class ForkParent {
     this.#spawn = activationSpawn({ path: process.execPath, argv, env }, this.#listeners);
     // stdio shared with the parent (dup2 onto itself: Node marks 0-2 close-on-exec, fact 7), the sockets at 3.., nothing else.
     const inherit: StdioTarget = { kind: 'inherit' };
-    this.#fds = planFds([[0, inherit], [1, inherit], [2, inherit], ...listenerFdTargets(this.#listeners)]);
+    this.#targets = [[0, inherit], [1, inherit], [2, inherit], ...listenerFdTargets(this.#listeners)];
+    this.#fds = planFds(this.#targets);
   }
 
   start(): void {
@@ -123,9 +126,18 @@ class ForkParent {
     this.#apply(this.#machine.start(now()));
   }
 
+  /** A worker with its task id and, with a notify socket, a sender of its own after the listeners (DAEMONKIT_NOTIFY_FD). */
   #spawnWorker(task: number): number {
     const { path, argv, env } = this.#spawn;
-    return spawnPlanned({ path, argv, env: [...env, `${TASK_ID_VAR}=${task}`], fds: this.#fds, ownGroup: true });
+    const childFd = notifyChildFd(this.#listeners);
+    const sender = notifyPassing(this.#notify, childFd);
+    if (!sender) return spawnPlanned({ path, argv, env: [...env, `${TASK_ID_VAR}=${task}`], fds: this.#fds, ownGroup: true });
+    try {
+      const fds = planFds([...this.#targets, [childFd, { kind: 'fd', fd: sender.fd }]]);
+      return spawnPlanned({ path, argv, env: [...env, `${TASK_ID_VAR}=${task}`, sender.env], fds, ownGroup: true });
+    } finally {
+      closeSync(sender.fd);
+    }
   }
 
   /** A datagram on our notify socket: READY=1 counts only from a worker's current process (the kernel vouches for its PID). */

@@ -1,7 +1,8 @@
 // The service's NOTIFY_SOCKET (sd_notify(3)'s protocol), the receiving side: workers send READY=1, STATUS=...,
 // WATCHDOG=1 datagrams, each carrying the sender's PID from the kernel (SCM_CREDENTIALS). The sender is in notify.ts.
-import { closeSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { clearStaleSocketFile, removeSocketFile, settleSocketFile } from './listen-sockets.js';
+import { notifyFdEntry } from './notify.js';
 import { signalOnInput } from '../sys/signal-io.js';
 import {
   AF_UNIX,
@@ -11,6 +12,7 @@ import {
   SOCK_NONBLOCK,
   SOL_SOCKET,
   bind,
+  connect,
   recvDatagram,
   setsockoptInt,
   socket,
@@ -141,6 +143,22 @@ export class NotifySocket {
     });
   }
 
+  /**
+   * A new socket connected to this one, for one child to inherit (DAEMONKIT_NOTIFY_FD): a write(2) on it arrives here
+   * with the writer's credentials like any datagram. Close-on-exec and non-blocking; the caller closes it once the
+   * child has it. One per child, so no worker can shut down another's.
+   */
+  sender(): { fd: number; ino: number } {
+    const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, this.path);
+    try {
+      connect(fd, unixAddress(this.path, 'notify socket path'), this.path);
+      return { fd, ino: fstatSync(fd).ino };
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
   /** Closes the socket and removes its file (if the path still names it). */
   close(): void {
     receivers.delete(this);
@@ -149,4 +167,14 @@ export class NotifySocket {
     if (this.#file) removeSocketFile(this.#file);
     this.#file = null;
   }
+}
+
+/**
+ * One child's notify sender from `socket`, with the variable naming it at the child's fd `childFd`; null without a
+ * socket. The caller passes `fd` to the child at `childFd`, then closes it.
+ */
+export function notifyPassing(socket: NotifySocket | null, childFd: number): { fd: number; env: string } | null {
+  if (!socket) return null;
+  const { fd, ino } = socket.sender();
+  return { fd, env: notifyFdEntry(childFd, ino) };
 }

@@ -5,7 +5,7 @@ import { logFileOf, type StdioTarget } from './option-values.js';
 import { quote } from '../errors.js';
 import type { PlannedStep } from './step-runner.js';
 import { describeProbe } from './ready-spec.js';
-import { EXEC_SHELL, listenerFdTargets } from './socket-activation.js';
+import { EXEC_SHELL, listenerFdTargets, notifyChildFd } from './socket-activation.js';
 import { SESSION_READY_FD, sessionSpawnFds } from './session-spawn.js';
 import { notifySocketPlace } from './notify-address.js';
 
@@ -90,8 +90,16 @@ export function workerFdTargets(
   stdoutPipe: number,
   stderrPipe: number,
   listeners: ReadonlyArray<{ fd: number }> = [],
+  notifySender: number | null = null,
 ): Array<[number, StdioTarget]> {
-  return [[0, { kind: 'null' }], [1, { kind: 'fd', fd: stdoutPipe }], [2, { kind: 'fd', fd: stderrPipe }], ...listenerFdTargets(listeners)];
+  const targets: Array<[number, StdioTarget]> = [
+    [0, { kind: 'null' }],
+    [1, { kind: 'fd', fd: stdoutPipe }],
+    [2, { kind: 'fd', fd: stderrPipe }],
+  ];
+  targets.push(...listenerFdTargets(listeners));
+  if (notifySender !== null) targets.push([notifyChildFd(listeners), { kind: 'fd', fd: notifySender }]);
+  return targets;
 }
 
 /**
@@ -108,9 +116,13 @@ export const FD_PLANS = {
   sessionSpawn: sessionSpawnFds,
   /** The intermediate spawning the daemon: its stdio kept, the locked PID file and the ready pipe passed on. */
   daemon: (pidfile: number | null, daemonReady: number | null): FdAction[] => planFds(daemonFdTargets(pidfile, daemonReady)),
-  /** The supervisor spawning a worker: its output pipes, and the listening sockets (if any) at fds 3.. */
-  worker: (stdoutPipe: number, stderrPipe: number, listeners: ReadonlyArray<{ fd: number }> = []): FdAction[] =>
-    planFds(workerFdTargets(stdoutPipe, stderrPipe, listeners)),
+  /** The supervisor spawning a worker: its output pipes, the listening sockets (if any) at fds 3.., its notify sender. */
+  worker: (
+    stdoutPipe: number,
+    stderrPipe: number,
+    listeners: ReadonlyArray<{ fd: number }> = [],
+    notifySender: number | null = null,
+  ): FdAction[] => planFds(workerFdTargets(stdoutPipe, stderrPipe, listeners, notifySender)),
   /**
    * The supervisor spawning its session guard: the pipe it reads as stdin, /dev/null for its output, nothing else.
    * Written out, not planned: three fixed actions whose only source fd is a fresh pipe.
@@ -277,7 +289,7 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'spawn-workers':
       return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, ${workerOutputText(o)}`;
     case 'notify-socket':
-      return `bind ${notifySocketPlace(o) ?? 'the notify socket'} (0600, owned by the workers' user; datagrams with the sender's credentials): workers get NOTIFY_SOCKET${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
+      return `bind ${notifySocketPlace(o) ?? 'the notify socket'} (0600, owned by the workers' user; datagrams with the sender's credentials): workers get NOTIFY_SOCKET and a socket of their own connected to it after the listeners (DAEMONKIT_NOTIFY_FD)${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
     case 'supervise':
       return `restart ${o.restart}, backoff ${o.backoffMinMs}ms..${o.backoffMaxMs}ms, give up after ${o.maxRestarts} failed restarts in a row (each up less than ${o.minUptimeMs / 1000}s) or ${o.maxRestarts} restarts in ${o.restartWindowMs / 1000}s`;
     case 'exec': {

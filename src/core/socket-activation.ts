@@ -12,6 +12,11 @@ export function listenerFdTargets(listeners: ReadonlyArray<{ fd: number }>): Arr
   return listeners.map((l, i) => [LISTEN_FDS_START + i, { kind: 'fd', fd: l.fd }]);
 }
 
+/** The child's fd for its notify sender (DAEMONKIT_NOTIFY_FD): right after the listeners, so LISTEN_FDS stays whole. */
+export function notifyChildFd(listeners: ReadonlyArray<unknown>): number {
+  return LISTEN_FDS_START + listeners.length;
+}
+
 /** LISTEN_FDS and LISTEN_FDNAMES for these listeners; LISTEN_PID comes from the exec step (withListenPid). */
 export function activationEnv(listeners: ReadonlyArray<{ name: string }>): string[] {
   return [`LISTEN_FDS=${listeners.length}`, `LISTEN_FDNAMES=${listeners.map((l) => l.name).join(':')}`];

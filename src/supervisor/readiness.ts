@@ -5,10 +5,11 @@ import type { Normalized } from '../options.js';
 import type { ReadySpec } from '../core/ready-spec.js';
 import type { NotifyMessage } from '../core/notify-socket.js';
 import { groupOf } from '../core/proc-scan.js';
+import { NOTIFY_FD_VAR } from '../core/notify.js';
 import { runProbe, type ProbeCommands, type ProbeResult } from './probe.js';
 
-/** What a systemd above the supervisor gave it, which its workers must not take as theirs. */
-const SUPERVISOR_ONLY_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
+/** What a systemd (or a supervisor) above the supervisor gave it, which its workers must not take as theirs. */
+const SUPERVISOR_ONLY_ENV = ['NOTIFY_SOCKET', NOTIFY_FD_VAR, 'WATCHDOG_USEC', 'WATCHDOG_PID'];
 const USEC_PER_MS = 1000;
 /** Time between two readiness probes of a starting worker. */
 const READY_POLL_MS = 100;

@@ -358,7 +358,15 @@ export class SupervisorRuntime {
   }
 
   #spawnWorker(task: number): number {
-    const { pid, worker } = spawnWorker(this.#o, this.#workerSpawn!, task, this.#sink, () => this.#link !== null, this.#listeners);
+    const { pid, worker } = spawnWorker(
+      this.#o,
+      this.#workerSpawn!,
+      task,
+      this.#sink,
+      () => this.#link !== null,
+      this.#listeners,
+      this.#notify,
+    );
     this.#workers.set(pid, worker);
     this.#restartNotes.delete(task);
     this.#readiness.spawned(task, pid);

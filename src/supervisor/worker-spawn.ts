@@ -5,7 +5,8 @@ import { logFileOf } from '../core/option-values.js';
 import { FD_PLANS } from '../core/plan.js';
 import { spawnPlanned } from '../core/spawner.js';
 import type { DaemonSpawn } from '../core/daemon-steps.js';
-import { activationSpawn } from '../core/socket-activation.js';
+import { activationSpawn, notifyChildFd } from '../core/socket-activation.js';
+import { notifyPassing, type NotifySocket } from '../core/notify-socket.js';
 import type { Listener } from '../core/listen-sockets.js';
 import { pipe } from '../sys/unistd.js';
 import { sysError } from '../sys/errors.js';
@@ -40,7 +41,8 @@ function checkExecutable(path: string): void {
 
 /**
  * Spawns task `task` in its own process group, with the listening sockets (if any) as fds 3.. and LISTEN_FDS,
- * LISTEN_FDNAMES and LISTEN_PID. `keepTail()` says whether its output is still wanted for a start failure's report
+ * LISTEN_FDNAMES and LISTEN_PID, and a notify sender of its own after them (DAEMONKIT_NOTIFY_FD) when there is a
+ * notify socket. `keepTail()` says whether its output is still wanted for a start failure's report
  * (only until the original has its verdict).
  */
 export function spawnWorker(
@@ -50,6 +52,7 @@ export function spawnWorker(
   sink: LogSink,
   keepTail: () => boolean,
   listeners: readonly Listener[] = [],
+  notify: NotifySocket | null = null,
 ): { pid: number; worker: Worker } {
   if (listeners.length > 0) checkExecutable(spawn.path);
   // One pipe for both streams when they share a file, so a worker's stdout and stderr stay in the order it wrote them.
@@ -59,21 +62,23 @@ export function spawnWorker(
   const inherit = [o.stdio[1].kind === 'inherit', o.stdio[2].kind === 'inherit'];
   const out: [number, number] = inherit[0] ? [-1, STDOUT] : pipe();
   let err = out;
+  let sender: { fd: number; env: string } | null = null;
   let pid: number;
   try {
     if (inherit[1]) err = [-1, STDERR];
     else if (!shared || inherit[0]) err = pipe();
+    sender = notifyPassing(notify, notifyChildFd(listeners));
+    const own = [`DAEMONKIT_TASK_ID=${task}`, ...(sender ? [sender.env] : [])];
     // Outermost, so its `exec` hands its PID to setpriv (--user), which execs the program in place: the same PID.
-    const { path, argv, env } = activationSpawn(
-      { path: spawn.path, argv: spawn.argv, env: [...spawn.env, `DAEMONKIT_TASK_ID=${task}`] },
-      listeners,
-    );
-    pid = spawnPlanned({ path, argv, env, fds: FD_PLANS.worker(out[1], err[1], listeners), ownGroup: true });
+    const { path, argv, env } = activationSpawn({ path: spawn.path, argv: spawn.argv, env: [...spawn.env, ...own] }, listeners);
+    const fds = FD_PLANS.worker(out[1], err[1], listeners, sender?.fd ?? null);
+    pid = spawnPlanned({ path, argv, env, fds, ownGroup: true });
   } catch (e) {
     // Not spawned: nobody will ever write to these pipes, so their read ends go too.
     for (const fd of new Set([out[0], err[0]])) if (fd >= 0) closeSync(fd);
     throw e;
   } finally {
+    if (sender) closeSync(sender.fd);
     if (!inherit[0]) closeSync(out[1]);
     if (err !== out && !inherit[1]) closeSync(err[1]);
   }

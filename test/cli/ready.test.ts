@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
-import { alive, environ, status, waitFor } from '../helpers/proc.js';
+import { alive, environ, fds, status, waitFor } from '../helpers/proc.js';
 import { repoRoot } from '../helpers/paths.js';
 import { freePort } from '../helpers/net.js';
 
@@ -160,6 +160,33 @@ describe('--ready notify', () => {
     await stop('rl');
   });
 
+  test('a worker may write READY=1 to DAEMONKIT_NOTIFY_FD (a shell printf): a socket of its own, after the listeners', async () => {
+    const port = await freePort();
+    // dash expands the fd of a >& redirection; one printf is one write(2), so one datagram.
+    const script = `fd=\${DAEMONKIT_NOTIFY_FD%%:*}; sleep 0.3; touch ${box.path('ready-$$')}; printf 'READY=1\\nSTATUS=by fd' >&"$fd"; exec sleep 1000`;
+    const r = await start(
+      'nf',
+      ['--workers', '2', '--listen', `tcp:127.0.0.1:${port}`, '--ready', 'notify', '--ready-timeout', '10'],
+      ['sh', '-c', script],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const list = await workers('nf');
+    assert.deepEqual([...r.markers].sort(), list.map((w) => w.pid).sort(), 'start returned once both had written');
+    const inodes = list.map((w) => {
+      assert.equal(w.probe?.text, 'notify: READY=1, STATUS=by fd');
+      const entry = environ(w.pid).find((e) => e.startsWith('DAEMONKIT_NOTIFY_FD='));
+      const [fd, ino] = entry!.slice('DAEMONKIT_NOTIFY_FD='.length).split(':').map(Number);
+      assert.equal(fd, 4, 'fd 3 is the listener (LISTEN_FDS=1), the notify socket comes after it');
+      const open = fds(w.pid);
+      assert.match(open.get(3)!, /^socket:\[\d+\]$/);
+      assert.equal(open.get(4), `socket:[${ino}]`, 'the fd is the socket the variable names');
+      assert.equal(open.has(5), false, 'nothing else passed');
+      return ino;
+    });
+    assert.notEqual(inodes[0], inodes[1], 'one sender per worker');
+    await stop('nf');
+  });
+
   test(
     '--user: READY=1 reaches the supervisor though the worker cannot enter the state directory',
     { skip: process.getuid?.() !== 0 && 'needs root for --user' },
@@ -167,7 +194,8 @@ describe('--ready notify', () => {
       assert.equal(lstatSync(box.dir).mode & 0o777, 0o700, 'the state directory is closed to others');
       // As a umask of 077 would have made it: start must open it to the workers again (0711).
       if (existsSync('/run/daemonkit')) chmodSync('/run/daemonkit', 0o700);
-      const notifyAsNobody = `require(${JSON.stringify(`${repoRoot}/dist/index.js`)}).notify('READY=1'); setInterval(() => {}, 1e9)`;
+      // The path, not the fd the supervisor passed: what a program without daemonkit's notify() uses.
+      const notifyAsNobody = `delete process.env.DAEMONKIT_NOTIFY_FD; require(${JSON.stringify(`${repoRoot}/dist/index.js`)}).notify('READY=1'); setInterval(() => {}, 1e9)`;
       const r = await start(
         'nu',
         ['--user', 'nobody', '--ready', 'notify', '--ready-timeout', '10'],
