@@ -47,10 +47,9 @@ export function measure(stateDir: string, batches: number, perBatch: number) {
       return buildPlan(o, context).steps.length + o.env.length;
     },
     buildPlan: (i) => buildPlan(normalized[i % normalized.length]!, context),
-    'wasm only: planSteps + stepOrderError + planFds': (i) => {
+    'wasm only: planSteps + planFds': (i) => {
       const [o, c] = bits[i % bits.length]!;
-      const raw = planner.planSteps(o, c);
-      planner.stepOrderError(raw);
+      planner.planSteps(o, c);
       return planFds(fdTargets[i % fdTargets.length]!);
     },
   };

@@ -103,10 +103,15 @@ export function parseSignal(option: string, value: string | number): number {
 }
 
 export function parseStopSchedule(option: string, value: string): number[] {
+  // Every normalize parses one, most often the default: the last good parse is kept (two wasm calls and a string each).
+  if (value === lastSchedule.text) return lastSchedule.parsed.slice();
   const reason = planner.stopScheduleError(String(value));
   if (reason) throw invalid(option, value, reason);
-  return Array.from(planner.parseStopSchedule(value));
+  const parsed = Array.from(planner.parseStopSchedule(value));
+  lastSchedule = { text: value, parsed };
+  return parsed.slice();
 }
+let lastSchedule: { text: string | null; parsed: number[] } = { text: null, parsed: [] };
 
 /** One of a few words, e.g. `on-failure|always|never`. */
 export function parseChoice<const T extends string>(option: string, value: string, choices: readonly T[]): T {

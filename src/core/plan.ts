@@ -175,38 +175,61 @@ export function optionBits(o: Normalized, readyProtocol: boolean, foreground = f
   );
 }
 
-const KIND: Record<StdioTarget['kind'], () => number> = {
-  inherit: () => planner.FD_INHERIT.value,
-  null: () => planner.FD_NULL.value,
-  append: () => planner.FD_APPEND.value,
-  truncate: () => planner.FD_TRUNCATE.value,
-  fd: () => planner.FD_FROM.value,
-};
+/** The wasm's fd-plan constants, read from its globals once (each read is a call into the wasm). */
+interface FdCodes {
+  kind: Record<StdioTarget['kind'], number>;
+  open: number;
+  dup2: number;
+  close: number;
+  closefrom: number;
+  null: number;
+  append: number;
+}
+let fdCodes: FdCodes | null = null;
+function codes(): FdCodes {
+  const p = planner;
+  return (fdCodes ??= {
+    kind: {
+      inherit: p.FD_INHERIT.value,
+      null: p.FD_NULL.value,
+      append: p.FD_APPEND.value,
+      truncate: p.FD_TRUNCATE.value,
+      fd: p.FD_FROM.value,
+    },
+    open: p.ACT_OPEN.value,
+    dup2: p.ACT_DUP2.value,
+    close: p.ACT_CLOSE.value,
+    closefrom: p.ACT_CLOSEFROM.value,
+    null: p.FD_NULL.value,
+    append: p.FD_APPEND.value,
+  });
+}
 
 /** The fd plan: targets (fd → what it must be in the child) and fds kept as they are, to ordered actions. */
 export function planFds(targets: Array<[number, StdioTarget]>, preserve: number[] = []): FdAction[] {
+  const k = codes();
   const paths: string[] = [];
   const flat: number[] = [];
   for (const [fd, t] of targets) {
     let arg = -1;
     if (t.kind === 'append' || t.kind === 'truncate') arg = paths.push(t.path) - 1;
     else if (t.kind === 'fd') arg = t.fd;
-    flat.push(fd, KIND[t.kind](), arg);
+    flat.push(fd, k.kind[t.kind], arg);
   }
   const targetArray = Int32Array.from(flat);
   const preserveArray = Int32Array.from(preserve);
-  const error = planner.fdPlanError(targetArray, preserveArray);
-  if (error) throw new Error(`bad fd plan: ${error}`);
+  // Empty only when the wasm found the input invalid (a valid plan ends in closefrom): then, and only then, ask why.
   const raw = planner.planFds(targetArray, preserveArray);
+  if (raw.length === 0) throw new Error(`bad fd plan: ${planner.fdPlanError(targetArray, preserveArray)}`);
   const out: FdAction[] = [];
   for (let i = 0; i < raw.length; i += 4) {
     const [op, a, b, c] = [raw[i]!, raw[i + 1]!, raw[i + 2]!, raw[i + 3]!];
-    if (op === planner.ACT_OPEN.value) {
-      const mode = b === planner.FD_NULL.value ? 'null' : b === planner.FD_APPEND.value ? 'append' : 'truncate';
+    if (op === k.open) {
+      const mode = b === k.null ? 'null' : b === k.append ? 'append' : 'truncate';
       out.push({ op: 'open', fd: a, path: mode === 'null' ? '/dev/null' : paths[c]!, mode });
-    } else if (op === planner.ACT_DUP2.value) out.push({ op: 'dup2', fd: a, newfd: b });
-    else if (op === planner.ACT_CLOSE.value) out.push({ op: 'close', fd: a });
-    else if (op === planner.ACT_CLOSEFROM.value) out.push({ op: 'closefrom', fd: a });
+    } else if (op === k.dup2) out.push({ op: 'dup2', fd: a, newfd: b });
+    else if (op === k.close) out.push({ op: 'close', fd: a });
+    else if (op === k.closefrom) out.push({ op: 'closefrom', fd: a });
     else throw new Error(`planner returned unknown fd action ${op}`);
   }
   return out;
@@ -323,9 +346,8 @@ export const NOMINAL_FDS: LiveFds = { readySocket: 20, pidfile: 21, daemonReady:
 
 /** The planner's (role, step) pairs for these options, by name: the list every process runs its share of. */
 export function plannedSteps(options: number, context: number): PlannedStep[] {
+  // Not re-checked with stepOrderError here: test/assembly/steps.test.ts checks every one of the 65,536 inputs.
   const raw = planner.planSteps(options, context);
-  const error = planner.stepOrderError(raw);
-  if (error) throw new Error(`planner produced an invalid order: ${error}`);
   const steps: PlannedStep[] = [];
   for (let i = 0; i < raw.length; i += 2) steps.push({ role: ROLES[raw[i]!]!, step: stepNameOf(raw[i + 1]!) });
   return steps;

@@ -336,8 +336,9 @@ export function stopScheduleBudgetMs(schedule: readonly number[]): number {
   return planner.stopScheduleBudgetMs(Int32Array.from(schedule));
 }
 
-/** What `stop` does without --retry, as text (TERM/10/KILL/5): the default lives in the wasm only. */
-export const defaultStopSchedule = (): string => planner.formatStopSchedule(planner.defaultStopSchedule());
+let defaultSchedule: string | null = null;
+/** What `stop` does without --retry, as text (TERM/10/KILL/5), formatted once: the default lives in the wasm only. */
+export const defaultStopSchedule = (): string => (defaultSchedule ??= planner.formatStopSchedule(planner.defaultStopSchedule()));
 
 /** The canonical text of a schedule ("TERM/10/KILL/5"). */
 export function formatStopSchedule(schedule: readonly number[]): string {

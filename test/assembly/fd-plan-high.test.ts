@@ -47,6 +47,17 @@ test("past the kernel's ceiling the plan is refused with the reason", () => {
   assert.equal(planError([NR_OPEN, NULL, 0]), `target fd ${NR_OPEN} is above ${NR_OPEN - 1}`);
 });
 
+test("the host side throws the wasm's reason for a plan it refused", () => {
+  assert.throws(
+    () =>
+      planFds([
+        [1, { kind: 'null' }],
+        [1, { kind: 'fd', fd: 3000 }],
+      ]),
+    { message: 'bad fd plan: fd 1 is a target twice' },
+  );
+});
+
 test('the host side turns the planned actions for high fds into dup2s', () => {
   assert.deepEqual(
     planFds([

@@ -384,8 +384,10 @@ test('invalid plans are rejected with a reason and plan nothing', () => {
       [3, 3],
     ],
   ];
-  for (const [targets, preserve] of valid) {
+  // The host asks for the reason only when the plan is empty: a valid plan never is (it ends in closefrom).
+  for (const [targets, preserve] of [...valid, [[], []] as [number[], number[]]]) {
     assert.equal(planError(targets, preserve), '', JSON.stringify([targets, preserve]));
+    assert.equal(plan(targets, preserve).at(-1)?.[0], CLOSEFROM, JSON.stringify([targets, preserve]));
   }
 });
 

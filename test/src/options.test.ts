@@ -325,6 +325,15 @@ describe('normalize, option by option', () => {
     });
   });
 
+  test('the stop schedule kept from the last parse is never shared: each normalize gets its own copy', () => {
+    const first = norm({});
+    first.stopSchedule.splice(0, 2);
+    assert.deepEqual(norm({}).stopSchedule, [SIGTERM, 10_000, SIGKILL, 5000], 'the default, whole again');
+    assert.deepEqual(norm({ retry: 'KILL/1' }).stopSchedule, [SIGKILL, 1000]);
+    assert.throws(() => norm({ retry: 'TERM/x' }), /^UsageError: invalid retry 'TERM\/x'/);
+    assert.deepEqual(norm({ retry: 'KILL/1' }).stopSchedule, [SIGKILL, 1000]);
+  });
+
   test('an unknown key is refused with the closest known one', () => {
     assert.throws(() => norm({ pidFile: 'x' } as StartOptions), { message: "unknown option 'pidFile' (did you mean 'pidfile'?)" });
     assert.throws(() => norm({ readyTimeOut: 1 } as StartOptions, 'cli'), {
