@@ -60,12 +60,18 @@ if (process.env[CHILD]) {
     return dir;
   }
 
-  test('with its own sender at DAEMONKIT_NOTIFY_FD a worker notifies by write(2): the PID is its own, koffi never loads', async (t) => {
+  /** A receiver the child's descriptor is connected to, one its NOTIFY_SOCKET names, and the sender to pass it. */
+  function twoSockets(t: { after(fn: () => void): void }) {
     const dir = tempDir(t);
     const viaFd = receiver(t, join(dir, 'fd.sock'));
     const viaPath = receiver(t, join(dir, 'path.sock'));
     const pass = notifyPassing(viaFd.sock, CHILD_FD)!;
     t.after(() => closeSync(pass.fd));
+    return { dir, viaFd, viaPath, pass };
+  }
+
+  test('with its own sender at DAEMONKIT_NOTIFY_FD a worker notifies by write(2): the PID is its own, koffi never loads', async (t) => {
+    const { dir, viaFd, viaPath, pass } = twoSockets(t);
     assert.match(pass.env, new RegExp(`^${NOTIFY_FD_VAR}=${CHILD_FD}:\\d+$`));
     const { pid, out } = runChild(dir, [pass.env, `NOTIFY_SOCKET=${viaPath.sock.path}`, `${CHILD}=by-fd`], pass.fd);
     await settle();
@@ -78,11 +84,7 @@ if (process.env[CHILD]) {
   });
 
   test('a descriptor that is not the named socket (another inode, or closed) is never written: NOTIFY_SOCKET is used', async (t) => {
-    const dir = tempDir(t);
-    const viaFd = receiver(t, join(dir, 'fd.sock'));
-    const viaPath = receiver(t, join(dir, 'path.sock'));
-    const pass = notifyPassing(viaFd.sock, CHILD_FD)!;
-    t.after(() => closeSync(pass.fd));
+    const { dir, viaFd, viaPath, pass } = twoSockets(t);
     const other = pass.env.replace(/:(\d+)$/, (_, ino: string) => `:${Number(ino) + 1}`);
     const a = runChild(dir, [other, `NOTIFY_SOCKET=${viaPath.sock.path}`, `${CHILD}=wrong-inode`], pass.fd);
     const b = runChild(dir, [pass.env, `NOTIFY_SOCKET=${viaPath.sock.path}`, `${CHILD}=no-fd`], null);
