@@ -5,6 +5,7 @@ import { MARKERS } from './markers.js';
 import { sendSync } from './messages.js';
 import { releasePidfile, writePid } from './pidfile.js';
 import { notifySocket } from '../sys/socket.js';
+import { notifyInherited } from './notify.js';
 import { setCloexec } from '../sys/fcntl.js';
 
 /** The events a Daemon handle emits, each with what happens when nobody listens. */
@@ -66,8 +67,10 @@ export class DaemonHandle extends EventEmitter<DaemonEvents> implements Daemon {
     if (this.#readyFd !== null) {
       sendSync(this.#readyFd, { kind: 'ready', pid: process.pid });
       this.#closeReady();
-    } else if (process.env.NOTIFY_SOCKET) {
-      notifySocket(process.env.NOTIFY_SOCKET, `READY=1\nMAINPID=${process.pid}\n`);
+    } else {
+      // A worker of our supervisor or of forkProcesses() has a descriptor to its NOTIFY_SOCKET: no socket code needed.
+      const text = `READY=1\nMAINPID=${process.pid}\n`;
+      if (!notifyInherited(text) && process.env.NOTIFY_SOCKET) notifySocket(process.env.NOTIFY_SOCKET, text);
     }
   }
 

@@ -145,11 +145,12 @@ export class NotifySocket {
 
   /**
    * A new socket connected to this one, for one child to inherit (DAEMONKIT_NOTIFY_FD): a write(2) on it arrives here
-   * with the writer's credentials like any datagram. Close-on-exec and non-blocking; the caller closes it once the
-   * child has it. One per child, so no worker can shut down another's.
+   * with the writer's credentials like any datagram. Close-on-exec; the caller closes it once the child has it. One
+   * per child, so no worker can shut down another's. Blocking: past net.unix.max_dgram_qlen queued datagrams (10 by
+   * default) a write waits for our next drain instead of failing with EAGAIN, so many workers may say READY=1 at once.
    */
   sender(): { fd: number; ino: number } {
-    const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, this.path);
+    const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, this.path);
     try {
       connect(fd, unixAddress(this.path, 'notify socket path'), this.path);
       return { fd, ino: fstatSync(fd).ino };

@@ -31,16 +31,23 @@ function inheritedNotifyFd(): number | null {
 }
 
 /**
+ * Writes `state` on the descriptor the supervisor passed (DAEMONKIT_NOTIFY_FD), waiting while the supervisor's queue
+ * is full (it drains it each time it wakes). False when this process has no such descriptor.
+ */
+export function notifyInherited(state: string): boolean {
+  const fd = inheritedNotifyFd();
+  if (fd === null) return false;
+  writeSync(fd, state);
+  return true;
+}
+
+/**
  * Sends `state` ("READY=1", "WATCHDOG=1", "STATUS=serving", several joined by newlines): on the descriptor the
- * supervisor passed (DAEMONKIT_NOTIFY_FD), else to $NOTIFY_SOCKET. Returns false when there is neither (not started
+ * supervisor passed (DAEMONKIT_NOTIFY_FD; it waits while the supervisor's queue is full), else to $NOTIFY_SOCKET. Returns false when there is neither (not started
  * with `--ready notify`, `--watchdog` or by systemd); throws the system error of a send that failed.
  */
 export function notify(state: string): boolean {
-  const fd = inheritedNotifyFd();
-  if (fd !== null) {
-    writeSync(fd, state);
-    return true;
-  }
+  if (notifyInherited(state)) return true;
   const path = process.env.NOTIFY_SOCKET;
   if (!path) return false;
   sdNotify(path, state);

@@ -204,6 +204,12 @@ describe('--ready notify', () => {
       assert.equal(r.code, 0, r.stderr);
       const [w] = await workers('nu');
       assert.equal(status(w!.pid).Uid.split('\t')[0], '65534', 'the worker runs as nobody');
+      // It was given the descriptor too (fd 3: no listeners), though this test uses the path.
+      const [fd, ino] = environ(w!.pid)
+        .find((e) => e.startsWith('DAEMONKIT_NOTIFY_FD='))!
+        .slice('DAEMONKIT_NOTIFY_FD='.length)
+        .split(':');
+      assert.equal(fds(w!.pid).get(Number(fd)), `socket:[${ino}]`);
       assert.match(w!.probe?.text ?? '', /^notify: READY=1/);
       // Not in the state directory nobody cannot enter: in root's /run/daemonkit, a file only nobody (and root) can use.
       const path = notifySocketOf(w!.pid);

@@ -106,6 +106,18 @@ describe('forkProcesses(4) with a shared socket', () => {
     assert.equal(lstatSync(dirname(path)).mode & 0o777, 0o700);
   });
 
+  test('each worker also holds a socket of its own to it at fd 4, after the listener, as DAEMONKIT_NOTIFY_FD names it', () => {
+    const inodes = pids.map((pid) => {
+      const entry = environ(pid).find((e) => e.startsWith('DAEMONKIT_NOTIFY_FD='));
+      assert.ok(entry, `worker ${pid} has DAEMONKIT_NOTIFY_FD`);
+      const [fd, ino] = entry.slice('DAEMONKIT_NOTIFY_FD='.length).split(':');
+      assert.equal(fd, '4');
+      assert.equal(readlinkSync(`/proc/${pid}/fd/4`), `socket:[${ino}]`);
+      return ino;
+    });
+    assert.equal(new Set(inodes).size, pids.length, 'one per worker');
+  });
+
   test('every worker holds the same listening socket at fd 3, and all 4 answer HTTP on its one port', async () => {
     const sockets = new Set(pids.map((pid) => readlinkSync(`/proc/${pid}/fd/3`)));
     assert.equal(sockets.size, 1);

@@ -9,14 +9,21 @@ import { fileURLToPath } from 'node:url';
 import { NotifySocket, notifyPassing, type NotifyMessage } from '../../../src/core/notify-socket.js';
 import { notify, NOTIFY_FD_VAR } from '../../../src/core/notify.js';
 import { spawn } from '../../../src/sys/spawn.js';
-import { waitpid } from '../../../src/sys/wait.js';
+import { waitpid, WNOHANG } from '../../../src/sys/wait.js';
+import { kill, SIGKILL } from '../../../src/sys/signal.js';
 import { O_CREAT, O_TRUNC, O_WRONLY } from '../../../src/sys/fcntl.js';
 
 const CHILD = 'DK_NOTIFY_FD_CHILD';
 /** Where the child finds its sender: fd 3, as a worker without listeners does. */
 const CHILD_FD = 3;
 
-if (process.env[CHILD]) {
+/** More datagrams than net.unix.max_dgram_qlen (10 by default) lets a receiver hold unread. */
+const BURST = 25;
+
+if (process.env[CHILD] === 'burst') {
+  for (let i = 0; i < BURST; i++) notify(`STATUS=${i}`);
+  process.stdout.write(JSON.stringify({ sent: true, koffi: false }));
+} else if (process.env[CHILD]) {
   const sent = notify(`READY=1\nSTATUS=${process.env[CHILD]}`);
   // What the kernel mapped into this process: koffi's native module is there only if the socket code was loaded.
   const koffi = readFileSync('/proc/self/maps', 'utf8').includes('koffi');
@@ -33,6 +40,12 @@ if (process.env[CHILD]) {
 
   /** Runs this file as the child with `env` and fd `passFd` (if any) at CHILD_FD; returns its pid and what it printed. */
   function runChild(dir: string, env: string[], passFd: number | null): { pid: number; out: { sent: boolean; koffi: boolean } } {
+    const { pid, read } = startChild(dir, env, passFd);
+    assert.equal(waitpid(pid)?.status, 0, `child ${pid} failed`);
+    return { pid, out: read() };
+  }
+
+  function startChild(dir: string, env: string[], passFd: number | null) {
     const outFile = join(dir, `out-${Math.random()}`);
     const inherited = Object.entries(process.env)
       .filter(([k]) => !['NODE_TEST_CONTEXT', 'NODE_OPTIONS', 'NOTIFY_SOCKET', NOTIFY_FD_VAR].includes(k))
@@ -46,8 +59,7 @@ if (process.env[CHILD]) {
         ...(passFd === null ? [] : [{ op: 'dup2' as const, fd: passFd, newfd: CHILD_FD }]),
       ],
     });
-    assert.equal(waitpid(pid)?.status, 0, `child ${pid} failed`);
-    return { pid, out: JSON.parse(readFileSync(outFile, 'utf8')) };
+    return { pid, read: () => JSON.parse(readFileSync(outFile, 'utf8')) as { sent: boolean; koffi: boolean } };
   }
 
   async function settle(): Promise<void> {
@@ -97,6 +109,29 @@ if (process.env[CHILD]) {
         [a.pid, 'wrong-inode'],
         [b.pid, 'no-fd'],
       ],
+    );
+  });
+
+  test('past the queue limit a write waits for the receiver: 25 from a child while we do not read all arrive, none fails', async (t) => {
+    const { dir, viaFd, viaPath, pass } = twoSockets(t);
+    const { pid, read } = startChild(dir, [pass.env, `NOTIFY_SOCKET=${viaPath.sock.path}`, `${CHILD}=burst`], pass.fd);
+    let status: number | null = null;
+    t.after(() => {
+      if (status === null && kill(pid, SIGKILL)) waitpid(pid);
+    });
+    // Busy, as a supervisor spawning many workers is: nothing drained while the child fills the queue.
+    const until = Date.now() + 300;
+    while (Date.now() < until);
+    for (let i = 0; i < 200 && status === null; i++) {
+      await settle();
+      status = waitpid(pid, WNOHANG)?.status ?? null;
+    }
+    assert.equal(status, 0, 'the child got no EAGAIN');
+    assert.deepEqual(read(), { sent: true, koffi: false });
+    await settle();
+    assert.deepEqual(
+      viaFd.got.map((m) => m.fields.STATUS),
+      Array.from({ length: BURST }, (_, i) => String(i)),
     );
   });
 
