@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -50,4 +50,29 @@ test('without its cache, or with a damaged one, an entry still runs', () => {
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }
+});
+
+/** The size of a cache made right after compiling dist/NAME.body.js under `flags`: what V8 compiles eagerly. */
+function untrainedSize(name: string, flags: readonly string[]): number {
+  const probe = `
+const { readFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const body = ${JSON.stringify(join(dist, `${name}.body.js`))};
+process.stdout.write(String(new Script(readFileSync(body, 'utf8'), { filename: body }).createCachedData().length));`;
+  return Number(execFileSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' }));
+}
+
+test("the supervisor's and the intermediate's caches come from a real start, and the build left nothing of it", () => {
+  for (const name of ['supervisor', 'intermediate']) {
+    const trained = statSync(join(dist, `${name}.code-cache`)).size;
+    const eager = untrainedSize(name, flagsOf(name));
+    // A start compiles tens of KB of functions lazily: a cache that holds them is much bigger than an eager one.
+    assert.ok(trained > eager * 1.2, `${name}: ${trained} bytes trained, ${eager} untrained`);
+    const loader = readFileSync(join(dist, `${name}.js`), 'utf8');
+    assert.equal(loader.includes('createCachedData'), false, `${name}.js is the normal loader again`);
+  }
+  assert.deepEqual(
+    readdirSync(dist).filter((f) => f.endsWith('.trained')),
+    [],
+  );
 });
