@@ -39,7 +39,8 @@ const WHY = {
         'Where the rest goes, timestamps in each process (21 supervised starts, medians, ms from launch, session 9, a slow host: `node -e` 24 ms): the CLI reaches its first JavaScript at 24.7 and has the spawn bundle loaded at 26.6; the session is spawned at 31.3 (koffi 1.2, the socketpair 0.3, posix_spawn 1.4); its Node bootstrap runs while the CLI plans, to its first JavaScript at 56.8; ' +
         "then its body 2.2, top level 1.6, the order with the log fds 2.6 (koffi loads here), the wasm machine 1.9, the log sink 1.2, the steps 9.0 (PID file 1.0, control socket 0.7, the state record 1.6, the session guard 1.6, the worker's spawn 2.8, the rest 1.3), the verdict at 77.0; the CLI wakes and exits (78.7), and the process is gone 3.6 ms later (the teardown the floor pays too). " +
         'So after its bootstrap the supervisor spends about 20 ms in series with it, in a dozen parts of 1 to 3 ms each; none is large enough to move the ratio alone. ' +
-        'Tried and dropped: a supervisor cache trained on a real start (64.5 vs 64.2 ms), a larger young generation (no change), a V8 startup snapshot of the supervisor body (33 vs 33 ms to its first line), --v8-pool-size=1, --single-threaded or --jitless for the supervisor (no faster bootstrap). ' +
+        "session 10: the supervisor's and the intermediate's code caches are made after a real start the build runs (a cache made right after compiling leaves the start's functions to compile lazily): alternating against the eager caches, supervised medians -0.6, -2.6, -3.1, -4.3 and -5.0 ms in five runs of 25 to 40 each, --no-supervise -1.9 ms (40); session 8 had measured no gain from a trained supervisor cache (64.5 vs 64.2 ms), made differently. " +
+        'Tried and dropped: a larger young generation (no change), a V8 startup snapshot of the supervisor body (33 vs 33 ms to its first line), --v8-pool-size=1, --single-threaded or --jitless for the supervisor (no faster bootstrap). ' +
         "Proposal (not measured): the original binds the control socket and takes the PID file lock itself and passes them with the order (as it does the log fds), so the supervisor's steps shrink to the guard and the spawn.",
     };
   },
@@ -223,7 +224,8 @@ const WHY = {
       fix:
         "done (session 10): notify() no longer loads koffi: each worker inherits a socket of its own already connected to the notify socket (DAEMONKIT_NOTIFY_FD, as s6's notification fd), and notify() is an fstat and a write(2) on it; the first call takes 0.56 ms (median of 20: Node's own first fstatSync and writeSync), where koffi's load took 1.9 ms. " +
         "Measured (session 10, 20 starts): from the worker's notify() to its parent seeing the CLI exit, 8.95 ms median, of which a bare `node -e` that calls process.reallyExit takes 7.26 ms (median of 15) from its last line to its parent's exit event, the same for every peer. " +
-        'What is left, about 2 ms, is the supervisor woken by SIGIO (libuv cannot watch a datagram socket), its verdict, and the CLI woken on the session link: proposal: have the CLI read the verdict with a blocking read instead of a libuv stream, and measure it.',
+        "So most of the gap is the CLI leaving: under alive:0 its exit overlaps the worker's start-up, under notify it can only follow READY=1, and a Node process takes milliseconds to end (its address space torn down) whatever it ran. What is ours in the rest, about 2 ms, is the supervisor woken by SIGIO (libuv cannot watch a datagram socket), its verdict, and the CLI woken on the session link. " +
+        'Proposal: have the CLI read the verdict with a blocking read instead of a libuv stream, and measure it; the exit itself is the floor of a start command written in Node.',
     };
   },
   logs(t) {
