@@ -257,7 +257,8 @@ function trainCodeCache(name) {
   );
   if (!training.includes('createCachedData')) throw new Error(`build: the ${name} loader has no line to train`);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', DAEMONKIT_HOME: home };
-  const cli = (...args) => execFileSync(process.execPath, [join(dist, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const cli = (...args) =>
+    execFileSync(process.execPath, [join(dist, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: TRAIN_WAIT_MS });
   let pid = 0;
   try {
     writeFileSync(join(dist, `${name}.js`), training);
@@ -273,10 +274,16 @@ function trainCodeCache(name) {
     console.warn(`build: ${name}.code-cache stays untrained: ${e.stderr?.toString().trim() || e.message}`);
   } finally {
     writeFileSync(join(dist, `${name}.js`), codeCacheEntry(name));
+    // A start that timed out may still have left its PID file.
+    if (!pid && existsSync(join(home, 'code-cache.pid'))) pid = Number(readFileSync(join(home, 'code-cache.pid'), 'utf8'));
     try {
       if (pid) cli('stop', 'code-cache');
     } catch {
-      if (pid) process.kill(pid, 'SIGKILL');
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
     rmSync(trained, { force: true });
     rmSync(home, { recursive: true, force: true });
