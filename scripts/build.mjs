@@ -2,19 +2,7 @@
 // Builds what is stale: the wasm planner (asc), the bundles in dist/ (esbuild), the library's types (tsc), the test bundles.
 // Usage: node scripts/build.mjs [wasm|dist|types|tests ...]   (no argument: all of them)
 import { execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  mkdirSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,7 +115,7 @@ export async function buildDist() {
     writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name));
     makeCodeCache(name, name === 'supervisor' ? flags : [], name === 'cli' ? CLI_TRAINING : null);
   }
-  for (const name of Object.keys(TRAINING_STARTS)) trainCodeCache(name);
+  for (const name of Object.keys(TRAINING_STARTS)) trainCodeCache(name, name === 'supervisor' ? flags : []);
   for (const name of LIBRARY_ENTRIES) {
     const names = exportNames(name);
     if (!PLAIN.includes(name)) writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name, names));
@@ -229,8 +217,8 @@ process.exit(0);
 
 /** How long into a training process's life its cache is written: a supervisor is idle then, an intermediate waits. */
 const TRAIN_AFTER_MS = 1500;
-/** How long the build waits for a trained cache before keeping the untrained one. */
-const TRAIN_WAIT_MS = 15_000;
+/** The longest any one command of a training run may take, and the wait for its cache. */
+const TRAIN_WAIT_MS = 10_000;
 /**
  * The start each role is trained on. The intermediate lives until its daemon has been alive --start-secs, then
  * reports and _exits: 2 s keeps it waiting when its cache is written.
@@ -239,55 +227,70 @@ const TRAINING_STARTS = {
   supervisor: ['--start-secs', '0'],
   intermediate: ['--no-supervise', '--start-secs', '2'],
 };
+/** The program of a training start: bounded, so a run the build lost track of ends by itself. */
+const TRAINING_PROGRAM = ['/bin/sleep', '30'];
 
 /**
  * dist/NAME.code-cache again, from a process that has really started a service: a cache made right after compiling
  * holds only what V8 compiles eagerly, and a start then compiles the rest lazily on its critical path
- * (bench/RESULTS.md, start). The build runs `start` of a sleep with a loader that writes the cache TRAIN_AFTER_MS
- * in, stops the service, and puts the normal loader back. Anything failing keeps the untrained cache.
+ * (bench/RESULTS.md, start). The run happens in a copy of dist/ under build/ whose loader writes the cache
+ * TRAIN_AFTER_MS in, so dist/ itself never holds a training loader, even after an interrupted build. The cache is
+ * installed only if V8 accepts it for dist/'s body under the role's flags; anything failing keeps the eager cache.
  */
-function trainCodeCache(name) {
+function trainCodeCache(name, flags) {
   const dist = join(root, 'dist');
-  const cache = join(dist, `${name}.code-cache`);
-  const trained = `${cache}.trained`;
-  const home = mkdtempSync(join(tmpdir(), 'daemonkit-build-'));
-  const training = codeCacheEntry(name).replace(
-    /^new Script\((.*)\)\.runInThisContext\(\)\((.*)\);$/m,
-    `const script = new Script($1);\nsetTimeout(() => require('node:fs').writeFileSync(${JSON.stringify(trained)}, script.createCachedData()), ${TRAIN_AFTER_MS}).unref();\nscript.runInThisContext()($2);`,
-  );
-  if (!training.includes('createCachedData')) throw new Error(`build: the ${name} loader has no line to train`);
+  // Under the repository, so the copy finds koffi in node_modules as dist/ does.
+  const copy = join(root, 'build', `train-${name}`);
+  rmSync(copy, { recursive: true, force: true });
+  // Named for this build only: a training process an interrupted build left behind writes elsewhere.
+  const trained = join(copy, `${name}.code-cache.${process.pid}-${Date.now()}.trained`);
+  const home = join(copy, 'home');
+  const writeLater = `setTimeout(() => { try { require('node:fs').writeFileSync(${JSON.stringify(trained)}, script.createCachedData()); } catch {} }, ${TRAIN_AFTER_MS}).unref();`;
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', DAEMONKIT_HOME: home };
   const cli = (...args) =>
-    execFileSync(process.execPath, [join(dist, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: TRAIN_WAIT_MS });
-  let pid = 0;
+    execFileSync(process.execPath, [join(copy, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: TRAIN_WAIT_MS });
   try {
-    writeFileSync(join(dist, `${name}.js`), training);
-    cli('start', '--name', 'code-cache', ...TRAINING_STARTS[name], '--', '/bin/sleep', '60');
-    pid = Number(readFileSync(join(home, 'code-cache.pid'), 'utf8'));
+    cpSync(dist, copy, { recursive: true });
+    mkdirSync(home);
+    const loader = codeCacheEntry(name);
+    const training = loader.replace(
+      /^new Script\((.*)\)\.runInThisContext\(\)\((.*)\);$/m,
+      (_, args, params) => `const script = new Script(${args});\n${writeLater}\nscript.runInThisContext()(${params});`,
+    );
+    if (training === loader) throw new Error('the loader has no line to train');
+    writeFileSync(join(copy, `${name}.js`), training);
+    cli('start', '--name', 'code-cache', ...TRAINING_STARTS[name], '--', ...TRAINING_PROGRAM);
     // A status request as well: a supervisor's control server is compiled before its cache is written.
     cli('status', 'code-cache');
     const until = Date.now() + TRAIN_WAIT_MS;
     while (!existsSync(trained) && Date.now() < until) execFileSync('sleep', ['0.1']);
     if (!existsSync(trained)) throw new Error(`no cache within ${TRAIN_WAIT_MS / 1000}s`);
-    renameSync(trained, cache);
+    if (cacheRejected(join(dist, `${name}.body.js`), trained, flags)) throw new Error("V8 rejects it for dist's body");
+    copyFileSync(trained, join(dist, `${name}.code-cache`));
   } catch (e) {
     console.warn(`build: ${name}.code-cache stays untrained: ${e.stderr?.toString().trim() || e.message}`);
   } finally {
-    writeFileSync(join(dist, `${name}.js`), codeCacheEntry(name));
-    // A start that timed out may still have left its PID file.
-    if (!pid && existsSync(join(home, 'code-cache.pid'))) pid = Number(readFileSync(join(home, 'code-cache.pid'), 'utf8'));
-    try {
-      if (pid) cli('stop', 'code-cache');
-    } catch {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(trained, { force: true });
-    rmSync(home, { recursive: true, force: true });
+    stopTraining(cli, home);
+    rmSync(copy, { recursive: true, force: true });
   }
+}
+
+/** Stops the training service, if it got as far as a PID file; `stop` proves the PID before it signals. */
+function stopTraining(cli, home) {
+  if (!existsSync(join(home, 'code-cache.pid'))) return;
+  try {
+    cli('stop', 'code-cache');
+  } catch (e) {
+    console.warn(`build: could not stop the training service: ${e.stderr?.toString().trim() || e.message}`);
+  }
+}
+
+/** Whether V8 rejects `cache` for `body` in a Node started with `flags` (its version, flags and source must fit). */
+function cacheRejected(body, cache, flags) {
+  const probe = `const { readFileSync } = require('node:fs');
+const s = new (require('node:vm').Script)(readFileSync(${JSON.stringify(body)}, 'utf8'), { filename: ${JSON.stringify(body)}, cachedData: readFileSync(${JSON.stringify(cache)}) });
+process.stdout.write(String(s.cachedDataRejected));`;
+  return execFileSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' }) !== 'false';
 }
 
 /** The supervisor's Node flags, from src/core/node-flags.ts: its cache must be made under the same ones. */
