@@ -43,8 +43,9 @@ export function notifyInherited(state: string): boolean {
 
 /**
  * Sends `state` ("READY=1", "WATCHDOG=1", "STATUS=serving", several joined by newlines): on the descriptor the
- * supervisor passed (DAEMONKIT_NOTIFY_FD; it waits while the supervisor's queue is full), else to $NOTIFY_SOCKET. Returns false when there is neither (not started
- * with `--ready notify`, `--watchdog` or by systemd); throws the system error of a send that failed.
+ * supervisor passed (DAEMONKIT_NOTIFY_FD; it waits while the supervisor's queue is full), else to $NOTIFY_SOCKET.
+ * Returns false when there is neither (not started with `--ready notify`, `--watchdog` or by systemd); throws the
+ * system error of a send that failed.
  */
 export function notify(state: string): boolean {
   if (notifyInherited(state)) return true;

@@ -182,8 +182,6 @@ interface FdCodes {
   dup2: number;
   close: number;
   closefrom: number;
-  null: number;
-  append: number;
 }
 let fdCodes: FdCodes | null = null;
 function codes(): FdCodes {
@@ -200,8 +198,6 @@ function codes(): FdCodes {
     dup2: p.ACT_DUP2.value,
     close: p.ACT_CLOSE.value,
     closefrom: p.ACT_CLOSEFROM.value,
-    null: p.FD_NULL.value,
-    append: p.FD_APPEND.value,
   });
 }
 
@@ -225,7 +221,7 @@ export function planFds(targets: Array<[number, StdioTarget]>, preserve: number[
   for (let i = 0; i < raw.length; i += 4) {
     const [op, a, b, c] = [raw[i]!, raw[i + 1]!, raw[i + 2]!, raw[i + 3]!];
     if (op === k.open) {
-      const mode = b === k.null ? 'null' : b === k.append ? 'append' : 'truncate';
+      const mode = b === k.kind.null ? 'null' : b === k.kind.append ? 'append' : 'truncate';
       out.push({ op: 'open', fd: a, path: mode === 'null' ? '/dev/null' : paths[c]!, mode });
     } else if (op === k.dup2) out.push({ op: 'dup2', fd: a, newfd: b });
     else if (op === k.close) out.push({ op: 'close', fd: a });
