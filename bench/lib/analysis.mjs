@@ -183,7 +183,9 @@ const WHY = {
       why: `measured: ${t.measured}; errors by code: ${r('errors')?.how ?? '–'}; answers: ${r('failed')?.how ?? '–'}; one reload took ${f(r('duration')?.median, 0)} ms (median).`,
       fix: t.id.startsWith('reload-zero')
         ? 'proposal: find which side closes: a reset on a kept-alive connection means a worker exited with a request in its socket buffer (drain must wait for in-flight requests); a refused or timed-out connection means the listening socket was closed or left unaccepted during the swap.'
-        : 'proposal: the replacement worker and the old one briefly run together on the same cores (2 here); a reload that starts the next replacement only after the previous old worker has exited trades reload time for throughput.',
+        : "the floor moves with the host: 84% and 80% in session 9's run, 91% and 95% in session 10's, so it does not always block 90%. " +
+          "What a reload does that the floor does not: a `daemonkit reload` CLI per reload (one more Node start-up each), replacements that take traffic while their JIT is cold (the floor's extra apps never serve), the old and new worker overlapping on the 2 cores, and with kept-alive connections the drain's `connection: close` making clients reconnect. " +
+          'Proposal: measure each apart (SIGHUP instead of the CLI; a floor whose extra app serves on the shared socket), then start the next replacement only once the previous old worker has exited, which trades reload time for throughput.',
     };
   },
   serve(t, R) {
