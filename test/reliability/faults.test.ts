@@ -440,10 +440,7 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
       .filter((k): k is string => !!k);
 
   test('the log disk fills up: supervision goes on, status shows the error, workers never block, nothing lost', async () => {
-    const dir = box.path('small');
-    mkdirSync(dir);
-    // mode=0755: a fresh tmpfs is 1777, and root refuses a log in a directory anyone may write.
-    box.mountTmpfs(dir, 'size=256k,mode=0755');
+    const dir = box.smallDisk('small', '256k');
     const log = `${dir}/full.log`;
     const side = box.path('full.side');
     const r = await box.cli([
@@ -534,9 +531,7 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
   });
 
   test('beyond 16 MiB held, the oldest output is dropped and counted; the newest is written once space returns', async () => {
-    const dir = box.path('cap');
-    mkdirSync(dir);
-    box.mountTmpfs(dir, 'size=24m,mode=0755');
+    const dir = box.smallDisk('cap', '24m');
     const log = `${dir}/cap.log`;
     const go = box.path('cap.go');
     const done = box.path('cap.done');

@@ -1,6 +1,6 @@
 // Shared by the reliability tests: a Box (the Sandbox that also knows every process it caused, by an environment tag,
 // by fds and cwd in its directory, or by PID with its start time), tmpfs mounts, and consistency checks against the kernel.
-import { closeSync, existsSync, openSync, writeSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cli, run as runCommand, type Ran } from '../helpers/run.js';
@@ -92,10 +92,16 @@ export class Box extends Sandbox {
 
   #mounts: string[] = [];
 
-  /** A small tmpfs at dir (a disk to fill), unmounted by unmountAll. */
-  mountTmpfs(dir: string, options: string): void {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+  /**
+   * A small tmpfs of `size` (a disk to fill) at a new directory NAME in the box, unmounted by unmountAll. Mode 0755: a
+   * fresh tmpfs is 1777, and root refuses a log or a PID file in a directory anyone may write.
+   */
+  smallDisk(name: string, size: string): string {
+    const dir = this.path(name);
+    mkdirSync(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
     this.#mounts.push(dir);
+    return dir;
   }
 
   unmountAll(): void {

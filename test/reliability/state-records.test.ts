@@ -2,7 +2,7 @@
 // record that cannot be written (a full disk) leaves no temporary file behind.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { status as procStatus, waitFor } from '../helpers/proc.js';
 import { Box, isRoot, pidFromFile, workersOf } from './lib.js';
 import { writeState, type StateRecord } from '../../src/core/service-files.js';
@@ -114,11 +114,9 @@ describe('restart normalizes what was typed again', () => {
 
 describe('a full state disk', { skip: !isRoot() && 'mounting a small tmpfs needs root' }, () => {
   let dir = '';
-  /** A fresh 64 KiB tmpfs for each test. mode=755: a PID file's directory must not be writable by others. */
+  /** A fresh 64 KiB tmpfs for each test. */
   const smallDisk = (name: string) => {
-    dir = box.path(name);
-    mkdirSync(dir);
-    box.mountTmpfs(dir, 'size=64k,mode=755');
+    dir = box.smallDisk(name, '64k');
   };
   const fill = () => box.fillDisk(`${dir}/filler`, 1024);
   const tmps = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
