@@ -105,7 +105,9 @@ export async function buildDist() {
   };
   await esbuild.build({ ...options, entryPoints: bodies(processes) });
   await esbuild.build({ ...options, entryPoints: bodies(library), plugins: [sharedFiles()] });
-  const flags = await supervisorNodeFlags(esbuild);
+  // The Node flags each role runs under, which its cache must be made under too.
+  const supervisorFlags = await supervisorNodeFlags(esbuild);
+  const flagsOf = (name) => (name === 'supervisor' ? supervisorFlags : []);
   for (const name of [...Object.keys(processes), ...Object.keys(library)]) {
     if (PLAIN.includes(name)) {
       unwrapBody(name);
@@ -113,9 +115,9 @@ export async function buildDist() {
     }
     // A library entry's is written again below with its export names, which are read from this one.
     writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name));
-    makeCodeCache(name, name === 'supervisor' ? flags : [], name === 'cli' ? CLI_TRAINING : null);
+    makeCodeCache(name, flagsOf(name), name === 'cli' ? CLI_TRAINING : null);
   }
-  for (const name of Object.keys(TRAINING_STARTS)) trainCodeCache(name, name === 'supervisor' ? flags : []);
+  for (const name of Object.keys(TRAINING_STARTS)) trainCodeCache(name, flagsOf(name));
   for (const name of LIBRARY_ENTRIES) {
     const names = exportNames(name);
     if (!PLAIN.includes(name)) writeFileSync(join(root, 'dist', `${name}.js`), codeCacheEntry(name, names));
@@ -268,7 +270,7 @@ function trainCodeCache(name, flags) {
     if (cacheRejected(join(dist, `${name}.body.js`), trained, flags)) throw new Error("V8 rejects it for dist's body");
     copyFileSync(trained, join(dist, `${name}.code-cache`));
   } catch (e) {
-    console.warn(`build: ${name}.code-cache stays untrained: ${e.stderr?.toString().trim() || e.message}`);
+    console.warn(`build: ${name}.code-cache stays untrained: ${failureText(e)}`);
   } finally {
     stopTraining(cli, home);
     rmSync(copy, { recursive: true, force: true });
@@ -281,9 +283,12 @@ function stopTraining(cli, home) {
   try {
     cli('stop', 'code-cache');
   } catch (e) {
-    console.warn(`build: could not stop the training service: ${e.stderr?.toString().trim() || e.message}`);
+    console.warn(`build: could not stop the training service: ${failureText(e)}`);
   }
 }
+
+/** A failed command's own words (its stderr), else the error's. */
+const failureText = (e) => e.stderr?.toString().trim() || e.message;
 
 /** Whether V8 rejects `cache` for `body` in a Node started with `flags` (its version, flags and source must fit). */
 function cacheRejected(body, cache, flags) {
