@@ -50,7 +50,7 @@ import {
 import type { ServiceTarget } from '../core/service-target.js';
 import { renderList, renderStatus } from './status-view.js';
 import { runUnit, UNIT_ABOUT, UNIT_FLAGS } from './unit.js';
-import { colorEnabled, spinner } from './terminal.js';
+import { colorEnabled, spinner, writeStdio, type Spinner } from './terminal.js';
 import { resolve as resolvePath } from 'node:path';
 
 interface Command {
@@ -107,10 +107,10 @@ function target(values: Values, positionals: string[]): ServiceTarget {
 }
 
 /** Runs a wait behind a spinner that stops whatever the outcome. */
-async function spinning<T>(text: string, work: () => Promise<T>): Promise<T> {
+async function spinning<T>(text: string, work: (spin: Spinner) => Promise<T>): Promise<T> {
   const spin = spinner(process.stderr, text);
   try {
-    return await work();
+    return await work(spin);
   } finally {
     spin.stop();
   }
@@ -118,30 +118,33 @@ async function spinning<T>(text: string, work: () => Promise<T>): Promise<T> {
 
 function reportStarted(started: Started): number {
   if (started.alreadyRunning) {
-    process.stderr.write(`daemonkit: ${started.name} already running (pid ${started.pid ?? 'unknown'})\n`);
+    writeStdio(process.stderr, `daemonkit: ${started.name} already running (pid ${started.pid ?? 'unknown'})\n`);
     return 0;
   }
   const what = started.supervised
     ? `supervisor pid ${started.pid}, ${started.workers} worker${started.workers === 1 ? '' : 's'}`
     : `pid ${started.pid}`;
-  process.stdout.write(`started ${started.name} (${what})\n`);
+  writeStdio(process.stdout, `started ${started.name} (${what})\n`);
   return 0;
 }
 
 function reportStop(outcome: StopResult, okIfStopped: boolean): number {
   if (outcome.kind === 'stopped') {
-    process.stdout.write(`stopped ${outcome.name} (pid ${outcome.pid})\n${outcome.note ? `  ${outcome.note}\n` : ''}`);
+    writeStdio(process.stdout, `stopped ${outcome.name} (pid ${outcome.pid})\n${outcome.note ? `  ${outcome.note}\n` : ''}`);
     return 0;
   }
   if (outcome.kind === 'denied') {
-    process.stderr.write(`daemonkit: ${outcome.name}: ${outcome.message}\n`);
+    writeStdio(process.stderr, `daemonkit: ${outcome.name}: ${outcome.message}\n`);
     return 4;
   }
   if (outcome.kind === 'not-running') {
-    process.stderr.write(`daemonkit: ${outcome.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`);
+    writeStdio(
+      process.stderr,
+      `daemonkit: ${outcome.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`,
+    );
     return okIfStopped ? 0 : 1;
   }
-  process.stderr.write(`daemonkit: ${outcome.name}: ${outcome.message}\n`);
+  writeStdio(process.stderr, `daemonkit: ${outcome.name}: ${outcome.message}\n`);
   return 2;
 }
 
@@ -149,7 +152,8 @@ function reportStop(outcome: StopResult, okIfStopped: boolean): number {
 const shown = (t: ServiceTarget) => (typeof t === 'string' ? t : t.pidfile);
 
 function reportControl(result: ControlResult, done: string): number {
-  process.stdout.write(
+  writeStdio(
+    process.stdout,
     result.via === 'supervisor' ? `${result.name} ${done}\n` : `${result.name}: sent ${result.signal} to pid ${result.pid}\n`,
   );
   return 0;
@@ -217,7 +221,10 @@ const commands: Record<string, Command> = {
       if (conflict) throw conflict;
       // start() itself, after the flags are normalized with errors naming the flags.
       return reportStarted(
-        await spinning(`starting ${options.name}`, () => startNormalized(options, readFlags(START_FLAGS, values).okIfRunning)),
+        await spinning(`starting ${options.name}`, (spin) =>
+          // The CLI has nothing else to do meanwhile: it waits blocked, drawing the spinner between polls.
+          startNormalized(options, readFlags(START_FLAGS, values).okIfRunning, { tickMs: spin.frameMs, tick: () => spin.tick() }),
+        ),
       );
     },
   },
@@ -263,7 +270,7 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     async run(values, positionals) {
       const report = await status(target(values, positionals));
       const { json } = readFlags(STATUS_FLAGS, values);
-      process.stdout.write(json ? `${JSON.stringify(report)}\n` : renderStatus(report, colorEnabled(process.stdout)));
+      writeStdio(process.stdout, json ? `${JSON.stringify(report)}\n` : renderStatus(report, colorEnabled(process.stdout)));
       return report.lsb;
     },
   },
@@ -312,12 +319,12 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
       const t = target(values, positionals);
       const { lines, follow } = readFlags(LOGS_FLAGS, values);
       if (!follow) {
-        process.stdout.write((await logs(t, { lines })).map((line) => `${line}\n`).join(''));
+        writeStdio(process.stdout, (await logs(t, { lines })).map((line) => `${line}\n`).join(''));
         return 0;
       }
       const ended = new AbortController();
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => ended.abort());
-      for await (const line of logs(t, { lines, follow: true, signal: ended.signal })) process.stdout.write(`${line}\n`);
+      for await (const line of logs(t, { lines, follow: true, signal: ended.signal })) writeStdio(process.stdout, `${line}\n`);
       return 0;
     },
   },
@@ -332,7 +339,7 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
       if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
       const reports = await list();
       const { json } = readFlags(LIST_FLAGS, values);
-      process.stdout.write(json ? `${JSON.stringify(reports)}\n` : renderList(reports, colorEnabled(process.stdout)));
+      writeStdio(process.stdout, json ? `${JSON.stringify(reports)}\n` : renderList(reports, colorEnabled(process.stdout)));
       return 0;
     },
   },
@@ -355,12 +362,12 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     run(values, _positionals, command) {
       const { json, foreground } = readFlags(PLAN_FLAGS, values);
       if (foreground) {
-        process.stdout.write(`${renderRunPlan(values, command, json)}\n`);
+        writeStdio(process.stdout, `${renderRunPlan(values, command, json)}\n`);
         return 0;
       }
       const options = normalize(startOptionsFrom(values, command), 'cli');
       const plan = buildPlan(options, detachContext());
-      process.stdout.write(json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
+      writeStdio(process.stdout, json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
       return 0;
     },
   },
@@ -422,11 +429,11 @@ function parseArgsMessage(e: Error & { code?: string }, args: string[]): string 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${mainHelp()}\n`);
+    writeStdio(process.stdout, `${mainHelp()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`daemonkit ${VERSION}\n`);
+    writeStdio(process.stdout, `daemonkit ${VERSION}\n`);
     return 0;
   }
   const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
@@ -434,14 +441,14 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
     const { values, positionals, command } = parseCommandLine(name, cmd, rest);
     if (values.help) {
-      process.stdout.write(`Usage: ${usageOf(name, cmd)}\n\n${helpOf(cmd)}\n`);
+      writeStdio(process.stdout, `Usage: ${usageOf(name, cmd)}\n\n${helpOf(cmd)}\n`);
       return 0;
     }
     return await cmd.run(values, positionals, command);
   } catch (e) {
     const code = exitCodeOf(e, name);
     if (code === null) throw e;
-    process.stderr.write(`daemonkit: ${(e as Error).message}\n`);
+    writeStdio(process.stderr, `daemonkit: ${(e as Error).message}\n`);
     return code;
   }
 }

@@ -1,4 +1,21 @@
 // What the CLI looks like on a terminal: colour (respecting NO_COLOR), aligned tables, a spinner; plain text elsewhere.
+import { writeSync } from 'node:fs';
+
+/**
+ * Writes text to stdout or stderr with write(2) itself when nothing is queued on the stream, the usual case: a Node
+ * stream's first write costs a command's return a third of a millisecond. What write(2) does not take (a full pipe, a
+ * reader gone) goes on through the stream, in order, which handles it as any write (EPIPE included).
+ */
+export function writeStdio(stream: NodeJS.WriteStream & { fd: number }, text: string): void {
+  if (stream.writableLength > 0) return void stream.write(text);
+  const data = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < data.length) off += writeSync(stream.fd, data, off);
+  } catch {
+    stream.write(data.subarray(off));
+  }
+}
 
 export type Color = 'green' | 'red' | 'yellow' | 'dim' | 'bold';
 
@@ -106,7 +123,14 @@ const CLEAR_LINE = '\r\x1b[2K';
 export interface Spinner {
   update(text: string): void;
   stop(finalLine?: string): void;
+  /** Its next frame, drawn by a caller that blocks the event loop (its timer cannot fire then). */
+  tick(): void;
+  /** How often a blocking caller should tick: FRAME_MS on a TTY, Infinity where nothing is drawn. */
+  frameMs: number;
 }
+
+/** A spinner's frame interval. */
+const FRAME_MS = 80;
 
 /**
  * A one-line spinner while the CLI waits. On a TTY it redraws every 80 ms with \r and clear-line; elsewhere it
@@ -127,10 +151,14 @@ export function spinner(stream: NodeJS.WriteStream, text: string): Spinner {
   let timer: NodeJS.Timeout | undefined;
   if (live) {
     draw();
-    timer = setInterval(draw, 80);
+    timer = setInterval(draw, FRAME_MS);
     timer.unref();
   }
   return {
+    frameMs: live ? FRAME_MS : Infinity,
+    tick() {
+      if (live && !stopped) draw();
+    },
     update(next: string) {
       current = next;
       if (live && !stopped) draw();

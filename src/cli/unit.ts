@@ -13,6 +13,7 @@ import { distFile } from '../core/dist-path.js';
 import { buildUnits, systemctlCommands, type UnitFile, type UnitScope } from '../core/systemd-units.js';
 import { installUnits, UnitInstallError } from '../core/unit-install.js';
 import { modeConflict, readFlags, startOptionsFrom, type CommandFlags, type Values } from './flags.js';
+import { writeStdio } from './terminal.js';
 
 const SCOPES = ['system', 'user'] as const;
 const SYSTEM_UNIT_DIR = '/etc/systemd/system';
@@ -179,7 +180,7 @@ export async function runUnit(values: Values, positionals: string[], command: st
   const tooLong = units.find((u) => u.file.length > UNIT_NAME_MAX);
   if (tooLong) throw invalid(`--${flagOf('listen')}`, tooLong.file, `a unit name holds at most ${UNIT_NAME_MAX} characters`);
   if (!flags.install) {
-    process.stdout.write(units.map((u) => u.text).join('\n'));
+    writeStdio(process.stdout, units.map((u) => u.text).join('\n'));
     return 0;
   }
   return install(units, flags);
@@ -202,18 +203,20 @@ function install(units: UnitFile[], flags: { scope: UnitScope; unitDir: string |
     written = installUnits(dir, units, flags.force);
   } catch (e) {
     if (!(e instanceof UnitInstallError) && !(e as NodeJS.ErrnoException).syscall) throw e;
-    process.stderr.write(`daemonkit: ${(e as Error).message}\n`);
+    writeStdio(process.stderr, `daemonkit: ${(e as Error).message}\n`);
     return 1;
   }
   const commands = systemctlCommands(units, flags.scope);
-  process.stdout.write(
+  writeStdio(
+    process.stdout,
     `${written.map((p) => `wrote ${p}\n`).join('')}${flags.now ? 'running' : 'now run'}: ${commands.map((c) => c.join(' ')).join(' && ')}\n`,
   );
   if (!flags.now) return 0;
   for (const [cmd, ...args] of commands) {
     const r = spawnSync(cmd!, args, { stdio: 'inherit' });
     if (r.status !== 0) {
-      process.stderr.write(
+      writeStdio(
+        process.stderr,
         `daemonkit: ${[cmd, ...args].join(' ')} failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})\n`,
       );
       return 1;

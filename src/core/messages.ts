@@ -32,19 +32,20 @@ export interface LineLimit {
 }
 
 /**
- * Calls back once per complete line; a partial line at EOF is dropped (its writer died mid-write). Each byte is
- * scanned once: a chunk's pieces are kept as they came and joined only when their newline arrives. Returns a stop
- * function: after it, lines are no longer read (the stream's data is left to whoever reads it, or dropped).
+ * Splits a byte stream into JSON lines: push() each chunk as it comes, handle() is called once per complete line; a
+ * partial line at the end is dropped (its writer died mid-write). Each byte is scanned once: a chunk's pieces are kept
+ * as they came and joined only when their newline arrives. After stop() (the handler may call it) nothing more is read.
  */
-export function onLines(socket: Socket, handle: (value: unknown) => void, limit?: LineLimit): () => void {
+export function lineSplitter(handle: (value: unknown) => void, limit?: LineLimit): { push(chunk: Buffer): void; stop(): void } {
   let parts: Buffer[] = [];
   let size = 0;
   let stopped = false;
   const stop = () => {
     stopped = true;
-    socket.removeListener('data', onData);
+    parts = [];
   };
-  function onData(chunk: Buffer): void {
+  function push(chunk: Buffer): void {
+    if (stopped) return;
     let from = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
       size += nl - from;
@@ -71,11 +72,25 @@ export function onLines(socket: Socket, handle: (value: unknown) => void, limit?
   }
   function overflow(): void {
     stop();
-    parts = [];
     limit!.tooLong();
   }
+  return { push, stop };
+}
+
+/**
+ * lineSplitter on a socket's data. Returns a stop function: after it, lines are no longer read (the stream's data is
+ * left to whoever reads it, or dropped).
+ */
+export function onLines(socket: Socket, handle: (value: unknown) => void, limit?: LineLimit): () => void {
+  const onData = (chunk: Buffer) => lines.push(chunk);
+  const detach = () => socket.removeListener('data', onData);
+  const tooLong = limit && { maxBytes: limit.maxBytes, tooLong: () => (detach(), limit.tooLong()) };
+  const lines = lineSplitter(handle, tooLong);
   socket.on('data', onData);
-  return stop;
+  return () => {
+    lines.stop();
+    detach();
+  };
 }
 
 /** Writes one message synchronously: safe in 'exit' and uncaught-exception hooks, where nothing async runs. */

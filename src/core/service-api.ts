@@ -3,7 +3,7 @@
 import { ControlError, DamagedStateError, NotRunningError, quote, StartError, AlreadyRunningError, UsageError } from '../errors.js';
 import { logFileOf, normalize, parseCount, type Normalized } from '../options.js';
 import { OPTIONS, parseOption } from './option-table.js';
-import { describeFailure, startDetached } from './start.js';
+import { describeFailure, startDetached, type BlockingWait } from './start.js';
 import { ask, listServices, signalService, statusOf, stopService, type Service, type StopOutcome } from './service-control.js';
 import { filesOf, readState, writeUnsupervisedRecord, type StateRecord } from './service-files.js';
 import { inspectPidfile } from './pidfile.js';
@@ -64,8 +64,9 @@ export async function start(options: ServiceOptions): Promise<Started> {
 }
 
 /** start() after the options are normalized: the CLI comes in here with its flags, named as flags in its errors. */
-export async function startNormalized(o: Normalized, okIfRunning: boolean): Promise<Started> {
-  const result = await startDetached(o, { path: o.command!.path, argv: o.command!.argv, readyProtocol: false }, o.supervise);
+export async function startNormalized(o: Normalized, okIfRunning: boolean, wait?: BlockingWait): Promise<Started> {
+  const program = { path: o.command!.path, argv: o.command!.argv, readyProtocol: false };
+  const result = await startDetached(o, program, o.supervise, wait);
   const name = o.name ?? 'daemon';
   const started = { name, supervised: o.supervise, workers: o.supervise ? o.workers : 1, pidfile: o.pidfile };
   if (result.kind === 'ready') {

@@ -1,11 +1,11 @@
 // The original process's side of a start: spawn the new session, hand it the order, wait for its verdict.
-import { closeSync, lstatSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, readSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { logFileOf, type Normalized } from '../options.js';
 import { contextBits, optionBits, plannedSteps, sessionLogPaths } from './plan.js';
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 import { detachContext } from './context.js';
-import { onLines, type Report, type SessionOrder } from './messages.js';
+import { lineSplitter, onLines, type Report, type SessionOrder } from './messages.js';
 import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
 import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
@@ -15,7 +15,8 @@ import { makeStateDir } from './service-files.js';
 import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
-import { pidfdOpen, waitReadable } from '../sys/pidfd.js';
+import { pidfdOpen, pollReadable, waitReadable } from '../sys/pidfd.js';
+import { monotonicMs } from '../sys/time.js';
 import { runStopSchedule, stopScheduleBudgetMs } from './supervisor-machine.js';
 import { idsOf } from './proc-scan.js';
 import { planner } from './wasm.js';
@@ -35,6 +36,16 @@ export type StartResult =
       path?: string;
       hint?: string;
     };
+
+/**
+ * How the original waits for its verdict when it has nothing else to do (the CLI): blocked in poll(2) on the link, and
+ * tick() every tickMs (a spinner's frame; Infinity for none). No stream, timer or promise job stands between the
+ * verdict and the caller: a Node stream's first read and teardown cost a start about a millisecond (bench/RESULTS.md).
+ */
+export interface BlockingWait {
+  tickMs: number;
+  tick(): void;
+}
 
 export interface DaemonProgram {
   path: string;
@@ -106,7 +117,7 @@ const REAP_POLL_MS = 1;
  * The new session exits right after its verdict: reap it (within REAP_WAIT_MS) so it never lingers as a zombie. Woken by
  * its pidfd when it exits, not by polling: a `--no-supervise` start returns only once its intermediate is reaped.
  */
-async function reapSoon(pid: number): Promise<number | null> {
+async function reapSoon(pid: number, block = false): Promise<number | null> {
   // undefined: still running; null: not our child to reap (any more).
   const reap = (): number | null | undefined => {
     try {
@@ -121,7 +132,8 @@ async function reapSoon(pid: number): Promise<number | null> {
     const fd = pidfdOpen(pid);
     if (fd !== null) {
       try {
-        await waitReadable(fd, REAP_WAIT_MS);
+        if (block) pollReadable(fd, REAP_WAIT_MS);
+        else await waitReadable(fd, REAP_WAIT_MS);
       } finally {
         closeSync(fd);
       }
@@ -165,7 +177,12 @@ async function stopHung(sessionPid: number, daemonPid: number, schedule: readonl
 }
 
 /** Starts a daemon the classic way (original → session leader → daemon) and resolves with the verdict. */
-export async function startDetached(o: Normalized, program: DaemonProgram, supervisorEntry = false): Promise<StartResult> {
+export async function startDetached(
+  o: Normalized,
+  program: DaemonProgram,
+  supervisorEntry = false,
+  wait?: BlockingWait,
+): Promise<StartResult> {
   if (o.pidfile) {
     let now;
     try {
@@ -182,7 +199,7 @@ export async function startDetached(o: Normalized, program: DaemonProgram, super
   const logs = new Map<string, number>();
   let result: StartResult;
   try {
-    result = prepareFiles(o, created, logs) ?? (await launch(o, program, supervisorEntry, logs));
+    result = prepareFiles(o, created, logs) ?? (await launch(o, program, supervisorEntry, logs, wait));
   } finally {
     for (const fd of logs.values()) closeSync(fd);
   }
@@ -207,6 +224,8 @@ interface Launch {
   theirs: number;
   sessionPid: number;
   verdict: StartResult | null;
+  /** Given: the verdict is awaited blocked in poll(2) (verdictBlocking). */
+  wait?: BlockingWait;
 }
 
 const entryOf = (l: Launch): SessionEntry => (l.supervisorEntry ? 'supervisor' : 'intermediate');
@@ -233,8 +252,14 @@ export const ORIGINAL_STEPS: StepTable<Launch> = {
   },
 };
 
-async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: boolean, logs: Map<string, number>): Promise<StartResult> {
-  const l: Launch = { o, program, supervisorEntry, logs, steps: [], mine: -1, theirs: -1, sessionPid: 0, verdict: null };
+async function launch(
+  o: Normalized,
+  program: DaemonProgram,
+  supervisorEntry: boolean,
+  logs: Map<string, number>,
+  wait: BlockingWait | undefined,
+): Promise<StartResult> {
+  const l: Launch = { o, program, supervisorEntry, logs, steps: [], mine: -1, theirs: -1, sessionPid: 0, verdict: null, wait };
   try {
     l.steps = plannedSteps(optionBits(o, program.readyProtocol), contextBits(detachContext()));
     await runSteps(l.steps, 'original', ORIGINAL_STEPS, l);
@@ -248,7 +273,7 @@ async function launch(o: Normalized, program: DaemonProgram, supervisorEntry: bo
 
 /** await-ready: hand the new session the order, then wait for its verdict. */
 async function awaitVerdict(l: Launch): Promise<StartResult> {
-  const { o, program, supervisorEntry, mine, sessionPid } = l;
+  const { o, program, mine, sessionPid } = l;
   const order: SessionOrder = {
     kind: 'order',
     options: o,
@@ -262,6 +287,8 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
     line,
     sessionLogPaths(o).map((path) => l.logs.get(path)!),
   );
+  // An order too long for one send (a huge environment) needs the event loop to write its rest while waiting.
+  if (l.wait && sent === line.length) return verdictBlocking(l, l.wait);
   // node:net only now: it loads while the new session's Node starts up.
   const link = new (nodeNet().Socket)({ fd: mine, readable: true, writable: true });
   l.mine = -1; // the Socket owns it now
@@ -276,39 +303,117 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       done = true;
       clearTimeout(backstop);
       link.destroy();
-      // A ready supervisor stays; anything else (the intermediate, a failed supervisor) is exiting: reap it.
-      if (supervisorEntry && r.kind === 'ready') resolve(r);
-      else void reapSoon(sessionPid).then(() => resolve(r));
+      void settle(l, r).then(resolve);
     };
-    // The new session enforces the ready timeout itself (then stops what it started with the schedule); this only
-    // covers it dying or hanging: it and its daemon get the stop schedule, then the start fails.
-    const backstopMs = o.readyTimeoutMs + stopScheduleBudgetMs(o.stopSchedule) + BACKSTOP_SLACK_MS;
+    const backstopMs = backstopMsOf(o);
     const backstop = setTimeout(() => {
-      const message = `no verdict from the new session after ${backstopMs / 1000}s; stopped it`;
-      void stopHung(sessionPid, daemonPid, o.stopSchedule).then(() => finish({ kind: 'failed', message }));
+      void stopHung(sessionPid, daemonPid, o.stopSchedule).then(() => finish(hungFor(backstopMs)));
     }, backstopMs);
     onLines(link, (m) => {
       const r = m as Report;
       if (r.kind === 'spawned') daemonPid = r.pid;
-      else if (r.kind === 'ready') finish({ kind: 'ready', pid: r.pid });
-      else if (r.kind === 'busy') finish({ kind: 'busy', pid: r.pid });
-      else if (r.kind === 'failed') finish({ ...r, kind: 'failed' });
-      else if (r.kind === 'error') finish({ kind: 'failed', message: r.message, code: r.code, path: r.path });
+      const verdict = verdictOf(r);
+      if (verdict) finish(verdict);
     });
     link.on('error', () => {});
     link.on('close', () => {
       if (done) return;
       done = true;
       clearTimeout(backstop);
-      void reapSoon(sessionPid).then((status) =>
-        resolve({
-          kind: 'failed',
-          message: `the new session ended without a verdict (${status === null ? 'status unknown' : planner.describeWaitStatus(status)})`,
-        }),
-      );
+      void reapSoon(sessionPid).then((status) => resolve(endedWithout(status)));
     });
   });
 }
+
+/** How much of a read the blocking wait takes from the link at once: reports are a line each, a failure's the longest. */
+const LINK_READ_BYTES = 64 * 1024;
+
+/** awaitVerdict blocked in poll(2) on the link (the CLI's wait), ticking between polls; the same verdicts. */
+async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResult> {
+  const { o, sessionPid, mine } = l;
+  l.mine = -1; // closed below
+  let daemonPid = 0;
+  const got: { verdict: StartResult | null } = { verdict: null };
+  const lines = lineSplitter((m) => {
+    const r = m as Report;
+    if (r.kind === 'spawned') daemonPid = r.pid;
+    got.verdict = verdictOf(r);
+    if (got.verdict) lines.stop();
+  });
+  const backstopMs = backstopMsOf(o);
+  const deadline = monotonicMs() + backstopMs;
+  const buf = Buffer.allocUnsafe(LINK_READ_BYTES);
+  let ended = false;
+  try {
+    while (!got.verdict && !ended) {
+      const left = deadline - monotonicMs();
+      if (left <= 0) break;
+      if (!pollReadable(mine, Math.ceil(Math.min(left, wait.tickMs)))) {
+        wait.tick();
+        continue;
+      }
+      const n = readLink(mine, buf);
+      if (n === 0) ended = true;
+      else if (n > 0) lines.push(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(mine);
+  }
+  if (got.verdict) return settle(l, got.verdict, true);
+  if (ended) return endedWithout(await reapSoon(sessionPid, true));
+  await stopHung(sessionPid, daemonPid, o.stopSchedule);
+  return settle(l, hungFor(backstopMs), true);
+}
+
+/** One read(2) of the link once poll says so: bytes read, 0 at its end (a reset counts), -1 to poll again. */
+function readLink(fd: number, buf: Buffer): number {
+  try {
+    return readSync(fd, buf, 0, buf.length, null);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EINTR') return -1;
+    if (code === 'ECONNRESET') return 0;
+    throw e;
+  }
+}
+
+/** The verdict a report gives; none for 'spawned' (it names the daemon) or a report of a kind we do not know. */
+function verdictOf(r: Report): StartResult | null {
+  switch (r.kind) {
+    case 'ready':
+      return { kind: 'ready', pid: r.pid };
+    case 'busy':
+      return { kind: 'busy', pid: r.pid };
+    case 'failed':
+      return { ...r, kind: 'failed' };
+    case 'error':
+      return { kind: 'failed', message: r.message, code: r.code, path: r.path };
+    default:
+      return null;
+  }
+}
+
+/** A ready supervisor stays; anything else (the intermediate, a failed supervisor) is exiting: reap it first. */
+async function settle(l: Launch, r: StartResult, block = false): Promise<StartResult> {
+  if (!(l.supervisorEntry && r.kind === 'ready')) await reapSoon(l.sessionPid, block);
+  return r;
+}
+
+/**
+ * The new session enforces the ready timeout itself (then stops what it started with the schedule); the original's
+ * backstop only covers it dying or hanging: it and its daemon get the stop schedule, then the start fails.
+ */
+const backstopMsOf = (o: Normalized) => o.readyTimeoutMs + stopScheduleBudgetMs(o.stopSchedule) + BACKSTOP_SLACK_MS;
+
+const hungFor = (ms: number): StartResult => ({
+  kind: 'failed',
+  message: `no verdict from the new session after ${ms / 1000}s; stopped it`,
+});
+
+const endedWithout = (status: number | null): StartResult => ({
+  kind: 'failed',
+  message: `the new session ended without a verdict (${status === null ? 'status unknown' : planner.describeWaitStatus(status)})`,
+});
 
 /** What the first send of an order may hold: an empty unix socket's buffer takes it at once, so it never blocks. */
 const ORDER_FIRST_BYTES = 16 * 1024;

@@ -4,10 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
-import { alive, stat, waitFor } from '../helpers/proc.js';
+import { alive, children, stat, waitFor } from '../helpers/proc.js';
 import { poll } from '../helpers/poll.mjs';
 import { list, logs, reload, reopen, start, status, stop } from '../../src/core/service-api.js';
-import { AlreadyRunningError, NotRunningError, UnknownServiceError, UsageError } from '../../src/errors.js';
+import { AlreadyRunningError, NotRunningError, StartError, UnknownServiceError, UsageError } from '../../src/errors.js';
 import { OPTION_KEYS, parseOption } from '../../src/core/option-table.js';
 
 const box = new Sandbox();
@@ -175,4 +175,25 @@ test('every duration option counts a number as seconds and takes a unit in a str
     assert.equal(parseOption(key, '1.5s' as never, context), 1500, key);
     assert.equal(parseOption(key, '250ms' as never, context), 250, key);
   }
+});
+
+test('a supervisor killed before its verdict: start() rejects saying so (the event-loop wait, as the CLI says it)', async (t) => {
+  const own = new Sandbox();
+  t.after(() => own.cleanup());
+  const never = ['/bin/sh', '-c', 'exec sleep 30'];
+  const starting = start({ name: 'dies', command: never, home: own.dir, ready: 'notify' });
+  let sup = 0;
+  assert.ok(
+    await waitFor(() => {
+      sup = existsSync(own.path('dies.pid')) ? Number(readFileSync(own.path('dies.pid'), 'utf8')) : 0;
+      return sup > 0 && children(sup).length > 0;
+    }, 10_000),
+    'the supervisor and its worker are up',
+  );
+  for (const pid of [sup, ...children(sup)]) own.track(pid);
+  process.kill(sup, 'SIGKILL');
+  await assert.rejects(
+    starting,
+    (e) => e instanceof StartError && /the new session ended without a verdict \(killed by SIGKILL\)/.test(e.message),
+  );
 });

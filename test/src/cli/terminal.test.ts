@@ -1,7 +1,7 @@
 // Terminal output: pure formatting table-driven, the TTY paths with a fake stream, and one real pty through script(1).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -232,12 +232,32 @@ describe('spinner', () => {
     assert.ok(writes[0]!.endsWith('x…'));
     assert.equal(writes.at(-1), '\r\x1b[2K');
   });
+
+  test('tick(): a frame for a caller that blocks the event loop, on a TTY only, none after stop', () => {
+    const tty = fakeStream(true);
+    const spin = spinner(tty.stream, 'waiting');
+    assert.equal(spin.frameMs, 80);
+    spin.tick();
+    spin.tick();
+    assert.equal(tty.writes.length, 3, 'the first frame, then one a tick');
+    assert.notEqual(tty.writes[1], tty.writes[2], 'each tick is the next frame');
+    spin.stop();
+    spin.tick();
+    assert.equal(tty.writes.at(-1), '\r\x1b[2K', 'no frame after stop');
+    const pipe = fakeStream(false);
+    const quiet = spinner(pipe.stream, 'waiting');
+    assert.equal(quiet.frameMs, Infinity, 'nothing to draw: a blocking caller need not wake');
+    quiet.tick();
+    quiet.stop();
+    assert.deepEqual(pipe.writes, []);
+  });
 });
 
 describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).status !== 0 && 'script(1) is not installed' }, () => {
   const dir = tempDir({ after }, 'daemonkit-terminal-');
   const bundle = join(dir, 'terminal.mjs');
   const child = join(dir, 'child.mjs');
+  const filler = join(dir, 'filler.mjs');
   // The child runs the real module against its real stdout: bundled on the fly, since Node 20 cannot import .ts.
   execFileSync(join(repoRoot, 'node_modules', '.bin', 'esbuild'), [
     join(repoRoot, 'src', 'cli', 'terminal.ts'),
@@ -247,6 +267,18 @@ describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script
     `--outfile=${bundle}`,
     '--log-level=warning',
   ]);
+  writeFileSync(
+    filler,
+    `import { writeStdio } from ${JSON.stringify(bundle)};
+     // More than a pipe holds, while the reader starts late: write(2) takes what fits (Node made the pipe
+     // non-blocking: EAGAIN after), and the stream the rest (it waits for room), each line whole and in turn.
+     for (let i = 0; i < 40; i++) {
+       writeStdio(process.stdout, String(i % 10).repeat(64 * 1024 - 1) + '\\n');
+       await new Promise((resolve) => setTimeout(resolve, 10));
+     }
+     writeStdio(process.stdout, 'END\\n');
+    `,
+  );
   writeFileSync(
     child,
     `import { colorEnabled, paint, spinner } from ${JSON.stringify(bundle)};
@@ -284,6 +316,22 @@ describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script
     const out = onPty({ NO_COLOR: '1' });
     assert.ok(out.includes('running'));
     assert.ok(!out.includes('\x1b[32m'), JSON.stringify(out));
+  });
+
+  test('writeStdio to a pipe nobody reads yet: every byte, in order, once the reader comes', async () => {
+    const c = spawn(process.execPath, [filler], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+    c.stdout.pause();
+    await sleep(150);
+    const chunks: Buffer[] = [];
+    const ended = new Promise((resolve) => c.stdout.on('end', resolve));
+    c.stdout.on('data', (d: Buffer) => chunks.push(d)).resume();
+    assert.equal(await exited, 0);
+    await ended;
+    const lines = Buffer.concat(chunks).toString('latin1').split('\n');
+    assert.equal(lines.length, 42);
+    for (let i = 0; i < 40; i++) assert.ok(lines[i] === String(i % 10).repeat(64 * 1024 - 1), `line ${i}`);
+    assert.deepEqual(lines.slice(40), ['END', '']);
   });
 
   test('through a pipe: plain lines, no escape code at all, and the process still exits', () => {
