@@ -221,23 +221,35 @@ process.exit(0);
 const TRAIN_AFTER_MS = 1500;
 /** The longest any one command of a training run may take, and the wait for its cache. */
 const TRAIN_WAIT_MS = 10_000;
-/**
- * The start each role is trained on. The intermediate lives until its daemon has been alive --start-secs, then
- * reports and _exits: 2 s keeps it waiting when its cache is written.
- */
-const TRAINING_STARTS = {
-  supervisor: ['--start-secs', '0'],
-  intermediate: ['--no-supervise', '--start-secs', '2'],
-};
 /** The program of a training start: bounded, so a run the build lost track of ends by itself. */
 const TRAINING_PROGRAM = ['/bin/sleep', '30'];
+/** The same, saying READY=1 first on the notify socket it inherits (DAEMONKIT_NOTIFY_FD is "FD:INODE"). */
+const NOTIFYING_PROGRAM = ['/bin/sh', '-c', `printf READY=1 >&"\${DAEMONKIT_NOTIFY_FD%%:*}" && exec ${TRAINING_PROGRAM.join(' ')}`];
+/**
+ * The starts each role is trained on, one after another, and when its cache is written: `later` (TRAIN_AFTER_MS in)
+ * or `output` (as the CLI prints its verdict: it _exits right after). The supervisor's: ready when alive (the timer's
+ * path), then on READY=1 (the notify socket's). The intermediate lives until its daemon has been alive --start-secs,
+ * then reports and _exits: 2 s keeps it waiting when its cache is written.
+ */
+const TRAINING_STARTS = {
+  supervisor: {
+    starts: [
+      ['--start-secs', '0', '--', ...TRAINING_PROGRAM],
+      ['--ready', 'notify', '--', ...NOTIFYING_PROGRAM],
+    ],
+    when: 'later',
+  },
+  intermediate: { starts: [['--no-supervise', '--start-secs', '2', '--', ...TRAINING_PROGRAM]], when: 'later' },
+  cli: { starts: [['--', ...TRAINING_PROGRAM]], when: 'output' },
+};
 
 /**
- * dist/NAME.code-cache again, from a process that has really started a service: a cache made right after compiling
+ * dist/NAME.code-cache again, from processes that have really started a service: a cache made right after compiling
  * holds only what V8 compiles eagerly, and a start then compiles the rest lazily on its critical path
- * (bench/RESULTS.md, start). The run happens in a copy of dist/ under build/ whose loader writes the cache
- * TRAIN_AFTER_MS in, so dist/ itself never holds a training loader, even after an interrupted build. The cache is
- * installed only if V8 accepts it for dist/'s body under the role's flags; anything failing keeps the eager cache.
+ * (bench/RESULTS.md, start). The runs happen in a copy of dist/ under build/ whose loader writes the cache when
+ * TRAINING_STARTS says, so dist/ itself never holds a training loader, even after an interrupted build. Each run loads
+ * the cache the one before made: V8 keeps what it loaded and adds what this run compiles. The cache is installed only
+ * if V8 accepts it for dist/'s body under the role's flags; anything failing keeps the eager cache.
  */
 function trainCodeCache(name, flags) {
   const dist = join(root, 'dist');
@@ -245,28 +257,30 @@ function trainCodeCache(name, flags) {
   const copy = join(root, 'build', `train-${name}`);
   rmSync(copy, { recursive: true, force: true });
   // Named for this build only: a training process an interrupted build left behind writes elsewhere.
-  const trained = join(copy, `${name}.code-cache.${process.pid}-${Date.now()}.trained`);
+  const stamp = `${process.pid}-${Date.now()}`;
   const home = join(copy, 'home');
-  const writeLater = `setTimeout(() => { try { require('node:fs').writeFileSync(${JSON.stringify(trained)}, script.createCachedData()); } catch {} }, ${TRAIN_AFTER_MS}).unref();`;
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', DAEMONKIT_HOME: home };
   const cli = (...args) =>
     execFileSync(process.execPath, [join(copy, 'cli.js'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: TRAIN_WAIT_MS });
+  const { starts, when } = TRAINING_STARTS[name];
   try {
     cpSync(dist, copy, { recursive: true });
     mkdirSync(home);
-    const loader = codeCacheEntry(name);
-    const training = loader.replace(
-      /^new Script\((.*)\)\.runInThisContext\(\)\((.*)\);$/m,
-      (_, args, params) => `const script = new Script(${args});\n${writeLater}\nscript.runInThisContext()(${params});`,
-    );
-    if (training === loader) throw new Error('the loader has no line to train');
-    writeFileSync(join(copy, `${name}.js`), training);
-    cli('start', '--name', 'code-cache', ...TRAINING_STARTS[name], '--', ...TRAINING_PROGRAM);
-    // A status request as well: a supervisor's control server is compiled before its cache is written.
-    cli('status', 'code-cache');
-    const until = Date.now() + TRAIN_WAIT_MS;
-    while (!existsSync(trained) && Date.now() < until) execFileSync('sleep', ['0.1']);
-    if (!existsSync(trained)) throw new Error(`no cache within ${TRAIN_WAIT_MS / 1000}s`);
+    let trained = null;
+    for (const [round, args] of starts.entries()) {
+      if (trained) {
+        stopTraining(cli, home);
+        copyFileSync(trained, join(copy, `${name}.code-cache`));
+      }
+      trained = join(copy, `${name}.code-cache.${stamp}-${round}.trained`);
+      writeFileSync(join(copy, `${name}.js`), trainingLoader(name, trained, when));
+      cli('start', '--name', 'code-cache', ...args);
+      // A status request as well: a supervisor's control server is compiled before its cache is written.
+      cli('status', 'code-cache');
+      const until = Date.now() + TRAIN_WAIT_MS;
+      while (!existsSync(trained) && Date.now() < until) execFileSync('sleep', ['0.1']);
+      if (!existsSync(trained)) throw new Error(`no cache within ${TRAIN_WAIT_MS / 1000}s`);
+    }
     if (cacheRejected(join(dist, `${name}.body.js`), trained, flags)) throw new Error("V8 rejects it for dist's body");
     copyFileSync(trained, join(dist, `${name}.code-cache`));
   } catch (e) {
@@ -275,6 +289,22 @@ function trainCodeCache(name, flags) {
     stopTraining(cli, home);
     rmSync(copy, { recursive: true, force: true });
   }
+}
+
+/** NAME's loader, writing its cache to `trained` when `when` says ('wx': the first only; status and stop print too). */
+function trainingLoader(name, trained, when) {
+  const write = `require('node:fs').writeFileSync(${JSON.stringify(trained)}, script.createCachedData(), { flag: 'wx' })`;
+  const hook =
+    when === 'later'
+      ? `setTimeout(() => { try { ${write}; } catch {} }, ${TRAIN_AFTER_MS}).unref();`
+      : `{ const fs = require('node:fs'); const writeSync = fs.writeSync; fs.writeSync = function (fd, ...rest) { if (fd === 1) { fs.writeSync = writeSync; try { ${write}; } catch {} } return writeSync.call(this, fd, ...rest); }; }`;
+  const loader = codeCacheEntry(name);
+  const training = loader.replace(
+    /^new Script\((.*)\)\.runInThisContext\(\)\((.*)\);$/m,
+    (_, script, params) => `const script = new Script(${script});\n${hook}\nscript.runInThisContext()(${params});`,
+  );
+  if (training === loader) throw new Error('the loader has no line to train');
+  return training;
 }
 
 /** Stops the training service, if it got as far as a PID file; `stop` proves the PID before it signals. */

@@ -62,8 +62,8 @@ process.stdout.write(String(new Script(readFileSync(body, 'utf8'), { filename: b
   return Number(execFileSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' }));
 }
 
-test("the supervisor's and the intermediate's caches come from a real start, and the build left nothing of it", () => {
-  for (const name of ['supervisor', 'intermediate']) {
+test("the supervisor's, the intermediate's and the CLI's caches come from a real start, and the build left nothing of it", () => {
+  for (const name of ['supervisor', 'intermediate', 'cli']) {
     const trained = statSync(join(dist, `${name}.code-cache`)).size;
     const eager = untrainedSize(name, flagsOf(name));
     // A start compiles tens of KB of functions lazily: a cache that holds them is much bigger than an eager one.
