@@ -4,7 +4,8 @@ import { launch, now, pids, pollSync, stat, cmdline, alive, runs, track } from '
 /**
  * Times one start: from just before spawn until (a) the command has returned — it is a zombie we have not reaped
  * yet, since this loop never yields to the event loop — when `returns`, and (b) locate() names a PID that is alive
- * and has exec'd the expected program, looked for once (a) holds. Returns { ms, returnedMs, pid, code } or { error }.
+ * and has exec'd the expected program, looked for once (a) holds. Returns { ms, returnedMs, endAt (on now()'s clock), pid,
+ * launcher } or { error }.
  */
 export async function timedStart({ cmd, args, env, cwd, returns = true, locate, expect, stepMs = 0.25, timeoutMs = 20_000 }) {
   const before = new Set(pids());
@@ -41,7 +42,7 @@ export async function timedStart({ cmd, args, env, cwd, returns = true, locate, 
   }
   if (returns && status.code !== 0)
     return { error: `command exited ${status.code ?? status.signal}`, launcher, pid: target > 0 ? target : null };
-  return { ms: t1 - t0, returnedMs: returnedAt - t0, pid: target > 0 ? target : null, launcher };
+  return { ms: t1 - t0, returnedMs: returnedAt - t0, endAt: t1, pid: target > 0 ? target : null, launcher };
 }
 
 /** A locate() for a process that carries `marker` in argv and satisfies expect; only PIDs new since `before` are read. */
