@@ -17,7 +17,8 @@ export {
   UsageError,
 } from './errors.js';
 export { LSB } from './core/lsb-status.js';
-export { taskId } from './core/fork-worker.js';
+import { taskId } from './core/fork-worker.js';
+export { taskId };
 export { listenFds } from './core/listen-fds.js';
 export { notify } from './core/notify.js';
 export type {
@@ -66,7 +67,12 @@ export const daemonize = later('daemonize');
  * the ones that fail, and never resolves; in each copy, resolves with its task id 0..n-1. After daemonize(), the
  * daemon's original exits 0 once every worker is ready.
  */
-export const forkProcesses = later('forkProcesses');
+export const forkProcesses: Lib['forkProcesses'] = (n, options) => {
+  // A copy learns its task id from its environment: it loads nothing more, so a restarted worker serves sooner.
+  const task = taskId();
+  return task === null ? lib().forkProcesses(n, options) : (workerTask ??= Promise.resolve(task));
+};
+let workerTask: Promise<number> | null = null;
 /** Starts a service, as `daemonkit start`: resolves once it is ready, or rejects with a StartError saying why not. */
 export const start = later('start');
 /** Stops the service and waits until it is gone. Not running is a result (`kind: 'not-running'`), not an error. */

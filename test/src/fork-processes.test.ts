@@ -272,3 +272,25 @@ d.daemonize({ pidfile: 5 }).then(() => console.log('worker', task), (e) => conso
   });
   assert.equal(r.stdout.trim(), 'worker 1', r.stderr);
 });
+
+test("in a worker, forkProcesses() resolves with the task id without loading dist/library.js (a restart's cost)", () => {
+  const index = join(repoRoot, 'dist', 'index.js');
+  const script = `const d = require(${JSON.stringify(index)});
+d.forkProcesses(4, { listen: 'tcp:127.0.0.1:0' }).then((task) =>
+  console.log(JSON.stringify({ task, library: Object.keys(require.cache).some((f) => f.endsWith('/library.js')) })));`;
+  const worker = spawnSync(process.execPath, ['-e', script], {
+    env: { ...box.env(), DAEMONKIT_TASK_ID: '2', DAEMONKIT_FORK_PARENT: String(process.pid) },
+    encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(worker.stdout), { task: 2, library: false }, worker.stderr);
+  // The parent's path loads it, so the check above can fail (n = 1.5 is refused at once: nothing is forked).
+  const parent = spawnSync(
+    process.execPath,
+    ['-e', script.replace('forkProcesses(4', 'forkProcesses(1.5').replace(').then(', ').catch(() => 0).then(')],
+    {
+      env: box.env(),
+      encoding: 'utf8',
+    },
+  );
+  assert.deepEqual(JSON.parse(parent.stdout), { task: 0, library: true }, parent.stderr);
+});
