@@ -331,7 +331,6 @@ const LINK_READ_BYTES = 64 * 1024;
 /** awaitVerdict blocked in poll(2) on the link (the CLI's wait), ticking between polls; the same verdicts. */
 async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResult> {
   const { o, sessionPid, mine } = l;
-  l.mine = -1; // closed below
   let daemonPid = 0;
   const got: { verdict: StartResult | null } = { verdict: null };
   const lines = lineSplitter((m) => {
@@ -340,15 +339,17 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
     got.verdict = verdictOf(r);
     if (got.verdict) lines.stop();
   });
-  const backstopMs = backstopMsOf(o);
-  const deadline = monotonicMs() + backstopMs;
-  const buf = Buffer.allocUnsafe(LINK_READ_BYTES);
+  let backstopMs = 0;
   let ended = false;
   try {
+    l.mine = -1; // closed below, whatever happens
+    backstopMs = backstopMsOf(o);
+    const deadline = monotonicMs() + backstopMs;
+    const buf = Buffer.allocUnsafe(LINK_READ_BYTES);
     while (!got.verdict && !ended) {
       const left = deadline - monotonicMs();
       if (left <= 0) break;
-      if (!pollReadable(mine, Math.ceil(Math.min(left, wait.tickMs)))) {
+      if (!pollLink(mine, Math.ceil(Math.min(left, wait.tickMs)))) {
         wait.tick();
         continue;
       }
@@ -365,15 +366,25 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
   return settle(l, hungFor(backstopMs), true);
 }
 
-/** One read(2) of the link once poll says so: bytes read, 0 at its end (a reset counts), -1 to poll again. */
+/**
+ * One read(2) of the link once poll says so: bytes read, -1 to poll again, 0 at its end. Any other error ends the link
+ * too, as a stream's 'error' then 'close' would: the verdict is then the session's exit status.
+ */
 function readLink(fd: number, buf: Buffer): number {
   try {
     return readSync(fd, buf, 0, buf.length, null);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EINTR') return -1;
-    if (code === 'ECONNRESET') return 0;
-    throw e;
+    return code === 'EAGAIN' || code === 'EINTR' ? -1 : 0;
+  }
+}
+
+/** poll(2) on the link; an fd poll refuses (EBADF and the like) counts as readable, so that readLink sees its end. */
+function pollLink(fd: number, timeoutMs: number): boolean {
+  try {
+    return pollReadable(fd, timeoutMs);
+  } catch {
+    return true;
   }
 }
 

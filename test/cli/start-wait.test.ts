@@ -7,10 +7,22 @@ import { readFileSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
-import { alive, children, waitFor } from '../helpers/proc.js';
+import { alive, children, cmdline, waitFor } from '../helpers/proc.js';
 
 const box = new Sandbox();
 after(() => box.cleanup());
+
+/** The supervisor's children but its session guard: its workers. */
+const workersOf = (sup: number) => children(sup).filter((pid) => !cmdline(pid).includes('daemonkit-guard'));
+
+/** The supervisor's PID from its PID file, once it has written it; 0 before. */
+function supervisorOf(name: string): number {
+  try {
+    return Number(readFileSync(box.path(`${name}.pid`), 'utf8')) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** Ready on the notify socket it inherits, after `seconds`; then it stays. */
 const notifyAfter = (seconds: number) => [
@@ -27,7 +39,7 @@ describe('on a terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).s
       encoding: 'utf8',
       timeout: 20_000,
     });
-    box.track(Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1] ?? 0));
+    box.track(supervisorOf('spin'));
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /started spin \(supervisor pid \d+, 1 worker\)/);
     // One frame at once, then one each 80 ms: a wait that never ticked would show the first alone.
@@ -43,27 +55,22 @@ test('a supervisor killed before its verdict: start says so, exit 1, and leaves 
     env: box.env(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  box.track(child.pid);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // The supervisor names itself in the PID file once it holds the lock; its worker is its child.
+  // The supervisor names itself in the PID file once it holds the lock; its worker is its child beside the guard.
   let sup = 0;
-  assert.ok(
-    await waitFor(() => {
-      try {
-        sup = Number(readFileSync(box.path('dies.pid'), 'utf8'));
-      } catch {
-        return false;
-      }
-      return sup > 0 && children(sup).length > 0;
-    }, 10_000),
-    'the supervisor and its worker are up',
-  );
-  box.track(sup);
+  const up = await waitFor(() => {
+    sup = box.track(supervisorOf('dies'));
+    return sup > 0 && workersOf(sup).length > 0;
+  }, 10_000);
   const pids = [sup, ...children(sup)];
   for (const pid of pids) box.track(pid);
+  assert.ok(up, 'the supervisor and its worker are up');
   process.kill(sup, 'SIGKILL');
-  assert.equal(await exited, 1, stderr);
+  const timeout = new Promise<string>((resolve) => setTimeout(resolve, 10_000, 'still running').unref());
+  assert.equal(await Promise.race([exited, timeout]), 1, stderr);
   assert.match(stderr, /^daemonkit: dies failed to start: the new session ended without a verdict \(killed by SIGKILL\)\n/);
   // The session guard takes the rest of the session down with it.
   assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 10_000), `still alive: ${pids.filter(alive).join(' ')}`);

@@ -2,7 +2,7 @@
 // never needed for correctness (a missing or damaged cache only costs compile time).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,30 @@ const body = ${JSON.stringify(join(dist, `${name}.body.js`))};
 process.stdout.write(String(new Script(readFileSync(body, 'utf8'), { filename: body }).createCachedData().length));`;
   return Number(execFileSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' }));
 }
+
+/** The size of the CLI's cache made after a `plan` (the build's fallback when training fails). */
+function planTrainedSize(): number {
+  const probe = `
+const { readFileSync, writeSync } = require('node:fs');
+const { Script } = require('node:vm');
+const body = ${JSON.stringify(join(dist, 'cli.body.js'))};
+const script = new Script(readFileSync(body, 'utf8'), { filename: body });
+const run = script.runInThisContext();
+process.argv = [process.argv[0], ${JSON.stringify(join(dist, 'cli.js'))}, 'plan', '--name', 'code-cache', '--', 'true'];
+const module = { exports: {} };
+run(module.exports, require('node:module').createRequire(body), module, process.argv[1], ${JSON.stringify(dist)});
+writeSync(2, String(script.createCachedData().length));
+process.exit(0);`;
+  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 20_000 });
+  return Number(r.stderr);
+}
+
+test("the CLI's cache comes from a start, past its verdict: bigger than the one a plan makes", () => {
+  const trained = statSync(join(dist, 'cli.code-cache')).size;
+  const plan = planTrainedSize();
+  assert.ok(plan > 0, 'the probe measured something');
+  assert.ok(trained > plan * 1.05, `${trained} bytes from a start, ${plan} from a plan`);
+});
 
 test("the supervisor's, the intermediate's and the CLI's caches come from a real start, and the build left nothing of it", () => {
   for (const name of ['supervisor', 'intermediate', 'cli']) {

@@ -281,16 +281,14 @@ d.forkProcesses(4, { listen: 'tcp:127.0.0.1:0' }).then((task) =>
   const worker = spawnSync(process.execPath, ['-e', script], {
     env: { ...box.env(), DAEMONKIT_TASK_ID: '2', DAEMONKIT_FORK_PARENT: String(process.pid) },
     encoding: 'utf8',
+    timeout: 10_000,
   });
   assert.deepEqual(JSON.parse(worker.stdout), { task: 2, library: false }, worker.stderr);
   // The parent's path loads it, so the check above can fail (n = 1.5 is refused at once: nothing is forked).
   const parent = spawnSync(
     process.execPath,
     ['-e', script.replace('forkProcesses(4', 'forkProcesses(1.5').replace(').then(', ').catch(() => 0).then(')],
-    {
-      env: box.env(),
-      encoding: 'utf8',
-    },
+    { env: box.env(), encoding: 'utf8', timeout: 10_000 },
   );
   assert.deepEqual(JSON.parse(parent.stdout), { task: 0, library: true }, parent.stderr);
 });
