@@ -1,6 +1,5 @@
 // One run of a readiness or health probe: a TCP connect, an HTTP GET, or a command's exit status. A command runs
 // through posix_spawn like every child of ours (docs/DESIGN.md, fact 2) and is reaped by PID (fact 4).
-import { bundleRequire } from '../bundle-require.js';
 import type { Normalized } from '../options.js';
 import type { Probe } from '../core/ready-spec.js';
 import { describeProbe } from '../core/ready-spec.js';
@@ -10,6 +9,7 @@ import { daemonSpawn } from '../core/daemon-steps.js';
 import type { PlannedStep } from '../core/step-runner.js';
 import { planner } from '../core/wasm.js';
 import { nodeNet } from '../core/lazy-net.js';
+import { nodeHttp } from '../core/lazy-builtins.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { killGroup, SIGKILL } from '../sys/signal.js';
 
@@ -29,11 +29,6 @@ export interface ProbeTarget {
 
 /** The lowest HTTP status that is not an answer of a healthy server. */
 const HTTP_FAILURE_FROM = 400;
-
-type Http = typeof import('node:http');
-let http: Http | undefined;
-// Loaded at the first http probe only: a supervisor without one never pays for it.
-const nodeHttp = (): Http => (http ??= bundleRequire()('node:http') as Http);
 
 /** Runs probe commands as the workers run (same environment and ids, setpriv for --user), and reaps them by PID. */
 export class ProbeCommands {
