@@ -185,9 +185,16 @@ const WHY = {
       why: `measured: ${t.measured}; errors by code: ${r('errors')?.how ?? '–'}; answers: ${r('failed')?.how ?? '–'}; one reload took ${f(r('duration')?.median, 0)} ms (median).`,
       fix: t.id.startsWith('reload-zero')
         ? 'proposal: find which side closes: a reset on a kept-alive connection means a worker exited with a request in its socket buffer (drain must wait for in-flight requests); a refused or timed-out connection means the listening socket was closed or left unaccepted during the swap.'
-        : "the floor moves with the host: 84% and 80% in session 9's run, 91% and 95% in session 10's, so it does not always block 90%. " +
-          "What a reload does that the floor does not: a `daemonkit reload` CLI per reload (one more Node start-up each), replacements that take traffic while their JIT is cold (the floor's extra apps never serve), the old and new worker overlapping on the 2 cores, and with kept-alive connections the drain's `connection: close` making clients reconnect. " +
-          'Proposal: measure each apart (SIGHUP instead of the CLI; a floor whose extra app serves on the shared socket), then start the next replacement only once the previous old worker has exited, which trades reload time for throughput.',
+        : (() => {
+            const own = r('share')?.median;
+            const floor = row(R, 'reload', `share/churn/${mode}`)?.median;
+            return (
+              `the floor in the same run, the same Node start-ups with no reload (each extra app started and stopped in turn while daemonkit serves), keeps ${f(floor, 1)}% of the quiet windows' throughput; daemonkit's reloads keep ${f(own, 1)}%. ` +
+              'So a reload costs about what starting its replacement Node processes costs on these 2 cores, which the load generator and the servers already fill: below 90% whenever the floor is. ' +
+              "done (session 11): the quiet windows and the reload phases now alternate in one load run (five phases of four reloads, each between two quiet windows). Before, a 15 s baseline came first and the reloads after it, and the host's drift went into the ratio: two runs back to back (the session's old and new builds) measured 59.8% and 87.7% while their baselines differed by a third (19,283 and 12,665 req/s). " +
+              "What would reach 90% here is fewer or cheaper start-ups: the app's own start-up (Node and its imports) is most of each, or more cores than the load generator and 4 workers share."
+            );
+          })(),
     };
   },
   serve(t, R) {
@@ -196,7 +203,8 @@ const WHY = {
       why: `measured: ${t.measured}. All three run the same app on 2 workers: daemonkit's workers accept on the one socket themselves (the kernel wakes one), cluster and pm2 route every connection through the primary. Throughput is also limited by the load generator, which shares the 2 cores with the servers.`,
       fix:
         k === 'rps'
-          ? "measured (session 8): 50 kept-alive connections opened at once split 33/17 to 50/0 between the 2 workers (libuv accepts until the queue is empty); libuv's UV_TCP_SINGLE_ACCEPT=1 in the workers gave no steady gain over 4 alternating runs (32.9k, 31.8k, 29.8k, 28.4k req/s). SO_REUSEPORT would even the split but drops the connections queued on a worker's socket when it exits, which zero-downtime reload rules out. Proposal: rerun with more rounds; the gap to cluster has been within run-to-run noise (1-5%)."
+          ? "measured (session 8): 50 kept-alive connections opened at once split 33/17 to 50/0 between the 2 workers (libuv accepts until the queue is empty); libuv's UV_TCP_SINGLE_ACCEPT=1 in the workers gave no steady gain over 4 alternating runs (32.9k, 31.8k, 29.8k, 28.4k req/s). SO_REUSEPORT would even the split but drops the connections queued on a worker's socket when it exits, which zero-downtime reload rules out. Proposal: rerun with more rounds; the gap to cluster has been within run-to-run noise (1-5%). " +
+            "Measured (session 11, 8 s of 50 kept-alive connections per sample, req/s, four interleaved rounds): daemonkit 15.9k, 18.7k, 19.0k, 11.6k; cluster 20.4k, 18.9k, 16.9k, 14.2k; the same app on one shared socket with no daemonkit at all 23.5k, 16.6k, 12.6k, 14.4k. The host moved more than the peers differ. Per worker, daemonkit's answers split 80/20 to 88/12, cluster's about even. Two SO_REUSEPORT sockets, one a worker, against one shared socket (three pairs): 22.6k/22.2k, 25.4k/19.9k, 17.9k/19.8k, no clear gain."
           : 'the same: uneven accept distribution puts more connections on one worker, and its queue sets p99.',
     };
   },

@@ -74,13 +74,16 @@ export function startLoad(url, { connections, seconds, keepAlive }) {
   return { done, stop: () => child.kill('SIGTERM'), pid: child.pid };
 }
 
-/** Answers per second over [from, to] (absolute ms on the shared clock) from a load result's buckets. */
-export function rateBetween(result, from, to) {
-  const b0 = Math.floor((from - result.start) / result.bucketMs);
-  const b1 = Math.floor((to - result.start) / result.bucketMs);
+/** Answers per second over the windows [[from, to], ...] (absolute ms on the shared clock) from a load result's buckets. */
+export function rateOver(result, windows) {
   let count = 0;
-  for (const [b, c] of result.buckets) if (b >= b0 && b < b1) count += c;
-  const seconds = ((b1 - b0) * result.bucketMs) / 1000;
+  let seconds = 0;
+  for (const [from, to] of windows) {
+    const b0 = Math.floor((from - result.start) / result.bucketMs);
+    const b1 = Math.floor((to - result.start) / result.bucketMs);
+    for (const [b, c] of result.buckets) if (b >= b0 && b < b1) count += c;
+    seconds += ((b1 - b0) * result.bucketMs) / 1000;
+  }
   return seconds > 0 ? count / seconds : null;
 }
 
