@@ -3,26 +3,16 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
-import { alive, children, cmdline, waitFor } from '../helpers/proc.js';
+import { alive, children, pidFromFile, waitFor, workersOf } from '../helpers/proc.js';
 
 const box = new Sandbox();
 after(() => box.cleanup());
 
-/** The supervisor's children but its session guard: its workers. */
-const workersOf = (sup: number) => children(sup).filter((pid) => !cmdline(pid).includes('daemonkit-guard'));
-
 /** The supervisor's PID from its PID file, once it has written it; 0 before. */
-function supervisorOf(name: string): number {
-  try {
-    return Number(readFileSync(box.path(`${name}.pid`), 'utf8')) || 0;
-  } catch {
-    return 0;
-  }
-}
+const supervisorOf = (name: string) => pidFromFile(box.path(`${name}.pid`));
 
 /** Ready on the notify socket it inherits, after `seconds`; then it stays. */
 const notifyAfter = (seconds: number) => [

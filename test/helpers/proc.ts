@@ -1,6 +1,7 @@
 // Reads a process's state from /proc, the kernel's own account, for tests to check against.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { O_CLOEXEC } from '../../src/sys/fcntl.js';
+import { stat } from './proc-stat.mjs';
 
 // stat, alive and the wait helper are shared with bench/ and scripts/, which run plain ESM.
 export { alive, parseStat, startTime, stat, statOrNull, type Stat } from './proc-stat.mjs';
@@ -65,4 +66,29 @@ export function allPids(): number[] {
 export function isCloexec(fd: number, pid: number | 'self' = 'self'): boolean {
   const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]!;
   return (parseInt(flags, 8) & O_CLOEXEC) !== 0;
+}
+
+/** The number in a PID file, 0 while it is missing or empty. */
+export function pidFromFile(path: string): number {
+  try {
+    return Number(readFileSync(path, 'utf8')) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The supervisor's session guard: its one child that is not a worker (sh -c SCRIPT daemonkit-guard SESSION). */
+export function isGuard(pid: number): boolean {
+  return cmdline(pid)[3] === 'daemonkit-guard';
+}
+
+/** The supervisor's live workers: its children that are not zombies, the session guard aside. */
+export function workersOf(pid: number): number[] {
+  return children(pid).filter((c) => {
+    try {
+      return stat(c).state !== 'Z' && !isGuard(c);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -4,10 +4,11 @@ import { closeSync, existsSync, mkdirSync, openSync, writeSync, readFileSync, re
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cli, run as runCommand, type Ran } from '../helpers/run.js';
-import { allPids, alive, children, cmdline, poll, sleep, startTime, stat } from '../helpers/proc.js';
+import { allPids, alive, children, cmdline, isGuard, pidFromFile, poll, sleep, startTime, stat, workersOf } from '../helpers/proc.js';
 import { Sandbox } from '../helpers/sandbox.js';
 
 export { allPids, children, cmdline, startTime };
+export { isGuard, pidFromFile, workersOf } from '../helpers/proc.js';
 export const sleepMs = sleep;
 
 export function rssKb(pid: number): number {
@@ -156,30 +157,6 @@ export async function statusJson(
 ): Promise<{ code: number | null; json: StatusJson }> {
   const r = await box.cli(['status', name, '--json'], extra);
   return { code: r.code, json: JSON.parse(r.stdout) as StatusJson };
-}
-
-export function pidFromFile(path: string): number {
-  try {
-    return Number(readFileSync(path, 'utf8')) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** The supervisor's session guard: its one child that is not a worker (sh -c SCRIPT daemonkit-guard SESSION). */
-export function isGuard(pid: number): boolean {
-  return cmdline(pid)[3] === 'daemonkit-guard';
-}
-
-/** The supervisor's live workers: its children that are not zombies, the session guard aside. */
-export function workersOf(pid: number): number[] {
-  return children(pid).filter((c) => {
-    try {
-      return stat(c).state !== 'Z' && !isGuard(c);
-    } catch {
-      return false;
-    }
-  });
 }
 
 export function guardOf(pid: number): number | undefined {

@@ -52,36 +52,36 @@ test('without its cache, or with a damaged one, an entry still runs', () => {
   }
 });
 
-/** The size of a cache made right after compiling dist/NAME.body.js under `flags`: what V8 compiles eagerly. */
-function untrainedSize(name: string, flags: readonly string[]): number {
-  const probe = `
-const { readFileSync } = require('node:fs');
-const { Script } = require('node:vm');
-const body = ${JSON.stringify(join(dist, `${name}.body.js`))};
-process.stdout.write(String(new Script(readFileSync(body, 'utf8'), { filename: body }).createCachedData().length));`;
-  return Number(execFileSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' }));
-}
-
-/** The size of the CLI's cache made after a `plan` (the build's fallback when training fails). */
-function planTrainedSize(): number {
+/**
+ * The size of a cache made from dist/NAME.body.js under `flags`: right after compiling (what V8 compiles eagerly), or
+ * after the body's synchronous part ran with `argv` (as the build makes the CLI's fallback cache after a `plan`).
+ */
+function cacheSize(name: string, flags: readonly string[], argv?: string[]): number {
   const probe = `
 const { readFileSync, writeSync } = require('node:fs');
 const { Script } = require('node:vm');
-const body = ${JSON.stringify(join(dist, 'cli.body.js'))};
+const body = ${JSON.stringify(join(dist, `${name}.body.js`))};
 const script = new Script(readFileSync(body, 'utf8'), { filename: body });
-const run = script.runInThisContext();
-process.argv = [process.argv[0], ${JSON.stringify(join(dist, 'cli.js'))}, 'plan', '--name', 'code-cache', '--', 'true'];
-const module = { exports: {} };
-run(module.exports, require('node:module').createRequire(body), module, process.argv[1], ${JSON.stringify(dist)});
+const argv = ${JSON.stringify(argv ?? null)};
+if (argv) {
+  process.argv = [process.argv[0], ${JSON.stringify(join(dist, `${name}.js`))}, ...argv];
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, require('node:module').createRequire(body), module, process.argv[1], ${JSON.stringify(dist)});
+}
 writeSync(2, String(script.createCachedData().length));
 process.exit(0);`;
-  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 20_000 });
+  // The size on stderr: what the body ran may print on stdout.
+  const r = spawnSync(process.execPath, [...flags, '-e', probe], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 20_000,
+  });
   return Number(r.stderr);
 }
 
 test("the CLI's cache comes from a start, past its verdict: bigger than the one a plan makes", () => {
   const trained = statSync(join(dist, 'cli.code-cache')).size;
-  const plan = planTrainedSize();
+  const plan = cacheSize('cli', [], ['plan', '--name', 'code-cache', '--', 'true']);
   assert.ok(plan > 0, 'the probe measured something');
   assert.ok(trained > plan * 1.05, `${trained} bytes from a start, ${plan} from a plan`);
 });
@@ -89,7 +89,7 @@ test("the CLI's cache comes from a start, past its verdict: bigger than the one 
 test("the supervisor's, the intermediate's and the CLI's caches come from a real start, and the build left nothing of it", () => {
   for (const name of ['supervisor', 'intermediate', 'cli']) {
     const trained = statSync(join(dist, `${name}.code-cache`)).size;
-    const eager = untrainedSize(name, flagsOf(name));
+    const eager = cacheSize(name, flagsOf(name));
     // A start compiles tens of KB of functions lazily: a cache that holds them is much bigger than an eager one.
     assert.ok(trained > eager * 1.2, `${name}: ${trained} bytes trained, ${eager} untrained`);
     const loader = readFileSync(join(dist, `${name}.js`), 'utf8');

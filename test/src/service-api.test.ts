@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
-import { alive, children, cmdline, stat, waitFor } from '../helpers/proc.js';
+import { alive, children, pidFromFile, stat, waitFor, workersOf } from '../helpers/proc.js';
 import { poll } from '../helpers/poll.mjs';
 import { list, logs, reload, reopen, start, status, stop } from '../../src/core/service-api.js';
 import { AlreadyRunningError, NotRunningError, StartError, UnknownServiceError, UsageError } from '../../src/errors.js';
@@ -187,10 +187,9 @@ test('a supervisor killed before its verdict: start() rejects saying so (the eve
     (e: unknown) => e,
   );
   let sup = 0;
-  const workers = () => children(sup).filter((pid) => !cmdline(pid).includes('daemonkit-guard'));
   const up = await waitFor(() => {
-    sup = own.track(existsSync(own.path('dies.pid')) ? Number(readFileSync(own.path('dies.pid'), 'utf8')) : 0);
-    return sup > 0 && workers().length > 0;
+    sup = own.track(pidFromFile(own.path('dies.pid')));
+    return sup > 0 && workersOf(sup).length > 0;
   }, 10_000);
   for (const pid of children(sup)) own.track(pid);
   assert.ok(up, 'the supervisor and its worker are up');
