@@ -131,12 +131,12 @@ class ForkParent {
     const { path, argv, env } = this.#spawn;
     const childFd = notifyChildFd(this.#listeners);
     const sender = notifyPassing(this.#notify, childFd);
-    if (!sender) return spawnPlanned({ path, argv, env: [...env, `${TASK_ID_VAR}=${task}`], fds: this.#fds, ownGroup: true });
     try {
-      const fds = planFds([...this.#targets, [childFd, { kind: 'fd', fd: sender.fd }]]);
-      return spawnPlanned({ path, argv, env: [...env, `${TASK_ID_VAR}=${task}`, sender.env], fds, ownGroup: true });
+      const fds = sender ? planFds([...this.#targets, [childFd, { kind: 'fd', fd: sender.fd }]]) : this.#fds;
+      const own = [`${TASK_ID_VAR}=${task}`, ...(sender ? [sender.env] : [])];
+      return spawnPlanned({ path, argv, env: [...env, ...own], fds, ownGroup: true });
     } finally {
-      closeSync(sender.fd);
+      if (sender) closeSync(sender.fd);
     }
   }
 

@@ -7,6 +7,7 @@ import { spawnPlanned } from '../core/spawner.js';
 import type { DaemonSpawn } from '../core/daemon-steps.js';
 import { activationSpawn, notifyChildFd } from '../core/socket-activation.js';
 import { notifyPassing, type NotifySocket } from '../core/notify-socket.js';
+import { TASK_ID_VAR } from '../core/fork-worker.js';
 import type { Listener } from '../core/listen-sockets.js';
 import { pipe } from '../sys/unistd.js';
 import { sysError } from '../sys/errors.js';
@@ -68,7 +69,7 @@ export function spawnWorker(
     if (inherit[1]) err = [-1, STDERR];
     else if (!shared || inherit[0]) err = pipe();
     sender = notifyPassing(notify, notifyChildFd(listeners));
-    const own = [`DAEMONKIT_TASK_ID=${task}`, ...(sender ? [sender.env] : [])];
+    const own = [`${TASK_ID_VAR}=${task}`, ...(sender ? [sender.env] : [])];
     // Outermost, so its `exec` hands its PID to setpriv (--user), which execs the program in place: the same PID.
     const { path, argv, env } = activationSpawn({ path: spawn.path, argv: spawn.argv, env: [...spawn.env, ...own] }, listeners);
     const fds = FD_PLANS.worker(out[1], err[1], listeners, sender?.fd ?? null);
