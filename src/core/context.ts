@@ -1,6 +1,7 @@
 // Reads what the planner needs to know about this process to decide whether it is already detached.
 import { fstatSync } from 'node:fs';
 import type { DetachContext } from './plan.js';
+import { TASK_ID_VAR } from './fork-worker.js';
 
 export function detachContext(env: NodeJS.ProcessEnv = process.env): DetachContext {
   let stdinIsSocket = false;
@@ -14,6 +15,6 @@ export function detachContext(env: NodeJS.ProcessEnv = process.env): DetachConte
     systemdInvocation: Boolean(env.INVOCATION_ID),
     notifySocket: Boolean(env.NOTIFY_SOCKET),
     stdinIsSocket,
-    supervisedWorker: env.DAEMONKIT_TASK_ID !== undefined,
+    supervisedWorker: env[TASK_ID_VAR] !== undefined,
   };
 }

@@ -2,7 +2,7 @@
 import { closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { MARKERS } from './markers.js';
-import { sendSync } from './messages.js';
+import { sendReport } from './messages.js';
 import { releasePidfile, writePid } from './pidfile.js';
 import { notifySocket } from '../sys/socket.js';
 import { notifyInherited } from './notify.js';
@@ -65,7 +65,7 @@ export class DaemonHandle extends EventEmitter<DaemonEvents> implements Daemon {
     if (this.#settled) return;
     this.#settled = true;
     if (this.#readyFd !== null) {
-      sendSync(this.#readyFd, { kind: 'ready', pid: process.pid });
+      sendReport(this.#readyFd, { kind: 'ready', pid: process.pid });
       this.#closeReady();
     } else {
       // A worker of our supervisor or of forkProcesses() has a descriptor to its NOTIFY_SOCKET: no socket code needed.
@@ -86,7 +86,7 @@ export class DaemonHandle extends EventEmitter<DaemonEvents> implements Daemon {
     const e = err instanceof Error ? err : new Error(String(err));
     if (this.#readyFd !== null) {
       try {
-        sendSync(this.#readyFd, { kind: 'failed', message: e.message, stack: e.stack });
+        sendReport(this.#readyFd, { kind: 'failed', message: e.message, stack: e.stack });
       } catch {
         // the original is gone; nothing else can be told
       }

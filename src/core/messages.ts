@@ -25,6 +25,28 @@ export type Report =
 
 const NEWLINE = 0x0a;
 
+/**
+ * The longest report line read from a daemon or a new session, which may run as the service user: past it the sender
+ * is stopped. A failure's texts, clipped by sendReport, fit well within it.
+ */
+export const REPORT_MAX_BYTES = 256 * 1024;
+/** How much of each text a failure report carries, in UTF-16 units: each is at most 6 bytes once in JSON. */
+const REPORT_TEXT_UNITS = { message: 4096, stack: 16384, stderrTail: 8192 } as const;
+
+const clip = (text: string | undefined, units: number) => (text === undefined || text.length <= units ? text : `${text.slice(0, units)}…`);
+
+/** The report with its texts clipped, so that its line fits REPORT_MAX_BYTES whatever the daemon's error said. */
+export function clipReport(r: Report): Report {
+  if (r.kind === 'error') return { ...r, message: clip(r.message, REPORT_TEXT_UNITS.message)! };
+  if (r.kind !== 'failed') return r;
+  return {
+    ...r,
+    message: clip(r.message, REPORT_TEXT_UNITS.message)!,
+    stack: clip(r.stack, REPORT_TEXT_UNITS.stack),
+    stderrTail: clip(r.stderrTail, REPORT_TEXT_UNITS.stderrTail),
+  };
+}
+
 /** A cap on one line's bytes (its newline included): past it, reading stops and tooLong is called once. */
 export interface LineLimit {
   maxBytes: number;
@@ -91,6 +113,11 @@ export function onLines(socket: Socket, handle: (value: unknown) => void, limit?
     lines.stop();
     detach();
   };
+}
+
+/** sendSync of a report, clipped to fit its reader's limit. */
+export function sendReport(fd: number, r: Report): void {
+  sendSync(fd, clipReport(r));
 }
 
 /** Writes one message synchronously: safe in 'exit' and uncaught-exception hooks, where nothing async runs. */

@@ -2,7 +2,7 @@
 // the reports and the verdict. All synchronous on a blocking socket: a start's critical path needs neither the event
 // loop nor node:net.
 import { closeSync } from 'node:fs';
-import { sendSync, type Report, type SessionOrder } from './messages.js';
+import { sendReport, type Report, type SessionOrder } from './messages.js';
 import { SESSION_READY_FD } from './plan.js';
 import { MAX_ORDER_FDS } from './session-stdio.js';
 import { pollReadable } from '../sys/pidfd.js';
@@ -80,7 +80,7 @@ export function receiveOrder(run: (order: SessionOrder, link: SessionLink) => vo
   const send = (message: Report) => {
     if (gone || closed) return;
     try {
-      sendSync(fd, message);
+      sendReport(fd, message);
     } catch {
       gone = true;
     }

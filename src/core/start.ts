@@ -5,7 +5,7 @@ import { logFileOf, type Normalized } from '../options.js';
 import { contextBits, optionBits, plannedSteps, sessionLogPaths } from './plan.js';
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 import { detachContext } from './context.js';
-import { lineSplitter, onLines, type Report, type SessionOrder } from './messages.js';
+import { lineSplitter, onLines, REPORT_MAX_BYTES, type Report, type SessionOrder } from './messages.js';
 import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
 import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
@@ -298,6 +298,7 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
   return await new Promise<StartResult>((resolve) => {
     let daemonPid = 0;
     let done = false;
+    let givingUp = false;
     const finish = (r: StartResult) => {
       if (done) return;
       done = true;
@@ -305,19 +306,29 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       link.destroy();
       void settle(l, r).then(resolve);
     };
+    // The session and its daemon get the stop schedule; their end of the link closing meanwhile is no verdict.
+    const giveUp = (r: StartResult) => {
+      if (done || givingUp) return;
+      givingUp = true;
+      clearTimeout(backstop);
+      link.destroy();
+      void stopHung(sessionPid, daemonPid, o.stopSchedule).then(() => finish(r));
+    };
     const backstopMs = backstopMsOf(o);
-    const backstop = setTimeout(() => {
-      void stopHung(sessionPid, daemonPid, o.stopSchedule).then(() => finish(hungFor(backstopMs)));
-    }, backstopMs);
-    onLines(link, (m) => {
-      const r = m as Report;
-      if (r.kind === 'spawned') daemonPid = r.pid;
-      const verdict = verdictOf(r);
-      if (verdict) finish(verdict);
-    });
+    const backstop = setTimeout(() => giveUp(hungFor(backstopMs)), backstopMs);
+    onLines(
+      link,
+      (m) => {
+        const r = m as Report;
+        if (r.kind === 'spawned') daemonPid = r.pid;
+        const verdict = verdictOf(r);
+        if (verdict) finish(verdict);
+      },
+      { maxBytes: REPORT_MAX_BYTES, tooLong: () => giveUp(OVERLONG) },
+    );
     link.on('error', () => {});
     link.on('close', () => {
-      if (done) return;
+      if (done || givingUp) return;
       done = true;
       clearTimeout(backstop);
       void reapSoon(sessionPid).then((status) => resolve(endedWithout(status)));
@@ -333,12 +344,16 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
   const { o, sessionPid, mine } = l;
   let daemonPid = 0;
   const got: { verdict: StartResult | null } = { verdict: null };
-  const lines = lineSplitter((m) => {
-    const r = m as Report;
-    if (r.kind === 'spawned') daemonPid = r.pid;
-    got.verdict = verdictOf(r);
-    if (got.verdict) lines.stop();
-  });
+  let overlong = false;
+  const lines = lineSplitter(
+    (m) => {
+      const r = m as Report;
+      if (r.kind === 'spawned') daemonPid = r.pid;
+      got.verdict = verdictOf(r);
+      if (got.verdict) lines.stop();
+    },
+    { maxBytes: REPORT_MAX_BYTES, tooLong: () => (overlong = true) },
+  );
   let backstopMs = 0;
   let ended = false;
   try {
@@ -346,7 +361,7 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
     backstopMs = backstopMsOf(o);
     const deadline = monotonicMs() + backstopMs;
     const buf = Buffer.allocUnsafe(LINK_READ_BYTES);
-    while (!got.verdict && !ended) {
+    while (!got.verdict && !ended && !overlong) {
       const left = deadline - monotonicMs();
       if (left <= 0) break;
       if (!pollLink(mine, Math.ceil(Math.min(left, wait.tickMs)))) {
@@ -363,7 +378,7 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
   if (got.verdict) return settle(l, got.verdict, true);
   if (ended) return endedWithout(await reapSoon(sessionPid, true));
   await stopHung(sessionPid, daemonPid, o.stopSchedule);
-  return settle(l, hungFor(backstopMs), true);
+  return settle(l, overlong ? OVERLONG : hungFor(backstopMs), true);
 }
 
 /**
@@ -420,6 +435,12 @@ const hungFor = (ms: number): StartResult => ({
   kind: 'failed',
   message: `no verdict from the new session after ${ms / 1000}s; stopped it`,
 });
+
+/** The link is written by the new session, which may run as the service user by then: what it sends is bounded. */
+const OVERLONG: StartResult = {
+  kind: 'failed',
+  message: `the new session sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it`,
+};
 
 const endedWithout = (status: number | null): StartResult => ({
   kind: 'failed',

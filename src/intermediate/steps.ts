@@ -5,7 +5,7 @@ import { acquirePidfile, releasePidfile, writePid } from '../core/pidfile.js';
 import { changeDir, changeRoot, initGroups, noCoreDumps, setGid, setUid, setUmask } from '../core/confine.js';
 import { daemonSpawn } from '../core/daemon-steps.js';
 import { FD_PLANS } from '../core/plan.js';
-import { onLines, type Report, type SessionOrder } from '../core/messages.js';
+import { onLines, REPORT_MAX_BYTES, type Report, type SessionOrder } from '../core/messages.js';
 import { errorReport, type SessionLink } from '../core/session-link.js';
 import { takeSessionStdio } from '../core/session-stdio.js';
 import { nodeNet } from '../core/lazy-net.js';
@@ -176,16 +176,27 @@ export class Intermediate {
     this.#reap();
     if (this.#readyRead !== null) {
       const channel = new (nodeNet().Socket)({ fd: this.#readyRead, readable: true, writable: false });
-      onLines(channel, (m) => {
-        const msg = m as Report;
-        if (msg.kind === 'ready') this.#ready();
-        else if (msg.kind === 'failed') {
-          // A timeout we already declared stays the reason; the daemon's own exit report follows from it.
-          this.#daemonFailure ??= msg;
-          // It is on its way out; give it a moment to exit so we can report its status too, then the stop schedule.
-          setTimeout(() => stopDaemon(pid, o.stopSchedule, () => this.#exited !== null), FAILED_EXIT_GRACE_MS).unref();
-        }
-      });
+      onLines(
+        channel,
+        (m) => {
+          const msg = m as Report;
+          if (msg.kind === 'ready') this.#ready();
+          else if (msg.kind === 'failed') {
+            // A timeout we already declared stays the reason; the daemon's own exit report follows from it.
+            this.#daemonFailure ??= msg;
+            // It is on its way out; give it a moment to exit so we can report its status too, then the stop schedule.
+            setTimeout(() => stopDaemon(pid, o.stopSchedule, () => this.#exited !== null), FAILED_EXIT_GRACE_MS).unref();
+          }
+        },
+        {
+          // The daemon runs as the service user: what it writes here is bounded.
+          maxBytes: REPORT_MAX_BYTES,
+          tooLong: () => {
+            this.#daemonFailure ??= { kind: 'failed', message: `the daemon sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it` };
+            stopDaemon(pid, o.stopSchedule, () => this.#exited !== null);
+          },
+        },
+      );
       channel.on('error', () => {});
     } else {
       setTimeout(() => {

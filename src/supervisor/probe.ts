@@ -10,6 +10,7 @@ import type { PlannedStep } from '../core/step-runner.js';
 import { planner } from '../core/wasm.js';
 import { nodeNet } from '../core/lazy-net.js';
 import { nodeHttp } from '../core/lazy-builtins.js';
+import { TASK_ID_VAR } from '../core/fork-worker.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { killGroup, SIGKILL } from '../sys/signal.js';
 
@@ -46,7 +47,7 @@ export class ProbeCommands {
   /** Spawns `sh -c command` in a process group of its own; resolves with its raw wait status, or null on timeout. */
   run(command: string, target: ProbeTarget, timeoutMs: number): Promise<number | null> {
     const s = daemonSpawn(this.#o, this.#steps, { path: '/bin/sh', argv: ['/bin/sh', '-c', command] });
-    const env = [...this.#env(), `DAEMONKIT_TASK_ID=${target.task}`, `MAINPID=${target.pid}`];
+    const env = [...this.#env(), `${TASK_ID_VAR}=${target.task}`, `MAINPID=${target.pid}`];
     const nul = { kind: 'null' } as const;
     const pid = spawnPlanned({
       path: s.path,

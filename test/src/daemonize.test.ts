@@ -6,6 +6,8 @@ import { Sandbox } from '../helpers/sandbox.js';
 import { fixture, run } from '../helpers/run.js';
 import { alive, cwd, fds, stat, status, waitFor } from '../helpers/proc.js';
 import { inspectPidfile } from '../../src/core/pidfile.js';
+import { REPORT_MAX_BYTES } from '../../src/core/messages.js';
+import { DAEMON_READY_FD } from '../../src/core/plan.js';
 
 const box = new Sandbox();
 after(() => box.cleanup());
@@ -128,6 +130,35 @@ describe('a library daemon that fails before ready', () => {
     box.track(pid);
     assert.ok(await waitFor(() => !alive(pid)));
     assert.equal(existsSync(box.path('never.pid')), false);
+  });
+
+  test('a failure whose message is longer than a report may be: the original shows its start, clipped', async () => {
+    const reportPath = box.path('fail-long.json');
+    const r = await startFixture(
+      'fail-long',
+      { pidfile: box.path('fail-long.pid') },
+      { FIXTURE_REPORT: reportPath, FIXTURE_BYTES: String(4 * REPORT_MAX_BYTES) },
+    );
+    box.track(JSON.parse(readFileSync(reportPath, 'utf8')).pid);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad config: x{100}/);
+    assert.match(r.stderr, /x…/);
+    assert.ok(r.stderr.length < REPORT_MAX_BYTES, `${r.stderr.length} bytes of stderr`);
+  });
+
+  test('a daemon that writes on its ready descriptor without end is stopped once it passes the limit', async () => {
+    const reportPath = box.path('flood.json');
+    const r = await startFixture(
+      'flood',
+      { pidfile: box.path('flood.pid'), readyTimeout: 60 },
+      { FIXTURE_REPORT: reportPath, FIXTURE_READY_FD: String(DAEMON_READY_FD), FIXTURE_BYTES: String(4 * REPORT_MAX_BYTES) },
+    );
+    const { pid } = JSON.parse(readFileSync(reportPath, 'utf8'));
+    box.track(pid);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`the daemon sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it`));
+    assert.ok(await waitFor(() => !alive(pid)), 'the daemon is gone');
+    assert.equal(existsSync(box.path('flood.pid')), false);
   });
 
   test('an unwritable log path fails in the original, naming the path', async () => {

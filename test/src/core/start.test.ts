@@ -1,0 +1,69 @@
+// The original's wait for its verdict, against a stand-in new session (a bare Node on the link's other end): what it
+// reads is bounded, and a session that says nothing is stopped and named as such, in both ways of waiting.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { normalize } from '../../../src/options.js';
+import { ORIGINAL_STEPS, type BlockingWait, type StartResult } from '../../../src/core/start.js';
+import { REPORT_MAX_BYTES } from '../../../src/core/messages.js';
+import { SESSION_READY_FD } from '../../../src/core/plan.js';
+import { socketpair } from '../../../src/sys/socket.js';
+import { alive, waitFor } from '../../helpers/proc.js';
+
+/** What the stand-in session does with the link once it is its fd SESSION_READY_FD. */
+const SESSIONS = {
+  // Far past the limit, never a newline; then it stays.
+  flood: `require('fs').writeSync(${SESSION_READY_FD}, Buffer.alloc(${4 * REPORT_MAX_BYTES}, 'x')); setInterval(() => {}, 1000)`,
+  silent: 'setInterval(() => {}, 1000)',
+};
+
+const WAITS: Record<string, BlockingWait | undefined> = {
+  'on the event loop (the library)': undefined,
+  'blocked in poll(2) (the CLI)': { tickMs: Infinity, tick() {} },
+};
+
+/** Runs the original's await-ready step against a stand-in session; resolves with its verdict and the session's PID. */
+async function awaitVerdictFrom(session: string, wait: BlockingWait | undefined, options: object) {
+  const o = normalize({ command: ['sleep', '1'], log: '/dev/null', ...options }, 'cli', process.env, '/');
+  const [mine, theirs] = socketpair();
+  const stdio = ['ignore', 'ignore', 'inherit', ...Array<number>(SESSION_READY_FD - 3).fill(theirs), theirs] as const;
+  const child = spawn(process.execPath, ['-e', session], { stdio: [...stdio] });
+  closeSync(theirs);
+  const l = {
+    o,
+    program: { path: '/bin/sleep', argv: ['sleep', '1'], readyProtocol: false },
+    supervisorEntry: false,
+    logs: new Map(),
+    steps: [],
+    mine,
+    theirs: -1,
+    sessionPid: child.pid!,
+    verdict: null as StartResult | null,
+    wait,
+  };
+  try {
+    await ORIGINAL_STEPS['await-ready']!(l as never);
+    return { verdict: l.verdict, pid: child.pid! };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+for (const [how, wait] of Object.entries(WAITS)) {
+  describe(`the original waiting ${how}`, () => {
+    test('a session that sends a line past the limit is stopped, and the start fails saying so', { timeout: 30_000 }, async () => {
+      const { verdict, pid } = await awaitVerdictFrom(SESSIONS.flood, wait, { readyTimeout: 60 });
+      assert.deepEqual(verdict, {
+        kind: 'failed',
+        message: `the new session sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it`,
+      });
+      assert.ok(await waitFor(() => !alive(pid)), 'the session is gone');
+    });
+
+    test('a session that never answers gets the stop schedule after the backstop, and is named as hung', { timeout: 30_000 }, async () => {
+      const { verdict } = await awaitVerdictFrom(SESSIONS.silent, wait, { readyTimeout: 0.1, retry: 'TERM/1' });
+      assert.match(verdict?.kind === 'failed' ? verdict.message : '', /^no verdict from the new session after [\d.]+s; stopped it$/);
+    });
+  });
+}
