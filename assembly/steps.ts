@@ -110,34 +110,54 @@ function push(out: i32[], role: i32, step: i32): void {
 
 // Steps a process that is about to spawn the final daemon applies to itself, in the only safe order:
 // umask first (so the PID file gets it), the PID file while the path is still reachable and writable,
-// chroot before chdir (a chdir before chroot would leave the cwd outside the new root),
-// supplementary groups and gid while still privileged, uid last.
+// supplementary groups before chroot (looked up in the host's /etc/group, not the jail's),
+// chroot before chdir (a chdir before chroot would leave the cwd outside the new root), gid, uid last.
 function confine(out: i32[], role: i32, options: i32): void {
+  const supervised = (options & OPT_SUPERVISE) != 0;
   push(out, role, STEP_UMASK);
   // A limit the daemon (or each worker) inherits from the process that spawns it.
   if ((options & OPT_NO_CORE_DUMPS) != 0) push(out, role, STEP_NO_CORE_DUMPS);
   if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_LOCK);
   if ((options & OPT_SUPERVISE) != 0) {
     if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_WRITE);
-    // As root and outside the chroot; after the PID file, so a second start finds it busy before it binds anything.
+    // As root; after the PID file, so a second start finds it busy before it binds anything.
     if ((options & OPT_LISTEN) != 0) push(out, role, STEP_BIND_SOCKETS);
     push(out, role, STEP_CONTROL_SOCKET);
-    // Bound in the state directory as root and outside any chroot, like the control socket.
+    // Bound in the state directory as root, like the control socket.
     if ((options & OPT_NOTIFY) != 0) push(out, role, STEP_NOTIFY_SOCKET);
-    // Outlives a SIGKILLed supervisor to kill its session; before chroot, since its shell and /proc are outside.
+    // Outlives a SIGKILLed supervisor to kill its session.
     // In the foreground the session is the caller's (a shell's, a manager's): not ours to kill.
     if ((options & OPT_FOREGROUND) == 0) push(out, role, STEP_SESSION_GUARD);
   }
+  // A supervisor keeps root (to remove its PID file, write its state, reopen root's logs) and never enters the chroot:
+  // root must run nothing from a jail others may write, and its /proc there could lie. Each worker enters it instead.
+  if (supervised) {
+    if ((options & OPT_CHROOT) == 0) push(out, role, STEP_CHDIR);
+    return;
+  }
+  if ((options & OPT_USER) != 0) push(out, role, STEP_SETGROUPS);
   if ((options & OPT_CHROOT) != 0) push(out, role, STEP_CHROOT);
   push(out, role, STEP_CHDIR);
-  // A supervisor keeps root (to remove its PID file, write its state, reopen root's logs); its workers drop instead.
-  if ((options & OPT_SUPERVISE) == 0) dropIds(out, role, options);
+  dropIds(out, role, options);
 }
 
+/** gid then uid; supplementary groups are set before, by confine, or cleared with the gid in a worker's chroot. */
 function dropIds(out: i32[], role: i32, options: i32): void {
-  if ((options & OPT_USER) != 0) push(out, role, STEP_SETGROUPS);
   if ((options & (OPT_USER | OPT_GROUP)) != 0) push(out, role, STEP_SETGID);
   if ((options & OPT_USER) != 0) push(out, role, STEP_SETUID);
+}
+
+/**
+ * A supervised worker's own steps before its program runs, done by the wrapper it is spawned through: in a chroot,
+ * chroot and chdir, then gid and uid with no supplementary groups (the jail's /etc/group is not ours to read as root);
+ * otherwise the user's groups from initgroups, then gid and uid.
+ */
+function workerSteps(out: i32[], options: i32): void {
+  if ((options & OPT_CHROOT) != 0) {
+    push(out, ROLE_DAEMON, STEP_CHROOT);
+    push(out, ROLE_DAEMON, STEP_CHDIR);
+  } else if ((options & OPT_USER) != 0) push(out, ROLE_DAEMON, STEP_SETGROUPS);
+  dropIds(out, ROLE_DAEMON, options);
 }
 
 /** The ordered plan as flat (role, step) pairs. */
@@ -150,7 +170,7 @@ export function planSteps(options: i32, context: i32): Int32Array {
     const o = options | OPT_SUPERVISE;
     confine(out, ROLE_SUPERVISOR, o);
     push(out, ROLE_SUPERVISOR, STEP_SPAWN_WORKERS);
-    dropIds(out, ROLE_DAEMON, o);
+    workerSteps(out, o);
     push(out, ROLE_DAEMON, STEP_EXEC);
     if (ready) push(out, ROLE_DAEMON, STEP_READY);
     push(out, ROLE_SUPERVISOR, STEP_SUPERVISE);
@@ -176,7 +196,7 @@ export function planSteps(options: i32, context: i32): Int32Array {
   if ((options & OPT_SUPERVISE) != 0) {
     confine(out, ROLE_SUPERVISOR, options);
     push(out, ROLE_SUPERVISOR, STEP_SPAWN_WORKERS);
-    dropIds(out, ROLE_DAEMON, options);
+    workerSteps(out, options);
     push(out, ROLE_DAEMON, STEP_EXEC);
     if (ready) push(out, ROLE_DAEMON, STEP_READY);
     push(out, ROLE_SUPERVISOR, STEP_SUPERVISE);
@@ -249,6 +269,10 @@ export function stepOrderError(plan: Int32Array): string {
     if (daemon >= 0 && write < daemon) return "the PID written must be the daemon's: pidfile.write comes after the last fork";
   }
   if (!before(plan, STEP_CHROOT, STEP_CHDIR)) return 'chdir must come after chroot';
+  if (!before(plan, STEP_SETGROUPS, STEP_CHROOT)) return "setgroups must come before chroot (the jail's /etc/group is not to be trusted)";
+  const chroot = indexOf(plan, STEP_CHROOT);
+  if (chroot >= 0 && indexOf(plan, STEP_SPAWN_WORKERS) >= 0 && roleOf(plan, chroot) != ROLE_DAEMON)
+    return 'a supervisor never enters the chroot: each worker does, after spawn-workers';
   if (!before(plan, STEP_SETGROUPS, STEP_SETGID)) return 'setgroups must come before setgid';
   if (!before(plan, STEP_SETGID, STEP_SETUID)) return 'setgid must come before setuid';
   if (!before(plan, STEP_SETGROUPS, STEP_SETUID)) return 'setgroups must come before setuid';
@@ -269,7 +293,10 @@ export function stepOrderError(plan: Int32Array): string {
       return 'privileges must be dropped before the daemon is spawned';
     }
   }
-  if (!before(plan, STEP_CHDIR, STEP_SPAWN_DAEMON) || !before(plan, STEP_CHDIR, STEP_SPAWN_WORKERS))
+  const chdir = indexOf(plan, STEP_CHDIR);
+  if (chdir >= 0 && roleOf(plan, chdir) == ROLE_DAEMON) {
+    if (!before(plan, STEP_CHDIR, STEP_EXEC)) return 'a worker enters its directory before the program runs';
+  } else if (!before(plan, STEP_CHDIR, STEP_SPAWN_DAEMON) || !before(plan, STEP_CHDIR, STEP_SPAWN_WORKERS))
     return 'chdir must come before the daemon is spawned';
   if (!before(plan, STEP_UMASK, STEP_SPAWN_DAEMON) || !before(plan, STEP_UMASK, STEP_SPAWN_WORKERS))
     return 'umask must be set before the daemon is spawned';
@@ -297,12 +324,10 @@ export function stepOrderError(plan: Int32Array): string {
   if (guard >= 0 && spawnSession < 0) return 'a supervisor in the foreground starts no session guard (the session is not its own)';
   if (spawnWorkers >= 0 && spawnSession >= 0 && (guard < 0 || guard > spawnWorkers))
     return 'the session guard must run before the workers are spawned (nothing else kills them if the supervisor is SIGKILLed)';
-  if (!before(plan, STEP_SESSION_GUARD, STEP_CHROOT)) return 'the session guard must start before chroot (its shell and /proc are outside)';
   const bind = indexOf(plan, STEP_BIND_SOCKETS);
   if (bind >= 0) {
     if (roleOf(plan, bind) != ROLE_SUPERVISOR) return 'only the supervisor binds the listening sockets (its workers inherit them)';
     if (lock >= 0 && bind < lock) return 'bind-sockets must come after pidfile.lock (a second start must bind nothing)';
-    if (!before(plan, STEP_BIND_SOCKETS, STEP_CHROOT)) return 'bind-sockets must come before chroot (unix socket paths are outside it)';
     if (!before(plan, STEP_BIND_SOCKETS, STEP_SETGID) || !before(plan, STEP_BIND_SOCKETS, STEP_SETUID))
       return 'bind-sockets must come before privileges are dropped (ports below 1024 need root)';
     if (spawnWorkers < 0 || bind > spawnWorkers) return 'bind-sockets must come before the workers are spawned';
@@ -311,7 +336,6 @@ export function stepOrderError(plan: Int32Array): string {
   if (notify >= 0) {
     if (roleOf(plan, notify) != ROLE_SUPERVISOR) return 'only the supervisor binds the notify socket';
     if (spawnWorkers < 0 || notify > spawnWorkers) return 'notify-socket must come before the workers are spawned (they get its path)';
-    if (!before(plan, STEP_NOTIFY_SOCKET, STEP_CHROOT)) return 'notify-socket must come before chroot (its file is in the state directory)';
     if (!before(plan, STEP_NOTIFY_SOCKET, STEP_SETGID) || !before(plan, STEP_NOTIFY_SOCKET, STEP_SETUID))
       return 'notify-socket must come before privileges are dropped';
   }

@@ -12,6 +12,8 @@ import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 
 /** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
+/** util-linux's unshare, run from outside the jail: chroot, chdir, setgroups(0), setgid, setuid, then exec (unshare(1)). */
+const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find(existsSync) ?? null;
 
 /** What the spawning process hands posix_spawn for the daemon (its fds are the fd plan's: FD_PLANS in plan.ts). */
 export interface DaemonSpawn {
@@ -20,12 +22,22 @@ export interface DaemonSpawn {
   env: string[];
   /** The daemon speaks the ready protocol: the spawner makes a ready pipe and passes it as DAEMON_READY_FD. */
   readyPipe: boolean;
+  /** The spawn enters the chroot and its directory itself (unshare --root --wd): the spawner sets no directory. */
+  entersJail: boolean;
+}
+
+/** What the id and jail steps ask of the wrapper that runs the program; exec turns it into setpriv's or unshare's argv. */
+interface Wrapper {
+  jail: { root: string; wd: string } | null;
+  initGroups: boolean;
+  gid: number | null;
+  uid: number | null;
 }
 
 interface Setup {
   o: Normalized;
   /** The spawn being built, or null when this process is the daemon itself. */
-  spawn: (DaemonSpawn & { program: { path: string; argv: string[] }; ids: string[] }) | null;
+  spawn: (DaemonSpawn & { program: { path: string; argv: string[] }; wrap: Wrapper }) | null;
   /** In place: the PID file this process holds, and whether its Daemon handle removes it on exit. */
   pidfile: { path: string; fd: number } | null;
   releases: boolean;
@@ -54,21 +66,23 @@ export const DAEMON_STEPS: StepTable<Setup, void> = {
     inPlace(c, 'pidfile.write');
     writePid(c.pidfile!.fd, process.pid);
   },
-  // setpriv applies its options in its own fixed order (groups, gid, uid): each step adds its own.
-  setgroups: (c) => void spawning(c, 'setgroups').ids.push('--init-groups'),
-  setgid: (c) => {
-    const s = spawning(c, 'setgid');
-    // setpriv changes the gid only with an explicit choice of supplementary groups: none, without --user.
-    s.ids.push('--regid', String(c.o.group?.gid ?? c.o.user!.gid), ...(c.o.user ? [] : ['--clear-groups']));
+  chroot: (c) => void (spawning(c, 'chroot').wrap.jail = { root: c.o.chroot!, wd: '/' }),
+  chdir: (c) => {
+    const s = spawning(c, 'chdir');
+    if (!s.wrap.jail) throw new Error("a spawned daemon's chdir is the jail's: chroot comes first");
+    s.wrap.jail.wd = c.o.cwd;
+    s.entersJail = true;
   },
-  setuid: (c) => void spawning(c, 'setuid').ids.push('--reuid', String(c.o.user!.uid)),
-  /** exec is the posix_spawn: the program itself, or setpriv running it once the id steps gave it arguments. */
+  setgroups: (c) => void (spawning(c, 'setgroups').wrap.initGroups = true),
+  setgid: (c) => void (spawning(c, 'setgid').wrap.gid = c.o.group?.gid ?? c.o.user!.gid),
+  setuid: (c) => void (spawning(c, 'setuid').wrap.uid = c.o.user!.uid),
+  /** exec is the posix_spawn: the program itself, or the wrapper (unshare in a jail, else setpriv) that runs it. */
   exec: (c) => {
     const s = spawning(c, 'exec');
     const { path, argv } = s.program;
-    if (!s.ids.length) return void Object.assign(s, { path, argv });
-    if (!SETPRIV) throw new Error('--user and --group need /usr/bin/setpriv (util-linux) to drop privileges in each worker');
-    Object.assign(s, { path: SETPRIV, argv: [SETPRIV, ...s.ids, '--', path, ...argv.slice(1)] });
+    const args = wrapperArgs(s.wrap);
+    if (!args) return void Object.assign(s, { path, argv });
+    Object.assign(s, { path: args[0], argv: [...args, '--', path, ...argv.slice(1)] });
   },
   /** ready happens in Daemon.ready(); here it gets its channel: a ready pipe when spawned, NOTIFY_SOCKET (if any) in place. */
   ready: (c) => {
@@ -83,15 +97,32 @@ export const DAEMON_STEPS: StepTable<Setup, void> = {
   },
 };
 
+/** The wrapper's command line up to its `--`, or null when the program is spawned as it is. */
+function wrapperArgs(w: Wrapper): string[] | null {
+  const { jail, gid, uid } = w;
+  if (jail) {
+    if (!UNSHARE) throw new Error('--chroot needs /usr/bin/unshare (util-linux) to enter the jail in each worker');
+    // unshare clears the supplementary groups when it sets the gid: the jail's /etc/group is never read as root.
+    const ids = [...(gid === null ? [] : ['--setgid', String(gid)]), ...(uid === null ? [] : ['--setuid', String(uid)])];
+    return [UNSHARE, `--root=${jail.root}`, `--wd=${jail.wd}`, ...ids];
+  }
+  if (gid === null && uid === null) return null;
+  if (!SETPRIV) throw new Error('--user and --group need /usr/bin/setpriv (util-linux) to drop privileges in each worker');
+  // setpriv changes the gid only with an explicit choice of supplementary groups: none, without --user.
+  const groups = w.initGroups ? ['--init-groups'] : ['--clear-groups'];
+  return [SETPRIV, ...groups, ...(gid === null ? [] : ['--regid', String(gid)]), ...(uid === null ? [] : ['--reuid', String(uid)])];
+}
+
 const notInPlace = (): never => {
   throw new Error('a spawned daemon has no PID file of its own to find busy');
 };
 
 /** The daemon's steps as the spawn the intermediate or supervisor makes (a worker's env gets its task id on top). */
 export function daemonSpawn(o: Normalized, plan: readonly PlannedStep[], program: { path: string; argv: string[] }): DaemonSpawn {
-  const spawn = { program, ids: [] as string[], path: program.path, argv: program.argv, env: [...o.env], readyPipe: false };
+  const wrap: Wrapper = { jail: null, initGroups: false, gid: null, uid: null };
+  const spawn = { program, wrap, path: program.path, argv: program.argv, env: [...o.env], readyPipe: false, entersJail: false };
   runSteps(plan, 'daemon', DAEMON_STEPS, { o, spawn, pidfile: null, releases: false, busy: notInPlace });
-  return { path: spawn.path, argv: spawn.argv, env: spawn.env, readyPipe: spawn.readyPipe };
+  return { path: spawn.path, argv: spawn.argv, env: spawn.env, readyPipe: spawn.readyPipe, entersJail: spawn.entersJail };
 }
 
 /** Already detached: this process runs the daemon's steps on itself and is the daemon. busy: the PID file is held. */

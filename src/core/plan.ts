@@ -290,15 +290,17 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'session-guard':
       return 'posix_spawn the session guard (sh, own session, cwd /): if the supervisor dies by SIGKILL, it kills the session';
     case 'chroot':
-      return `chroot ${o.chroot}`;
+      return role === 'daemon'
+        ? `chroot ${o.chroot}, by unshare run from outside it (root runs nothing the jail holds)`
+        : `chroot ${o.chroot}`;
     case 'chdir':
-      return `chdir ${o.cwd}`;
+      return `chdir ${o.cwd}${role === 'daemon' ? ' inside the jail, by unshare' : ''}`;
     case 'setgroups':
       return `initgroups ${o.user!.name} (supplementary groups of the user, not root's)${role === 'daemon' ? ', by setpriv before exec' : ''}`;
     case 'setgid':
-      return `setgid ${o.group?.gid ?? o.user!.gid}${role === 'daemon' ? ', by setpriv before exec' : ''}`;
+      return `setgid ${o.group?.gid ?? o.user!.gid}${role === 'daemon' ? `, by ${o.chroot ? 'unshare, which clears the supplementary groups,' : 'setpriv'} before exec` : ''}`;
     case 'setuid':
-      return `setuid ${o.user!.uid} (${o.user!.name})${role === 'daemon' ? ', by setpriv before exec' : ''}`;
+      return `setuid ${o.user!.uid} (${o.user!.name})${role === 'daemon' ? `, by ${o.chroot ? 'unshare' : 'setpriv'} before exec` : ''}`;
     case 'spawn-daemon':
       return 'posix_spawn the daemon: same session, not its leader; PID file lock passed on as fd 3';
     case 'report-exit':
@@ -306,7 +308,7 @@ function detail(step: string, o: Normalized, role: Role): string {
         ? `after ${o.startMs / 1000}s alive (or its exit), report to the original and exit`
         : 'relay ready or the failure to the original and exit';
     case 'spawn-workers':
-      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.user || o.group ? ', through setpriv' : ''}, ${workerOutputText(o)}`;
+      return `posix_spawn ${o.workers} worker${o.workers === 1 ? '' : 's'} (DAEMONKIT_TASK_ID 0..${o.workers - 1}), each its own process group${o.chroot ? ', through unshare' : o.user || o.group ? ', through setpriv' : ''}, ${workerOutputText(o)}`;
     case 'notify-socket':
       return `bind ${notifySocketPlace(o) ?? 'the notify socket'} (0600, owned by the workers' user; datagrams with the sender's credentials): workers get NOTIFY_SOCKET and a socket of their own connected to it after the listeners (DAEMONKIT_NOTIFY_FD)${o.ready?.kind === 'notify' ? ', ready on READY=1' : ''}${o.watchdogMs ? `, WATCHDOG=1 within ${o.watchdogMs / 1000}s` : ''}`;
     case 'supervise':

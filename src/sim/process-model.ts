@@ -61,6 +61,7 @@ export const INVARIANTS = [
   'pidfilePassedOn',
   'oneSessionGuard',
   'guardOutsideChroot',
+  'groupsFromHost',
   'fdPlanValid',
 ] as const;
 export type Invariant = (typeof INVARIANTS)[number];
@@ -301,7 +302,6 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       if (s.self.root !== '/')
         broke(s.w.violations, 'guardOutsideChroot', 'session-guard ran after chroot: its shell and /proc are outside the new root');
     },
-    chroot: (s) => void (s.self.root = s.w.o.chroot!),
     chdir,
     'spawn-workers': (s) => {
       const { w } = s;
@@ -336,7 +336,14 @@ export const SIM_STEPS: Record<Role, StepTable<Sim, void>> = {
       s.w.pidfile.writes++;
       s.w.pidfile.content = s.self.pid;
     },
+    // A worker enters the jail through unshare, which sets the gid with no supplementary groups at all.
+    chroot: (s) => void (s.self.root = s.w.o.chroot!),
+    chdir,
     ...ids,
+    setgid: (s) => {
+      if (s.self.root !== '/') s.self.groups = [];
+      applyIds('setgid', s.self, s.w.o, s.w.violations);
+    },
     // exec's close-on-exec sweep is part of the spawn (spawnFds); ready and the release happen later, in the program.
     exec: () => {},
     ready: () => {},
@@ -418,6 +425,8 @@ export function simulate(plan: Plan, o: Normalized, start: SimStart = {}): SimRe
 
 function applyIds(step: string, p: SimProcess, o: Normalized, violations: Violation[]): void {
   if (step !== 'setuid' && p.uid !== 0) broke(violations, 'idsDroppedInOrder', `${step} after the uid was dropped: EPERM`, p.pid);
+  if (step === 'setgroups' && p.root !== '/')
+    broke(violations, 'groupsFromHost', "initgroups ran inside the chroot: the jail's /etc/group chose the groups", p.pid);
   if (step === 'setgroups') p.groups = [o.user!.gid];
   else if (step === 'setgid') p.gid = o.group?.gid ?? o.user!.gid;
   else p.uid = o.user!.uid;

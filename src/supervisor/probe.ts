@@ -59,7 +59,8 @@ export class ProbeCommands {
         [2, nul],
       ]),
       ownGroup: true,
-      chdir: this.#o.cwd,
+      // In a chroot the wrapper enters the jail's directory; outside one, the workers' directory.
+      chdir: s.entersJail ? undefined : this.#o.cwd,
     });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -8,7 +8,7 @@ import { LogSink } from './log-sink.js';
 import { serviceUserOf } from '../core/log-file-open.js';
 import { bindControl, serveControl, type ControlRequest, type Reply } from '../core/control.js';
 import { acquirePidfile, readPidFromFd, releasePidfile, writePid } from '../core/pidfile.js';
-import { changeDir, changeRoot, giveToServiceUser, noCoreDumps, setUmask } from '../core/confine.js';
+import { changeDir, giveToServiceUser, noCoreDumps, setUmask } from '../core/confine.js';
 import { daemonSpawn, type DaemonSpawn } from '../core/daemon-steps.js';
 import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.js';
 import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
@@ -65,8 +65,8 @@ const ANSWER_GRACE_MS = 20;
 
 export class SupervisorRuntime {
   /**
-   * The supervisor's steps, run in the plan's order by start(): what needs the caller's privileges and paths outside a
-   * chroot, then confinement (keeping root: each worker drops instead), then the workers.
+   * The supervisor's steps, run in the plan's order by start(): what needs the caller's privileges, then confinement
+   * (keeping root and the host's root directory: each worker drops and enters any chroot instead), then the workers.
    */
   static readonly STEPS: StepTable<SupervisorRuntime> = {
     'session-stdio': (r) => takeSessionStdio(r.#o, r.#link!.takeFds()),
@@ -74,14 +74,13 @@ export class SupervisorRuntime {
     'no-core-dumps': () => noCoreDumps(),
     'pidfile.lock': (r) => r.#lockPidfile(),
     'pidfile.write': (r) => r.#writePidfile(),
-    // As root and outside any chroot; kept for the supervisor's life, every worker (and replacement) gets them.
+    // As root; kept for the supervisor's life, every worker (and replacement) gets them.
     'bind-sockets': (r) => r.#bindSockets(),
     'control-socket': (r) => r.#listen(),
-    // Before the chroot and the workers: its file is in the state directory, and each worker gets its path.
+    // Before the workers: its file is in the state directory, and each worker gets its path.
     'notify-socket': (r) => r.#openNotify(),
-    // Before the chroot: the guard's shell and /proc are outside it.
     'session-guard': (r) => r.#guard.start(),
-    chroot: (r) => changeRoot(r.#o),
+    // Without --chroot only: in one, each worker enters the jail and its directory itself (daemon-steps.ts).
     chdir: (r) => changeDir(r.#o),
     'spawn-workers': (r) => r.#startWorkers(),
     supervise: (r) => r.#supervise(),
@@ -316,7 +315,7 @@ export class SupervisorRuntime {
     writePid(fd, process.pid);
   }
 
-  /** control-socket: bound now (as root, outside any chroot), answered once node:net is loaded (#goLive). */
+  /** control-socket: bound now (as root), answered once node:net is loaded (#goLive). */
   #listen(): void {
     const files = this.#files;
     if (!files) return;

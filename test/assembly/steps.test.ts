@@ -88,9 +88,9 @@ test('the unsupervised plan is the classic double fork', () => {
     'intermediate:umask',
     'intermediate:no-core-dumps',
     'intermediate:pidfile.lock',
+    'intermediate:setgroups',
     'intermediate:chroot',
     'intermediate:chdir',
-    'intermediate:setgroups',
     'intermediate:setgid',
     'intermediate:setuid',
     'intermediate:spawn-daemon',
@@ -143,7 +143,8 @@ test('orders that break a rule are rejected with the rule', () => {
   const cases: Array<[string[], RegExp]> = [
     [swap(good, 'intermediate:chroot', 'intermediate:chdir'), /chdir must come after chroot/],
     [swap(good, 'intermediate:setgid', 'intermediate:setuid'), /setgid must come before setuid/],
-    [swap(good, 'intermediate:setgroups', 'intermediate:setgid'), /setgroups must come before setgid/],
+    [swap(good, 'intermediate:setgroups', 'intermediate:setgid'), /setgroups must come before/],
+    [swap(good, 'intermediate:setgroups', 'intermediate:chroot'), /setgroups must come before chroot/],
     [
       swap(names(p.planSteps(p.OPT_PIDFILE.value | p.OPT_USER.value, 0)), 'intermediate:pidfile.lock', 'intermediate:setuid'),
       /before privileges are dropped/,
@@ -168,22 +169,19 @@ test('orders that break a rule are rejected with the rule', () => {
   assert.match(p.stepOrderError(Int32Array.from([0, 99])), /unknown step/);
 });
 
-test('a supervised plan starts its session guard before the workers and before chroot', () => {
+test('a supervised plan starts its session guard before the workers', () => {
   for (const o of allOptions) {
     if ((o & p.OPT_SUPERVISE.value) === 0 || (o & p.OPT_FORCE_DETACH.value) === 0 || (o & p.OPT_FOREGROUND.value) !== 0) continue;
     const steps = names(p.planSteps(o, 0));
     const at = (s: string) => steps.indexOf(s);
     assert.ok(at('supervisor:session-guard') > at('supervisor:pidfile.lock'), steps.join(' '));
     assert.ok(at('supervisor:session-guard') < at('supervisor:spawn-workers'), steps.join(' '));
-    if (o & p.OPT_CHROOT.value) assert.ok(at('supervisor:session-guard') < at('supervisor:chroot'), steps.join(' '));
   }
   assert.ok(!names(p.planSteps(p.OPT_PIDFILE.value, 0)).some((s) => s.endsWith(':session-guard')), 'not unsupervised');
   const good = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_CHROOT.value, 0));
   const without = good.filter((s) => s !== 'supervisor:session-guard');
   assert.match(p.stepOrderError(encode(without)), /session guard must run before the workers/);
   assert.match(p.stepOrderError(encode([...without, 'supervisor:session-guard'])), /session guard must run before the workers/);
-  const afterChroot = without.flatMap((s) => (s === 'supervisor:chroot' ? [s, 'supervisor:session-guard'] : [s]));
-  assert.match(p.stepOrderError(encode(afterChroot)), /before chroot/);
   assert.match(
     p.stepOrderError(encode(good.map((s) => (s === 'supervisor:session-guard' ? 'original:session-guard' : s)))),
     /only the supervisor/,
@@ -200,7 +198,6 @@ test('a supervisor with --listen binds after the PID file lock, before chroot, t
     const at = (s: string) => steps.indexOf(s);
     assert.ok(at('supervisor:bind-sockets') < at('supervisor:spawn-workers'), steps.join(' '));
     if (o & p.OPT_PIDFILE.value) assert.ok(at('supervisor:bind-sockets') > at('supervisor:pidfile.lock'), steps.join(' '));
-    if (o & p.OPT_CHROOT.value) assert.ok(at('supervisor:bind-sockets') < at('supervisor:chroot'), steps.join(' '));
   }
   const good = names(
     p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_CHROOT.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0),
@@ -212,7 +209,7 @@ test('a supervisor with --listen binds after the PID file lock, before chroot, t
     p.stepOrderError(encode(['supervisor:bind-sockets', ...good.filter((s) => s !== 'supervisor:bind-sockets')])),
     /after pidfile.lock/,
   );
-  assert.match(p.stepOrderError(encode(moved('supervisor:chroot'))), /before chroot/);
+  assert.match(p.stepOrderError(encode(moved('supervisor:spawn-workers'))), /before the workers are spawned/);
   const noChroot = names(p.planSteps(p.OPT_SUPERVISE.value | p.OPT_PIDFILE.value | p.OPT_USER.value | p.OPT_LISTEN.value, 0)).filter(
     (s) => s !== 'supervisor:bind-sockets',
   );
@@ -232,6 +229,28 @@ test('a supervisor with --listen binds after the PID file lock, before chroot, t
     p.stepOrderError(encode(good.map((s) => (s === 'supervisor:bind-sockets' ? 'daemon:bind-sockets' : s)))),
     /only the supervisor binds/,
   );
+});
+
+test('a supervisor never enters a chroot: each worker does, from outside, then drops with no groups looked up inside', () => {
+  for (const o of allOptions) {
+    if ((o & (p.OPT_SUPERVISE.value | p.OPT_FOREGROUND.value)) === 0 || (o & p.OPT_CHROOT.value) === 0) continue;
+    for (const c of allContexts) {
+      const steps = names(p.planSteps(o, c));
+      if (!steps.includes('supervisor:spawn-workers')) continue;
+      const at = (s: string) => steps.indexOf(s);
+      assert.ok(!steps.some((s) => /^supervisor:ch(root|dir)$/.test(s)), steps.join(' '));
+      assert.ok(at('supervisor:spawn-workers') < at('daemon:chroot') && at('daemon:chroot') < at('daemon:chdir'), steps.join(' '));
+      assert.ok(at('daemon:chdir') < at('daemon:exec'), steps.join(' '));
+      for (const drop of ['daemon:setgid', 'daemon:setuid']) if (at(drop) >= 0) assert.ok(at('daemon:chdir') < at(drop), steps.join(' '));
+      assert.ok(!steps.includes('daemon:setgroups'), steps.join(' '));
+      assert.equal(p.stepOrderError(encode(steps)), '');
+      const inSupervisor = steps.map((s) => (s.startsWith('daemon:ch') ? s.replace('daemon:', 'supervisor:') : s));
+      assert.match(p.stepOrderError(encode(inSupervisor)), /a supervisor never enters the chroot/);
+    }
+  }
+  // Unsupervised, the intermediate drops its own ids: the user's groups are looked up before it enters the jail.
+  const steps = names(p.planSteps(p.OPT_CHROOT.value | p.OPT_USER.value, 0));
+  assert.ok(steps.indexOf('intermediate:setgroups') < steps.indexOf('intermediate:chroot'), steps.join(' '));
 });
 
 test('every step and role has a name', () => {

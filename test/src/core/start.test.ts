@@ -2,13 +2,14 @@
 // reads is bounded, and a session that says nothing is stopped and named as such, in both ways of waiting.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { normalize } from '../../../src/options.js';
 import { ORIGINAL_STEPS, type BlockingWait, type StartResult } from '../../../src/core/start.js';
 import { REPORT_MAX_BYTES } from '../../../src/core/messages.js';
-import { SESSION_READY_FD } from '../../../src/core/plan.js';
+import { planFds, SESSION_READY_FD } from '../../../src/core/plan.js';
+import { spawnPlanned } from '../../../src/core/spawner.js';
 import { socketpair } from '../../../src/sys/socket.js';
+import { waitpid, WNOHANG } from '../../../src/sys/wait.js';
 import { alive, waitFor } from '../../helpers/proc.js';
 
 /** What the stand-in session does with the link once it is its fd SESSION_READY_FD. */
@@ -27,8 +28,15 @@ const WAITS: Record<string, BlockingWait | undefined> = {
 async function awaitVerdictFrom(session: string, wait: BlockingWait | undefined, options: object) {
   const o = normalize({ command: ['sleep', '1'], log: '/dev/null', ...options }, 'cli', process.env, '/');
   const [mine, theirs] = socketpair();
-  const stdio = ['ignore', 'ignore', 'inherit', ...Array<number>(SESSION_READY_FD - 3).fill(theirs), theirs] as const;
-  const child = spawn(process.execPath, ['-e', session], { stdio: [...stdio] });
+  // Not node:child_process: the original reaps its session with waitpid(2) itself, which a ChildProcess would wait on forever.
+  const nul = { kind: 'null' } as const;
+  const fds = planFds([
+    [0, nul],
+    [1, nul],
+    [2, { kind: 'inherit' }],
+    [SESSION_READY_FD, { kind: 'fd', fd: theirs }],
+  ]);
+  const pid = spawnPlanned({ path: process.execPath, argv: [process.execPath, '-e', session], env: [], fds });
   closeSync(theirs);
   const l = {
     o,
@@ -38,15 +46,20 @@ async function awaitVerdictFrom(session: string, wait: BlockingWait | undefined,
     steps: [],
     mine,
     theirs: -1,
-    sessionPid: child.pid!,
+    sessionPid: pid,
     verdict: null as StartResult | null,
     wait,
   };
   try {
     await ORIGINAL_STEPS['await-ready']!(l as never);
-    return { verdict: l.verdict, pid: child.pid! };
+    return { verdict: l.verdict, pid };
   } finally {
-    child.kill('SIGKILL');
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    try {
+      waitpid(pid, WNOHANG);
+    } catch {
+      // reaped by the step already
+    }
   }
 }
 

@@ -1,0 +1,110 @@
+// --chroot with a jail the service user owns: root runs nothing the jail holds, reads no group list from it, and the
+// supervisor stays outside (its /proc there could lie). The jail is a real one: sleep, sh and their libraries, an
+// /etc/group that puts nobody in group 0, and a planted /usr/bin/setpriv that leaves a mark when root runs it.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { cwd, status as procStatus } from '../helpers/proc.js';
+import { Box, isRoot, pidFromFile, workersOf } from './lib.js';
+
+const box = new Box();
+afterEach(() => box.killAll());
+after(() => box.cleanup());
+
+const NOBODY = 65534;
+const REAL_SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync);
+
+/** Copies each binary and the libraries ldd names for it into the jail, at the same paths. */
+function install(jail: string, binaries: Record<string, string>): void {
+  const files = new Map<string, string>(Object.entries(binaries));
+  for (const host of Object.values(binaries))
+    for (const m of execFileSync('ldd', [host], { encoding: 'utf8' }).matchAll(/(\/\S+) \(0x/g)) files.set(m[1]!, m[1]!);
+  for (const [inJail, host] of files) {
+    mkdirSync(dirname(join(jail, inJail)), { recursive: true });
+    copyFileSync(realpathSync(host), join(jail, inJail));
+    chmodSync(join(jail, inJail), 0o755);
+  }
+}
+
+/** A jail owned by nobody, with a planted setpriv: J/tmp/setpriv-ran appears if anything runs it. */
+function hostileJail(): string {
+  const jail = mkdtempSync(join(tmpdir(), 'daemonkit-jail-'));
+  install(jail, { '/bin/sleep': '/bin/sleep', '/bin/sh': '/bin/sh', '/usr/bin/setpriv.real': REAL_SETPRIV! });
+  writeFileSync(join(jail, 'usr/bin/setpriv'), '#!/bin/sh\necho ran > /tmp/setpriv-ran\nexec /usr/bin/setpriv.real "$@"\n', {
+    mode: 0o755,
+  });
+  mkdirSync(join(jail, 'etc'));
+  writeFileSync(join(jail, 'etc/passwd'), `root:x:0:0::/:/bin/sh\nnobody:x:${NOBODY}:${NOBODY}::/:/bin/sh\n`);
+  // The jail's owner puts nobody in root's group: a group list read from here would hand a worker gid 0.
+  writeFileSync(join(jail, 'etc/group'), `root:x:0:nobody\nnogroup:x:${NOBODY}:\n`);
+  mkdirSync(join(jail, 'dev'));
+  execFileSync('mknod', ['-m', '666', join(jail, 'dev/null'), 'c', '1', '3']);
+  mkdirSync(join(jail, 'tmp'), { mode: 0o1777 });
+  chmodSync(join(jail, 'tmp'), 0o1777);
+  execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, jail]);
+  return jail;
+}
+
+const groupsOf = (pid: number) => procStatus(pid).Groups!.trim().split(/\s+/).filter(Boolean).map(Number);
+
+describe('--chroot into a jail the service user owns', { skip: !isRoot() || !REAL_SETPRIV ? 'needs root and setpriv' : false }, () => {
+  let jail = '';
+  before(() => {
+    jail = hostileJail();
+  });
+  after(() => rmSync(jail, { recursive: true, force: true }));
+
+  test('supervised: the worker enters the jail as nobody with no groups from it; root ran nothing inside', async () => {
+    const r = await box.cli([
+      'start',
+      '--name',
+      'jailed',
+      '--chroot',
+      jail,
+      '--cwd',
+      '/tmp',
+      '--user',
+      'nobody',
+      '--',
+      '/bin/sleep',
+      '1000',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const supervisor = box.track(pidFromFile(box.path('jailed.pid')));
+    const [worker] = workersOf(supervisor);
+    assert.ok(worker, 'a worker runs');
+    box.track(worker);
+    assert.equal(readlinkSync(`/proc/${worker}/root`), jail);
+    assert.equal(cwd(worker), join(jail, 'tmp'));
+    assert.equal(procStatus(worker).Uid!.split(/\s+/)[0], String(NOBODY));
+    assert.ok(!groupsOf(worker).includes(0), `worker groups ${groupsOf(worker).join(' ')}`);
+    assert.equal(readlinkSync(`/proc/${supervisor}/root`), '/', 'the supervisor stays outside the jail');
+    assert.equal(existsSync(join(jail, 'tmp/setpriv-ran')), false, "root ran the jail's setpriv");
+    assert.equal((await box.cli(['stop', 'jailed'])).code, 0);
+  });
+
+  test('unsupervised: the user groups come from the host, not the jail', async () => {
+    const r = await box.cli([
+      'start',
+      '--no-supervise',
+      '--name',
+      'jailed-ns',
+      '--chroot',
+      jail,
+      '--user',
+      'nobody',
+      '--',
+      '/bin/sleep',
+      '1000',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const daemon = box.track(pidFromFile(box.path('jailed-ns.pid')));
+    assert.equal(readlinkSync(`/proc/${daemon}/root`), jail);
+    assert.equal(procStatus(daemon).Uid!.split(/\s+/)[0], String(NOBODY));
+    assert.ok(!groupsOf(daemon).includes(0), `daemon groups ${groupsOf(daemon).join(' ')}`);
+    assert.equal((await box.cli(['stop', 'jailed-ns'])).code, 0);
+  });
+});
