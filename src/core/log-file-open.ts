@@ -103,9 +103,12 @@ function refusal(path: string, code: string, predicate: string): LogFileError {
 function inspect(path: string): { target: string; unsafe: string | null } {
   let dir: string;
   try {
-    dir = realpathSync(dirname(path));
-  } catch {
-    return { target: path, unsafe: null }; // no such directory: the open says so
+    // realpath(3), as the kernel resolves: Node's JS realpath folds "a/.." by text where the kernel follows a first.
+    dir = realpathSync.native(dirname(path));
+  } catch (e) {
+    // Nothing is opened through a directory that could not be resolved, even one that appears meanwhile.
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new LogFileError(`cannot open log file ${path}: ${code}`, path, code);
   }
   return { target: join(dir, basename(path)), unsafe: firstUnsafe(dirname(path)) ?? firstUnsafe(dir) };
 }

@@ -143,6 +143,31 @@ describe('openLogFile', { skip: !isRoot && 'needs root (directories owned by nob
     assert.throws(() => openLogFile(join(via, 'link', 'a.log'), null), refused(/writable by users other than root/, 'EUNSAFE'));
   });
 
+  test("a link whose target walks '..' through another link: checked where the kernel goes, not where the text points", () => {
+    // The user's directory holds logs -> a/../rootonly and a -> ROOTDIR/x: Node's JS realpath folds "a/.." away and
+    // finds nothing, while the kernel follows a first and lands in ROOTDIR/rootonly.
+    const user = fresh(NOBODY.uid);
+    const rootDir = fresh();
+    mkdirSync(join(rootDir, 'x'));
+    mkdirSync(join(rootDir, 'rootonly'));
+    symlinkSync(join(rootDir, 'x'), join(user, 'a'));
+    symlinkSync('a/../rootonly', join(user, 'logs'));
+    assert.throws(() => openLogFile(join(user, 'logs', 'app.log'), null), refused(/is writable by users other than root/, 'EUNSAFE'));
+    assert.throws(
+      () => openLogFile(join(user, 'logs', 'app.log'), NOBODY),
+      (e: unknown) => e instanceof LogFileError && !e.refused && /as nobody: EACCES$/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(join(rootDir, 'rootonly')), [], "nothing created in root's directory");
+  });
+
+  test('a directory that is not there: the open fails naming the path, as root or not', () => {
+    const missing = join(fresh(), 'none', 'app.log');
+    assert.throws(
+      () => openLogFile(missing, null),
+      (e: unknown) => e instanceof LogFileError && e.message === `cannot open log file ${missing}: ENOENT`,
+    );
+  });
+
   test("a root-only directory under a sticky shared one (/tmp/x) is root's alone: opened as root", () => {
     const dir = fresh();
     closeSync(openLogFile(join(dir, 'ok.log'), null));
