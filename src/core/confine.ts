@@ -1,7 +1,7 @@
 // The steps a process applies to itself before it spawns the daemon (never in the caller's process): one function a
 // step, run in the plan's order by the role's table (assembly/steps.ts says why that order: umask, PID file, root,
 // cwd, groups, gid, uid).
-import { chownSync } from 'node:fs';
+import { lchownSync } from 'node:fs';
 import type { Normalized } from '../options.js';
 import { chroot } from '../sys/unistd.js';
 import { RLIMIT_CORE, setrlimit } from '../sys/resource.js';
@@ -51,5 +51,6 @@ export function setUid(o: Normalized): void {
 
 /** Files created before dropping privileges still belong to the service's user, who must be able to use them. */
 export function giveToServiceUser(o: Normalized, path: string): void {
-  if (o.user || o.group) chownSync(path, o.user?.uid ?? -1, o.group?.gid ?? o.user?.gid ?? -1);
+  // lchown: a symlink swapped in at the path is changed itself, never what it points to.
+  if (o.user || o.group) lchownSync(path, o.user?.uid ?? -1, o.group?.gid ?? o.user?.gid ?? -1);
 }

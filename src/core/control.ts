@@ -1,5 +1,5 @@
 // The supervisor's control socket: one JSON request a line, one JSON answer a line, mode 0600.
-import { chmodSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { onLines } from './messages.js';
 import { nodeNet } from './lazy-net.js';
@@ -28,12 +28,11 @@ export function bindControl(path: string): number {
   } catch {
     // none left behind
   }
-  // The socket file must never exist with wider permissions, not even between bind and chmod.
+  // bind(2) makes the file 0600 under this umask: it never exists wider, and no chmod by path (which a symlink swapped
+  // in would redirect) is needed.
   const old = process.umask(0o177);
   try {
-    const fd = listenUnix(path, 511);
-    chmodSync(path, 0o600);
-    return fd;
+    return listenUnix(path, 511);
   } finally {
     process.umask(old);
   }

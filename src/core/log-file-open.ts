@@ -1,6 +1,7 @@
 // The one way daemonkit opens a log file: never through a symlink, never a FIFO or a device, and as root never where
 // another user could have planted something, unless it opens as the service user (whose rights are then all it has).
-import { closeSync, constants as fs, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, realpathSync, type Stats } from 'node:fs';
+import { firstUnsafe } from './dir-safety.js';
 import { basename, dirname, join } from 'node:path';
 import { O_APPEND, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY } from '../sys/fcntl.js';
 import { setfsgid, setfsuid } from '../sys/fsuid.js';
@@ -10,8 +11,6 @@ import { LogFileError } from '../errors.js';
 /** O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of blocking; O_NOCTTY: a tty never becomes ours. */
 const FLAGS = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 const MODE = 0o644;
-/** The sticky bit (S_ISVTX, absent from Node's fs.constants): only an entry's owner may rename or remove it. */
-const S_ISVTX = 0o1000;
 
 export interface FsIdentity {
   name: string;
@@ -95,10 +94,7 @@ function refusal(path: string, code: string, predicate: string): LogFileError {
 
 /**
  * The path to open (its directory resolved, so what was checked is what is opened) and the first directory a user other
- * than root could change among those the lookup goes through: each directory on the path as given (a symlink there is
- * followed) and on the resolved one. One above the log's own may be shared if it is sticky and root's, with the entry
- * below it root's (like /tmp/x): nobody else may rename that entry. Not covered: a symlink met only inside another
- * symlink's target.
+ * than root could change among those the lookup goes through (dir-safety.ts), on the path as given and the resolved one.
  */
 function inspect(path: string): { target: string; unsafe: string | null } {
   let dir: string;
@@ -111,19 +107,6 @@ function inspect(path: string): { target: string; unsafe: string | null } {
     throw new LogFileError(`cannot open log file ${path}: ${code}`, path, code);
   }
   return { target: join(dir, basename(path)), unsafe: firstUnsafe(dirname(path)) ?? firstUnsafe(dir) };
-}
-
-function firstUnsafe(dir: string): string | null {
-  if (othersCanWrite(statSync(dir))) return dir;
-  for (let child = dir, parent = dirname(dir); child !== parent; child = parent, parent = dirname(parent)) {
-    const p = statSync(parent);
-    if (othersCanWrite(p) && !(p.uid === 0 && (p.mode & S_ISVTX) !== 0 && lstatSync(child).uid === 0)) return parent;
-  }
-  return null;
-}
-
-function othersCanWrite(st: Stats): boolean {
-  return st.uid !== 0 || ((st.mode & fs.S_IWGRP) !== 0 && st.gid !== 0) || (st.mode & fs.S_IWOTH) !== 0;
 }
 
 /** Runs open with this thread's filesystem ids set to the user's (Node's sync fs calls run on this thread). */

@@ -8,7 +8,6 @@ import {
   lstatSync,
   openSync,
   readSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -17,6 +16,7 @@ import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/file.js';
 import { asSysError } from '../sys/errors.js';
 import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } from './pid-identity.js';
 import { PidfileError } from '../errors.js';
+import { unsafeDirectory, whereUnsafe } from './dir-safety.js';
 
 export type Acquired = { ok: true; fd: number } | { ok: false; pid: number | null };
 
@@ -27,18 +27,20 @@ const POLL_MS = 5;
 // Declared with every error a caller may catch (src/errors.ts); re-exported for the modules that throw it.
 export { PidfileError };
 
-/** As root, whether users other than root can write dir, and so swap what root keeps in it under us. */
-export function sharedWithOthers(dir: string): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const st = statSync(dir);
-  return (st.mode & 0o002) !== 0 || (st.uid !== 0 && (st.mode & 0o022) !== 0) || (st.uid !== 0 && st.uid !== process.getuid());
+/**
+ * As root, the directory (dir or one above it) that users other than root can change, and so swap what root keeps in
+ * dir under us; null when there is none, or when we are not root.
+ */
+export function sharedWithOthers(dir: string): string | null {
+  return process.getuid?.() === 0 ? unsafeDirectory(dir) : null;
 }
 
-/** Refuses, as root, a PID file in a directory others can write to (they could swap the file under us). */
+/** Refuses, as root, a PID file in a directory others can change (they could swap the file under us). */
 function checkDirectory(path: string): void {
   const dir = dirname(path);
-  if (sharedWithOthers(dir))
-    throw new PidfileError(`refusing PID file ${path}: its directory ${dir} is writable by users other than root`, path, 'EUNSAFE');
+  const unsafe = sharedWithOthers(dir);
+  if (unsafe)
+    throw new PidfileError(`refusing PID file ${path}: ${whereUnsafe(unsafe, dir)} is writable by users other than root`, path, 'EUNSAFE');
 }
 
 /** The PID written in the file behind fd, or null if it holds no valid PID. */

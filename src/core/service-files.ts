@@ -1,6 +1,6 @@
 // Where a service's files live: a named service's control socket and record in the state directory under its name
 // (wherever its PID file is); an unnamed one's (a library daemon with only a PID file) beside its PID file.
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fs, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { asSysError } from '../sys/errors.js';
 import type { Normalized } from '../options.js';
@@ -81,14 +81,23 @@ export interface StateRecord {
   startedBy?: 'run';
 }
 
+/** The temporary record is made new, never through a symlink or into a file someone left at its name. */
+const TMP_FLAGS = fs.O_WRONLY | fs.O_CREAT | fs.O_EXCL | fs.O_NOFOLLOW;
+
 /** Whole or not at all: a write that fails (a full disk) removes its temporary file and throws. */
 export function writeState(path: string, record: StateRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
+  let fd = -1;
   try {
-    writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
+    rmSync(tmp, { force: true }); // a leftover goes (a link itself, not its target); one that comes back fails O_EXCL
+    fd = openSync(tmp, TMP_FLAGS, 0o600);
+    fchmodSync(fd, 0o600);
+    writeFileSync(fd, `${JSON.stringify(record)}\n`);
+    closeSync(fd);
+    fd = -1;
     renameSync(tmp, path);
   } catch (e) {
+    if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
   }

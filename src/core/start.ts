@@ -61,10 +61,11 @@ function prepareFiles(o: Normalized, created: string[], logs: Map<string, number
   // A named service's socket and record live in the state directory even when its PID file is elsewhere.
   if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) makeStateDir(o.stateDir);
   // Root's record and control socket go there: when the PID file (checked itself) is elsewhere, check the directory too.
-  if (o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir && sharedWithOthers(o.stateDir)) {
+  const unsafe = o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir ? sharedWithOthers(o.stateDir) : null;
+  if (o.stateDir && unsafe) {
     return {
       kind: 'failed',
-      message: `refusing state directory ${o.stateDir}: it is writable by users other than root`,
+      message: `refusing state directory ${o.stateDir}: ${unsafe === o.stateDir ? 'it' : `the directory ${unsafe} above it`} is writable by users other than root`,
       code: 'EUNSAFE',
       path: o.stateDir,
     };

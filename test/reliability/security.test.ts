@@ -100,15 +100,32 @@ describe('the PID file', () => {
       const owned = box.path('owned-by-nobody');
       mkdirSync(owned);
       chownSync(owned, 65534, 65534);
-      for (const dir of [shared, owned]) {
+      // root's, but writable by a group that is not root's; and root's, inside one the user owns (they can rename it).
+      const grouped = box.path('grouped');
+      mkdirSync(grouped);
+      chmodSync(grouped, 0o775);
+      chownSync(grouped, 0, 65534);
+      const below = join(owned, 'below');
+      mkdirSync(below);
+      const cases: Array<[string, string]> = [
+        [shared, `its directory ${shared}`],
+        [owned, `its directory ${owned}`],
+        [grouped, `its directory ${grouped}`],
+        [below, `the directory ${owned} above it`],
+      ];
+      for (const [dir, where] of cases) {
         const pidfile = join(dir, 'x.pid');
         const r = await box.cli(['start', '--pidfile', pidfile, '--log', box.path('x.log'), '--start-secs', '0.1', '--', 'sleep', '1000']);
         assert.equal(r.code, 1);
         assert.equal(
           r.stderr,
-          `daemonkit: sleep failed to start: refusing PID file ${pidfile}: its directory ${dir} is writable by users other than root\n`,
+          `daemonkit: sleep failed to start: refusing PID file ${pidfile}: ${where} is writable by users other than root\n`,
         );
-        assert.deepEqual(readdirSync(dir), [], 'nothing created there');
+        assert.deepEqual(
+          readdirSync(dir).filter((f) => f !== 'below'),
+          [],
+          'nothing created there',
+        );
         const nosup = await box.cli(['start', '--no-supervise', '--pidfile', pidfile, '--log', box.path('x.log'), '--', 'sleep', '1000']);
         assert.equal(nosup.code, 1);
         assert.match(nosup.stderr, /writable by users other than root/);
