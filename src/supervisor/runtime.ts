@@ -11,7 +11,7 @@ import { acquirePidfile, readPidFromFd, releasePidfile, writePid } from '../core
 import { changeDir, giveToServiceUser, noCoreDumps, setUmask } from '../core/confine.js';
 import { daemonSpawn, type DaemonSpawn } from '../core/daemon-steps.js';
 import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.js';
-import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
+import { filesOf, readState, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
@@ -305,14 +305,25 @@ export class SupervisorRuntime {
     const fd = this.#pidfd!;
     // A supervisor killed with SIGKILL whose guard was killed too left its session behind: its id (that PID) the
     // kernel keeps from reuse while members live. Sweep them before starting anew.
-    // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep.
+    // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep. So is one
+    // our record does not name: an unsupervised daemon (the service user's) can write any number into its PID file.
     const previous = readPidFromFd(fd);
-    if (previous && previous !== process.pid && sessionOf(previous) === -1) {
+    if (previous && previous !== process.pid && sessionOf(previous) === -1 && this.#recordedSupervisor() === previous) {
       return this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`).then(() =>
         writePid(fd, process.pid),
       );
     }
     writePid(fd, process.pid);
+  }
+
+  /** The supervisor PID our record (root's, 0600, in a directory only root can change) last named; null: none. */
+  #recordedSupervisor(): number | null {
+    const files = this.#files;
+    try {
+      return (files && readState(files.state)?.status?.pid) ?? null;
+    } catch {
+      return null; // a damaged record proves nothing
+    }
   }
 
   /** control-socket: bound now (as root), answered once node:net is loaded (#goLive). */

@@ -152,4 +152,22 @@ describe('stale and recycled PIDs', () => {
     assert.equal((await box.cli(['stop', 'sessioned'])).code, 0);
     untouched(leader);
   });
+
+  test("a PID file naming a stranger's session whose leader is gone: no record says it was our supervisor, so nobody is swept", async () => {
+    // What an unsupervised daemon running as the service user can write through the PID file it holds: the id of any
+    // session whose leader exited, here one whose only member is a stranger's sleep.
+    const r = await run(['setsid', '/bin/sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'], { env: plainEnv() });
+    const member = Number(r.stdout.trim());
+    strangers.set(member, startTime(member));
+    const session = stat(member).session;
+    assert.ok(await waitFor(() => !alive(session)), 'the session outlives its leader');
+    writeFileSync(box.path('orphaned.pid'), `${session}\n`, { mode: 0o644 });
+    const started = await box.cli(['start', '--name', 'orphaned', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(started.code, 0, started.stderr);
+    await new Promise((res) => setTimeout(res, 300));
+    untouched(member);
+    assert.doesNotMatch(readFileSync(box.path('orphaned.log'), 'utf8'), /leftovers of the previous supervisor/);
+    assert.equal((await box.cli(['stop', 'orphaned'])).code, 0);
+    untouched(member);
+  });
 });
