@@ -51,7 +51,7 @@ import type { ServiceTarget } from '../core/service-target.js';
 import { renderList, renderStatus } from './status-view.js';
 import { runUnit, UNIT_ABOUT, UNIT_FLAGS } from './unit.js';
 import { colorEnabled, spinner, writeStdio, type Spinner } from './terminal.js';
-import { resolve as resolvePath } from 'node:path';
+import { pidfilePath } from '../core/option-values.js';
 
 interface Command {
   summary: string;
@@ -99,8 +99,7 @@ function target(values: Values, positionals: string[]): ServiceTarget {
   if (pidfile !== undefined && positionals.length)
     throw new UsageError(`conflicting options: give NAME or ${flag}, not both`, flag, pidfile);
   if (pidfile !== undefined) {
-    if (!pidfile || pidfile.includes('\0')) throw new UsageError(`invalid ${flag} '${pidfile}': expected a path`, flag, pidfile);
-    return { pidfile: resolvePath(pidfile) };
+    return { pidfile: pidfilePath(flag, pidfile, process.cwd()) };
   }
   if (positionals.length === 0) throw new UsageError(`missing NAME (or ${flag} ${TARGET.pidfile.arg})`);
   return checkName(positionals[0]!, 'NAME');

@@ -11,6 +11,7 @@ import {
   lookupGroup,
   lookupUser,
   nonEmpty,
+  pidfilePath,
   parseChoice,
   parseCommandWords,
   parseCount,
@@ -77,7 +78,7 @@ export const OPTIONS = {
     default: undefined,
     takers: BOTH,
     mode: 'any',
-    parse: (o, v: string, c) => resolve(c.base, nonEmpty(o, v)),
+    parse: (o, v: string, c) => pidfilePath(o, v, c.base),
     help: "PID file, locked for the daemon's life (default: STATE/NAME.pid)",
   }),
   /** Both streams to this file (appended). */

@@ -1,5 +1,6 @@
 // One value at a time: each parser checks what a user typed (or passed) and converts it, or throws a UsageError
 // naming the option and the value. Checks that need two options together live in the normalizer (src/options.ts).
+import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { invalid, UsageError } from '../errors.js';
 import { planner } from './wasm.js';
@@ -136,6 +137,19 @@ export function nonEmpty(option: string, value: string): string {
   if (typeof value !== 'string' || value === '') throw invalid(option, value, 'expected a path');
   if (value.includes('\0')) throw invalid(option, value, 'a path cannot contain NUL');
   return value;
+}
+
+/** A PID file path: nonEmpty, and not a directory (it would be read as a PID file and fail as one). */
+export function pidfilePath(option: string, value: string, base: string): string {
+  const path = resolve(base, nonEmpty(option, value));
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return path; // not there yet: the start creates it
+  }
+  if (st.isDirectory()) throw invalid(option, value, 'it is a directory, not a PID file');
+  return path;
 }
 
 /** A log file (appended), or /dev/null for null or '/dev/null'. */

@@ -183,7 +183,8 @@ export type PidfileState =
 export function inspectPidfile(path: string): PidfileState {
   let fd: number;
   try {
-    fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NOCTTY);
+    // O_NONBLOCK: a FIFO planted at the path must not hang the command that only looks.
+    fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NOCTTY | fs.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
     // A planted symlink is refused by every command, with words rather than a stack trace.
@@ -192,6 +193,7 @@ export function inspectPidfile(path: string): PidfileState {
     throw asSysError(e);
   }
   try {
+    if (!fstatSync(fd).isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
     const pid = readPidFromFd(fd);
     if (flock(fd, LOCK_EX | LOCK_NB)) {
       flock(fd, LOCK_UN);

@@ -3,6 +3,7 @@
 import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { invalid, UnknownServiceError, UsageError } from '../errors.js';
+import { pidfilePath } from './option-values.js';
 import { checkName, defaultStateDir } from '../options.js';
 import { findByPidfile, type Service } from './service-control.js';
 import { filesForName, serviceFiles } from './service-files.js';
@@ -29,8 +30,8 @@ export function resolveTarget(target: ServiceTarget, home: string): Service {
     throw new UsageError(`invalid service ${String(target)}: expected a name or { pidfile }`, 'target');
   }
   const { pidfile } = target;
-  if (typeof pidfile !== 'string' || !pidfile || pidfile.includes('\0')) throw invalid('pidfile', pidfile, 'expected a path');
-  const path = resolve(pidfile);
+  if (typeof pidfile !== 'string') throw invalid('pidfile', pidfile, 'expected a path');
+  const path = pidfilePath('pidfile', pidfile, process.cwd());
   const named = findByPidfile(home, path);
   if (named) return named;
   const files = serviceFiles(path);

@@ -33,6 +33,7 @@ const CMD = ['--', 'sleep', '1000'];
 const notDir = box.path('a-file');
 const notExec = box.path('not-exec.sh');
 const dirCmd = box.path('a-dir');
+
 const planted = box.path('planted.pid');
 const wwDir = box.path('world-writable');
 
@@ -116,6 +117,9 @@ const rows: Row[] = [
     root: true,
   },
   { args: ['status', '--pidfile', ''], code: 2, line: /invalid --pidfile '': expected a path/ },
+  { args: S(['--pidfile', dirCmd, ...CMD]), code: 2, line: new RegExp(`invalid --pidfile '${dirCmd}': it is a directory, not a PID file`) },
+  { args: ['status', '--pidfile', dirCmd], code: 2, line: new RegExp(`invalid --pidfile '${dirCmd}': it is a directory, not a PID file`) },
+  { args: ['stop', '--pidfile', dirCmd], code: 2, line: new RegExp(`invalid --pidfile '${dirCmd}': it is a directory, not a PID file`) },
   // the command
   { args: ['start', '--', '/no/such/program'], code: 2, line: /command '\/no\/such\/program' does not exist/ },
   { args: ['start', '--', notExec], code: 2, line: new RegExp(`command '${notExec}' is not executable`) },

@@ -14,6 +14,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { run } from '../helpers/run.js';
 import { cliPath } from '../helpers/paths.js';
@@ -139,6 +140,14 @@ describe('the PID file', () => {
       assert.deepEqual(box.processes(), []);
     },
   );
+
+  test('a FIFO at the PID file path: status says it is no PID file instead of blocking in open(2)', async () => {
+    const fifo = box.path('fifo.pid');
+    execFileSync('mkfifo', [fifo]);
+    const r = await box.cli(['status', '--pidfile', fifo], {}, 5000);
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout, `fifo: unknown (refusing PID file ${fifo}: not a regular file)\n`);
+  });
 
   test(
     'as root, a state directory others can write to is refused even when the PID file and log are elsewhere',
