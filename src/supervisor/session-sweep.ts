@@ -10,9 +10,12 @@ const SWEEP_POLL_MS = 20;
 /** The signal that only asks whether a process exists. */
 const PROBE = 0;
 
-/** Processes in our session that are not `known` (workers, the guard): what exited workers left behind. */
+/**
+ * Processes in our session outside the groups `known` leads (live workers, the guard, probe commands: each spawned
+ * leading its own group): what exited workers left behind. A live worker's children are in its group, so its own.
+ */
 export function countLeftovers(known: Set<number | null>): number {
-  return membersOf((ids) => ids.session === process.pid).filter((pid) => !known.has(pid)).length;
+  return membersOf((ids) => ids.session === process.pid && !known.has(ids.pgrp)).length;
 }
 
 /** Whether anything still lives in our session. */
