@@ -16,7 +16,9 @@ function headline(r: ServiceReport, color: boolean): string {
 
 export function renderStatus(r: ServiceReport, color: boolean): string {
   const lines = [headline(r, color)];
-  if (r.reason && r.lsb !== 4 && r.lsb !== 1) lines.push(`  ${paint('reason:', 'bold', color)} ${r.reason}`);
+  // A stale PID file's headline says it all, unless the reason adds who holds it or what of its session lives.
+  const plainStale = r.lsb === 1 && r.reason === 'not running (stale PID file)';
+  if (r.reason && r.lsb !== 4 && !plainStale) lines.push(`  ${paint('reason:', 'bold', color)} ${r.reason}`);
   if (r.leftovers)
     lines.push(`  ${paint('leftovers:', 'yellow', color)} ${r.leftovers} process${r.leftovers === 1 ? '' : 'es'} left by exited workers`);
   if (r.logError) lines.push(`  ${paint('log error:', 'red', color)} ${r.logError}`);

@@ -3,12 +3,13 @@ import { closeSync, readdirSync } from 'node:fs';
 import { askControl, type ControlAnswer, type ControlRequest } from './control.js';
 import { inspectPidfile, PidfileError, removeStalePidfile, type PidfileState } from './pidfile.js';
 import { DamagedStateError } from './state-record.js';
-import { filesForName, readState, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
+import { filesForName, readState, recordedSupervisor, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
 import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/pidfd.js';
 import { describeHolder } from './pid-identity.js';
 import { membersOf, sessionOf } from './proc-scan.js';
 import { runStopSchedule, stopScheduleBudgetMs, SUPERVISOR_EXIT } from './supervisor-machine.js';
 import { LSB } from './lsb-status.js';
+import { sweepLeftovers } from './leftover-sweep.js';
 
 export { LSB };
 
@@ -95,7 +96,7 @@ export async function statusOf(service: Service): Promise<StatusReport> {
     // A dead supervisor's session id is its PID, which the kernel keeps from reuse while any member lives.
     const left = state.pid && sessionOf(state.pid) === -1 ? membersOf((ids) => ids.session === state.pid) : [];
     const alive = left.length
-      ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): the next start stops them`
+      ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): a stop or the next start stops them`
       : '';
     return {
       ...base,
@@ -169,7 +170,9 @@ async function stopHolder(service: Service, schedule: number[]): Promise<StopOut
       if (probe && 'denied' in probe) return { kind: 'denied', pid: now.pid, message: `permission denied on ${service.files.socket}` };
       return { kind: 'denied', pid: now.pid, message: `cannot verify that pid ${now.pid} is the service; nobody was signalled` };
     }
-    return { kind: 'not-running', stale: now.state === 'stale' };
+    if (now.state === 'stale' && now.pid)
+      return (await stopLeftoversOf(service, now.pid, schedule)) ?? { kind: 'not-running', stale: true };
+    return { kind: 'not-running', stale: false };
   }
   // The supervisor may walk the schedule twice: over its workers, then over what they left in its session.
   const budget = 2 * stopScheduleBudgetMs(schedule);
@@ -206,6 +209,20 @@ async function stopHolder(service: Service, schedule: number[]): Promise<StopOut
   } finally {
     closeSync(held.pidfd);
   }
+}
+
+/**
+ * A dead supervisor's session that still has members (its stop schedule ran out): they get this stop's schedule, when
+ * the service's record names that PID as its supervisor (the PID file alone could have been written by anyone holding
+ * it). Null: nothing of the kind to stop.
+ */
+async function stopLeftoversOf(service: Service, pid: number, schedule: number[]): Promise<StopOutcome | null> {
+  if (sessionOf(pid) !== -1 || recordedSupervisor(service.files.state) !== pid) return null;
+  if (membersOf((ids) => ids.session === pid).length === 0) return null;
+  const said: string[] = [];
+  const gone = await sweepLeftovers(schedule, pid, 'left in its session', (line) => said.push(line));
+  if (!gone) return { kind: 'timeout', pid, message: `${said.at(-1) ?? 'left in its session'}; the stop schedule ran out` };
+  return { kind: 'stopped', pid, note: said.join('; ') };
 }
 
 /** Signals the service's own process only (pinService), when there is no supervisor to ask. */

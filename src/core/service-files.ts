@@ -103,6 +103,15 @@ export function writeState(path: string, record: StateRecord): void {
   }
 }
 
+/** The supervisor PID the record (root's, 0600, in a directory only root can change) last named; null: none or damaged. */
+export function recordedSupervisor(statePath: string): number | null {
+  try {
+    return readState(statePath)?.status?.pid ?? null;
+  } catch {
+    return null; // a damaged record proves nothing
+  }
+}
+
 /** The record of a service that keeps none itself (no supervisor): its options and the signals it answers to. */
 export function writeUnsupervisedRecord(path: string, options: Normalized, signals: StateRecord['signals']): void {
   writeState(path, { version: 1, options, status: null, exitCode: null, exitedAt: null, signals });

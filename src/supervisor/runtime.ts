@@ -11,7 +11,7 @@ import { acquirePidfile, readPidFromFd, releasePidfile, writePid } from '../core
 import { changeDir, giveToServiceUser, noCoreDumps, setUmask } from '../core/confine.js';
 import { daemonSpawn, type DaemonSpawn } from '../core/daemon-steps.js';
 import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.js';
-import { filesOf, readState, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
+import { filesOf, recordedSupervisor, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
@@ -21,7 +21,8 @@ import { takeSessionStdio } from '../core/session-stdio.js';
 import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
 import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
-import { countLeftovers, delay, signalOurLeftovers, sweepLeftovers } from './session-sweep.js';
+import { countLeftovers, signalOurLeftovers } from './session-sweep.js';
+import { delay, sweepLeftovers } from '../core/leftover-sweep.js';
 import { escalationText, MachineTimers, sendSignal, spawnTask } from '../core/machine-effects.js';
 import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
@@ -308,22 +309,18 @@ export class SupervisorRuntime {
     // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep. So is one
     // our record does not name: an unsupervised daemon (the service user's) can write any number into its PID file.
     const previous = readPidFromFd(fd);
-    if (previous && previous !== process.pid && sessionOf(previous) === -1 && this.#recordedSupervisor() === previous) {
+    if (
+      previous &&
+      previous !== process.pid &&
+      sessionOf(previous) === -1 &&
+      this.#files &&
+      recordedSupervisor(this.#files.state) === previous
+    ) {
       return this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`).then(() =>
         writePid(fd, process.pid),
       );
     }
     writePid(fd, process.pid);
-  }
-
-  /** The supervisor PID our record (root's, 0600, in a directory only root can change) last named; null: none. */
-  #recordedSupervisor(): number | null {
-    const files = this.#files;
-    try {
-      return (files && readState(files.state)?.status?.pid) ?? null;
-    } catch {
-      return null; // a damaged record proves nothing
-    }
   }
 
   /** control-socket: bound now (as root), answered once node:net is loaded (#goLive). */

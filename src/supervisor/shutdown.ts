@@ -5,7 +5,7 @@ import { sessionHasMembers } from './session-sweep.js';
 
 /**
  * A schedule that ran out leaves processes of our session alive: the service is not stopped, so its PID file stays
- * (unlocked once we are gone): status says so, and the next start sweeps this session before it starts anew.
+ * (unlocked once we are gone): status says so, and `stop` or the next start sweeps this session.
  */
 export function releaseServiceFiles(socket: string | null, pidfile: string | null, pidfd: number | null): void {
   if (socket) {

@@ -152,4 +152,21 @@ describe('leftovers', () => {
     assert.ok(await waitFor(() => !alive(worker!), 3000), 'the next start stopped what was left');
     assert.equal((await box.cli(['stop', 'deaf'])).code, 0);
   });
+
+  test('after a stop schedule ran out, a second stop with a harder schedule stops what is left and clears the PID file', async () => {
+    const deaf = "trap '' TERM; while :; do sleep 0.1; done";
+    const r = await box.cli(['start', '--name', 'deaf2', '--start-secs', '0.1', '--', 'sh', '-c', deaf]);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('deaf2.pid'));
+    const [worker] = workersOf(sup);
+    assert.equal((await box.cli(['stop', 'deaf2', '--retry', 'TERM/1'])).code, 2);
+    assert.ok(await waitFor(() => !alive(sup), 5000), 'the supervisor exited');
+    const text = await box.cli(['status', 'deaf2']);
+    assert.match(text.stdout, new RegExp(`still alive \\(pid [^)]*\\b${worker}\\b`), 'plain status names them too');
+    const again = await box.cli(['stop', 'deaf2', '--retry', 'TERM/0.5/KILL/2']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /left in its session/);
+    assert.ok(!alive(worker!), 'the leftover worker is gone');
+    assert.equal((await statusJson(box, 'deaf2')).code, 3, 'stopped, no stale PID file');
+  });
 });
