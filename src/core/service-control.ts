@@ -146,12 +146,30 @@ export type StopOutcome =
   /** Not ours to stop: the control socket refused us (another user's service), or its PID file is refused. */
   | { kind: 'denied'; pid: number | null; message: string };
 
+/** How long a stop waits for what a stopped daemon forked to let go of the PID file lock it inherited. */
+const LOCK_RELEASE_WAIT_MS = 1000;
+const LOCK_POLL_MS = 20;
+
 /** Stops the service and waits until its supervisor (or daemon) is gone; only the lock holder is ever signalled. */
 export async function stopService(service: Service, schedule: number[]): Promise<StopOutcome> {
   const outcome = await stopHolder(service, schedule);
   // A stopped daemon that could not remove its own PID file would otherwise read as "stale" (LSB 1) after a clean stop.
-  if (outcome.kind === 'stopped') removeStalePidfile(service.files.pidfile, outcome.pid);
+  if (outcome.kind === 'stopped') await removeOnceUnlocked(service.files.pidfile, outcome.pid);
   return outcome;
+}
+
+/** removeStalePidfile, waiting a little while a child the daemon left (`sleep` in a shell loop) still holds the lock. */
+async function removeOnceUnlocked(path: string, pid: number): Promise<void> {
+  for (let waited = 0; !removeStalePidfile(path, pid) && waited < LOCK_RELEASE_WAIT_MS; waited += LOCK_POLL_MS) {
+    let now;
+    try {
+      now = inspectPidfile(path);
+    } catch {
+      return; // refused or unreadable: not ours to remove
+    }
+    if (now.state === 'absent' || !('pid' in now) || now.pid !== pid) return;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
 }
 
 async function stopHolder(service: Service, schedule: number[]): Promise<StopOutcome> {

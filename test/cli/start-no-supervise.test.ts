@@ -110,6 +110,17 @@ describe('start --no-supervise -- sleep', () => {
     assert.deepEqual(sleeps.map(Number), [pid]);
   });
 
+  test('a stopped program whose short-lived child still held the PID file lock: the file goes, status says stopped', async () => {
+    const env = box.env();
+    const r = await cli(['start', '--no-supervise', '--name', 'forking', '--', 'sh', '-c', 'while :; do sleep 0.2; done'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidOf(box.path('forking.pid')));
+    const stop = await cli(['stop', 'forking'], { env });
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(existsSync(box.path('forking.pid')), false, 'no PID file left');
+    assert.equal((await cli(['status', 'forking'], { env })).code, 3);
+  });
+
   test('a stale PID file naming a live unrelated process: start succeeds and that process is never signalled', async () => {
     const stranger = spawn('sleep', ['1000'], { stdio: 'ignore' });
     box.track(stranger.pid);
