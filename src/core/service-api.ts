@@ -183,13 +183,21 @@ function logPaths(service: Service): string[] {
   return [...new Set(stdio.map(logFileOf).filter((p): p is string => p !== null))];
 }
 
+/** Where a service with no log file sends its output, for the one line that says there is nothing to show. */
+function outputOf(service: Service): string {
+  const stdio = readState(service.files.state)?.options?.stdio;
+  return stdio?.[1]?.kind === 'inherit' || stdio?.[2]?.kind === 'inherit'
+    ? "its output goes to run's own stdout and stderr: read it where those go (journalctl, docker logs)"
+    : 'its output goes to /dev/null';
+}
+
 function logsOf(target: ServiceTarget, options: LogsOptions): { paths: string[]; lines: number } {
   const home = homeOf(options.home);
   const service = resolveTarget(target, home);
   const lines = options.lines === undefined ? DEFAULT_LOG_LINES : parseCount('lines', options.lines, 0, MAX_LOG_LINES);
   checkKnown(target, service, home);
   const paths = logPaths(service);
-  if (paths.length === 0) throw new UsageError(`${service.name} has no log file (its output goes to /dev/null)`);
+  if (paths.length === 0) throw new UsageError(`${service.name} has no log file (${outputOf(service)})`);
   return { paths, lines };
 }
 

@@ -90,6 +90,9 @@ export const SUPERVISOR_EXIT = {
   },
 } as const;
 
+/** 128 + n: a shell's (and docker's) exit status for "ended by signal n", which `run` exits with after one. */
+export const SIGNAL_EXIT_BASE = 128;
+
 /** The wasm's names for its codes, read once: action kinds, states, reasons, causes. */
 function namesOf(name: (code: number) => string): string[] {
   const out: string[] = [];

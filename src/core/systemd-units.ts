@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import type { ListenSpec } from './listen-spec.js';
 import { STATE_DIR_VAR, type Normalized } from '../options.js';
-import { stopScheduleBudgetMs } from './supervisor-machine.js';
+import { SIGNAL_EXIT_BASE, stopScheduleBudgetMs } from './supervisor-machine.js';
+import { SIGTERM } from '../sys/signal.js';
 import { environmentValue, execLine, plainValue } from './systemd-quote.js';
 
 /** The first systemd with Type=notify-reload (it sends SIGHUP and waits for RELOADING=1, then READY=1). */
@@ -128,6 +129,8 @@ export function buildUnits(input: UnitInput): UnitFile[] {
           'KillMode=mixed',
           `TimeoutStopSec=${timeSpan(stopScheduleBudgetMs(options.stopSchedule))}`,
           'Restart=on-failure',
+          // run exits 128+15 after systemctl stop's SIGTERM (as tini does): that stop is a success, not a failed unit.
+          `SuccessExitStatus=${SIGNAL_EXIT_BASE + SIGTERM}`,
           options.user ? `User=${plainValue('--user', options.user.name)}` : null,
           options.group ? `Group=${plainValue('--group', options.group.name)}` : null,
           `WorkingDirectory=${plainValue('--cwd', workingDirectory)}`,

@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import type { Normalized } from '../options.js';
 import { mapExit } from '../core/run-options.js';
-import { SUPERVISOR_EXIT } from '../core/supervisor-machine.js';
+import { SIGNAL_EXIT_BASE, SUPERVISOR_EXIT } from '../core/supervisor-machine.js';
 import type { ListenFd } from '../core/listen-fds.js';
 import type { PlannedStep } from '../core/step-runner.js';
 import type { SessionLink } from '../core/session-link.js';
@@ -12,8 +12,6 @@ import { ManagerNotify, type ManagerEnv } from './manager-notify.js';
 import { stopTree } from './orphans.js';
 import { exitNow } from '../sys/unistd.js';
 
-/** 128 + n: a shell's (and docker's) exit status for "ended by signal n". */
-const SIGNAL_EXIT_BASE = 128;
 /** Any long period: the timer only holds the event loop. */
 const KEEP_ALIVE_MS = 3_600_000;
 const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name])) as Record<number, NodeJS.Signals>;

@@ -124,6 +124,10 @@ test('with --name: status, reload and stop work as for a started service; stop e
   assert.match(st.stdout, new RegExp(`"pid":${r.child.pid}\\b`));
   assert.equal(childrenOf(r.child.pid!).length, 2);
   assert.equal((await cli(['reload', 'fg'], { env: box.env() })).code, 0);
+  // Its output is run's own stdout and stderr, its manager's to keep: logs says where, not "/dev/null".
+  const logs = await cli(['logs', 'fg'], { env: box.env() });
+  assert.equal(logs.code, 2);
+  assert.match(logs.stderr, /^daemonkit: fg has no log file \(its output goes to run's own stdout and stderr: .*journalctl/);
   assert.equal((await cli(['stop', 'fg'], { env: box.env() })).code, 0);
   assert.deepEqual(await r.exit, { code: 0, signal: null });
 });

@@ -122,6 +122,7 @@ NotifyAccess=main
 KillMode=mixed
 TimeoutStopSec=15s
 Restart=on-failure
+SuccessExitStatus=143
 WorkingDirectory=/
 Environment="DAEMONKIT_HOME=${dir}"
 
