@@ -207,14 +207,16 @@ export function workerGone(m: Machine, w: Worker, t: f64, status: i32, errno: i3
     if (count > m.maxRestarts) {
       let same = true;
       for (let i = 0; i < m.restartTasks.length; i++) if (m.restartTasks[i] != task) same = false;
+      // This end and the restarts before it in the window: one more than the restarts allowed, none restarted yet.
       const times = count.toString() + (count == 1 ? ' time' : ' times') + (m.window > 0 ? ' in ' + duration(m.window) : '');
+      const allowed = ' (' + m.maxRestarts.toString() + (m.maxRestarts == 1 ? ' restart' : ' restarts') + ' allowed)';
       const last = describeEnd(status, errno, w.spawnError);
       giveUp(
         m,
         w,
         same
-          ? 'worker ' + task.toString() + ' restarted ' + times + '; last: ' + last
-          : 'workers restarted ' + times + '; last: worker ' + task.toString() + ' ' + last,
+          ? 'worker ' + task.toString() + ' ended ' + times + allowed + '; last: ' + last
+          : 'workers ended ' + times + allowed + '; last: worker ' + task.toString() + ' ' + last,
       );
       return;
     }

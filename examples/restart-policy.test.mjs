@@ -19,7 +19,7 @@ test('a worker that keeps crashing is given up on within 30 seconds, and the sup
     { kind: 'give-up', reason: 'crash-loop' },
   );
   assert.deepEqual(actions.at(-1), { kind: 'exit', code: 1 });
-  assert.match(model.failure, /worker 0 restarted 6 times in 30s; last: exited 1/);
+  assert.match(model.failure, /worker 0 ended 6 times in 30s \(5 restarts allowed\); last: exited 1/);
   assert.ok(model.now < 30_000);
 });
 

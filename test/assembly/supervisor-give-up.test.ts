@@ -42,7 +42,7 @@ test('crash loop: the 11th restart within 60s gives up, stops the others, exits 
   play(h, [[t, ['exited', pid, exited(3)], [CANCEL(timer - 1), GAVE_UP('crash-loop'), SIG(100, TERM), SIG(101, TERM), ARM(timer, 10000)]]]);
   assert.ok(t < 60000);
   assert.equal(h.state, 'failed');
-  assert.equal(h.failure, 'worker 2 restarted 11 times in 60s; last: exited 3');
+  assert.equal(h.failure, 'worker 2 ended 11 times in 60s (10 restarts allowed); last: exited 3');
   assert.deepEqual(workerStates(h), ['stopping', 'stopping', 'failed']);
   play(h, [
     [t + 10, ['stop'], []],
@@ -71,7 +71,7 @@ test('crash loop: the window slides, restarts are counted service-wide, the reas
     [12200, ['spawned', 0, 102], [ARM(5, 1000)]],
     [13000, ['exited', 102, killed(SEGV, true)], [CANCEL(5), GAVE_UP('crash-loop'), EXIT(1)]],
   ]);
-  assert.equal(a.failure, 'worker 0 restarted 2 times in 10s; last: killed by SIGSEGV (core dumped)');
+  assert.equal(a.failure, 'worker 0 ended 2 times in 10s (1 restart allowed); last: killed by SIGSEGV (core dumped)');
   assert.equal(a.state, 'failed');
 
   const b = make({ workers: 2, maxRestarts: 2, restartWindowMs: 1500 });
@@ -83,6 +83,6 @@ test('crash loop: the window slides, restarts are counted service-wide, the reas
     [2100, ['spawned', 0, 200], [ARM(5, 1000)]],
     [2200, ['exited', 200, exited(1)], [CANCEL(5), GAVE_UP('crash-loop'), CANCEL(4), EXIT(1)]],
   ]);
-  assert.equal(b.failure, 'workers restarted 3 times in 1500ms; last: worker 0 exited 1');
+  assert.equal(b.failure, 'workers ended 3 times in 1500ms (2 restarts allowed); last: worker 0 exited 1');
   assert.deepEqual(workerStates(b), ['failed', 'failed']);
 });

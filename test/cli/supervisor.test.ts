@@ -144,7 +144,7 @@ describe('restart policy', () => {
     const s = await status('crashy');
     assert.equal(s.code, 3);
     assert.equal(s.json.state, 'failed');
-    assert.match(s.json.reason ?? '', /restarted 4 times in 60s; last: exited 3/);
+    assert.match(s.json.reason ?? '', /ended 4 times in 60s \(3 restarts allowed\); last: exited 3/);
     const text = await cli(['status', 'crashy'], { env });
     assert.match(text.stdout, /reason: .*exited 3/);
   });

@@ -188,7 +188,10 @@ test('more than maxRestarts restarts: the parent stops and exits 1 with "too man
   writeFileSync(join(p.dir, 'crash-all'), '');
   const r = await p.exited;
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /daemonkit: too many worker restarts, giving up: workers restarted 4 times; last: worker \d exited 1\n/);
+  assert.match(
+    r.stderr,
+    /daemonkit: too many worker restarts, giving up: workers ended 4 times \(3 restarts allowed\); last: worker \d exited 1\n/,
+  );
   // Exactly maxRestarts restarts happened: 2 first workers + 3 replacements reported (a replacement may exit before it reports).
   const reported = [...workers(p.dir).values()].flat();
   assert.ok(reported.length >= first.length && reported.length <= first.length + 3, `${reported.length} workers reported`);

@@ -220,7 +220,7 @@ test('SupervisorModel: with maxRestarts 5 in 30 s, the sixth crash in a row give
   assert.deepEqual(last.at(-1), { kind: 'exit', code: 1 });
   assert.equal(model.state, 'failed');
   assert.equal(model.exitCode, 1);
-  assert.match(model.failure!, /restarted 6 times in 30s; last: exited 1/);
+  assert.match(model.failure!, /ended 6 times in 30s \(5 restarts allowed\); last: exited 1/);
   assert.deepEqual(
     model.workers.map((w) => [w.state, w.restarts, w.lastExit]),
     [['failed', 5, 'exited 1']],
