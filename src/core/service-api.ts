@@ -78,9 +78,21 @@ export async function startNormalized(o: Normalized, okIfRunning: boolean, wait?
   }
   if (result.kind === 'busy') {
     if (!okIfRunning) throw new AlreadyRunningError(result.pid, name);
-    return { ...started, pid: result.pid, alreadyRunning: true };
+    return { ...started, ...runningShape(o), pid: result.pid, alreadyRunning: true };
   }
   throw new StartError(name, `${name} failed to start: ${describeFailure(result)}`, result);
+}
+
+/** The running service's own shape, from its record: not what a start that found it running asked for. */
+function runningShape(o: Normalized): { supervised: boolean; workers: number } | null {
+  const files = filesOf(o);
+  let running;
+  try {
+    running = files && readState(files.state)?.options;
+  } catch {
+    return null; // a damaged record: say what was asked
+  }
+  return running ? { supervised: running.supervise, workers: running.supervise ? running.workers : 1 } : null;
 }
 
 /** Stops the service and waits until it is gone. Not running is a result (`kind: 'not-running'`), not an error. */

@@ -26,8 +26,18 @@ export function homeOf(home: unknown): string {
 
 export function resolveTarget(target: ServiceTarget, home: string): Service {
   if (typeof target === 'string') return { name: checkName(target, 'name'), files: filesForName(home, target) };
-  if (typeof target !== 'object' || target === null || Object.keys(target).some((k) => k !== 'pidfile')) {
+  if (typeof target !== 'object' || target === null) {
     throw new UsageError(`invalid service ${String(target)}: expected a name or { pidfile }`, 'target');
+  }
+  const extra = Object.keys(target).find((k) => k !== 'pidfile');
+  if (extra !== undefined) {
+    const hint =
+      extra.toLowerCase() === 'pidfile'
+        ? ` (did you mean 'pidfile'?)`
+        : extra === 'home'
+          ? ': home goes in the options, the second argument'
+          : ': a target is a name or { pidfile }';
+    throw new UsageError(`invalid service target: unknown key '${extra}'${hint}`, 'target', extra);
   }
   const { pidfile } = target;
   if (typeof pidfile !== 'string') throw invalid('pidfile', pidfile, 'expected a path');

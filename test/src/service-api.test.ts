@@ -57,6 +57,12 @@ describe('a supervised service controlled through the API', () => {
     const again = await start({ name: 'svc', command: WORKER, home, okIfRunning: true });
     assert.equal(again.alreadyRunning, true);
     assert.equal(again.pid, sup);
+    // The running service's shape, not the one this call asked for.
+    const asked = await start({ name: 'svc', command: WORKER, home, okIfRunning: true, workers: 3 });
+    assert.deepEqual(
+      { pid: asked.pid, supervised: asked.supervised, workers: asked.workers, alreadyRunning: asked.alreadyRunning },
+      { pid: sup, supervised: true, workers: 1, alreadyRunning: true },
+    );
   });
 
   test('logs: the last lines as an array, without newlines', async () => {
@@ -141,6 +147,13 @@ describe('bad input is a UsageError naming the option, and leaves nothing behind
     await assert.rejects(logs('x', { home, lines: -1 }), named('lines', "'-1'"));
     assert.throws(() => logs('x', { home, lines: -1, follow: true }), named('lines'));
     await assert.rejects(stop({ pidfile: '' }, { home }), named('pidfile'));
+    // A mistyped or misplaced key in the target is named, with what was meant.
+    await assert.rejects(status({ pidFile: '/run/x.pid' } as never, { home }), (e) =>
+      /unknown key 'pidFile' \(did you mean 'pidfile'\?\)/.test((e as Error).message),
+    );
+    await assert.rejects(status({ pidfile: '/run/x.pid', home } as never), (e) =>
+      /unknown key 'home': home goes in the options, the second argument/.test((e as Error).message),
+    );
   });
 
   test('a name never started: UnknownServiceError for status and logs, naming the state directory', async () => {
