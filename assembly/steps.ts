@@ -122,7 +122,8 @@ function confine(out: i32[], role: i32, options: i32): void {
     if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_PIDFILE_WRITE);
     // As root; after the PID file, so a second start finds it busy before it binds anything.
     if ((options & OPT_LISTEN) != 0) push(out, role, STEP_BIND_SOCKETS);
-    push(out, role, STEP_CONTROL_SOCKET);
+    // Beside the PID file: `run` without --name keeps no file, so it has none.
+    if ((options & OPT_PIDFILE) != 0) push(out, role, STEP_CONTROL_SOCKET);
     // Bound in the state directory as root, like the control socket.
     if ((options & OPT_NOTIFY) != 0) push(out, role, STEP_NOTIFY_SOCKET);
     // Outlives a SIGKILLed supervisor to kill its session.

@@ -140,6 +140,8 @@ test("plan --foreground shows run's steps: the supervisor, no new session", asyn
   assert.match(r.stdout, /spawn-workers .*output straight to the supervisor's own stdout and stderr/);
   const logged = await cli(['plan', '--foreground', '--log', box.path('p.log'), '--', 'sleep', '1'], { env: box.env() });
   assert.match(logged.stdout, /spawn-workers .*output piped to the log/);
+  // Without --name run keeps no file: no control socket either, and the plan does not claim one.
+  assert.doesNotMatch(logged.stdout, /control-socket|\.sock\b/);
   assert.doesNotMatch(r.stdout, /spawn-session|session-guard|await-ready/);
 });
 
