@@ -50,7 +50,7 @@ import {
 import type { ServiceTarget } from '../core/service-target.js';
 import { renderList, renderStatus } from './status-view.js';
 import { runUnit, UNIT_ABOUT, UNIT_FLAGS } from './unit.js';
-import { colorEnabled, spinner, writeStdio, type Spinner } from './terminal.js';
+import { colorEnabled, printable, spinner, writeStdio, type Spinner } from './terminal.js';
 import { pidfilePath } from '../core/option-values.js';
 
 interface Command {
@@ -317,13 +317,15 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     async run(values, positionals) {
       const t = target(values, positionals);
       const { lines, follow } = readFlags(LOGS_FLAGS, values);
+      // To a terminal, the service's bytes are shown escaped (as journalctl does); to a pipe or file, exactly as written.
+      const shown = process.stdout.isTTY ? (line: string) => `${printable(line)}\n` : (line: string) => `${line}\n`;
       if (!follow) {
-        writeStdio(process.stdout, (await logs(t, { lines })).map((line) => `${line}\n`).join(''));
+        writeStdio(process.stdout, (await logs(t, { lines })).map(shown).join(''));
         return 0;
       }
       const ended = new AbortController();
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => ended.abort());
-      for await (const line of logs(t, { lines, follow: true, signal: ended.signal })) writeStdio(process.stdout, `${line}\n`);
+      for await (const line of logs(t, { lines, follow: true, signal: ended.signal })) writeStdio(process.stdout, shown(line));
       return 0;
     },
   },
@@ -447,7 +449,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const code = exitCodeOf(e, name);
     if (code === null) throw e;
-    writeStdio(process.stderr, `daemonkit: ${(e as Error).message}\n`);
+    // A failed start's message carries the program's own words and stderr: shown, never obeyed, by a terminal.
+    writeStdio(process.stderr, `daemonkit: ${printable((e as Error).message)}\n`);
     return code;
   }
 }

@@ -14,13 +14,13 @@ import type { SessionLink } from '../core/session-link.js';
 import { setChildSubreaper } from '../sys/prctl.js';
 import { exitNow } from '../sys/unistd.js';
 import { startOptionsFrom, type Values } from './flags.js';
-import { writeStdio } from './terminal.js';
+import { printable, writeStdio } from './terminal.js';
 
 const INIT_PID = 1;
 
 function say(line: string): void {
   try {
-    writeStdio(process.stderr, `daemonkit: ${line}\n`);
+    writeStdio(process.stderr, `daemonkit: ${printable(line)}\n`);
   } catch {
     // nobody reads our stderr
   }

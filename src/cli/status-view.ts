@@ -1,6 +1,6 @@
 // How `status` and `list` show a service (the library's status() report): aligned tables, colour only on a terminal.
 import type { ServiceReport } from '../core/service-report.js';
-import { formatAge, paint, stateColor, table } from './terminal.js';
+import { formatAge, paint, printable, stateColor, table } from './terminal.js';
 
 /** A supervisor answered: up, with or without a worker up. */
 const answered = (r: ServiceReport) => r.supervised;
@@ -10,7 +10,8 @@ function headline(r: ServiceReport, color: boolean): string {
   if (answered(r)) return `${r.name}: ${state} (supervisor pid ${r.pid}, up ${formatAge(r.startedAt!)})`;
   if (r.lsb === 0) return `${r.name}: ${state} (pid ${r.pid}, unsupervised)`;
   if (r.lsb === 1) return `${r.name}: ${paint('not running', 'red', color)} (stale PID file${r.pid ? `, last pid ${r.pid}` : ''})`;
-  if (r.lsb === 4) return `${r.name}: ${paint('unknown', 'yellow', color)} (${r.pid ? `pid ${r.pid}: ` : ''}${r.reason})`;
+  if (r.lsb === 4)
+    return `${r.name}: ${paint('unknown', 'yellow', color)} (${r.pid ? `pid ${r.pid}: ` : ''}${printable(r.reason ?? '', true)})`;
   return `${r.name}: ${state === r.state ? 'not running' : paint('not running', stateColor(r.state), color)}`;
 }
 
@@ -18,7 +19,7 @@ export function renderStatus(r: ServiceReport, color: boolean): string {
   const lines = [headline(r, color)];
   // A stale PID file's headline says it all, unless the reason adds who holds it or what of its session lives.
   const plainStale = r.lsb === 1 && r.reason === 'not running (stale PID file)';
-  if (r.reason && r.lsb !== 4 && !plainStale) lines.push(`  ${paint('reason:', 'bold', color)} ${r.reason}`);
+  if (r.reason && r.lsb !== 4 && !plainStale) lines.push(`  ${paint('reason:', 'bold', color)} ${printable(r.reason, true)}`);
   if (r.leftovers)
     lines.push(`  ${paint('leftovers:', 'yellow', color)} ${r.leftovers} process${r.leftovers === 1 ? '' : 'es'} left by exited workers`);
   if (r.logError) lines.push(`  ${paint('log error:', 'red', color)} ${r.logError}`);
@@ -34,12 +35,12 @@ export function renderStatus(r: ServiceReport, color: boolean): string {
       paint(w.state, stateColor(w.state), color),
       ...(probes ? [w.ready ? 'yes' : paint('no', 'yellow', color)] : []),
       String(w.restarts),
-      w.lastExit ?? '-',
+      printable(w.lastExit ?? '-', true),
       w.startedAt && w.pid ? formatAge(w.startedAt) : '-',
       ...(probes
         ? [
             w.probe
-              ? `${paint(w.probe.ok ? 'ok' : 'failed', w.probe.ok ? 'green' : 'red', color)} ${w.probe.text} (${formatAge(w.probe.at)} ago)`
+              ? `${paint(w.probe.ok ? 'ok' : 'failed', w.probe.ok ? 'green' : 'red', color)} ${printable(w.probe.text, true)} (${formatAge(w.probe.at)} ago)`
               : '-',
           ]
         : []),
@@ -73,7 +74,7 @@ export function renderList(reports: ServiceReport[], color: boolean): string {
     r.pid && answered(r) ? String(r.pid) : '-',
     answered(r) ? String(r.workers.filter((w) => w.pid).length) : '-',
     answered(r) ? formatAge(r.startedAt!) : '-',
-    r.reason && r.lsb !== 0 ? r.reason : '',
+    r.reason && r.lsb !== 0 ? printable(r.reason, true) : '',
   ]);
   return `${table(rows, { header: ['NAME', 'STATE', 'PID', 'WORKERS', 'UP', 'NOTE'], align: ['left', 'left', 'right', 'right', 'right', 'left'] })}\n`;
 }

@@ -17,6 +17,18 @@ export function writeStdio(stream: NodeJS.WriteStream & { fd: number }, text: st
   }
 }
 
+/** C0 controls but tab and newline, DEL and C1: what could move the cursor, retitle or recolour a terminal. */
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+const CONTROLS_AND_BREAKS = /[\x00-\x1f\x7f-\x9f]/g;
+
+/**
+ * Text a service wrote (its stderr, its STATUS=, its error) as it may reach a terminal: each control character shown
+ * as \xNN. oneLine: tabs and newlines too, for a table cell or a one-line reason.
+ */
+export function printable(text: string, oneLine = false): string {
+  return text.replace(oneLine ? CONTROLS_AND_BREAKS : CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export type Color = 'green' | 'red' | 'yellow' | 'dim' | 'bold';
 
 /**

@@ -29,6 +29,18 @@ describe('a start that fails shows why', () => {
   }
 });
 
+test("a failing program's stderr reaches the terminal escaped: its bytes cannot retitle, recolour or rewrite it", async () => {
+  const r = await cli(
+    ['start', '--name', 'esc', ...SLOW_HOST_START, '--', 'sh', '-c', 'printf "\\033]0;owned\\007\\033[2Jboom\\r\\n" >&2; exit 3'],
+    {
+      env,
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /[\x00-\x08\x0b-\x1f\x7f]/, 'no control byte but newlines and tabs');
+  assert.match(r.stderr, /\\x1b\]0;owned\\x07\\x1b\[2Jboom/);
+});
+
 describe('a program the kernel cannot execute', () => {
   // Mode 0755, no shebang, not ELF: execve says ENOEXEC, and glibc's posix_spawn does not fall back to sh.
   const junk = box.path('junk');

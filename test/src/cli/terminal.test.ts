@@ -9,6 +9,7 @@ import {
   formatAge,
   formatDuration,
   paint,
+  printable,
   spinner,
   stateColor,
   stripAnsi,
@@ -339,4 +340,10 @@ describe('on a real terminal', { skip: spawnSync('sh', ['-c', 'command -v script
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'running\ndone\n');
   });
+});
+
+test('printable: control characters shown as \\xNN, tabs and newlines kept (escaped too on one line), text untouched', () => {
+  assert.equal(printable('a\x1b[31mred\x07\r\n\tb\x7f\u009b'), 'a\\x1b[31mred\\x07\\x0d\n\tb\\x7f\\x9b');
+  assert.equal(printable('one\ntwo\tthree', true), 'one\\x0atwo\\x09three');
+  assert.equal(printable('plain ünïcödé ✓'), 'plain ünïcödé ✓');
 });
