@@ -51,6 +51,7 @@ import type { ServiceTarget } from '../core/service-target.js';
 import { renderList, renderStatus } from './status-view.js';
 import { runUnit, UNIT_ABOUT, UNIT_FLAGS } from './unit.js';
 import { colorEnabled, printable, spinner, writeStdio, type Spinner } from './terminal.js';
+import { LSB } from '../core/lsb-status.js';
 import { pidfilePath } from '../core/option-values.js';
 
 interface Command {
@@ -65,6 +66,8 @@ interface Command {
   startOptions: boolean;
   /** Whose options of the table it takes when startOptions: start's (the default) or run's. */
   taker?: Taker;
+  /** Whose options its help lists, when not the taker's: `unit` parses start's to refuse the others in words. */
+  helpTaker?: Taker;
   /** Whether the command takes `-- <command> [args]`. */
   takesCommand: boolean;
   run(values: Values, positionals: string[], command: string[] | undefined): Promise<number> | number;
@@ -79,7 +82,7 @@ function helpOf(cmd: Command): string {
   return [
     ...(cmd.about ? [cmd.about] : []),
     ...commandFlagsHelp(cmd.flags),
-    ...(cmd.startOptions ? [startOptionsHelp(cmd.taker)] : []),
+    ...(cmd.startOptions ? [startOptionsHelp(cmd.helpTaker ?? cmd.taker)] : []),
   ].join('\n');
 }
 
@@ -116,8 +119,9 @@ async function spinning<T>(text: string, work: (spin: Spinner) => Promise<T>): P
 }
 
 function reportStarted(started: Started): number {
+  // --ok-if-running said this is fine: news, not an error.
   if (started.alreadyRunning) {
-    writeStdio(process.stderr, `daemonkit: ${started.name} already running (pid ${started.pid ?? 'unknown'})\n`);
+    writeStdio(process.stdout, `${started.name} already running (pid ${started.pid ?? 'unknown'})\n`);
     return 0;
   }
   const what = started.supervised
@@ -137,10 +141,10 @@ function reportStop(outcome: StopResult, okIfStopped: boolean): number {
     return 4;
   }
   if (outcome.kind === 'not-running') {
-    writeStdio(
-      process.stderr,
-      `daemonkit: ${outcome.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`,
-    );
+    const what = `${outcome.name} is not running${outcome.stale ? ' (stale PID file; nobody was signalled)' : ''}\n`;
+    // --ok-if-stopped said this is fine: news on stdout; otherwise an error.
+    if (okIfStopped) writeStdio(process.stdout, what);
+    else writeStdio(process.stderr, `daemonkit: ${what}`);
     return okIfStopped ? 0 : 1;
   }
   writeStdio(process.stderr, `daemonkit: ${outcome.name}: ${outcome.message}\n`);
@@ -261,7 +265,7 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
   },
   status: {
     summary: 'show a service: supervisor, workers, restarts, last exits (LSB exit codes)',
-    about: 'Exit codes follow LSB: 0 running, 1 dead with a PID file left, 3 not running, 4 unknown.',
+    about: `Exit codes follow LSB: ${LSB.running} running, ${LSB.deadWithPidfile} dead with a PID file left, ${LSB.notRunning} not running, ${LSB.unknown} unknown, ${LSB.noWorkerUp} up but no worker is (starting or restarting).`,
     flags: STATUS_FLAGS,
     targets: true,
     startOptions: false,
@@ -350,6 +354,7 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     flags: UNIT_FLAGS,
     targets: false,
     startOptions: true,
+    helpTaker: 'run',
     takesCommand: true,
     run: runUnit,
   },

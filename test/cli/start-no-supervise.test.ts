@@ -87,7 +87,9 @@ describe('start --no-supervise -- sleep', () => {
     const again = await cli(['start', '--no-supervise', '--name', 'twice', '--', 'sleep', '1000'], { env });
     assert.equal(again.code, 1);
     assert.equal(again.stderr, `daemonkit: twice already running (pid ${pid})\n`);
-    assert.equal((await cli(['start', '--no-supervise', '--name', 'twice', '--ok-if-running', '--', 'sleep', '1000'], { env })).code, 0);
+    // Asked to be fine with it: said on stdout, not as an error.
+    const ok = await cli(['start', '--no-supervise', '--name', 'twice', '--ok-if-running', '--', 'sleep', '1000'], { env });
+    assert.deepEqual([ok.code, ok.stdout, ok.stderr], [0, `twice already running (pid ${pid})\n`, '']);
   });
 
   test('concurrent starts with one PID file: exactly one wins, the rest name its PID', async () => {

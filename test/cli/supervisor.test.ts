@@ -127,7 +127,8 @@ describe('supervised start, status and stop', () => {
     assert.equal((await status('web')).code, 3);
     const again = await cli(['stop', 'web'], { env });
     assert.equal(again.code, 1);
-    assert.equal((await cli(['stop', 'web', '--ok-if-stopped'], { env })).code, 0);
+    const ok = await cli(['stop', 'web', '--ok-if-stopped'], { env });
+    assert.deepEqual([ok.code, ok.stdout, ok.stderr], [0, 'web is not running\n', '']);
   });
 });
 
