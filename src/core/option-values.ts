@@ -73,8 +73,9 @@ export function parseDuration(option: string, value: Duration, { allowZero = tru
     const unit = m[2] ?? 's';
     ms = Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   }
-  if (!Number.isFinite(ms) || ms < 0) throw invalid(option, value, 'must be a non-negative number of seconds');
-  if (!allowZero && ms === 0) throw invalid(option, value, 'must be more than 0');
+  // One wording a rule: where 0 is refused too, a negative hears the same "more than 0".
+  if (!Number.isFinite(ms)) throw invalid(option, value, 'not a duration (seconds, or a number with ms, s, m or h)');
+  if (ms < 0 || (!allowZero && ms === 0)) throw invalid(option, value, allowZero ? 'must be 0 or more' : 'must be more than 0');
   if (ms > maxMs) throw invalid(option, value, `at most ${maxMs / 1000} seconds`);
   return Math.round(ms);
 }

@@ -160,7 +160,7 @@ const rows: Row[] = [
   { library: '{"env":{"A":"x\\u0000y"}}', code: 2, line: /invalid env 'A=…': a value cannot contain NUL/ },
   { library: '{"umask":512}', code: 2, line: /invalid umask '512': out of range/ },
   { library: '{"umask":"u=rwz"}', code: 2, line: /invalid umask 'u=rwz'/ },
-  { library: '{"readyTimeout":-1}', code: 2, line: /invalid readyTimeout '-1'/ },
+  { library: '{"readyTimeout":-1}', code: 2, line: /invalid readyTimeout '-1': must be more than 0/ },
   { library: '{"user":"no_such_user_dk"}', code: 2, line: /invalid user 'no_such_user_dk': no such user/ },
 ];
 
