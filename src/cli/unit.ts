@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { invalid, UsageError } from '../errors.js';
 import { normalize, type CallerIds, type Normalized, type StdioTarget } from '../options.js';
 import { OPTION_KEYS, parseOption, specOf, type OptionKey, type Taker } from '../core/option-table.js';
@@ -11,7 +11,7 @@ import { parseChoice, parseCount } from '../core/option-values.js';
 import { formatStopSchedule } from '../core/supervisor-machine.js';
 import { distFile } from '../core/dist-path.js';
 import { buildUnits, systemctlCommands, type UnitFile, type UnitScope } from '../core/systemd-units.js';
-import { installUnits, UnitInstallError } from '../core/unit-install.js';
+import { installUnits, staleSocketUnits, UnitInstallError } from '../core/unit-install.js';
 import { modeConflict, readFlags, startOptionsFrom, type CommandFlags, type Values } from './flags.js';
 import { writeStdio } from './terminal.js';
 
@@ -207,9 +207,13 @@ function install(units: UnitFile[], flags: { scope: UnitScope; unitDir: string |
     return 1;
   }
   const commands = systemctlCommands(units, flags.scope);
+  const user = flags.scope === 'user' ? ' --user' : '';
+  const stale = staleSocketUnits(dir, units).map(
+    (p) => `note: ${p} is from an earlier install and no longer asked for: systemctl${user} disable --now ${basename(p)} && rm ${p}\n`,
+  );
   writeStdio(
     process.stdout,
-    `${written.map((p) => `wrote ${p}\n`).join('')}${flags.now ? 'running' : 'now run'}: ${commands.map((c) => c.join(' ')).join(' && ')}\n`,
+    `${written.map((p) => `wrote ${p}\n`).join('')}${flags.now ? 'running' : 'now run'}: ${commands.map((c) => c.join(' ')).join(' && ')}\n${stale.join('')}`,
   );
   if (!flags.now) return 0;
   for (const [cmd, ...args] of commands) {

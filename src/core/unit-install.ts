@@ -9,15 +9,44 @@ import {
   fsyncSync,
   lstatSync,
   openSync,
+  readdirSync,
+  readFileSync,
   readSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { unitMarker, type UnitFile } from './systemd-units.js';
 
 const UNIT_FILE_MODE = 0o644;
+
+/**
+ * Socket units an earlier install wrote for this service that the new units do not include (the --listen it had is
+ * gone): ours by their marker and their Service= line. Left in place: systemctl can only disable what still exists.
+ */
+export function staleSocketUnits(dir: string, units: readonly UnitFile[]): string[] {
+  const service = units.find((u) => u.file.endsWith('.service'))?.file;
+  if (!service) return [];
+  const name = service.slice(0, -'.service'.length);
+  const wanted = new Set(units.map((u) => u.file));
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => (f === `${name}.socket` || (f.startsWith(`${name}-`) && f.endsWith('.socket'))) && !wanted.has(f))
+    .map((f) => join(dir, f))
+    .filter((path) => {
+      try {
+        return writtenByUs(path, unitMarker(basename(path))) && readFileSync(path, 'utf8').split('\n').includes(`Service=${service}`);
+      } catch {
+        return false;
+      }
+    });
+}
 
 /** A target refused before anything was written: `code` ESYMLINK, ENOTREG or EFOREIGN (someone else's file). */
 export class UnitInstallError extends Error {
