@@ -57,54 +57,34 @@ describe('--chroot into a jail the service user owns', { skip: !isRoot() || !REA
   });
   after(() => rmSync(jail, { recursive: true, force: true }));
 
-  test('supervised: the worker enters the jail as nobody with no groups from it; root ran nothing inside', async () => {
-    const r = await box.cli([
-      'start',
-      '--name',
-      'jailed',
-      '--chroot',
-      jail,
-      '--cwd',
-      '/tmp',
-      '--user',
-      'nobody',
-      '--',
-      '/bin/sleep',
-      '1000',
-    ]);
+  /** `start NAME --chroot JAIL --user nobody [extra] -- /bin/sleep 1000`; the PID its PID file names. */
+  async function startJailed(name: string, extra: string[]): Promise<number> {
+    const r = await box.cli(['start', '--name', name, '--chroot', jail, '--user', 'nobody', ...extra, '--', '/bin/sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
-    const supervisor = box.track(pidFromFile(box.path('jailed.pid')));
+    return box.track(pidFromFile(box.path(`${name}.pid`)));
+  }
+
+  /** Inside the jail, as nobody, with no group the jail's /etc/group could have given it. */
+  function assertJailedNobody(pid: number, who: string): void {
+    assert.equal(readlinkSync(`/proc/${pid}/root`), jail);
+    assert.equal(procStatus(pid).Uid!.split(/\s+/)[0], String(NOBODY));
+    assert.ok(!groupsOf(pid).includes(0), `${who} groups ${groupsOf(pid).join(' ')}`);
+  }
+
+  test('supervised: the worker enters the jail as nobody with no groups from it; root ran nothing inside', async () => {
+    const supervisor = await startJailed('jailed', ['--cwd', '/tmp']);
     const [worker] = workersOf(supervisor);
     assert.ok(worker, 'a worker runs');
     box.track(worker);
-    assert.equal(readlinkSync(`/proc/${worker}/root`), jail);
+    assertJailedNobody(worker, 'worker');
     assert.equal(cwd(worker), join(jail, 'tmp'));
-    assert.equal(procStatus(worker).Uid!.split(/\s+/)[0], String(NOBODY));
-    assert.ok(!groupsOf(worker).includes(0), `worker groups ${groupsOf(worker).join(' ')}`);
     assert.equal(readlinkSync(`/proc/${supervisor}/root`), '/', 'the supervisor stays outside the jail');
     assert.equal(existsSync(join(jail, 'tmp/setpriv-ran')), false, "root ran the jail's setpriv");
     assert.equal((await box.cli(['stop', 'jailed'])).code, 0);
   });
 
   test('unsupervised: the user groups come from the host, not the jail', async () => {
-    const r = await box.cli([
-      'start',
-      '--no-supervise',
-      '--name',
-      'jailed-ns',
-      '--chroot',
-      jail,
-      '--user',
-      'nobody',
-      '--',
-      '/bin/sleep',
-      '1000',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const daemon = box.track(pidFromFile(box.path('jailed-ns.pid')));
-    assert.equal(readlinkSync(`/proc/${daemon}/root`), jail);
-    assert.equal(procStatus(daemon).Uid!.split(/\s+/)[0], String(NOBODY));
-    assert.ok(!groupsOf(daemon).includes(0), `daemon groups ${groupsOf(daemon).join(' ')}`);
+    assertJailedNobody(await startJailed('jailed-ns', ['--no-supervise']), 'daemon');
     assert.equal((await box.cli(['stop', 'jailed-ns'])).code, 0);
   });
 });

@@ -133,40 +133,40 @@ describe('leftovers', () => {
     for (const name of ['parent', 'plain']) assert.equal((await box.cli(['stop', name])).code, 0);
   });
 
-  test('a stop schedule that runs out keeps the PID file: status says who is left, and the next start stops them first', async () => {
+  /** A worker deaf to SIGTERM, and a stop whose TERM/1 runs out: the supervisor exits, the worker lives on. */
+  async function outlivedStop(name: string): Promise<{ sup: number; worker: number }> {
     const deaf = "trap '' TERM; while :; do sleep 0.1; done";
-    const r = await box.cli(['start', '--name', 'deaf', '--start-secs', '0.1', '--', 'sh', '-c', deaf]);
+    const r = await box.cli(['start', '--name', name, '--start-secs', '0.1', '--', 'sh', '-c', deaf]);
     assert.equal(r.code, 0, r.stderr);
-    const sup = pidFromFile(box.path('deaf.pid'));
+    const sup = pidFromFile(box.path(`${name}.pid`));
     const [worker] = workersOf(sup);
-    const stop = await box.cli(['stop', 'deaf', '--retry', 'TERM/1']);
+    const stop = await box.cli(['stop', name, '--retry', 'TERM/1']);
     assert.equal(stop.code, 2, stop.stdout + stop.stderr);
     assert.ok(await waitFor(() => !alive(sup), 5000), 'the supervisor exited');
     assert.ok(alive(worker!), 'the deaf worker outlived the schedule');
+    return { sup, worker: worker! };
+  }
+
+  test('a stop schedule that runs out keeps the PID file: status says who is left, and the next start stops them first', async () => {
+    const { sup, worker } = await outlivedStop('deaf');
     assert.equal(pidFromFile(box.path('deaf.pid')), sup, 'the PID file stays while its session lives');
     const { code, json } = await statusJson(box, 'deaf');
     assert.equal(code, 1);
     assert.match(json.reason!, new RegExp(`process(es)? of its session still alive \\(pid [^)]*\\b${worker}\\b`));
     const again = await box.cli(['start', '--name', 'deaf', '--start-secs', '0.1', '--retry', 'TERM/1/KILL/1', '--', 'sleep', '1000']);
     assert.equal(again.code, 0, again.stderr);
-    assert.ok(await waitFor(() => !alive(worker!), 3000), 'the next start stopped what was left');
+    assert.ok(await waitFor(() => !alive(worker), 3000), 'the next start stopped what was left');
     assert.equal((await box.cli(['stop', 'deaf'])).code, 0);
   });
 
   test('after a stop schedule ran out, a second stop with a harder schedule stops what is left and clears the PID file', async () => {
-    const deaf = "trap '' TERM; while :; do sleep 0.1; done";
-    const r = await box.cli(['start', '--name', 'deaf2', '--start-secs', '0.1', '--', 'sh', '-c', deaf]);
-    assert.equal(r.code, 0, r.stderr);
-    const sup = pidFromFile(box.path('deaf2.pid'));
-    const [worker] = workersOf(sup);
-    assert.equal((await box.cli(['stop', 'deaf2', '--retry', 'TERM/1'])).code, 2);
-    assert.ok(await waitFor(() => !alive(sup), 5000), 'the supervisor exited');
+    const { worker } = await outlivedStop('deaf2');
     const text = await box.cli(['status', 'deaf2']);
     assert.match(text.stdout, new RegExp(`still alive \\(pid [^)]*\\b${worker}\\b`), 'plain status names them too');
     const again = await box.cli(['stop', 'deaf2', '--retry', 'TERM/0.5/KILL/2']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /left in its session/);
-    assert.ok(!alive(worker!), 'the leftover worker is gone');
+    assert.ok(!alive(worker), 'the leftover worker is gone');
     assert.equal((await statusJson(box, 'deaf2')).code, 3, 'stopped, no stale PID file');
   });
 });
