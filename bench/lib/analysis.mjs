@@ -248,8 +248,18 @@ const WHY = {
   },
 };
 
+/** What a reader of a measurement should know whatever its targets say: run-to-run spread seen on this host. */
+const CAVEATS = {
+  start: () => [
+    "the ratios move with the host more than with our code. Session 12 ran this bench twice on the same code within ten minutes: with n 10 (floor 61.7 ms) supervised 1.48x and --no-supervise 1.36x with the sleep target, 1.31x and 1.28x with the Node target; with n 20 (floor 71.1 ms) 1.14x, 1.10x, 1.21x and 1.19x. Alternating the session's first and last builds (three runs of 25 supervised starts, sleep target) put the new one +1.9, -3.9 and -1.5 ms from the old.",
+  ],
+};
+
 export function annotate(results) {
   for (const [name, entry] of Object.entries(results.measurements ?? {})) {
+    delete entry.caveats;
+    const caveats = CAVEATS[name]?.(results);
+    if (caveats?.length) entry.caveats = caveats;
     for (const t of entry.targets ?? []) {
       delete t.why;
       delete t.fix;

@@ -120,8 +120,9 @@ export function renderMarkdown(results) {
       if (t.fix) L.push(`  - what would fix it: ${t.fix}`);
     }
     if ((e.targets ?? []).length) L.push('');
-    for (const note of e.notes ?? []) L.push(`- note: ${note}`);
-    if ((e.notes ?? []).length) L.push('');
+    const notes = [...(e.notes ?? []), ...(e.caveats ?? [])];
+    for (const note of notes) L.push(`- note: ${note}`);
+    if (notes.length) L.push('');
   }
   return `${L.join('\n')}\n`;
 }
