@@ -18,7 +18,8 @@ import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } f
 import { PidfileError } from '../errors.js';
 import { unsafeDirectory, whereUnsafe } from './dir-safety.js';
 
-export type Acquired = { ok: true; fd: number } | { ok: false; pid: number | null };
+/** fd holds the lock; writeFd (with readOnlyLock) is the one to write the PID through, kept apart from it. */
+export type Acquired = { ok: true; fd: number; writeFd?: number } | { ok: false; pid: number | null };
 
 /** How long a start waits for another start's take-over of a stale-but-locked PID file (milliseconds). */
 const TAKEOVER_WAIT_MS = 1000;
@@ -55,8 +56,10 @@ export function readPidFromFd(fd: number): number | null {
 /**
  * Opens (creating, mode 0644, never following a symlink) and locks the PID file.
  * A held lock is an expected outcome: { ok: false, pid } names the holder as written in the file.
+ * readOnlyLock: the lock is taken on a read-only descriptor of the file, for a daemon that keeps it (and may run as
+ * another user) without being able to write root's file; the PID goes in through writeFd.
  */
-export function acquirePidfile(path: string): Acquired {
+export function acquirePidfile(path: string, { readOnlyLock = false } = {}): Acquired {
   try {
     checkDirectory(path);
   } catch (e) {
@@ -70,10 +73,11 @@ export function acquirePidfile(path: string): Acquired {
   }
   // A daemon exiting unlinks the file while holding its lock: whoever locked that unlinked inode must try the new file.
   for (;;) {
-    const got = lockOnce(path);
+    const got = lockOnce(path, readOnlyLock);
     if (got.ok) {
       if (sameFile(got.fd, path)) return got;
       closeSync(got.fd);
+      if (got.writeFd !== undefined) closeSync(got.writeFd);
       continue;
     }
     // Locked by the service itself (or by a start still writing its PID): busy. Locked by anyone else: not a reason
@@ -130,9 +134,24 @@ function sameFile(fd: number, path: string): boolean {
   }
 }
 
-type LockTry = { ok: true; fd: number } | { ok: false; pid: number | null; file: FileId };
+type LockTry = { ok: true; fd: number; writeFd?: number } | { ok: false; pid: number | null; file: FileId };
 
-function lockOnce(path: string): LockTry {
+function lockOnce(path: string, readOnlyLock: boolean): LockTry {
+  const opened = openForLock(path);
+  if (!readOnlyLock) return lockOn(opened, path);
+  try {
+    // The same file, again, read-only: through /proc/self/fd, so the path cannot have been swapped in between.
+    const got = lockOn(openSync(`/proc/self/fd/${opened}`, fs.O_RDONLY | fs.O_NOCTTY | fs.O_NONBLOCK), path);
+    if (got.ok) return { ...got, writeFd: opened };
+    closeSync(opened);
+    return got;
+  } catch (e) {
+    closeSync(opened);
+    throw e;
+  }
+}
+
+function openForLock(path: string): number {
   let fd: number;
   try {
     fd = openSync(path, fs.O_RDWR | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NOCTTY, 0o644);
@@ -141,6 +160,11 @@ function lockOnce(path: string): LockTry {
     if (err.code === 'ELOOP') throw new PidfileError(`refusing PID file ${path}: it is a symbolic link`, path, 'ELOOP');
     throw new PidfileError(`cannot create PID file ${path}: ${err.code ?? err.message}`, path, err.code ?? 'EIO');
   }
+  return fd;
+}
+
+/** flock(2) LOCK_EX|LOCK_NB on fd, a regular file; busy names the holder. Closes fd unless it holds the lock. */
+function lockOn(fd: number, path: string): LockTry {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');

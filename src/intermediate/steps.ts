@@ -64,7 +64,7 @@ export class Intermediate {
     setgid: (i) => setGid(i.o),
     setuid: (i) => setUid(i.o),
     'spawn-daemon': (i) => i.#spawnDaemon(),
-    'pidfile.write': (i) => writePid(i.#pidfd!, i.#daemonPid),
+    'pidfile.write': (i) => i.#writePid(),
     'report-exit': (i) => i.#reportExit(),
   };
 
@@ -73,6 +73,7 @@ export class Intermediate {
   readonly #link: SessionLink;
   #reported = false;
   #pidfd: number | null = null;
+  #pidWriteFd: number | null = null;
   #daemonPid = 0;
   #readyRead: number | null = null;
   #exited: number | null = null;
@@ -103,15 +104,28 @@ export class Intermediate {
   }
 
   #releasePidfile(): void {
+    this.#closeWriteFd();
     if (this.#pidfd !== null) releasePidfile(this.o.pidfile!, this.#pidfd);
     this.#pidfd = null;
   }
 
-  /** Busy is an answer, not an error. */
+  /** Busy is an answer, not an error. The lock is on a read-only descriptor: the daemon (maybe --user) keeps that one. */
   #lockPidfile(): void {
-    const got = acquirePidfile(this.o.pidfile!);
+    const got = acquirePidfile(this.o.pidfile!, { readOnlyLock: true });
     if (!got.ok) return this.#report({ kind: 'busy', pid: got.pid }, 1);
     this.#pidfd = got.fd;
+    this.#pidWriteFd = got.writeFd ?? null;
+  }
+
+  /** pidfile.write: the daemon's PID, through the descriptor that can write, which then goes (never the daemon's). */
+  #writePid(): void {
+    writePid(this.#pidWriteFd!, this.#daemonPid);
+    this.#closeWriteFd();
+  }
+
+  #closeWriteFd(): void {
+    if (this.#pidWriteFd !== null) closeSync(this.#pidWriteFd);
+    this.#pidWriteFd = null;
   }
 
   #spawnDaemon(): void {

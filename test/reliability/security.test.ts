@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import {
   chmodSync,
   chownSync,
+  constants,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -26,6 +27,8 @@ afterEach(() => box.killAll());
 after(() => box.cleanup());
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync);
+/** The access-mode bits of open(2)'s flags (fcntl.h; absent from Node's fs.constants). */
+const O_ACCMODE = 0o3;
 const passwd = readFileSync('/etc/passwd', 'utf8');
 const hasUser = (u: string) => passwd.split('\n').some((l) => l.startsWith(`${u}:`));
 /** A user with a supplementary group in /etc/group (Debian's postgres is in ssl-cert), to tell initgroups from setgroups([gid]). */
@@ -231,6 +234,20 @@ describe('the control socket', { skip: (!isRoot() || !SETPRIV || !hasUser('nobod
 });
 
 describe('privileges', { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 'needs root, setpriv and the nobody user' }, () => {
+  test("--no-supervise --user: the daemon holds the PID file lock on a read-only descriptor: it cannot rewrite root's file", async () => {
+    const { dir, env } = openStateDir('rostate');
+    const r = await box.cli(['start', '--no-supervise', '--name', 'ro', '--user', 'nobody', '--', 'sleep', '1000'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const pidfile = join(dir, 'ro.pid');
+    const daemon = pidFromFile(pidfile);
+    const [fd] = [...fds(daemon)].find(([, target]) => target === pidfile)!;
+    const flags = parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/${daemon}/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+    assert.equal(flags & O_ACCMODE, constants.O_RDONLY, `fd ${fd} flags ${flags.toString(8)}`);
+    assert.equal(statSync(pidfile).uid, 0);
+    assert.equal((await box.cli(['status', 'ro'], env)).code, 0, 'still locked and proven');
+    assert.equal((await box.cli(['stop', 'ro'], env)).code, 0);
+  });
+
   test('--user nobody --group nogroup: workers run as nobody with only its groups; PID file and socket made before the drop', async () => {
     const { dir, env } = openStateDir('idstate');
     const r = await box.cli(
