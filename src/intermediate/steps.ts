@@ -78,6 +78,8 @@ export class Intermediate {
   #readyRead: number | null = null;
   #exited: number | null = null;
   #daemonFailure: Extract<Report, { kind: 'failed' }> | null = null;
+  /** The failure is ours (a timeout, an overlong report): the daemon's exit status is how it took our stop. */
+  #stoppedIt = false;
   #stderrFrom = 0;
 
   constructor(order: SessionOrder, link: SessionLink) {
@@ -159,7 +161,7 @@ export class Intermediate {
           failure?.message ?? `${o.command ? o.command.path : 'the daemon'} ${planner.describeWaitStatus(exited)} before it was ready`,
         stack: failure?.stack,
         status: exited,
-        statusText: planner.describeWaitStatus(exited),
+        statusText: `${planner.describeWaitStatus(exited)}${this.#stoppedIt ? ' when stopped' : ''}`,
         stderrTail: stderrTail(o, this.#stderrFrom),
       },
       1,
@@ -207,6 +209,7 @@ export class Intermediate {
           maxBytes: REPORT_MAX_BYTES,
           tooLong: () => {
             this.#daemonFailure ??= { kind: 'failed', message: `the daemon sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it` };
+            this.#stoppedIt = true;
             stopDaemon(pid, o.stopSchedule, () => this.#exited !== null);
           },
         },
@@ -222,6 +225,7 @@ export class Intermediate {
     setTimeout(() => {
       if (this.#exited !== null || this.#reported) return;
       this.#daemonFailure = { kind: 'failed', message: `not ready after ${o.readyTimeoutMs / 1000}s; stopped it` };
+      this.#stoppedIt = true;
       stopDaemon(pid, o.stopSchedule, () => this.#exited !== null);
     }, o.readyTimeoutMs);
   }
