@@ -15,19 +15,25 @@ const PROBE = 0;
  * they ignored it). Found in /proc, signalled through a pidfd after checking the session again, so a recycled PID is
  * never hit. Returns how many were signalled.
  */
-function sweepSession(signal: number, session: number): number {
-  return signalMembers((ids) => ids.session === session, signal);
+function sweepSession(signal: number, session: number, proven?: (pid: number) => boolean): number {
+  return signalMembers((ids) => ids.session === session, signal, proven);
 }
 
 /** What is left of a session once its workers are gone gets the stop schedule (the one in force); true: all gone. */
-export async function sweepLeftovers(schedule: number[], session: number, what: string, log: (line: string) => void): Promise<boolean> {
+export async function sweepLeftovers(
+  schedule: number[],
+  session: number,
+  what: string,
+  log: (line: string) => void,
+  proven?: (pid: number) => boolean,
+): Promise<boolean> {
   // Each step after the first is said as what it answers: how long they outlived the step before.
   let last: { signal: number; ms: number } | null = null;
   const run = await runStopSchedule(schedule, {
     send: (signal) => {
-      const left = sweepSession(signal, session);
+      const left = sweepSession(signal, session, proven);
       if (left === 0) return false;
-      if (signal !== SIGKILL && signal !== SIGCONT) sweepSession(SIGCONT, session);
+      if (signal !== SIGKILL && signal !== SIGCONT) sweepSession(SIGCONT, session, proven);
       const name = planner.signalName(signal);
       log(
         last
@@ -40,13 +46,13 @@ export async function sweepLeftovers(schedule: number[], session: number, what: 
     gone: async (ms) => {
       last!.ms = ms;
       for (let waited = 0; waited < ms; waited += SWEEP_POLL_MS) {
-        if (sweepSession(PROBE, session) === 0) return true;
+        if (sweepSession(PROBE, session, proven) === 0) return true;
         await delay(SWEEP_POLL_MS);
       }
-      return sweepSession(PROBE, session) === 0;
+      return sweepSession(PROBE, session, proven) === 0;
     },
   });
-  return run.stopped || sweepSession(PROBE, session) === 0;
+  return run.stopped || sweepSession(PROBE, session, proven) === 0;
 }
 
 // Referenced: before the control server exists (a start's sweep of leftovers), nothing else keeps the loop alive.

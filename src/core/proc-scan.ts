@@ -1,6 +1,7 @@
 // Finding processes by session and process group in /proc, and signalling each through a pidfd after checking again.
 import { closeSync, readdirSync, readFileSync } from 'node:fs';
 import { pidfdOpen, pidfdSendSignal } from '../sys/pidfd.js';
+import { TASK_ID_VAR } from './fork-worker.js';
 
 interface Ids {
   pgrp: number;
@@ -55,14 +56,15 @@ export function membersOf(match: (ids: Ids) => boolean): number[] {
  * Signals each process still matching after its pidfd is open, so a PID recycled meanwhile is never hit; signal 0
  * only counts them. Returns how many were signalled.
  */
-export function signalMembers(match: (ids: Ids) => boolean, signal: number): number {
+export function signalMembers(match: (ids: Ids) => boolean, signal: number, proven: (pid: number) => boolean = () => true): number {
   let n = 0;
   for (const pid of membersOf(match)) {
     let fd: number | null = null;
     try {
       fd = pidfdOpen(pid);
+      // Checked again once pinned by its pidfd: a PID that changed hands since the scan is never signalled.
       const ids = fd === null ? null : idsOf(pid);
-      if (fd !== null && ids && match(ids) && pidfdSendSignal(fd, signal)) n++;
+      if (fd !== null && ids && match(ids) && proven(pid) && pidfdSendSignal(fd, signal)) n++;
     } catch {
       // gone, or not ours to signal
     } finally {
@@ -70,4 +72,18 @@ export function signalMembers(match: (ids: Ids) => boolean, signal: number): num
     }
   }
   return n;
+}
+
+/**
+ * Whether pid was started by a daemonkit supervisor (a worker, or what a worker forked with its environment): its
+ * environment carries DAEMONKIT_TASK_ID. What is swept from a dead supervisor's session must show it: a session id is
+ * only a PID, which a stranger's setsid can have taken since.
+ */
+export function carriesTaskId(pid: number): boolean {
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    return env.startsWith(`${TASK_ID_VAR}=`) || env.includes(`\0${TASK_ID_VAR}=`);
+  } catch {
+    return false;
+  }
 }

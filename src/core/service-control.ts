@@ -6,7 +6,7 @@ import { DamagedStateError } from './state-record.js';
 import { filesForName, readState, recordedSupervisor, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
 import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/pidfd.js';
 import { describeHolder } from './pid-identity.js';
-import { membersOf, sessionOf } from './proc-scan.js';
+import { carriesTaskId, membersOf, sessionOf } from './proc-scan.js';
 import { runStopSchedule, stopScheduleBudgetMs, SUPERVISOR_EXIT } from './supervisor-machine.js';
 import { LSB } from './lsb-status.js';
 import { sweepLeftovers } from './leftover-sweep.js';
@@ -94,7 +94,7 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   if (state.state === 'stale') {
     const held = state.holder ? `; its lock is held by ${describeHolder(state.holder)}, which is not the service` : '';
     // A dead supervisor's session id is its PID, which the kernel keeps from reuse while any member lives.
-    const left = state.pid && sessionOf(state.pid) === -1 ? membersOf((ids) => ids.session === state.pid) : [];
+    const left = state.pid && sessionOf(state.pid) === -1 ? leftInSession(state.pid) : [];
     const alive = left.length
       ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): a stop or the next start stops them`
       : '';
@@ -133,6 +133,11 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   }
   // Holding its own PID file open is proof of life; an unsupervised daemon simply has no socket to answer on.
   return { ...base, lsb: LSB.running, summary: state.state === 'starting' ? 'starting' : 'running', pid, reason: null };
+}
+
+/** What our workers left in a dead supervisor's session: members that carry a worker's environment, no stranger. */
+function leftInSession(session: number): number[] {
+  return membersOf((ids) => ids.session === session).filter(carriesTaskId);
 }
 
 function describeWorkers(st: ServiceStatus): string {
@@ -236,9 +241,9 @@ async function stopHolder(service: Service, schedule: number[]): Promise<StopOut
  */
 async function stopLeftoversOf(service: Service, pid: number, schedule: number[]): Promise<StopOutcome | null> {
   if (sessionOf(pid) !== -1 || recordedSupervisor(service.files.state) !== pid) return null;
-  if (membersOf((ids) => ids.session === pid).length === 0) return null;
+  if (leftInSession(pid).length === 0) return null;
   const said: string[] = [];
-  const gone = await sweepLeftovers(schedule, pid, 'left in its session', (line) => said.push(line));
+  const gone = await sweepLeftovers(schedule, pid, 'left in its session', (line) => said.push(line), carriesTaskId);
   if (!gone) return { kind: 'timeout', pid, message: `${said.at(-1) ?? 'left in its session'}; the stop schedule ran out` };
   return { kind: 'stopped', pid, note: said.join('; ') };
 }

@@ -1,7 +1,19 @@
 // Where a service's files live: a named service's control socket and record in the state directory under its name
 // (wherever its PID file is); an unnamed one's (a library daemon with only a PID file) beside its PID file.
-import { closeSync, constants as fs, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import {
+  closeSync,
+  constants as fs,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { unsafeDirectory } from './dir-safety.js';
 import { asSysError } from '../sys/errors.js';
 import type { Normalized } from '../options.js';
 import { DamagedStateError, stateRecordError } from './state-record.js';
@@ -103,12 +115,18 @@ export function writeState(path: string, record: StateRecord): void {
   }
 }
 
-/** The supervisor PID the record (root's, 0600, in a directory only root can change) last named; null: none or damaged. */
+/**
+ * The supervisor PID the record last named, when the record can be trusted to be ours: a regular file of our own
+ * user's, writable by nobody else, in a directory only we (and root) can change. Null: none, damaged, or untrusted.
+ */
 export function recordedSupervisor(statePath: string): number | null {
   try {
+    const st = lstatSync(statePath);
+    if (!st.isFile() || st.uid !== process.getuid!() || (st.mode & 0o022) !== 0) return null;
+    if (process.getuid!() === 0 && unsafeDirectory(dirname(statePath)) !== null) return null;
     return readState(statePath)?.status?.pid ?? null;
   } catch {
-    return null; // a damaged record proves nothing
+    return null; // a damaged or missing record proves nothing
   }
 }
 

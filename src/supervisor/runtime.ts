@@ -16,7 +16,7 @@ import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
 import { killGroup, SIGINT, SIGTERM } from '../sys/signal.js';
-import { sessionOf } from '../core/proc-scan.js';
+import { carriesTaskId, sessionOf } from '../core/proc-scan.js';
 import { takeSessionStdio } from '../core/session-stdio.js';
 import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
@@ -615,7 +615,9 @@ export class SupervisorRuntime {
   async #sweepLeftovers(session = process.pid, what = 'stop: left behind by exited workers'): Promise<void> {
     // A process that outlived the whole schedule is left as the schedule says (exit 2); so are its companions.
     if (session === process.pid && this.#machine.pids.length > 0) return;
-    await sweepLeftovers(this.#machine.stopSchedule, session, what, (line) => this.#log(line));
+    // Our own session is ours whole; a dead supervisor's only in what shows our workers' environment.
+    const proven = session === process.pid ? undefined : carriesTaskId;
+    await sweepLeftovers(this.#machine.stopSchedule, session, what, (line) => this.#log(line), proven);
   }
 
   #saveState(exitCode: number | null): void {

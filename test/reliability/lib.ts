@@ -269,6 +269,26 @@ export async function strangerAt(target: number): Promise<number | null> {
   return null;
 }
 
+/**
+ * A stranger's session whose id is `target` and whose leader is gone (a double fork after setsid, as a classic daemon
+ * does): its only member is a `sleep`. Returns that member's PID, or null when `target` could not be had.
+ */
+export async function orphanedSessionAt(target: number): Promise<number | null> {
+  if (!isRoot() || !existsSync('/proc/sys/kernel/ns_last_pid')) return null;
+  for (let i = 0; i < 40; i++) {
+    if (existsSync(`/proc/${target}`)) return null;
+    const script = `echo ${target - 1} > /proc/sys/kernel/ns_last_pid; setsid /bin/sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'`;
+    const r = await runCommand(['/bin/sh', '-c', script], { env: plainEnv() });
+    const member = Number(r.stdout.trim());
+    if (member > 0 && stat(member).session === target) {
+      strangers.set(member, startTime(member));
+      return member;
+    }
+    if (member > 0) process.kill(member, 'SIGKILL');
+  }
+  return null;
+}
+
 export function untouched(pid: number): void {
   assert.ok(alive(pid), `stranger ${pid} is alive`);
   assert.notEqual(stat(pid).state, 'T', `stranger ${pid} was not stopped`);

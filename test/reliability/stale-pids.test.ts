@@ -2,13 +2,17 @@
 // the kernel has handed it to another process) is never signalled.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { run } from '../helpers/run.js';
 import { alive, stat, waitFor } from '../helpers/proc.js';
 import {
   assertConsistent,
   Box,
+  isRoot,
   killStrangers,
+  orphanedSessionAt,
   pidFromFile,
   plainEnv,
   startTime,
@@ -169,5 +173,48 @@ describe('stale and recycled PIDs', () => {
     assert.doesNotMatch(readFileSync(box.path('orphaned.log'), 'utf8'), /leftovers of the previous supervisor/);
     assert.equal((await box.cli(['stop', 'orphaned'])).code, 0);
     untouched(member);
+  });
+
+  test("a SIGKILLed supervisor's PID reused for a stranger's orphaned session: neither stop nor start sweeps it", async (t) => {
+    const r = await box.cli(['start', '--name', 'reused', '--start-secs', '0.1', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const sup = pidFromFile(box.path('reused.pid'));
+    process.kill(sup, 'SIGKILL');
+    // The guard empties the session; then its id is free for anyone.
+    assert.ok(await waitFor(() => !existsSync(`/proc/${sup}`) && !box.processes().some((p) => stat(p).session === sup), 5000));
+    const member = await orphanedSessionAt(sup);
+    if (member === null) return t.skip('could not place a session at the freed PID (needs root and ns_last_pid)');
+    const stop = await box.cli(['stop', 'reused', '--retry', 'TERM/0.2/KILL/1']);
+    assert.doesNotMatch(stop.stdout, /left in its session/);
+    untouched(member);
+    assert.equal((await box.cli(['start', '--name', 'reused', '--start-secs', '0.1', '--', 'sleep', '1000'])).code, 0);
+    await new Promise((res) => setTimeout(res, 300));
+    untouched(member);
+    assert.doesNotMatch(readFileSync(box.path('reused.log'), 'utf8'), /leftovers of the previous supervisor/);
+    assert.equal((await box.cli(['stop', 'reused'])).code, 0);
+  });
+
+  test('a record and PID file in a directory another user owns: stop trusts neither and sweeps nothing', async (t) => {
+    if (!isRoot()) return t.skip('needs root');
+    // The fake supervisor's PID: the id of a stranger's session whose leader is gone.
+    const r = await run(['setsid', '/bin/sh', '-c', 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $!'], { env: plainEnv() });
+    const victim = Number(r.stdout.trim());
+    strangers.set(victim, startTime(victim));
+    const session = stat(victim).session;
+    assert.ok(await waitFor(() => !existsSync(`/proc/${session}`)), 'its leader is gone');
+    // A real record (a service started and stopped here), rewritten to name that session and moved where nobody rules.
+    assert.equal((await box.cli(['start', '--name', 'model', '--start-secs', '0.1', '--', 'sleep', '1000'])).code, 0);
+    assert.equal((await box.cli(['stop', 'model'])).code, 0);
+    const record = JSON.parse(readFileSync(box.path('model.json'), 'utf8'));
+    const dir = box.path('users');
+    mkdirSync(dir);
+    record.options.pidfile = join(dir, 'app.pid');
+    record.status.pid = session;
+    writeFileSync(join(dir, 'app.json'), JSON.stringify(record), { mode: 0o600 });
+    writeFileSync(join(dir, 'app.pid'), `${session}\n`);
+    execFileSync('chown', ['-R', 'nobody', dir]);
+    const stop = await box.cli(['stop', '--pidfile', join(dir, 'app.pid')]);
+    assert.doesNotMatch(stop.stdout, /left in its session/);
+    untouched(victim);
   });
 });
