@@ -33,7 +33,12 @@ export const REPORT_MAX_BYTES = 256 * 1024;
 /** How much of each text a failure report carries, in UTF-16 units: each is at most 6 bytes once in JSON. */
 const REPORT_TEXT_UNITS = { message: 4096, stack: 16384, stderrTail: 8192 } as const;
 
-const clip = (text: string | undefined, units: number) => (text === undefined || text.length <= units ? text : `${text.slice(0, units)}…`);
+/** A report's text, clipped; whatever a daemon put there that is not a string becomes one first. */
+const clip = (value: unknown, units: number): string | undefined => {
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' ? value : String(value);
+  return text.length <= units ? text : `${text.slice(0, units)}…`;
+};
 
 /** The report with its texts clipped, so that its line fits REPORT_MAX_BYTES whatever the daemon's error said. */
 export function clipReport(r: Report): Report {

@@ -242,7 +242,7 @@ export function inspectPidfile(path: string): PidfileState {
 export function removeStalePidfile(path: string, pid: number): boolean {
   let fd: number;
   try {
-    fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NOCTTY);
+    fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NOCTTY | fs.O_NONBLOCK);
   } catch {
     return false;
   }

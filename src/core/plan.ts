@@ -268,7 +268,7 @@ function detail(step: string, o: Normalized, role: Role): string {
     case 'ready-pipe':
       return 'socket pair the new session reports readiness or failure on';
     case 'spawn-session':
-      return `posix_spawn the ${o.supervise ? 'supervisor' : 'intermediate'}: setsid, empty signal mask, default handlers, stdio /dev/null, fd 3 the ready socket, no other fd (start spawns it before it plans, so its Node starts meanwhile)`;
+      return `posix_spawn the ${o.supervise ? 'supervisor' : 'intermediate'}: setsid, cwd /, empty signal mask, default handlers, stdio /dev/null, fd 3 the ready socket, no other fd (start spawns it before it plans, so its Node starts meanwhile)`;
     case 'session-stdio':
       return `take the log files sent with the order (SCM_RIGHTS) as its own stdio: ${stdioText(o)}`;
     case 'await-ready':

@@ -47,6 +47,8 @@ export function spawnSessionOn(entry: SessionEntry, theirs: number): number {
     env: supervisor ? SUPERVISOR_ENV : [],
     fds: sessionSpawnFds(theirs),
     setsid: true,
+    // In / from the start: it never pins the caller's directory (a supervisor with --chroot never leaves it).
+    chdir: '/',
   });
 }
 

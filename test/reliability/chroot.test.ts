@@ -44,7 +44,10 @@ function hostileJail(): string {
   execFileSync('mknod', ['-m', '666', join(jail, 'dev/null'), 'c', '1', '3']);
   mkdirSync(join(jail, 'tmp'), { mode: 0o1777 });
   chmodSync(join(jail, 'tmp'), 0o1777);
+  // Everything inside is the service user's; the jail itself is root's, as it must be (else it is refused).
   execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, jail]);
+  execFileSync('chown', ['0:0', jail]);
+  chmodSync(jail, 0o755);
   return jail;
 }
 
@@ -79,8 +82,38 @@ describe('--chroot into a jail the service user owns', { skip: !isRoot() || !REA
     assertJailedNobody(worker, 'worker');
     assert.equal(cwd(worker), join(jail, 'tmp'));
     assert.equal(readlinkSync(`/proc/${supervisor}/root`), '/', 'the supervisor stays outside the jail');
+    assert.equal(cwd(supervisor), '/', "nor does it keep the caller's directory (it would pin its mount)");
     assert.equal(existsSync(join(jail, 'tmp/setpriv-ran')), false, "root ran the jail's setpriv");
     assert.equal((await box.cli(['stop', 'jailed'])).code, 0);
+  });
+
+  test('a jail the service user owns, or one in a directory it owns, is refused: it could be swapped between spawns', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'daemonkit-jailparent-'));
+    try {
+      chmodSync(parent, 0o755);
+      const owned = join(parent, 'owned');
+      // The program must be there for the options to pass: the refusal comes after, before anything runs.
+      const program = (jail: string) => {
+        mkdirSync(join(jail, 'bin'), { recursive: true });
+        writeFileSync(join(jail, 'bin/sleep'), '#!/bin/sh\n', { mode: 0o755 });
+      };
+      mkdirSync(owned);
+      program(owned);
+      execFileSync('chown', [`${NOBODY}:${NOBODY}`, owned]);
+      const r = await box.cli(['start', '--name', 'ownjail', '--chroot', owned, '--', '/bin/sleep', '1000']);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stderr, `daemonkit: ownjail failed to start: refusing --chroot ${owned}: it is writable by users other than root\n`);
+      execFileSync('chown', [`${NOBODY}:${NOBODY}`, parent]);
+      const inner = join(owned, 'x');
+      mkdirSync(inner);
+      program(inner);
+      const below = await box.cli(['start', '--name', 'belowjail', '--chroot', inner, '--', '/bin/sleep', '1000']);
+      assert.equal(below.code, 1, below.stdout);
+      assert.match(below.stderr, /refusing --chroot .*: the directory .* above it is writable by users other than root/);
+      assert.deepEqual(box.processes(), []);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   test('unsupervised: the user groups come from the host, not the jail', async () => {
