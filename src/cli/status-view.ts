@@ -1,5 +1,6 @@
 // How `status` and `list` show a service (the library's status() report): aligned tables, colour only on a terminal.
 import type { ServiceReport } from '../core/service-report.js';
+import { LSB, STALE_REASON } from '../core/service-control.js';
 import { formatAge, paint, printable, stateColor, table } from './terminal.js';
 
 /** A supervisor answered: up, with or without a worker up. */
@@ -18,7 +19,7 @@ function headline(r: ServiceReport, color: boolean): string {
 export function renderStatus(r: ServiceReport, color: boolean): string {
   const lines = [headline(r, color)];
   // A stale PID file's headline says it all, unless the reason adds who holds it or what of its session lives.
-  const plainStale = r.lsb === 1 && r.reason === 'not running (stale PID file)';
+  const plainStale = r.lsb === LSB.deadWithPidfile && r.reason === STALE_REASON;
   if (r.reason && r.lsb !== 4 && !plainStale) lines.push(`  ${paint('reason:', 'bold', color)} ${printable(r.reason, true)}`);
   if (r.leftovers)
     lines.push(`  ${paint('leftovers:', 'yellow', color)} ${r.leftovers} process${r.leftovers === 1 ? '' : 'es'} left by exited workers`);

@@ -9,7 +9,7 @@ import { acquirePidfile, writePid } from './pidfile.js';
 import { DAEMON_PIDFILE_FD, DAEMON_READY_FD } from './plan.js';
 import { noCoreDumps, setUmask } from './confine.js';
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
-import { unsafeDirectory } from './dir-safety.js';
+import { unsafeDirectory, whereUnsafeDir } from './dir-safety.js';
 
 /** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
@@ -72,8 +72,7 @@ export const DAEMON_STEPS: StepTable<Setup, void> = {
     const jail = c.o.chroot!;
     const unsafe = process.getuid?.() === 0 ? unsafeDirectory(jail) : null;
     if (unsafe) {
-      const where = unsafe === jail ? 'it' : `the directory ${unsafe} above it`;
-      const why = `refusing --chroot ${jail}: ${where} is writable by users other than root`;
+      const why = `refusing --chroot ${jail}: ${whereUnsafeDir(unsafe, jail)} is writable by users other than root`;
       throw Object.assign(new Error(why), { code: 'EUNSAFE', path: jail });
     }
     spawning(c, 'chroot').wrap.jail = { root: jail, wd: '/' };

@@ -1,5 +1,5 @@
 // Whether users other than root could change a directory root keeps files in, or one above it: the one test behind
-// every "writable by users other than root" refusal (log files, PID files, the state directory).
+// every "writable by users other than root" refusal (log files, PID files, the state directory, a --chroot jail).
 import { constants as fs, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -30,7 +30,12 @@ function othersCanWrite(st: Stats): boolean {
   return st.uid !== 0 || ((st.mode & fs.S_IWGRP) !== 0 && st.gid !== 0) || (st.mode & fs.S_IWOTH) !== 0;
 }
 
-/** "its directory D" or "the directory D above it", for the refusal's one line. */
+/** For a refusal of a file in dir: "its directory D" or "the directory D above it". */
 export function whereUnsafe(unsafe: string, dir: string): string {
   return unsafe === dir ? `its directory ${unsafe}` : `the directory ${unsafe} above it`;
+}
+
+/** For a refusal of dir itself (a state directory, a jail): "it" or "the directory D above it". */
+export function whereUnsafeDir(unsafe: string, dir: string): string {
+  return unsafe === dir ? 'it' : `the directory ${unsafe} above it`;
 }

@@ -1,8 +1,10 @@
 // What is left of a session whose workers are gone: found in /proc by session id and given the stop schedule, each
-// signal through a pidfd after checking the session again. The supervisor sweeps its own; `stop` sweeps a dead one's.
+// signal through a pidfd after checking the session again. The supervisor sweeps its own; `stop` and a new supervisor
+// sweep a dead one's, of what its workers left only.
 import { planner } from './wasm.js';
 import { runStopSchedule } from './supervisor-machine.js';
-import { signalMembers } from './proc-scan.js';
+import { carriesTaskId, membersOf, sessionOf, signalMembers } from './proc-scan.js';
+import { recordedSupervisor } from './service-files.js';
 import { SIGCONT, SIGKILL } from '../sys/signal.js';
 
 /** How often a sweep looks whether the session's leftovers are gone within a stop step. */
@@ -19,14 +21,22 @@ function sweepSession(signal: number, session: number, proven?: (pid: number) =>
   return signalMembers((ids) => ids.session === session, signal, proven);
 }
 
-/** What is left of a session once its workers are gone gets the stop schedule (the one in force); true: all gone. */
-export async function sweepLeftovers(
-  schedule: number[],
-  session: number,
-  what: string,
-  log: (line: string) => void,
-  proven?: (pid: number) => boolean,
-): Promise<boolean> {
+/**
+ * What a dead supervisor of this service left in its session: pid names no process, the service's record (trusted
+ * only if ours) names pid as its last supervisor, and each member carries a worker's environment. A session id is only
+ * a PID, which a stranger's setsid can have taken since. [] when any of that fails.
+ */
+export function leftByDeadSupervisor(statePath: string, pid: number): number[] {
+  if (sessionOf(pid) !== -1 || recordedSupervisor(statePath) !== pid) return [];
+  return membersOf((ids) => ids.session === pid).filter(carriesTaskId);
+}
+
+/**
+ * What is left of a session once its workers are gone gets the stop schedule (the one in force); true: all gone. Our
+ * own session is ours whole; another's (a dead supervisor's) only in what shows our workers' environment.
+ */
+export async function sweepLeftovers(schedule: number[], session: number, what: string, log: (line: string) => void): Promise<boolean> {
+  const proven = session === process.pid ? undefined : carriesTaskId;
   // Each step after the first is said as what it answers: how long they outlived the step before.
   let last: { signal: number; ms: number } | null = null;
   const run = await runStopSchedule(schedule, {

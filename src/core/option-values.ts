@@ -63,18 +63,20 @@ export function checkName(name: string, option = '--name'): string {
  */
 export type Duration = number | string;
 
+const NOT_A_DURATION = 'not a duration (seconds, or a number with ms, s, m or h)';
+
 /** Seconds as a number, or a string with an optional unit: `0.2`, `200ms`, `10s`, `2m`, `1h`. */
 export function parseDuration(option: string, value: Duration, { allowZero = true, maxMs = DAY_MS } = {}): number {
   let ms: number;
   if (typeof value === 'number') ms = value * 1000;
   else {
     const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/.exec(value.trim() === value ? value : '') : null;
-    if (!m) throw invalid(option, value, 'not a duration (seconds, or a number with ms, s, m or h)');
+    if (!m) throw invalid(option, value, NOT_A_DURATION);
     const unit = m[2] ?? 's';
     ms = Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   }
   // One wording a rule: where 0 is refused too, a negative hears the same "more than 0".
-  if (!Number.isFinite(ms)) throw invalid(option, value, 'not a duration (seconds, or a number with ms, s, m or h)');
+  if (!Number.isFinite(ms)) throw invalid(option, value, NOT_A_DURATION);
   if (ms < 0 || (!allowZero && ms === 0)) throw invalid(option, value, allowZero ? 'must be 0 or more' : 'must be more than 0');
   if (ms > maxMs) throw invalid(option, value, `at most ${maxMs / 1000} seconds`);
   return Math.round(ms);

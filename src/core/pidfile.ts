@@ -36,6 +36,8 @@ export function sharedWithOthers(dir: string): string | null {
   return process.getuid?.() === 0 ? unsafeDirectory(dir) : null;
 }
 
+const notRegular = (path: string) => new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
+
 /** Refuses, as root, a PID file in a directory others can change (they could swap the file under us). */
 function checkDirectory(path: string): void {
   const dir = dirname(path);
@@ -167,7 +169,7 @@ function openForLock(path: string): number {
 function lockOn(fd: number, path: string): LockTry {
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
+    if (!st.isFile()) throw notRegular(path);
     if (!flock(fd, LOCK_EX | LOCK_NB)) {
       // The holder may not have written its PID yet (simultaneous starts delay it; RELIABILITY.md): wait up to 1 s.
       let pid = readPidFromFd(fd);
@@ -217,7 +219,7 @@ export function inspectPidfile(path: string): PidfileState {
     throw asSysError(e);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
+    if (!fstatSync(fd).isFile()) throw notRegular(path);
     const pid = readPidFromFd(fd);
     if (flock(fd, LOCK_EX | LOCK_NB)) {
       flock(fd, LOCK_UN);

@@ -3,15 +3,17 @@ import { closeSync, readdirSync } from 'node:fs';
 import { askControl, type ControlAnswer, type ControlRequest } from './control.js';
 import { inspectPidfile, PidfileError, removeStalePidfile, type PidfileState } from './pidfile.js';
 import { DamagedStateError } from './state-record.js';
-import { filesForName, readState, recordedSupervisor, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
+import { filesForName, readState, type ServiceFiles, type ServiceStatus, type StateRecord } from './service-files.js';
 import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/pidfd.js';
 import { describeHolder } from './pid-identity.js';
-import { carriesTaskId, membersOf, sessionOf } from './proc-scan.js';
 import { runStopSchedule, stopScheduleBudgetMs, SUPERVISOR_EXIT } from './supervisor-machine.js';
 import { LSB } from './lsb-status.js';
-import { sweepLeftovers } from './leftover-sweep.js';
+import { leftByDeadSupervisor, sweepLeftovers } from './leftover-sweep.js';
 
 export { LSB };
+
+/** A stale PID file's reason when there is nothing more to say (status prints no reason line for it). */
+export const STALE_REASON = 'not running (stale PID file)';
 
 /** How long a question to the control socket waits for its answer. */
 const ASK_TIMEOUT_MS = 2000;
@@ -94,7 +96,7 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   if (state.state === 'stale') {
     const held = state.holder ? `; its lock is held by ${describeHolder(state.holder)}, which is not the service` : '';
     // A dead supervisor's session id is its PID, which the kernel keeps from reuse while any member lives.
-    const left = state.pid && sessionOf(state.pid) === -1 ? leftInSession(state.pid) : [];
+    const left = state.pid ? leftByDeadSupervisor(service.files.state, state.pid) : [];
     const alive = left.length
       ? `; ${left.length} process${left.length === 1 ? '' : 'es'} of its session still alive (pid ${left.join(', ')}): a stop or the next start stops them`
       : '';
@@ -103,7 +105,7 @@ export async function statusOf(service: Service): Promise<StatusReport> {
       lsb: LSB.deadWithPidfile,
       summary: 'stale',
       pid: state.pid,
-      reason: `not running (stale PID file${held}${alive})`,
+      reason: held || alive ? `not running (stale PID file${held}${alive})` : STALE_REASON,
       status: record?.status ?? null,
     };
   }
@@ -133,11 +135,6 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   }
   // Holding its own PID file open is proof of life; an unsupervised daemon simply has no socket to answer on.
   return { ...base, lsb: LSB.running, summary: state.state === 'starting' ? 'starting' : 'running', pid, reason: null };
-}
-
-/** What our workers left in a dead supervisor's session: members that carry a worker's environment, no stranger. */
-function leftInSession(session: number): number[] {
-  return membersOf((ids) => ids.session === session).filter(carriesTaskId);
 }
 
 function describeWorkers(st: ServiceStatus): string {
@@ -240,10 +237,9 @@ async function stopHolder(service: Service, schedule: number[]): Promise<StopOut
  * it). Null: nothing of the kind to stop.
  */
 async function stopLeftoversOf(service: Service, pid: number, schedule: number[]): Promise<StopOutcome | null> {
-  if (sessionOf(pid) !== -1 || recordedSupervisor(service.files.state) !== pid) return null;
-  if (leftInSession(pid).length === 0) return null;
+  if (leftByDeadSupervisor(service.files.state, pid).length === 0) return null;
   const said: string[] = [];
-  const gone = await sweepLeftovers(schedule, pid, 'left in its session', (line) => said.push(line), carriesTaskId);
+  const gone = await sweepLeftovers(schedule, pid, 'left in its session', (line) => said.push(line));
   if (!gone) return { kind: 'timeout', pid, message: `${said.at(-1) ?? 'left in its session'}; the stop schedule ran out` };
   return { kind: 'stopped', pid, note: said.join('; ') };
 }

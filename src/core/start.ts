@@ -7,6 +7,7 @@ import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 import { detachContext } from './context.js';
 import { lineSplitter, onLines, REPORT_MAX_BYTES, type Report, type SessionOrder } from './messages.js';
 import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
+import { whereUnsafeDir } from './dir-safety.js';
 import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
 import { claimEarlySession, killAndReap, spawnSessionOn, type SessionEntry } from './session-spawn.js';
@@ -65,7 +66,7 @@ function prepareFiles(o: Normalized, created: string[], logs: Map<string, number
   if (o.stateDir && unsafe) {
     return {
       kind: 'failed',
-      message: `refusing state directory ${o.stateDir}: ${unsafe === o.stateDir ? 'it' : `the directory ${unsafe} above it`} is writable by users other than root`,
+      message: `refusing state directory ${o.stateDir}: ${whereUnsafeDir(unsafe, o.stateDir)} is writable by users other than root`,
       code: 'EUNSAFE',
       path: o.stateDir,
     };

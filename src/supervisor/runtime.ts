@@ -11,18 +11,17 @@ import { acquirePidfile, readPidFromFd, releasePidfile, writePid } from '../core
 import { changeDir, giveToServiceUser, noCoreDumps, setUmask } from '../core/confine.js';
 import { daemonSpawn, type DaemonSpawn } from '../core/daemon-steps.js';
 import { runSteps, type PlannedStep, type StepTable } from '../core/step-runner.js';
-import { filesOf, recordedSupervisor, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
+import { filesOf, writeState, type ServiceStatus, type WorkerStatus } from '../core/service-files.js';
 import type { Report } from '../core/messages.js';
 import type { SessionLink } from '../core/session-link.js';
 import { peekExited, waitpid, WNOHANG } from '../sys/wait.js';
 import { killGroup, SIGINT, SIGTERM } from '../sys/signal.js';
-import { carriesTaskId, sessionOf } from '../core/proc-scan.js';
 import { takeSessionStdio } from '../core/session-stdio.js';
 import { SessionGuard } from './session-guard.js';
 import { MemoryTrim } from './memory-trim.js';
 import { dropTail, spawnWorker, tailText, type Worker } from './worker-spawn.js';
 import { countLeftovers, signalOurLeftovers } from './session-sweep.js';
-import { delay, sweepLeftovers } from '../core/leftover-sweep.js';
+import { delay, leftByDeadSupervisor, sweepLeftovers } from '../core/leftover-sweep.js';
 import { escalationText, MachineTimers, sendSignal, spawnTask } from '../core/machine-effects.js';
 import { releaseServiceFiles } from './shutdown.js';
 import { monotonicMs } from '../sys/time.js';
@@ -309,13 +308,7 @@ export class SupervisorRuntime {
     // A live process with that PID means it was recycled: its session is a stranger's, never ours to sweep. So is one
     // our record does not name: an unsupervised daemon (the service user's) can write any number into its PID file.
     const previous = readPidFromFd(fd);
-    if (
-      previous &&
-      previous !== process.pid &&
-      sessionOf(previous) === -1 &&
-      this.#files &&
-      recordedSupervisor(this.#files.state) === previous
-    ) {
+    if (previous && previous !== process.pid && this.#files && leftByDeadSupervisor(this.#files.state, previous).length > 0) {
       return this.#sweepLeftovers(previous, `leftovers of the previous supervisor (session ${previous})`).then(() =>
         writePid(fd, process.pid),
       );
@@ -615,9 +608,7 @@ export class SupervisorRuntime {
   async #sweepLeftovers(session = process.pid, what = 'stop: left behind by exited workers'): Promise<void> {
     // A process that outlived the whole schedule is left as the schedule says (exit 2); so are its companions.
     if (session === process.pid && this.#machine.pids.length > 0) return;
-    // Our own session is ours whole; a dead supervisor's only in what shows our workers' environment.
-    const proven = session === process.pid ? undefined : carriesTaskId;
-    await sweepLeftovers(this.#machine.stopSchedule, session, what, (line) => this.#log(line), proven);
+    await sweepLeftovers(this.#machine.stopSchedule, session, what, (line) => this.#log(line));
   }
 
   #saveState(exitCode: number | null): void {
