@@ -18,12 +18,13 @@ export async function run(ctx) {
   // Under build/, like dist/: the normalizer looks users up through koffi (external), resolved from the repo's node_modules.
   const outDir = join(root, 'build', 'bench-planner');
   mkdirSync(outDir, { recursive: true });
-  // The settings scripts/build.mjs shares with dist/: node20, koffi external, the wasm embedded (ESM here, to import it).
+  // The settings scripts/build.mjs shares with dist/: node20, koffi external (ESM here, to import it); the wasm from build/.
   const { esbuildCommon } = await import('../scripts/build.mjs');
   await esbuild.build({
     ...esbuildCommon,
     entryPoints: [join(benchDir, 'entries', 'planner.ts')],
     minifySyntax: true,
+    define: { __PLANNER_DIR__: JSON.stringify(join(root, 'build')) },
     outfile: join(outDir, 'planner-bench.mjs'),
   });
   const mod = await import(pathToFileURL(join(outDir, 'planner-bench.mjs')).href);

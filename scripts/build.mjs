@@ -32,7 +32,6 @@ export const esbuildCommon = {
   format: 'esm',
   target: 'node20',
   external: ['koffi'],
-  loader: { '.wasm': 'binary' },
   logLevel: 'warning',
 };
 
@@ -87,6 +86,7 @@ export async function buildDist() {
   // CommonJS: Node's CJS loader starts a bundle sooner than its ESM loader, twice per start (RELIABILITY.md).
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
+  copyFileSync(join(root, 'build', 'planner.wasm'), join(root, 'dist', 'planner.wasm'));
   // Each bundle is built as a body, the function Node's CJS loader would wrap it in; a generated entry runs it with V8's
   // code cache, or, for the small ones (PLAIN), the body becomes the file itself. Strict, as the ES modules it comes from.
   const bodies = (entries) => Object.fromEntries(Object.entries(entries).map(([name, file]) => [`${name}.body`, join(root, 'src', file)]));
@@ -94,7 +94,8 @@ export async function buildDist() {
     ...esbuildCommon,
     format: 'cjs',
     // `daemonkit --version` says which package was built (src/cli/main.ts falls back to 'dev' when run unbundled).
-    define: { 'import.meta.url': '__importMeta.url', __VERSION__: JSON.stringify(packageVersion()) },
+    // src/core/wasm.ts reads planner.wasm from beside the bundle, where it is copied below.
+    define: { 'import.meta.url': '__importMeta.url', __VERSION__: JSON.stringify(packageVersion()), __PLANNER_DIR__: '__dirname' },
     outdir: join(root, 'dist'),
     minifySyntax: true,
     // import.meta.url on first use: node:url's pathToFileURL costs each bundle's load otherwise.
@@ -105,6 +106,7 @@ export async function buildDist() {
   };
   await esbuild.build({ ...options, entryPoints: bodies(processes) });
   await esbuild.build({ ...options, entryPoints: bodies(library), plugins: [sharedFiles()] });
+  for (const file of filesUnder(join(root, 'dist'), '.js')) asciiOnly(file);
   // The Node flags each role runs under, which its cache must be made under too.
   const supervisorFlags = await supervisorNodeFlags(esbuild);
   const flagsOf = (name) => (name === 'supervisor' ? supervisorFlags : []);
@@ -130,6 +132,17 @@ export async function buildDist() {
  * more than compiling them. early is required by dist/cli.js before the CLI's body; index is the library's entry.
  */
 const PLAIN = ['early', 'errors', 'index'];
+
+/**
+ * esbuild escapes non-ASCII in strings but keeps it in comments, and one character above U+00FF there makes V8 hold
+ * the whole source as a two-byte string, twice its size in every process for its life: escape what is left (in a
+ * comment, an escape is just text).
+ */
+function asciiOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (ascii !== text) writeFileSync(file, ascii);
+}
 
 /** dist/NAME.body.js, the function's body, becomes dist/NAME.js: the same code with Node's own CommonJS wrapper. */
 function unwrapBody(name) {
@@ -386,6 +399,7 @@ export async function buildTests(only = []) {
     entryPoints,
     outbase: join(root, 'test'),
     outdir: join(root, 'build', 'test'),
+    define: { __PLANNER_DIR__: JSON.stringify(join(root, 'build')) },
     sourcemap: 'inline',
   });
 }

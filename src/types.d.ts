@@ -1,9 +1,3 @@
-// esbuild's binary loader turns an imported .wasm file into its bytes.
-declare module '*.wasm' {
-  const bytes: Uint8Array;
-  export default bytes;
-}
-
 // @types/node 20 lacks the WebAssembly globals; declare the few the planner uses.
 declare namespace WebAssembly {
   class Module {

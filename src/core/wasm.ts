@@ -1,11 +1,29 @@
-// Loads the planner compiled from assembly/ (embedded in the bundle by esbuild's binary loader), synchronously:
-// the module is small enough to compile at once, and no top-level await keeps the bundles CommonJS.
-import bytes from '../../build/planner.wasm';
+// Loads the planner compiled from assembly/, synchronously: the module is small enough to compile at once, and no
+// top-level await keeps the bundles CommonJS. Its bytes come from a file beside the bundle, not from the bundle
+// itself: V8 keeps a bundle's whole source for the process's life, and a supervisor lives long.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { instantiate } from '../../build/planner.js';
 
 export type Planner = ReturnType<typeof instantiate>;
 
+/** Where planner.wasm is: the bundle's own directory in dist/, build/ for the test bundles (scripts/build.mjs). */
+declare const __PLANNER_DIR__: string;
+
+/**
+ * Read when the module loads, compiled on first use: a process that chroots or drops its ids in between (the
+ * intermediate) may no longer reach the file by then. A failed read is thrown where the planner is first needed.
+ */
+let bytes: Buffer | Error | null = readBytes();
 let instance: Planner | null = null;
+
+function readBytes(): Buffer | Error {
+  try {
+    return readFileSync(join(__PLANNER_DIR__, 'planner.wasm'));
+  } catch (e) {
+    return e as Error;
+  }
+}
 
 /** The planner, compiled on first use: importing daemonkit compiles no wasm until something asks it a question. */
 export const planner: Planner = new Proxy({} as Planner, {
@@ -18,7 +36,12 @@ export const planner: Planner = new Proxy({} as Planner, {
 });
 
 function compiled(): Planner {
-  return (instance ??= instantiate(new WebAssembly.Module(bytes), {}));
+  if (instance) return instance;
+  if (bytes instanceof Error) throw bytes;
+  instance = instantiate(new WebAssembly.Module(bytes!), {});
+  // Only the compiled module is needed from here on.
+  bytes = null;
+  return instance;
 }
 
 function exportNames(): string[] {
