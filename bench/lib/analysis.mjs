@@ -108,7 +108,9 @@ const WHY = {
       return (
         `koffi's native module and the session guard alone, which the fixed shape requires, add ${f(cost, 2)} MiB: ${f((mini + cost) / mini, 2)}x before anything of ours is loaded; ` +
         `with the pages of node's binary that the supervisor touches and the 10-line one does not (+${f(nodeDiff, 2)} MiB; the supervisor's PSS measured the same with and without the optimizing compiler) it is ${f((mini + cost + nodeDiff) / mini, 2)}x, the floor of this shape; the rest is our own heap and code. ` +
-        "Proposal (not measured): fewer modules in dist/supervisor.js (the status view, the option help texts), malloc_trim after startup as after bursts, and --max-semi-space-size=1 in the supervisor's execArgv so its young generation stays small."
+        'Done (session 13, from a heap snapshot and heaptrack of an idle supervisor): the bundles are ASCII-only (one U+2192 in a comment made V8 keep the 239 KB supervisor source as a two-byte string, 472 KB) and the wasm is read from dist/planner.wasm, no longer embedded as 87 KB of base64 in that source nor its bytes kept: 1.34x -> 1.30x. ' +
+        "Measured, not shipped: any V8 flag on Node's command line (the supervisor's --max-semi-space-size=1, --no-opt, --liftoff-only, --expose-gc) makes Node compile the ~45 builtin modules the supervisor loads from source and keep a re-made cache of each: without the flags [heap] fell from 2.04 to 1.70 MiB (1.24x -> 1.22x in a run of just the two). " +
+        "Keeping their effects without them means setting V8 flags while the supervisor runs, which Node documents as unpredictable; the flags hold its memory flat under churn (RELIABILITY.md), so they stay."
       );
     };
     if (t.id === 'idle-pss') {
