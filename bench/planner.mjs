@@ -1,4 +1,5 @@
-// 7. Planner: µs per plan (normalize + buildPlan from src/, the wasm embedded as in dist/) and the wasm's size.
+// 7. Planner: µs per plan (normalize + buildPlan from src/, the wasm read from build/ as dist/ reads it from beside its
+// bundles) and the wasm's size.
 import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';

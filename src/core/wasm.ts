@@ -18,10 +18,13 @@ let bytes: Buffer | Error | null = readBytes();
 let instance: Planner | null = null;
 
 function readBytes(): Buffer | Error {
+  // A bundle built without the define would otherwise fail with a ReferenceError at first use.
+  if (typeof __PLANNER_DIR__ !== 'string') return new Error('daemonkit: this bundle was built without __PLANNER_DIR__ (scripts/build.mjs)');
+  const path = join(__PLANNER_DIR__, 'planner.wasm');
   try {
-    return readFileSync(join(__PLANNER_DIR__, 'planner.wasm'));
+    return readFileSync(path);
   } catch (e) {
-    return e as Error;
+    return new Error(`daemonkit: cannot read its planner ${path}: ${(e as Error).message} (reinstall it, or npm run build)`, { cause: e });
   }
 }
 
