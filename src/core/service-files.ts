@@ -9,7 +9,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  rmSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -101,7 +101,7 @@ export function writeState(path: string, record: StateRecord): void {
   const tmp = `${path}.${process.pid}.tmp`;
   let fd = -1;
   try {
-    rmSync(tmp, { force: true }); // a leftover goes (a link itself, not its target); one that comes back fails O_EXCL
+    removeLeftover(tmp); // a link itself, not its target; one that comes back fails O_EXCL
     fd = openSync(tmp, TMP_FLAGS, 0o600);
     fchmodSync(fd, 0o600);
     writeFileSync(fd, `${JSON.stringify(record)}\n`);
@@ -110,8 +110,21 @@ export function writeState(path: string, record: StateRecord): void {
     renameSync(tmp, path);
   } catch (e) {
     if (fd >= 0) closeSync(fd);
-    rmSync(tmp, { force: true });
+    try {
+      removeLeftover(tmp);
+    } catch {
+      // the write's own error is the one to report
+    }
     throw e;
+  }
+}
+
+/** unlink(2), gone already being fine: not rmSync, whose first call compiles Node's rimraf on a start's critical path. */
+function removeLeftover(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }
 
