@@ -25,7 +25,7 @@ export async function run(ctx) {
     ...esbuildCommon,
     entryPoints: [join(benchDir, 'entries', 'planner.ts')],
     minifySyntax: true,
-    define: { __PLANNER_DIR__: JSON.stringify(join(root, 'build')) },
+    define: { __BUNDLE_DIR__: JSON.stringify(join(root, 'build')) },
     outfile: join(outDir, 'planner-bench.mjs'),
   });
   const mod = await import(pathToFileURL(join(outDir, 'planner-bench.mjs')).href);

@@ -94,8 +94,8 @@ export async function buildDist() {
     ...esbuildCommon,
     format: 'cjs',
     // `daemonkit --version` says which package was built (src/cli/main.ts falls back to 'dev' when run unbundled).
-    // src/core/wasm.ts reads planner.wasm from beside the bundle, where it is copied below.
-    define: { 'import.meta.url': '__importMeta.url', __VERSION__: JSON.stringify(packageVersion()), __PLANNER_DIR__: '__dirname' },
+    // The bundle's own directory (src/core/dist-path.ts): planner.wasm is copied beside it below.
+    define: { 'import.meta.url': '__importMeta.url', __VERSION__: JSON.stringify(packageVersion()), __BUNDLE_DIR__: '__dirname' },
     outdir: join(root, 'dist'),
     minifySyntax: true,
     // import.meta.url on first use: node:url's pathToFileURL costs each bundle's load otherwise.
@@ -399,7 +399,7 @@ export async function buildTests(only = []) {
     entryPoints,
     outbase: join(root, 'test'),
     outdir: join(root, 'build', 'test'),
-    define: { __PLANNER_DIR__: JSON.stringify(join(root, 'build')) },
+    define: { __BUNDLE_DIR__: JSON.stringify(join(root, 'build')) },
     sourcemap: 'inline',
   });
 }

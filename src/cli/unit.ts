@@ -1,6 +1,5 @@
 // `daemonkit unit NAME [options] -- <command>`: prints (or with --install writes) the systemd units that run the
 // service with `daemonkit run` in the foreground, from the same options as start.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -10,6 +9,7 @@ import { OPTION_KEYS, parseOption, specOf, type OptionKey, type Taker } from '..
 import { parseChoice, parseCount } from '../core/option-values.js';
 import { formatStopSchedule } from '../core/supervisor-machine.js';
 import { distFile } from '../core/dist-path.js';
+import { nodeChildProcess } from '../core/lazy-builtins.js';
 import { buildUnits, systemctlCommands, type UnitFile, type UnitScope } from '../core/systemd-units.js';
 import { installUnits, staleSocketUnits, UnitInstallError } from '../core/unit-install.js';
 import { modeConflict, readFlags, startOptionsFrom, type CommandFlags, type Values } from './flags.js';
@@ -110,7 +110,7 @@ function unitName(values: Values, positionals: string[]): string {
 
 /** What `systemctl --version` says here, or null without systemctl. */
 function localSystemdVersion(): number | null {
-  const r = spawnSync('systemctl', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const r = nodeChildProcess().spawnSync('systemctl', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const m = r.status === 0 ? /^systemd (\d+)/.exec(r.stdout) : null;
   return m ? Number(m[1]) : null;
 }
@@ -217,7 +217,7 @@ function install(units: UnitFile[], flags: { scope: UnitScope; unitDir: string |
   );
   if (!flags.now) return 0;
   for (const [cmd, ...args] of commands) {
-    const r = spawnSync(cmd!, args, { stdio: 'inherit' });
+    const r = nodeChildProcess().spawnSync(cmd!, args, { stdio: 'inherit' });
     if (r.status !== 0) {
       writeStdio(
         process.stderr,

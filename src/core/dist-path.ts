@@ -1,10 +1,18 @@
-// Finds our own entry files (dist/intermediate.js, dist/supervisor.js) from wherever the running bundle lives.
+// Finds our own files (dist/intermediate.js, dist/supervisor.js, planner.wasm) from wherever the running bundle lives.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+
+/** The running bundle's directory: dist/ (its __dirname), or build/ for the test bundles (scripts/build.mjs). */
+declare const __BUNDLE_DIR__: string;
+
+/** Where the running bundle is, without node:url (import.meta.url would load it on a start's critical path). */
+export function bundleDir(): string {
+  if (typeof __BUNDLE_DIR__ !== 'string') throw new Error('daemonkit: this bundle was built without __BUNDLE_DIR__ (scripts/build.mjs)');
+  return __BUNDLE_DIR__;
+}
 
 export function distFile(name: string): string {
-  const here = dirname(fileURLToPath(import.meta.url));
+  const here = bundleDir();
   if (existsSync(join(here, name))) return join(here, name);
   // Bundled elsewhere (a test bundle): walk up to the package and use its dist/.
   for (let dir = here; ; dir = dirname(dir)) {

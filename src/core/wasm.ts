@@ -4,11 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { instantiate } from '../../build/planner.js';
+import { bundleDir } from './dist-path.js';
 
 export type Planner = ReturnType<typeof instantiate>;
-
-/** Where planner.wasm is: the bundle's own directory in dist/, build/ for the test bundles (scripts/build.mjs). */
-declare const __PLANNER_DIR__: string;
 
 /**
  * Read when the module loads, compiled on first use: a process that chroots or drops its ids in between (the
@@ -18,10 +16,9 @@ let bytes: Buffer | Error | null = readBytes();
 let instance: Planner | null = null;
 
 function readBytes(): Buffer | Error {
-  // A bundle built without the define would otherwise fail with a ReferenceError at first use.
-  if (typeof __PLANNER_DIR__ !== 'string') return new Error('daemonkit: this bundle was built without __PLANNER_DIR__ (scripts/build.mjs)');
-  const path = join(__PLANNER_DIR__, 'planner.wasm');
+  let path = 'planner.wasm';
   try {
+    path = join(bundleDir(), path);
     return readFileSync(path);
   } catch (e) {
     return new Error(`daemonkit: cannot read its planner ${path}: ${(e as Error).message} (reinstall it, or npm run build)`, { cause: e });
