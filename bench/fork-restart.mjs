@@ -9,7 +9,7 @@ import { node, targetsDir } from './lib/env.mjs';
 import { freePort, get, waitServing } from './lib/http.mjs';
 import { NODE_CLUSTER } from './lib/servers.mjs';
 import { alive, killPid, launch, now, pids, sleep, stat, stopPids, track, findByMarker, cmdline } from './lib/proc.mjs';
-import { ratio, rotate, summarize } from './lib/stats.mjs';
+import { ratio, ratioText, rotate, summarize } from './lib/stats.mjs';
 
 export const name = 'fork-restart';
 export const title = 'forkProcesses() restart: kill -9 of a worker until the replacement accepts';
@@ -142,7 +142,7 @@ export async function run(ctx) {
           id: 'fork-restart',
           text,
           status: dk / ref <= LIMIT ? 'met' : 'not met',
-          measured: `${dk} ms vs ${ref} ms = ${(dk / ref).toFixed(2)}x (limit ${LIMIT}x)`,
+          measured: `${dk} ms vs ${ref} ms = ${ratioText(dk / ref, LIMIT)}x (limit ${LIMIT}x)`,
           ratio: +(dk / ref).toFixed(3),
         };
   return {

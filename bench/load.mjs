@@ -5,7 +5,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir, cli, node, root } from './lib/env.mjs';
 import { run, sleep } from './lib/proc.mjs';
-import { ratio, rotate, summarize } from './lib/stats.mjs';
+import { ratio, ratioText, rotate, summarize } from './lib/stats.mjs';
 import { timedStart } from './lib/timing.mjs';
 
 export const name = 'load';
@@ -73,7 +73,7 @@ function libraryTargets(rows) {
       id,
       text,
       status: x <= LIBRARY_LIMIT ? 'met' : 'not met',
-      measured: `${value} ms / ${floor} ms (${floorName}) = ${x.toFixed(2)}x (limit ${LIBRARY_LIMIT}x)`,
+      measured: `${value} ms / ${floor} ms (${floorName}) = ${ratioText(x, LIBRARY_LIMIT)}x (limit ${LIBRARY_LIMIT}x)`,
       ratio: +x.toFixed(3),
     };
   };

@@ -17,7 +17,7 @@ import {
   target,
 } from './lib/peers.mjs';
 import { findByMarker, pollAsync, readPidfile, run, sleep, stat, stopPids } from './lib/proc.mjs';
-import { ratio, rotate, summarize } from './lib/stats.mjs';
+import { ratio, ratioText, rotate, summarize } from './lib/stats.mjs';
 import { byMarker, timedStart } from './lib/timing.mjs';
 
 export const name = 'start';
@@ -490,7 +490,7 @@ function limitTarget(id, text, value, ref, limit, skipped) {
     id,
     text,
     status: x <= limit ? 'met' : 'not met',
-    measured: `${value} ms / ${ref} ms = ${x.toFixed(2)}x (limit ${limit}x)`,
+    measured: `${value} ms / ${ref} ms = ${ratioText(x, limit)}x (limit ${limit}x)`,
     ratio: +x.toFixed(3),
   };
 }

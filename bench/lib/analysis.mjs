@@ -254,7 +254,7 @@ const WHY = {
 /** What a reader of a measurement should know whatever its targets say: run-to-run spread seen on this host. */
 const CAVEATS = {
   start: () => [
-    "the ratios move with the host more than with our code. Session 12 ran this bench three times: with n 10 (floor 61.7 ms) supervised 1.48x and --no-supervise 1.36x with the sleep target, 1.31x and 1.28x with the Node target; ten minutes later with n 20 (floor 71.1 ms) 1.14x, 1.10x, 1.21x and 1.19x; at the session's end with n 20 (floor 67.2 ms, this run) 1.35x, 1.34x, 1.30x and 1.34x. Alternating builds on the same host found no slowdown in between: the session's first build against its middle one (3 x 25 supervised starts, sleep target) +1.9, -3.9 and -1.5 ms; that middle build against the last (25 each: supervised, --no-supervise, supervised) -0.5, -4.6 and -0.3 ms.",
+    "the ratios move with the host more than with our code. Session 12 ran this bench three times: with n 10 (floor 61.7 ms) supervised 1.48x and --no-supervise 1.36x with the sleep target, 1.31x and 1.28x with the Node target; ten minutes later with n 20 (floor 71.1 ms) 1.14x, 1.10x, 1.21x and 1.19x; at the session's end with n 20 (floor 67.2 ms) 1.35x, 1.34x, 1.30x and 1.34x. Session 13, n 20 each: after the wasm left the bundles (floor 68.4 ms) 1.30x, 1.27x, 1.26x and 1.27x; at the session's end (floor 68.1 ms, this run) 1.252x, 1.26x, 1.23x and 1.27x. Alternating builds on the same host found no slowdown in between: the session's first build against its middle one (3 x 25 supervised starts, sleep target) +1.9, -3.9 and -1.5 ms; that middle build against the last (25 each: supervised, --no-supervise, supervised) -0.5, -4.6 and -0.3 ms.",
   ],
 };
 

@@ -27,3 +27,9 @@ export function rotate(list, r) {
   const k = r % list.length;
   return [...list.slice(k), ...list.slice(0, k)];
 }
+
+/** A ratio against its limit as text: two decimals, three when two would print the limit itself (1.2517x is not 1.25x). */
+export function ratioText(x, limit) {
+  const two = x.toFixed(2);
+  return x !== limit && two === limit.toFixed(2) ? x.toFixed(3) : two;
+}
