@@ -75,17 +75,28 @@ export function plan(options: PlanOptions = {}, caller: Caller = {}): DaemonPlan
   return { ...buildPlan(o, context), options: plannedOptions(o), caller: ids };
 }
 
-/** What is wrong with these options (the error start() or daemonize() would throw), empty when plan() would succeed. */
+/**
+ * What is wrong with these options, empty when plan() would succeed: the error start() or daemonize() would throw, then
+ * each one found with the options named so far left out (never `command`, which decides what is checked).
+ */
 export function planErrors(options: PlanOptions = {}, caller: Caller = {}): PlanError[] {
-  let p: DaemonPlan;
-  try {
-    p = plan(options, caller);
-  } catch (e) {
-    if (e instanceof UsageError) return [usage(e)];
-    throw e;
+  const errors: PlanError[] = [];
+  const rest: Record<string, unknown> = { ...options };
+  for (;;) {
+    let p: DaemonPlan;
+    try {
+      p = plan(rest as PlanOptions, caller);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      errors.push(usage(e));
+      if (e.option === undefined || e.option === 'command' || !Object.hasOwn(rest, e.option)) return errors;
+      delete rest[e.option];
+      continue;
+    }
+    if (errors.length) return errors;
+    const order = stepOrderError(p.steps);
+    return order ? [{ kind: 'order', option: null, value: null, message: order }] : [];
   }
-  const order = stepOrderError(p.steps);
-  return order ? [{ kind: 'order', option: null, value: null, message: order }] : [];
 }
 
 function usage(e: UsageError): PlanError {

@@ -87,9 +87,27 @@ test('plan() throws the UsageError start() would; planErrors() lists it instead'
   const conflicts = planErrors({ command: ['/bin/sleep', '1'], supervise: false, workers: 2, restart: 'always', home });
   assert.deepEqual(conflicts, [
     { kind: 'usage', option: 'workers', value: null, message: 'conflicting options: workers needs the supervisor, not supervise: false' },
+    { kind: 'usage', option: 'restart', value: null, message: 'conflicting options: restart needs the supervisor, not supervise: false' },
   ]);
   assert.match(planErrors({ user: 'www-data' }, { uid: 1000 })[0]!.message, /needs root/);
   assert.deepEqual(planErrors({ user: 'www-data' }, { uid: 0 }), []);
+});
+
+test('planErrors() lists every bad option, each found with the ones before it left out; a bad command ends the list', () => {
+  const all = planErrors({ command: ['/bin/sleep', '1'], umask: '999', workers: 'lots', pidFile: pidfile } as object as PlanOptions);
+  assert.deepEqual(
+    all.map((e) => [e.option, e.value]),
+    [
+      ['pidFile', null],
+      ['umask', '999'],
+      ['workers', 'lots'],
+    ],
+  );
+  // Which checks apply depends on the command: past a bad one nothing more is said.
+  assert.deepEqual(
+    planErrors({ command: 'sleep 1', umask: '999' } as object as PlanOptions).map((e) => e.option),
+    ['command'],
+  );
 });
 
 test('simulate(): a supervised service run as root has workers that are no session leaders, hold fds 0-2 only, and drop to www-data after the PID file is taken', () => {
