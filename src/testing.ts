@@ -1,7 +1,15 @@
 // daemonkit/testing: a daemon configuration tested without a process. plan() is what `daemonkit plan --json` prints,
 // simulate() runs it in the process model of src/sim/, SupervisorModel drives the wasm supervisor on a virtual clock.
 // Each is a thin layer over what the runtime itself runs: no decision is made here.
-import { checkOptionKeys, DAEMON_OPTION_KEYS, normalize, type DaemonOptions, type Normalized, type StartOptions } from './options.js';
+import {
+  checkOptionKeys,
+  DAEMON_OPTION_KEYS,
+  normalize,
+  START_OPTION_KEYS,
+  type DaemonOptions,
+  type Normalized,
+  type StartOptions,
+} from './options.js';
 import { optionKeysFor } from './core/option-table.js';
 import { serviceOptions, type ServiceOptions } from './core/service-options.js';
 import { buildPlan, type DetachContext, type Plan } from './core/plan.js';
@@ -76,8 +84,38 @@ export function plan(options: PlanOptions = {}, caller: Caller = {}): DaemonPlan
 }
 
 /**
- * What is wrong with these options, empty when plan() would succeed: the error start() or daemonize() would throw, then
- * each one found with the options named so far left out (never `command`, which decides what is checked).
+ * Options no other option is checked against: with one of these (or a key that is no option at all) left out, what
+ * else is wrong is still what the caller wrote. Left out, any other one (chroot, env, name, home, supervise, log,
+ * user, ready, ...) would change how the rest is checked, so the list ends at its error.
+ */
+const CHECKED_ALONE = new Set([
+  'umask',
+  'cwd',
+  'readyTimeout',
+  'workers',
+  'restart',
+  'minUptime',
+  'maxRestarts',
+  'restartWindow',
+  'retry',
+  'coreDumps',
+  'logTime',
+  'forceDetach',
+  'exitMap',
+  'forward',
+  'subreaper',
+  'okIfRunning',
+]);
+
+/** A key planErrors() may leave out and go on: one checked alone, or one that names no option (a typo). */
+function canLeaveOut(key: string): boolean {
+  return CHECKED_ALONE.has(key) || !(Object.hasOwn(START_OPTION_KEYS, key) || key === 'home');
+}
+
+/**
+ * What is wrong with these options, empty when plan() would succeed: the error start() or daemonize() would throw,
+ * then each further one found with the options already named left out, as long as what was left out is checked alone
+ * (CHECKED_ALONE): an error past any other one could be an artefact of leaving it out.
  */
 export function planErrors(options: PlanOptions = {}, caller: Caller = {}): PlanError[] {
   const errors: PlanError[] = [];
@@ -89,7 +127,7 @@ export function planErrors(options: PlanOptions = {}, caller: Caller = {}): Plan
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       errors.push(usage(e));
-      if (e.option === undefined || e.option === 'command' || !Object.hasOwn(rest, e.option)) return errors;
+      if (e.option === undefined || !Object.hasOwn(rest, e.option) || !canLeaveOut(e.option)) return errors;
       delete rest[e.option];
       continue;
     }

@@ -28,8 +28,9 @@ export function rotate(list, r) {
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
-/** A ratio against its limit as text: two decimals, three when two would print the limit itself (1.2517x is not 1.25x). */
+/** A ratio against its limit as text: two decimals, more while they would print the limit itself (1.2504x is not 1.25x). */
 export function ratioText(x, limit) {
-  const two = x.toFixed(2);
-  return x !== limit && two === limit.toFixed(2) ? x.toFixed(3) : two;
+  let digits = 2;
+  while (digits < 6 && x !== limit && x.toFixed(digits) === limit.toFixed(digits)) digits++;
+  return x.toFixed(digits);
 }

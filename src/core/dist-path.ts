@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** The running bundle's directory: dist/ (its __dirname), or build/ for the test bundles (scripts/build.mjs). */
+/** Where our files are: the dist bundle's own directory (its __dirname), or build/ for test and bench bundles (scripts/build.mjs). */
 declare const __BUNDLE_DIR__: string;
 
-/** Where the running bundle is, without node:url (import.meta.url would load it on a start's critical path). */
+/** That directory, found without node:url (import.meta.url would load it on a start's critical path). */
 export function bundleDir(): string {
   if (typeof __BUNDLE_DIR__ !== 'string') throw new Error('daemonkit: this bundle was built without __BUNDLE_DIR__ (scripts/build.mjs)');
   return __BUNDLE_DIR__;

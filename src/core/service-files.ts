@@ -105,16 +105,19 @@ export function writeState(path: string, record: StateRecord): void {
     fd = openSync(tmp, TMP_FLAGS, 0o600);
     fchmodSync(fd, 0o600);
     writeFileSync(fd, `${JSON.stringify(record)}\n`);
-    closeSync(fd);
+    // close(2) frees the descriptor even when it reports an error (NFS's delayed write errors): never close it twice.
+    const written = fd;
     fd = -1;
+    closeSync(written);
     renameSync(tmp, path);
   } catch (e) {
-    if (fd >= 0) closeSync(fd);
+    // The write's own error is the one to report, not one from cleaning up after it.
+    try {
+      if (fd >= 0) closeSync(fd);
+    } catch {}
     try {
       removeLeftover(tmp);
-    } catch {
-      // the write's own error is the one to report
-    }
+    } catch {}
     throw e;
   }
 }

@@ -93,7 +93,7 @@ test('plan() throws the UsageError start() would; planErrors() lists it instead'
   assert.deepEqual(planErrors({ user: 'www-data' }, { uid: 0 }), []);
 });
 
-test('planErrors() lists every bad option, each found with the ones before it left out; a bad command ends the list', () => {
+test('planErrors() goes on past an option nothing else is checked against, and ends at one that is (command, chroot, backoffMax)', () => {
   const all = planErrors({ command: ['/bin/sleep', '1'], umask: '999', workers: 'lots', pidFile: pidfile } as object as PlanOptions);
   assert.deepEqual(
     all.map((e) => [e.option, e.value]),
@@ -107,6 +107,26 @@ test('planErrors() lists every bad option, each found with the ones before it le
   assert.deepEqual(
     planErrors({ command: 'sleep 1', umask: '999' } as object as PlanOptions).map((e) => e.option),
     ['command'],
+  );
+  // Nor past one that others are checked against: without the jail, cwd would be looked for on the host.
+  const jail = planErrors({ command: ['/bin/sleep', '1'], chroot: '/nonexistent-jail', cwd: '/nonexistent-dir', umask: '999' });
+  assert.deepEqual(
+    jail.map((e) => e.option),
+    ['chroot'],
+  );
+  // backoffMax is checked against backoffMin: the list ends at it (left out, its default would be checked next).
+  assert.deepEqual(
+    planErrors({ command: ['/bin/sleep', '1'], backoffMin: '30s', backoffMax: '20s', umask: '999' }).map((e) => [e.option, e.value]),
+    [
+      ['umask', '999'],
+      ['backoffMax', '20s'],
+    ],
+  );
+  // An error in what the caller did not write but caused (a name from the command, too long beside a long home) is
+  // listed after the ones before it.
+  assert.deepEqual(
+    planErrors({ command: ['/bin/sleep', '1'], umask: '999', home: `/tmp/${'x'.repeat(120)}` }).map((e) => e.option),
+    ['umask', 'name'],
   );
 });
 

@@ -1,7 +1,8 @@
 // The state record is written whole, 0600, and never through a link or into a file left at its temporary name.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { writeState, type StateRecord } from '../../../src/core/service-files.js';
 import { tempDir } from '../../helpers/sandbox.js';
@@ -20,4 +21,31 @@ test('a symlink planted at the temporary name is replaced, and its target is unt
   assert.equal(statSync(path).mode & 0o777, 0o600);
   assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), record);
   assert.deepEqual(readdirSync(dir).sort(), ['victim', 'web.json']);
+});
+
+test('a close(2) that fails (NFS reports a delayed write error there) is the error thrown, and the temporary file goes', () => {
+  const path = join(dir, 'close.json');
+  const realClose = fs.closeSync;
+  let failed = false;
+  // The bundle's `closeSync` is bound to node:fs's export: patch it there and resync the ES module view of it.
+  fs.closeSync = (fd: number) => {
+    if (!failed) {
+      failed = true;
+      realClose(fd); // the descriptor is gone, as close(2) leaves it even when it reports an error
+      throw Object.assign(new Error('EIO: i/o error, close'), { code: 'EIO' });
+    }
+    realClose(fd);
+  };
+  syncBuiltinESMExports();
+  try {
+    assert.throws(() => writeState(path, record), { code: 'EIO' });
+  } finally {
+    fs.closeSync = realClose;
+    syncBuiltinESMExports();
+  }
+  assert.ok(failed);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.startsWith('close.json')),
+    [],
+  );
 });
