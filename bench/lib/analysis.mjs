@@ -71,7 +71,8 @@ const WHY = {
         "What is left is the ES entry over CommonJS, which keeps one instance of the library (and of its error classes) for a program that both imports and requires it: Node's dual-package hazard. " +
         'An ES-only entry would save the CommonJS loader (the .cjs floor above) but give `require` users other classes. ' +
         'Measured (session 11, 25 alternating runs): src/index.ts bundled as an ES module with no CommonJS in it loaded in 40.66 ms, against 42.18 ms for dist/index.mjs and 31.81 ms for the bare ES module (1.28x against 1.33x). ' +
-        'Not built: 1.5 ms, for which the two copies of the entry would need one set of error classes between them (a registry on the process) and one strerror hook.',
+        'Not built: 1.5 ms, for which the two copies of the entry would need one set of error classes between them (a registry on the process) and one strerror hook. ' +
+        "Measured in process (session 13, `await import()` timed with performance.now(), best 3 of 5): an .mjs over an empty .cjs 5.9 ms, dist/index.mjs 7.4 ms: daemonkit's own part is 1.5 ms, the rest is Node's ES loader starting, so in a run where that floor is 1.24x the target leaves daemonkit about 1.8 ms; spawn to exit, the rows above differ by more than that, in what the in-process timing does not see (start-up before the import, the exit) or this machine's noise; not measured apart.",
     };
   },
   planner(t, R) {
