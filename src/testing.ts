@@ -10,7 +10,7 @@ import {
   type Normalized,
   type StartOptions,
 } from './options.js';
-import { optionKeysFor } from './core/option-table.js';
+import { optionKeysFor, type OptionKey } from './core/option-table.js';
 import { serviceOptions, type ServiceOptions } from './core/service-options.js';
 import { buildPlan, type DetachContext, type Plan } from './core/plan.js';
 import type { PlannedStep } from './core/step-runner.js';
@@ -88,7 +88,7 @@ export function plan(options: PlanOptions = {}, caller: Caller = {}): DaemonPlan
  * else is wrong is still what the caller wrote. Left out, any other one (chroot, env, name, home, supervise, log,
  * user, ready, ...) would change how the rest is checked, so the list ends at its error.
  */
-const CHECKED_ALONE = new Set([
+const CHECKED_ALONE = new Set<OptionKey | 'okIfRunning'>([
   'umask',
   'cwd',
   'readyTimeout',
@@ -109,7 +109,7 @@ const CHECKED_ALONE = new Set([
 
 /** A key planErrors() may leave out and go on: one checked alone, or one that names no option (a typo). */
 function canLeaveOut(key: string): boolean {
-  return CHECKED_ALONE.has(key) || !(Object.hasOwn(START_OPTION_KEYS, key) || key === 'home');
+  return CHECKED_ALONE.has(key as OptionKey) || !(Object.hasOwn(START_OPTION_KEYS, key) || key === 'home');
 }
 
 /**

@@ -9,9 +9,10 @@ const answered = (r: ServiceReport) => r.supervised;
 function headline(r: ServiceReport, color: boolean): string {
   const state = paint(r.state, stateColor(r.state), color);
   if (answered(r)) return `${r.name}: ${state} (supervisor pid ${r.pid}, up ${formatAge(r.startedAt!)})`;
-  if (r.lsb === 0) return `${r.name}: ${state} (pid ${r.pid}, unsupervised)`;
-  if (r.lsb === 1) return `${r.name}: ${paint('not running', 'red', color)} (stale PID file${r.pid ? `, last pid ${r.pid}` : ''})`;
-  if (r.lsb === 4)
+  if (r.lsb === LSB.running) return `${r.name}: ${state} (pid ${r.pid}, unsupervised)`;
+  if (r.lsb === LSB.deadWithPidfile)
+    return `${r.name}: ${paint('not running', 'red', color)} (stale PID file${r.pid ? `, last pid ${r.pid}` : ''})`;
+  if (r.lsb === LSB.unknown)
     return `${r.name}: ${paint('unknown', 'yellow', color)} (${r.pid ? `pid ${r.pid}: ` : ''}${printable(r.reason ?? '', true)})`;
   return `${r.name}: ${state === r.state ? 'not running' : paint('not running', stateColor(r.state), color)}`;
 }
@@ -20,7 +21,7 @@ export function renderStatus(r: ServiceReport, color: boolean): string {
   const lines = [headline(r, color)];
   // A stale PID file's headline says it all, unless the reason adds who holds it or what of its session lives.
   const plainStale = r.lsb === LSB.deadWithPidfile && r.reason === STALE_REASON;
-  if (r.reason && r.lsb !== 4 && !plainStale) lines.push(`  ${paint('reason:', 'bold', color)} ${printable(r.reason, true)}`);
+  if (r.reason && r.lsb !== LSB.unknown && !plainStale) lines.push(`  ${paint('reason:', 'bold', color)} ${printable(r.reason, true)}`);
   if (r.leftovers)
     lines.push(`  ${paint('leftovers:', 'yellow', color)} ${r.leftovers} process${r.leftovers === 1 ? '' : 'es'} left by exited workers`);
   if (r.logError) lines.push(`  ${paint('log error:', 'red', color)} ${r.logError}`);
@@ -71,11 +72,11 @@ export function renderList(reports: ServiceReport[], color: boolean): string {
   if (reports.length === 0) return 'no services\n';
   const rows = reports.map((r) => [
     r.name,
-    paint(r.lsb === 1 ? 'stale' : r.state, stateColor(r.lsb === 1 ? 'dead' : r.state), color),
+    paint(r.lsb === LSB.deadWithPidfile ? 'stale' : r.state, stateColor(r.lsb === LSB.deadWithPidfile ? 'dead' : r.state), color),
     r.pid && answered(r) ? String(r.pid) : '-',
     answered(r) ? String(r.workers.filter((w) => w.pid).length) : '-',
     answered(r) ? formatAge(r.startedAt!) : '-',
-    r.reason && r.lsb !== 0 ? printable(r.reason, true) : '',
+    r.reason && r.lsb !== LSB.running ? printable(r.reason, true) : '',
   ]);
   return `${table(rows, { header: ['NAME', 'STATE', 'PID', 'WORKERS', 'UP', 'NOTE'], align: ['left', 'left', 'right', 'right', 'right', 'left'] })}\n`;
 }
