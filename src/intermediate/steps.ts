@@ -207,11 +207,7 @@ export class Intermediate {
         {
           // The daemon runs as the service user: what it writes here is bounded.
           maxBytes: REPORT_MAX_BYTES,
-          tooLong: () => {
-            this.#daemonFailure ??= { kind: 'failed', message: `the daemon sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it` };
-            this.#stoppedIt = true;
-            stopDaemon(pid, o.stopSchedule, () => this.#exited !== null);
-          },
+          tooLong: () => this.#stopIt(pid, `the daemon sent a report over ${REPORT_MAX_BYTES / 1024} KiB; stopped it`, false),
         },
       );
       channel.on('error', () => {});
@@ -224,10 +220,15 @@ export class Intermediate {
 
     setTimeout(() => {
       if (this.#exited !== null || this.#reported) return;
-      this.#daemonFailure = { kind: 'failed', message: `not ready after ${o.readyTimeoutMs / 1000}s; stopped it` };
-      this.#stoppedIt = true;
-      stopDaemon(pid, o.stopSchedule, () => this.#exited !== null);
+      this.#stopIt(pid, `not ready after ${o.readyTimeoutMs / 1000}s; stopped it`, true);
     }, o.readyTimeoutMs);
+  }
+
+  /** Our own stop: the reason is ours (a timeout wins over a report already read), its exit status how it took it. */
+  #stopIt(pid: number, message: string, wins: boolean): void {
+    if (wins || !this.#daemonFailure) this.#daemonFailure = { kind: 'failed', message };
+    this.#stoppedIt = true;
+    stopDaemon(pid, this.o.stopSchedule, () => this.#exited !== null);
   }
 }
 
