@@ -22,6 +22,7 @@ import { runStopSchedule, stopScheduleBudgetMs } from './supervisor-machine.js';
 import { idsOf } from './proc-scan.js';
 import { planner } from './wasm.js';
 import { nodeNet } from './lazy-net.js';
+import { collectYoungGeneration } from './young-collect.js';
 
 export type StartResult =
   | { kind: 'ready'; pid: number }
@@ -363,6 +364,8 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
     backstopMs = backstopMsOf(o);
     const deadline = monotonicMs() + backstopMs;
     const buf = Buffer.allocUnsafe(LINK_READ_BYTES);
+    // Idle until the session answers: the young generation's collection goes here, not after the verdict.
+    if (!pollLink(mine, 0)) collectYoungGeneration();
     while (!got.verdict && !ended && !overlong) {
       const left = deadline - monotonicMs();
       if (left <= 0) break;
