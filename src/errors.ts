@@ -58,13 +58,16 @@ export class PidfileError extends Error {
 
 /** A service's record (STATE/NAME.json) that is there but cannot be trusted; the CLI says this one line (exit 2). */
 export class DamagedStateError extends Error {
-  readonly code = 'EDAMAGED';
+  /** EDAMAGED: not a record; EUNSAFE: someone other than its writer could have written it (untrusted). */
+  readonly code: 'EDAMAGED' | 'EUNSAFE';
   constructor(
     readonly path: string,
     reason: string,
+    untrusted = false,
   ) {
-    super(`damaged state record ${path}: ${reason}`);
+    super(`${untrusted ? 'refusing' : 'damaged'} state record ${path}: ${reason}`);
     this.name = 'DamagedStateError';
+    this.code = untrusted ? 'EUNSAFE' : 'EDAMAGED';
   }
 }
 

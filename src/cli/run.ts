@@ -2,8 +2,8 @@
 // ENTRYPOINT (as PID 1 it also reaps orphans) and systemd's Type=notify units. Its exit status is the service's.
 import { bundleRequire } from '../bundle-require.js';
 import { normalize, type Normalized } from '../options.js';
-import { makeStateDir } from '../core/service-files.js';
-import { UsageError } from '../errors.js';
+import { makeStateDir, stateDirRefusal } from '../core/service-files.js';
+import { StartError, UsageError } from '../errors.js';
 import { buildPlan, contextBits, optionBits, plannedSteps, renderPlan } from '../core/plan.js';
 import { detachContext } from '../core/context.js';
 import { describeFailure } from '../core/start.js';
@@ -77,8 +77,10 @@ export async function runForeground(values: Values, command: string[] | undefine
   const inherited = listenFds();
   const o = foregroundOptions(values, command);
   const own = o;
-  // As start's original does for its new session: the service's files live there.
+  // As start's original does for its new session: the service's files live there, where only root may change them.
   if (o.stateDir) makeStateDir(o.stateDir);
+  const refusal = stateDirRefusal(o);
+  if (refusal) throw new StartError(o.name, `${o.name} failed to start: ${refusal.message}`, refusal);
   const pid1 = process.pid === INIT_PID;
   if (own.subreaper && !pid1) setChildSubreaper(true);
   const reapOrphans = pid1 || own.subreaper;

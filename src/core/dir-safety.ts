@@ -30,6 +30,13 @@ function othersCanWrite(st: Stats): boolean {
   return st.uid !== 0 || ((st.mode & fs.S_IWGRP) !== 0 && st.gid !== 0) || (st.mode & fs.S_IWOTH) !== 0;
 }
 
+/**
+ * As root, the directory (dir or one above it) that users other than root can change, and so swap what root keeps in
+ * dir under us; null when there is none, or when we are not root.
+ */
+export function sharedWithOthers(dir: string): string | null {
+  return process.getuid?.() === 0 ? unsafeDirectory(dir) : null;
+}
 /** For a refusal of a file in dir: "its directory D" or "the directory D above it". */
 export function whereUnsafe(unsafe: string, dir: string): string {
   return unsafe === dir ? `its directory ${unsafe}` : `the directory ${unsafe} above it`;

@@ -16,7 +16,7 @@ import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/file.js';
 import { asSysError } from '../sys/errors.js';
 import { describeHolder, holdsFile, lockHolder, type FileId, type LockHolder } from './pid-identity.js';
 import { PidfileError } from '../errors.js';
-import { unsafeDirectory, whereUnsafe } from './dir-safety.js';
+import { sharedWithOthers, whereUnsafe } from './dir-safety.js';
 
 /** fd holds the lock; writeFd (with readOnlyLock) is the one to write the PID through, kept apart from it. */
 export type Acquired = { ok: true; fd: number; writeFd?: number } | { ok: false; pid: number | null };
@@ -27,14 +27,6 @@ const POLL_MS = 5;
 
 // Declared with every error a caller may catch (src/errors.ts); re-exported for the modules that throw it.
 export { PidfileError };
-
-/**
- * As root, the directory (dir or one above it) that users other than root can change, and so swap what root keeps in
- * dir under us; null when there is none, or when we are not root.
- */
-export function sharedWithOthers(dir: string): string | null {
-  return process.getuid?.() === 0 ? unsafeDirectory(dir) : null;
-}
 
 const notRegular = (path: string) => new PidfileError(`refusing PID file ${path}: not a regular file`, path, 'EINVAL');
 

@@ -4,16 +4,17 @@ import {
   closeSync,
   constants as fs,
   fchmodSync,
-  lstatSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   unlinkSync,
   writeFileSync,
+  type Stats,
 } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { unsafeDirectory } from './dir-safety.js';
+import { sharedWithOthers, whereUnsafe, whereUnsafeDir } from './dir-safety.js';
 import { asSysError } from '../sys/errors.js';
 import type { Normalized } from '../options.js';
 import { DamagedStateError, stateRecordError } from './state-record.js';
@@ -44,11 +45,29 @@ export function filesOf(o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>): S
 
 function recordedPidfile(state: string): string | null {
   try {
-    const pidfile = (JSON.parse(readFileSync(state, 'utf8')) as { options?: { pidfile?: unknown } }).options?.pidfile;
+    const pidfile: unknown = readState(state)?.options.pidfile;
     return typeof pidfile === 'string' && isAbsolute(pidfile) ? pidfile : null;
   } catch {
-    return null;
+    return null; // damaged, or not ours to believe: the PID file by its name
   }
+}
+
+/**
+ * As root, why a named service's state directory may not hold root's record and control socket (users other than root
+ * could swap them), or null. A PID file there is checked itself, and with it the directory.
+ */
+export function stateDirRefusal(
+  o: Pick<Normalized, 'name' | 'stateDir' | 'pidfile'>,
+): { message: string; code: 'EUNSAFE'; path: string } | null {
+  const dir = o.stateDir;
+  if (!dir || !o.name || !o.pidfile || dirname(o.pidfile) === dir) return null;
+  const unsafe = sharedWithOthers(dir);
+  if (!unsafe) return null;
+  return {
+    message: `refusing state directory ${dir}: ${whereUnsafeDir(unsafe, dir)} is writable by users other than root`,
+    code: 'EUNSAFE',
+    path: dir,
+  };
 }
 
 export interface WorkerStatus {
@@ -137,9 +156,6 @@ function removeLeftover(path: string): void {
  */
 export function recordedSupervisor(statePath: string): number | null {
   try {
-    const st = lstatSync(statePath);
-    if (!st.isFile() || st.uid !== process.getuid!() || (st.mode & 0o022) !== 0) return null;
-    if (process.getuid!() === 0 && unsafeDirectory(dirname(statePath)) !== null) return null;
     return readState(statePath)?.status?.pid ?? null;
   } catch {
     return null; // a damaged or missing record proves nothing
@@ -151,14 +167,14 @@ export function writeUnsupervisedRecord(path: string, options: Normalized, signa
   writeState(path, { version: 1, options, status: null, exitCode: null, exitedAt: null, signals });
 }
 
-/** The record, or null when there is none (or it is not ours to read); a damaged one throws DamagedStateError. */
+/**
+ * The record, or null when there is none (or it is not ours to read). A damaged one throws DamagedStateError, and so
+ * does one that someone else could have written (code EUNSAFE): restart runs what a record says, and stop signals
+ * what its PID file names.
+ */
 export function readState(path: string): StateRecord | null {
-  let text;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
+  const text = trustedText(path);
+  if (text === null) return null;
   let record: unknown;
   try {
     record = JSON.parse(text);
@@ -168,6 +184,38 @@ export function readState(path: string): StateRecord | null {
   const error = stateRecordError(record);
   if (error) throw new DamagedStateError(path, error);
   return record as StateRecord;
+}
+
+/** Opened without following a symlink or waiting on a FIFO; null when absent or unreadable to us. */
+const RECORD_READ_FLAGS = fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NONBLOCK;
+
+/** The record file's text if only its writer (this user) could have written it; null when there is none. */
+function trustedText(path: string): string | null {
+  let fd;
+  try {
+    fd = openSync(path, RECORD_READ_FLAGS);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new DamagedStateError(path, 'a symlink', true);
+    return null;
+  }
+  try {
+    const why = untrusted(path, fstatSync(fd));
+    if (why) throw new DamagedStateError(path, why, true);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Who else could have written the record: its owner, its mode, its directory (as root); null: nobody. */
+function untrusted(path: string, st: Stats): string | null {
+  if (!st.isFile()) return 'not a regular file';
+  const uid = process.geteuid!();
+  if (st.uid !== uid) return `owned by uid ${st.uid}, not by uid ${uid}`;
+  if ((st.mode & 0o022) !== 0) return 'writable by others than its owner';
+  const dir = dirname(path);
+  const unsafe = sharedWithOthers(dir);
+  return unsafe ? `${whereUnsafe(unsafe, dir)} is writable by users other than root` : null;
 }
 
 /** A state directory daemonkit creates: others may look, only its owner writes. */

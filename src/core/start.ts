@@ -6,13 +6,12 @@ import { contextBits, optionBits, plannedSteps, sessionLogPaths } from './plan.j
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 import { detachContext } from './context.js';
 import { lineSplitter, onLines, REPORT_MAX_BYTES, type Report, type SessionOrder } from './messages.js';
-import { inspectPidfile, PidfileError, sharedWithOthers } from './pidfile.js';
-import { whereUnsafeDir } from './dir-safety.js';
+import { inspectPidfile, PidfileError } from './pidfile.js';
 import { openLogFile, serviceUserOf } from './log-file-open.js';
 import { LogFileError } from '../errors.js';
 import { claimEarlySession, killAndReap, spawnSessionOn, type SessionEntry } from './session-spawn.js';
 import { cwdHint } from './cwd-hint.js';
-import { makeStateDir } from './service-files.js';
+import { makeStateDir, stateDirRefusal } from './service-files.js';
 import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
@@ -62,16 +61,8 @@ export interface DaemonProgram {
 function prepareFiles(o: Normalized, created: string[], logs: Map<string, number>): StartResult | null {
   // A named service's socket and record live in the state directory even when its PID file is elsewhere.
   if (o.stateDir && (o.name || (o.pidfile && dirname(o.pidfile) === o.stateDir))) makeStateDir(o.stateDir);
-  // Root's record and control socket go there: when the PID file (checked itself) is elsewhere, check the directory too.
-  const unsafe = o.stateDir && o.name && o.pidfile && dirname(o.pidfile) !== o.stateDir ? sharedWithOthers(o.stateDir) : null;
-  if (o.stateDir && unsafe) {
-    return {
-      kind: 'failed',
-      message: `refusing state directory ${o.stateDir}: ${whereUnsafeDir(unsafe, o.stateDir)} is writable by users other than root`,
-      code: 'EUNSAFE',
-      path: o.stateDir,
-    };
-  }
+  const refusal = stateDirRefusal(o);
+  if (refusal) return { kind: 'failed', ...refusal };
   for (const path of o.stdio.map(logFileOf)) {
     if (!path || logs.has(path)) continue;
     try {

@@ -2,9 +2,9 @@
 // record that cannot be written (a full disk) leaves no temporary file behind.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { status as procStatus, waitFor } from '../helpers/proc.js';
-import { Box, isRoot, pidFromFile, workersOf } from './lib.js';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { alive, status as procStatus, waitFor } from '../helpers/proc.js';
+import { Box, isRoot, pidFromFile, sleepMs, workersOf } from './lib.js';
 import { writeState, type StateRecord } from '../../src/core/service-files.js';
 
 const box = new Box('daemonkit-state-');
@@ -59,6 +59,78 @@ describe('a damaged record', () => {
     assert.equal(json.running, true);
     assert.match(json.stateError ?? '', /^damaged state record .*live\.json: /);
     assert.equal((await box.cli(['stop', 'live'])).code, 0);
+  });
+});
+
+/** A user that is not root, for records and directories that user could have written. */
+const NOBODY = 65534;
+
+describe('a record someone else could have written is not believed', { skip: !isRoot() && 'chown needs root' }, () => {
+  /** A stopped service whose record, as another user would rewrite it, now runs a command that leaves a marker. */
+  async function forged(name: string): Promise<string> {
+    const r = await box.cli(['start', '--name', name, '--', 'sleep', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidFromFile(box.path(`${name}.pid`)));
+    assert.equal((await box.cli(['stop', name])).code, 0);
+    const marker = box.path(`${name}.ran`);
+    const rec = JSON.parse(readFileSync(record(name), 'utf8')) as { options: { source: { input: { command: string[] } } } };
+    rec.options.source.input.command = ['/bin/sh', '-c', `id -u > ${marker}`];
+    writeFileSync(record(name), JSON.stringify(rec));
+    return marker;
+  }
+
+  test('a record owned by another user: restart refuses it in one line, exit 2, and runs nothing of it', async () => {
+    const marker = await forged('theirs');
+    chownSync(record('theirs'), NOBODY, NOBODY);
+    const again = await box.cli(['restart', 'theirs']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, new RegExp(`^daemonkit: refusing state record ${record('theirs')}: owned by uid ${NOBODY}[^\\n]*\\n$`));
+    await sleepMs(300);
+    assert.equal(existsSync(marker), false, 'the forged command ran');
+    assert.deepEqual(box.processes(), []);
+  });
+
+  test('a record others may write (0666): restart refuses it, exit 2', async () => {
+    const marker = await forged('open');
+    chmodSync(record('open'), 0o666);
+    const again = await box.cli(['restart', 'open']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /^daemonkit: refusing state record [^\n]*open\.json: writable by others than its owner\n$/);
+    await sleepMs(300);
+    assert.equal(existsSync(marker), false, 'the forged command ran');
+  });
+
+  test("stop NAME never takes the PID file from another user's record: another service's stays running", async () => {
+    const victim = box.path('victim/victim.pid');
+    mkdirSync(box.path('victim'));
+    const r = await box.cli(['start', '--pidfile', victim, '--', 'sleep', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    const pid = box.track(pidFromFile(victim));
+    // The record of a service "lure", rewritten as its user would: its PID file is now the victim's.
+    const l = await box.cli(['start', '--name', 'lure', '--', 'sleep', '30']);
+    assert.equal(l.code, 0, l.stderr);
+    box.track(pidFromFile(box.path('lure.pid')));
+    assert.equal((await box.cli(['stop', 'lure'])).code, 0);
+    const rec = JSON.parse(readFileSync(record('lure'), 'utf8')) as { options: { pidfile: string } };
+    rec.options.pidfile = victim;
+    writeFileSync(record('lure'), JSON.stringify(rec));
+    chownSync(record('lure'), NOBODY, NOBODY);
+    const s = await box.cli(['stop', 'lure']);
+    assert.notEqual(s.code, 0, s.stdout);
+    assert.ok(alive(pid), 'the other service was stopped through a forged record');
+    assert.equal((await box.cli(['stop', '--pidfile', victim])).code, 0);
+  });
+});
+
+describe('run checks its state directory as start does', { skip: !isRoot() && 'chown needs root' }, () => {
+  test('a state directory another user owns: run refuses in one line, exit 1, and writes nothing there', async () => {
+    const home = box.path('their-home');
+    mkdirSync(home);
+    chownSync(home, NOBODY, NOBODY);
+    const r = await box.cli(['run', '--name', 'fg', '--pidfile', box.path('fg.pid'), '--', 'true'], { DAEMONKIT_HOME: home });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^daemonkit: [^\\n]*refusing state directory ${home}: it is writable by users other than root\\n$`));
+    assert.deepEqual(readdirSync(home), []);
   });
 });
 
