@@ -179,7 +179,10 @@ const START_FLAGS = {
 } as const satisfies CommandFlags;
 
 const STOP_FLAGS = {
-  retry: flagOf('retry', "signal/seconds pairs as start-stop-daemon takes them; 'forever' repeats the last pair"),
+  retry: flagOf(
+    'retry',
+    "signal/seconds pairs as start-stop-daemon takes them; 'forever' repeats the last pair\n(default: the service's own --retry)",
+  ),
   okIfStopped: { flag: 'ok-if-stopped', type: 'boolean', help: 'exit 0 when it was not running' },
 } as const satisfies CommandFlags;
 

@@ -49,6 +49,29 @@ const CONTROL_LINGER_MS = 1000;
 /** The largest answer a client reads: a status of 1,024 workers is a few hundred KB. */
 export const CONTROL_MAX_ANSWER = 16 * 1024 * 1024;
 
+/** The most numbers a stop's schedule may carry: far more signal/seconds pairs than any --retry holds. */
+export const CONTROL_MAX_SCHEDULE = 64;
+
+/** A request as the wire carries it, checked before anything is made of it; throws why it is not one. */
+export function controlRequest(value: unknown): ControlRequest {
+  const req = (typeof value === 'object' && value !== null ? value : {}) as { cmd?: unknown; schedule?: unknown };
+  switch (req.cmd) {
+    case 'status':
+    case 'reload':
+    case 'reopen':
+      return { cmd: req.cmd };
+    case 'stop': {
+      const { schedule } = req;
+      if (schedule === undefined) return { cmd: 'stop' };
+      const fits = Array.isArray(schedule) && schedule.length <= CONTROL_MAX_SCHEDULE && schedule.every(Number.isSafeInteger);
+      if (!fits) throw new Error(`a stop schedule is a list of at most ${CONTROL_MAX_SCHEDULE} integers`);
+      return { cmd: 'stop', schedule: schedule as number[] };
+    }
+    default:
+      throw new Error(`unknown request ${JSON.stringify(req.cmd) ?? 'undefined'}`);
+  }
+}
+
 /** Answers the clients of a socket from bindControl, queued ones first: one request a connection, one answer. */
 export function serveControl(fd: number, handle: (req: ControlRequest, reply: Reply) => void): Server {
   const server = nodeNet().createServer((conn: Socket) => {
@@ -66,7 +89,7 @@ export function serveControl(fd: number, handle: (req: ControlRequest, reply: Re
           if (!conn.destroyed) conn.end(`${JSON.stringify(answer)}\n`, () => conn.destroy());
         };
         try {
-          handle(value as ControlRequest, reply);
+          handle(controlRequest(value), reply);
         } catch (e) {
           // A request of the wrong shape (null, a number): answered, so the paused connection is not left open.
           reply({ ok: false, error: `bad request: ${(e as Error).message}` });

@@ -38,7 +38,10 @@ export interface Started {
 export type StopResult = StopOutcome & { name: string };
 
 export interface StopOptions extends HomeOption {
-  /** The stop schedule, as start-stop-daemon's --retry: signal/seconds pairs, 'forever' repeats the last. Default 'TERM/10/KILL/5'. */
+  /**
+   * The stop schedule, as start-stop-daemon's --retry: signal/seconds pairs, 'forever' repeats the last. Default: the
+   * one the service was started with, else 'TERM/10/KILL/5'.
+   */
   retry?: string;
 }
 
@@ -98,8 +101,19 @@ function runningShape(o: Normalized): { supervised: boolean; workers: number } |
 /** Stops the service and waits until it is gone. Not running is a result (`kind: 'not-running'`), not an error. */
 export async function stop(target: ServiceTarget, options: StopOptions = {}): Promise<StopResult> {
   const service = resolveTarget(target, homeOf(options.home));
-  const schedule = parseOption('retry', options.retry, { naming: 'library', base: process.cwd() });
+  const given = options.retry === undefined ? null : parseOption('retry', options.retry, { naming: 'library', base: process.cwd() });
+  const schedule = given ?? recordedSchedule(service) ?? parseOption('retry', undefined, { naming: 'library', base: process.cwd() });
   return { ...(await stopService(service, schedule)), name: service.name };
+}
+
+/** The stop schedule the service was started with (its --retry), from its record; null without a usable one. */
+function recordedSchedule(service: Service): number[] | null {
+  try {
+    const schedule: unknown = readState(service.files.state)?.options.stopSchedule;
+    return Array.isArray(schedule) && schedule.length > 0 && schedule.every(Number.isInteger) ? schedule : null;
+  } catch {
+    return null; // damaged, or not ours to believe: the default
+  }
 }
 
 /** Stops the service if it runs, then starts it with the options recorded when it was last started. */

@@ -1,5 +1,5 @@
 // Operations on a named service: find it, ask it, signal it only when its PID file lock proves who it is.
-import { closeSync, readdirSync } from 'node:fs';
+import { closeSync, lstatSync, readdirSync } from 'node:fs';
 import { askControl, type ControlAnswer, type ControlRequest } from './control.js';
 import { inspectPidfile, PidfileError, removeStalePidfile, type PidfileState } from './pidfile.js';
 import { DamagedStateError } from './state-record.js';
@@ -257,7 +257,9 @@ export function signalService(service: Service, signal: number): number | null {
 
 /** The named service whose record names this PID file (started with --pidfile), if any. */
 export function findByPidfile(stateDir: string, pidfile: string): Service | null {
-  return listServices(stateDir).find((s) => s.files.pidfile === pidfile) ?? null;
+  const matches = listServices(stateDir).filter((s) => s.files.pidfile === pidfile);
+  // The PID file's own stem names no service when a record names that file (start --pidfile P -- app: "app").
+  return matches.find((s) => lstatSync(s.files.state, { throwIfNoEntry: false }) !== undefined) ?? matches[0] ?? null;
 }
 
 /** Every service with a PID file or a state record in the directory. */

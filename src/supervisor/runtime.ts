@@ -563,8 +563,6 @@ export class SupervisorRuntime {
         const refused = this.#reopen();
         return reply(refused ? { ok: false, error: refused } : { ok: true, message: 'logs reopened' });
       }
-      default:
-        return reply({ ok: false, error: `unknown request ${JSON.stringify((req as { cmd?: unknown }).cmd)}` });
     }
   }
 

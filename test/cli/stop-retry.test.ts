@@ -1,5 +1,5 @@
 // `stop --retry` on an unsupervised daemon: the schedule given is the one walked (no TERM it did not name), and
-// `forever` repeats its pair until the daemon is gone.
+// `forever` repeats its pair until the daemon is gone. Without --retry, stop walks the one the service was started with.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,9 +29,9 @@ while :; do sleep 0.05; done
   return { script, log };
 }
 
-async function startUnsupervised(name: string, script: string): Promise<{ pidfile: string; pid: number }> {
+async function startUnsupervised(name: string, script: string, args: string[] = []): Promise<{ pidfile: string; pid: number }> {
   const pidfile = box.path(`${name}.pid`);
-  const r = await cli(['start', '--no-supervise', '--pidfile', pidfile, '--start-secs', '0.2', '--', script], { env });
+  const r = await cli(['start', '--no-supervise', '--pidfile', pidfile, '--start-secs', '0.2', ...args, '--', script], { env });
   assert.equal(r.code, 0, r.stderr);
   const pid = box.track(Number(readFileSync(pidfile, 'utf8').trim()));
   assert.ok(await waitFor(() => readFileSync(box.path(`${name}.signals`), 'utf8').includes('up'), 5000), 'the program is up');
@@ -55,5 +55,28 @@ describe('stop --retry on an unsupervised daemon', () => {
     assert.equal(r.code, 0, `${r.stderr} (signal ${r.signal})`);
     assert.ok(!alive(pid), 'the daemon is gone');
     assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['up', 'USR2', 'USR2', 'USR2']);
+  });
+});
+
+describe("stop without --retry walks the service's own --retry", () => {
+  test('unsupervised, started with --retry USR2/1/KILL/1: stop sends USR2, never TERM', async () => {
+    const { script, log } = stubborn('own-u', 1);
+    const { pidfile, pid } = await startUnsupervised('own-u', script, ['--retry', 'USR2/1/KILL/1']);
+    const r = await cli(['stop', '--pidfile', pidfile], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!alive(pid), 'the daemon is gone');
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['up', 'USR2']);
+  });
+
+  test('supervised (--name), started with --retry USR2/1/KILL/1: the worker gets USR2, never TERM', async () => {
+    const { script, log } = stubborn('own-s', 1);
+    const r = await cli(['start', '--name', 'own-s', '--retry', 'USR2/1/KILL/1', '--start-secs', '0.2', '--', script], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const sup = box.track(Number(readFileSync(box.path('own-s.pid'), 'utf8').trim()));
+    assert.ok(await waitFor(() => readFileSync(log, 'utf8').includes('up'), 5000), 'the worker is up');
+    const s = await cli(['stop', 'own-s'], { env });
+    assert.equal(s.code, 0, s.stderr);
+    assert.ok(!alive(sup), 'the supervisor is gone');
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['up', 'USR2']);
   });
 });

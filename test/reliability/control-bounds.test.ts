@@ -2,6 +2,7 @@
 // owner's clients to be sane): an endless line, idle connections, more connections than it serves at once.
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { waitFor } from '../helpers/proc.js';
 import { Box, pidFromFile, rssKb, sleepMs } from './lib.js';
@@ -104,6 +105,20 @@ describe('the control socket bounds what a client can make it hold', () => {
       const bad = await rawAsk(box.path('edge.sock'), line, 5000);
       assert.equal(bad?.ok, false, `${line.trim()}: ${JSON.stringify(bad)}`);
     }
+  });
+
+  test('a stop whose schedule is not a short list of numbers is refused and allocates nothing; the service runs on', async () => {
+    const pid = await startService('sched');
+    const sock = box.path('sched.sock');
+    const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    const before = hwm();
+    for (const schedule of ['{"length":50000000}', '"TERM"', '[15,"x"]', `[${Array(200).fill(15).join(',')}]`]) {
+      const answer = await rawAsk(sock, `{"cmd":"stop","schedule":${schedule}}\n`, 5000);
+      assert.equal(answer?.ok, false, `${schedule}: ${JSON.stringify(answer)}`);
+      assert.match(String(answer?.error), /^bad request: /);
+    }
+    assert.ok(hwm() - before < 20 * 1024, `peak RSS grew from ${before} to ${hwm()} kB`);
+    assert.equal((await rawAsk(sock, '{"cmd":"status"}\n', 5000))?.ok, true, 'still running and answering');
   });
 
   test('idle connections beyond the cap are refused, the rest closed after the request deadline; status answered after', async () => {
