@@ -4,6 +4,7 @@
 import { lchownSync } from 'node:fs';
 import type { Normalized } from '../options.js';
 import { chroot } from '../sys/unistd.js';
+import { unsafeDirectory, whereUnsafeDir } from './dir-safety.js';
 import { RLIMIT_CORE, setrlimit } from '../sys/resource.js';
 
 // @types/node 20 lacks initgroups on Process; Node has had it since 0.9.
@@ -28,7 +29,20 @@ export function noCoreDumps(): void {
 
 /** chroot: before chdir, or the cwd would be left outside the new root. */
 export function changeRoot(o: Normalized): void {
-  chroot(o.chroot!);
+  chroot(checkJail(o.chroot!));
+}
+
+/**
+ * The jail, as root refused when users other than root could change it or a directory above it: they could swap it for
+ * another between our check and each entry (a spawn enters it by path). Not root: the kernel refuses chroot anyway.
+ */
+export function checkJail(jail: string): string {
+  const unsafe = process.getuid?.() === 0 ? unsafeDirectory(jail) : null;
+  if (unsafe) {
+    const why = `refusing --chroot ${jail}: ${whereUnsafeDir(unsafe, jail)} is writable by users other than root`;
+    throw Object.assign(new Error(why), { code: 'EUNSAFE', path: jail });
+  }
+  return jail;
 }
 
 export function changeDir(o: Normalized): void {

@@ -7,9 +7,8 @@ import { DaemonHandle, type Daemon } from './daemon-handle.js';
 import { MARKERS } from './markers.js';
 import { acquirePidfile, writePid } from './pidfile.js';
 import { DAEMON_PIDFILE_FD, DAEMON_READY_FD } from './plan.js';
-import { noCoreDumps, setUmask } from './confine.js';
+import { checkJail, noCoreDumps, setUmask } from './confine.js';
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
-import { unsafeDirectory, whereUnsafeDir } from './dir-safety.js';
 
 /** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
@@ -69,13 +68,7 @@ export const DAEMON_STEPS: StepTable<Setup, void> = {
   },
   chroot: (c) => {
     // Each spawn looks the jail up by its path again: nobody but root may be able to swap it for another.
-    const jail = c.o.chroot!;
-    const unsafe = process.getuid?.() === 0 ? unsafeDirectory(jail) : null;
-    if (unsafe) {
-      const why = `refusing --chroot ${jail}: ${whereUnsafeDir(unsafe, jail)} is writable by users other than root`;
-      throw Object.assign(new Error(why), { code: 'EUNSAFE', path: jail });
-    }
-    spawning(c, 'chroot').wrap.jail = { root: jail, wd: '/' };
+    spawning(c, 'chroot').wrap.jail = { root: checkJail(c.o.chroot!), wd: '/' };
   },
   chdir: (c) => {
     const s = spawning(c, 'chdir');

@@ -103,6 +103,22 @@ describe('--chroot into a jail the service user owns', { skip: !isRoot() || !REA
       const r = await box.cli(['start', '--name', 'ownjail', '--chroot', owned, '--', '/bin/sleep', '1000']);
       assert.equal(r.code, 1, r.stdout);
       assert.equal(r.stderr, `daemonkit: ownjail failed to start: refusing --chroot ${owned}: it is writable by users other than root\n`);
+      const unsupervised = await box.cli([
+        'start',
+        '--no-supervise',
+        '--name',
+        'ownjail-ns',
+        '--chroot',
+        owned,
+        '--',
+        '/bin/sleep',
+        '1000',
+      ]);
+      assert.equal(unsupervised.code, 1, unsupervised.stdout);
+      assert.equal(
+        unsupervised.stderr,
+        `daemonkit: ownjail-ns failed to start: refusing --chroot ${owned}: it is writable by users other than root\n`,
+      );
       execFileSync('chown', [`${NOBODY}:${NOBODY}`, parent]);
       const inner = join(owned, 'x');
       mkdirSync(inner);
