@@ -127,7 +127,8 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   if (answer?.ok && answer.status) {
     const st = answer.status;
     // A supervisor whose every worker is crashed, backing off or still starting is not "running" with exit 0.
-    if (st.workers.length > 0 && !st.workers.some((w) => w.state === 'running') && (st.state === 'running' || st.state === 'reloading')) {
+    const serving = st.state === 'starting' || st.state === 'running' || st.state === 'reloading';
+    if (st.workers.length > 0 && !st.workers.some((w) => w.state === 'running') && serving) {
       const summary = st.workers.some((w) => w.state === 'backoff') ? 'restarting' : 'starting';
       return { ...base, lsb: LSB.noWorkerUp, summary, pid, reason: `no worker is up (${describeWorkers(st)})`, status: st };
     }

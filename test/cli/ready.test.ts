@@ -2,7 +2,7 @@
 // NOTIFY_SOCKET, a TCP probe, a command), and 1 naming the worker that is not.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -231,6 +231,27 @@ describe('--ready notify', () => {
     const sup = Number(/supervisor pid (\d+)/.exec(r.stdout)?.[1] ?? 0);
     if (sup) assert.ok(await waitFor(() => !alive(sup)));
     assert.equal(existsSync(box.path('silent.pid')), false);
+  });
+});
+
+describe('status while a start waits', () => {
+  test('no worker ready yet: status says starting with LSB 150 (no worker up), never running with 0', async () => {
+    const starting = start('waiting', ['--ready', 'notify', '--ready-timeout', '20'], WORKER, { FIXTURE_NOTIFY: 'never' });
+    try {
+      const pidfile = box.path('waiting.pid');
+      assert.ok(await waitFor(() => existsSync(pidfile) && readFileSync(pidfile, 'utf8').trim() !== '', 10_000), 'the supervisor is up');
+      box.track(Number(readFileSync(pidfile, 'utf8')));
+      const ws = await waitFor(async () => (await workers('waiting')).length === 1, 10_000);
+      assert.ok(ws, 'the worker is spawned');
+      const s = await cli(['status', 'waiting', '--json'], { env: env() });
+      const json = JSON.parse(s.stdout) as { lsb: number; state: string };
+      assert.equal(s.code, 150, s.stdout);
+      assert.equal(json.lsb, 150);
+      assert.equal(json.state, 'starting');
+    } finally {
+      await cli(['stop', 'waiting'], { env: env() });
+      await starting;
+    }
   });
 });
 
