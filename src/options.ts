@@ -304,6 +304,7 @@ export function normalize(
     source: undefined as unknown as OptionSource,
   };
   checkProbeNotShared(normalized, input, n);
+  checkAliveWithinTimeout(normalized, input, n);
   // Copied from the caller's environment when first read (the spawn, the order): each read of process.env is a call
   // into C++, and copying it was most of a plan's cost. Enumerable, so JSON.stringify and spreads still carry it.
   let env: string[] | undefined;
@@ -349,6 +350,20 @@ function readinessOf(
   const failures = parseOption('healthFailures', input.healthFailures, context);
   const health = probe ? { probe, intervalMs, timeoutMs, failures } : null;
   return { startMs: ready.kind === 'alive' ? ready.ms : startWhenReady(), ready, health };
+}
+
+/** A worker ready only once alive longer than the start may wait would fail every start: refused, naming the option. */
+function checkAliveWithinTimeout(o: Normalized, input: StartOptions, n: (key: string) => string): void {
+  if (o.ready.kind !== 'alive' || o.ready.ms < o.readyTimeoutMs) return;
+  const alive = `ready only once alive ${o.ready.ms / 1000}s`;
+  const within = `${n('readyTimeout')} ${o.readyTimeoutMs / 1000}s`;
+  const [key, value, why] =
+    input.startSecs !== undefined
+      ? ['startSecs', input.startSecs, `${alive}, not within ${within}`]
+      : input.ready !== undefined
+        ? ['ready', input.ready, `${alive}, not within ${within}`]
+        : ['readyTimeout', input.readyTimeout, `a worker is ${alive} (${n('startSecs')}'s default), which takes longer`];
+  throw new UsageError(`invalid ${n(key)} ${quote(String(value))}: ${why}`, n(key), String(value));
 }
 
 /**

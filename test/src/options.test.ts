@@ -446,3 +446,28 @@ describe('what is derived from the option table', () => {
     assert.equal(OPTIONS.supervise.flag, 'no-supervise');
   });
 });
+
+describe('readiness that the start could never wait for', () => {
+  const refused = (input: StartOptions, flag: string, value: string, why: RegExp) =>
+    assert.throws(
+      () => norm(input, 'cli'),
+      (e: unknown) => e instanceof UsageError && e.option === flag && e.value === value && why.test(e.message),
+    );
+
+  test('alive longer than --ready-timeout is refused, naming the option given and its value', () => {
+    refused(
+      { startSecs: 5, readyTimeout: 1 },
+      '--start-secs',
+      '5',
+      /^invalid --start-secs '5': ready only once alive 5s, not within --ready-timeout 1s$/,
+    );
+    refused({ ready: 'alive:3', readyTimeout: 2 }, '--ready', 'alive:3', /not within --ready-timeout 2s$/);
+    refused({ startSecs: 40 }, '--start-secs', '40', /not within --ready-timeout 30s$/);
+    refused({ readyTimeout: 0.1 }, '--ready-timeout', '0.1', /alive 0\.2s \(--start-secs's default\)/);
+  });
+
+  test('alive within it, or another readiness, is fine', () => {
+    assert.equal(norm({ startSecs: 0.5, readyTimeout: 1 }).startMs, 500);
+    assert.equal(norm({ ready: 'notify', readyTimeout: 0.1 }).readyTimeoutMs, 100);
+  });
+});

@@ -75,7 +75,7 @@ for (const [how, wait] of Object.entries(WAITS)) {
     });
 
     test('a session that never answers gets the stop schedule after the backstop, and is named as hung', { timeout: 30_000 }, async () => {
-      const { verdict } = await awaitVerdictFrom(SESSIONS.silent, wait, { readyTimeout: 0.1, retry: 'TERM/1' });
+      const { verdict } = await awaitVerdictFrom(SESSIONS.silent, wait, { readyTimeout: 0.1, startSecs: 0, retry: 'TERM/1' });
       assert.match(verdict?.kind === 'failed' ? verdict.message : '', /^no verdict from the new session after [\d.]+s; stopped it$/);
     });
   });
