@@ -5,6 +5,8 @@ import { getSystemErrorMap } from 'node:util';
 import type { ListenSpec } from './listen-spec.js';
 import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, inetPton, parseInetAddress, sockaddrIn, sockaddrIn6 } from '../sys/inet.js';
 import { fchmodFd, fchownFd, openPath } from '../sys/path-fd.js';
+import { asUser, type FsIdentity } from './as-user.js';
+import { unsafeDirectory, whereUnsafe } from './dir-safety.js';
 import {
   AF_UNIX,
   SO_REUSEADDR,
@@ -34,7 +36,15 @@ export interface Listener {
   /** null for unix sockets. */
   port: number | null;
   /** The socket file this bind created (device and inode), so closing removes that file and never a successor's. */
-  file: { path: string; dev: number; ino: number } | null;
+  file: SocketFile | null;
+}
+
+/** A socket file a bind made: its path, its device and inode, and whose ids made it (null: ours). */
+export interface SocketFile {
+  path: string;
+  dev: number;
+  ino: number;
+  as?: FsIdentity | null;
 }
 
 export interface BindOptions {
@@ -142,7 +152,7 @@ function describeInet(fd: number): { address: string; port: number } {
   return { address: a.family === AF_INET6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`, port: a.port };
 }
 
-function bindOne(spec: ListenSpec, options: BindOptions, created: Array<{ path: string; dev: number; ino: number }>): Listener {
+function bindOne(spec: ListenSpec, options: BindOptions, created: SocketFile[]): Listener {
   if (spec.kind !== 'unix') {
     let fd: number;
     try {
@@ -154,6 +164,36 @@ function bindOne(spec: ListenSpec, options: BindOptions, created: Array<{ path: 
   }
   const path = spec.path;
   const abstract = path.startsWith('@');
+  const as = abstract ? null : binderOf(spec, path, options);
+  return asUser(as, () => bindUnix(spec, path, abstract, options, created, as));
+}
+
+/**
+ * Who makes a unix socket file: this process, or (as root, where users other than root can change its directory or one
+ * above) the --user, so that nothing there can steer root's unlink, bind or chown; without one, refused.
+ */
+function binderOf(spec: ListenSpec, path: string, options: BindOptions): FsIdentity | null {
+  if (process.geteuid?.() !== 0) return null;
+  const dir = dirname(path);
+  let unsafe: string | null;
+  try {
+    unsafe = unsafeDirectory(dir);
+  } catch {
+    return null; // not there: bind says so
+  }
+  if (!unsafe) return null;
+  if (options.owner && options.owner.uid !== 0) return options.owner;
+  throw new ListenError(spec, `${whereUnsafe(unsafe, dir)} is writable by users other than root; pass --user`);
+}
+
+function bindUnix(
+  spec: ListenSpec,
+  path: string,
+  abstract: boolean,
+  options: BindOptions,
+  created: SocketFile[],
+  as: FsIdentity | null,
+): Listener {
   const problem = abstract ? null : clearStaleSocketFile(path, SOCK_STREAM);
   if (problem) throw new ListenError(spec, problem);
   let fd: number;
@@ -172,8 +212,8 @@ function bindOne(spec: ListenSpec, options: BindOptions, created: Array<{ path: 
     let file: Listener['file'] = null;
     if (!abstract) {
       // Recorded before settling, so a failure from here on still removes the file.
-      created.push({ path, dev: -1, ino: -1 });
-      file = { path, ...settleSocketFile(path, options) };
+      created.push({ path, dev: -1, ino: -1, as });
+      file = { path, ...settleSocketFile(path, options), as };
       created[created.length - 1] = file;
     }
     // Mode and owner are set before listen(2): until then a connect is refused, so nobody slips in under the old mode.
@@ -192,7 +232,7 @@ function bindOne(spec: ListenSpec, options: BindOptions, created: Array<{ path: 
  */
 export function bindListeners(specs: readonly ListenSpec[], options: BindOptions = {}): Listener[] {
   const out: Listener[] = [];
-  const created: Array<{ path: string; dev: number; ino: number }> = [];
+  const created: SocketFile[] = [];
   try {
     for (const spec of specs) out.push(bindOne(spec, options, created));
     return out;
@@ -203,14 +243,19 @@ export function bindListeners(specs: readonly ListenSpec[], options: BindOptions
   }
 }
 
-/** Removes a socket file this process made, if the path still names that very file (dev and inode; -1: not yet known). */
-export function removeSocketFile(f: { path: string; dev: number; ino: number }): void {
-  try {
-    const st = lstatSync(f.path);
-    if (st.isSocket() && (f.ino === -1 || (st.dev === f.dev && st.ino === f.ino))) unlinkSync(f.path);
-  } catch {
-    // already gone
-  }
+/**
+ * Removes a socket file this process made, if the path still names that very file (dev and inode; -1: not yet known),
+ * as whoever made it.
+ */
+export function removeSocketFile(f: SocketFile): void {
+  asUser(f.as ?? null, () => {
+    try {
+      const st = lstatSync(f.path);
+      if (st.isSocket() && (f.ino === -1 || (st.dev === f.dev && st.ino === f.ino))) unlinkSync(f.path);
+    } catch {
+      // already gone
+    }
+  });
 }
 
 /** Closes the listeners and removes the socket files they made (a successor's file at the same path is left alone). */

@@ -4,19 +4,13 @@ import { closeSync, fstatSync, lstatSync, openSync, realpathSync, type Stats } f
 import { firstUnsafe } from './dir-safety.js';
 import { basename, dirname, join } from 'node:path';
 import { O_APPEND, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY } from '../sys/fcntl.js';
-import { setfsgid, setfsuid } from '../sys/fsuid.js';
+import { asUser, type FsIdentity } from './as-user.js';
 import type { Normalized } from '../options.js';
 import { LogFileError } from '../errors.js';
 
 /** O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of blocking; O_NOCTTY: a tty never becomes ours. */
 const FLAGS = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 const MODE = 0o644;
-
-export interface FsIdentity {
-  name: string;
-  uid: number;
-  gid: number;
-}
 
 /** Who a root process opens the service's logs as where others can write: the --user (and its --group), if any. */
 export function serviceUserOf(o: Pick<Normalized, 'user' | 'group'>): FsIdentity | null {
@@ -55,7 +49,7 @@ export function openLogFile(path: string, serviceUser: FsIdentity | null, trunca
     // ENXIO: a FIFO (or socket) nobody reads; EISDIR: a directory. Say which.
     const kind = code === 'ENXIO' || code === 'EISDIR' ? kindAt(target) : null;
     if (kind) throw refusal(path, 'EINVAL', `is ${kind}`);
-    throw new LogFileError(`cannot open log file ${path}${as ? ` as ${as.name}` : ''}: ${code}`, path, code);
+    throw new LogFileError(`cannot open log file ${path}${as ? ` as ${as.name ?? `uid ${as.uid}`}` : ''}: ${code}`, path, code);
   }
   return regularFileOnly(fd, path);
 }
@@ -107,22 +101,6 @@ function inspect(path: string): { target: string; unsafe: string | null } {
     throw new LogFileError(`cannot open log file ${path}: ${code}`, path, code);
   }
   return { target: join(dir, basename(path)), unsafe: firstUnsafe(dirname(path)) ?? firstUnsafe(dir) };
-}
-
-/** Runs open with this thread's filesystem ids set to the user's (Node's sync fs calls run on this thread). */
-function asUser<T>(user: FsIdentity | null, open: () => T): T {
-  if (!user) return open();
-  const gid = setfsgid(user.gid);
-  try {
-    const uid = setfsuid(user.uid);
-    try {
-      return open();
-    } finally {
-      setfsuid(uid);
-    }
-  } finally {
-    setfsgid(gid);
-  }
 }
 
 function kindAt(path: string): string | null {

@@ -2,7 +2,8 @@
 import { closeSync, writeSync } from 'node:fs';
 import { nodeNet } from '../core/lazy-net.js';
 import { logFileOf, type StdioTarget } from '../core/option-values.js';
-import { openLogFile, type FsIdentity } from '../core/log-file-open.js';
+import { openLogFile } from '../core/log-file-open.js';
+import type { FsIdentity } from '../core/as-user.js';
 import { LogFileError } from '../errors.js';
 
 /** Output kept in memory while the log cannot be written (disk full, directory gone); the oldest goes first beyond it. */

@@ -521,3 +521,72 @@ describe('fd leaks', () => {
     await assertConsistent(box, 'leaky');
   });
 });
+
+describe(
+  '--listen unix: in a directory the service user can change',
+  { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 'needs root, setpriv and the nobody user' },
+  () => {
+    const NOBODY = 65534;
+    /** A directory of nobody's (in a world-traversable one of root's), and a directory only root may enter. */
+    function dirs(name: string): { theirs: string; rootOnly: string } {
+      const top = box.path(name);
+      mkdirSync(top, { recursive: true });
+      chmodSync(box.dir, 0o755);
+      chmodSync(top, 0o755);
+      const theirs = join(top, 'theirs');
+      const rootOnly = join(top, 'root-only');
+      mkdirSync(theirs);
+      chownSync(theirs, NOBODY, NOBODY);
+      mkdirSync(rootOnly, { mode: 0o700 });
+      return { theirs, rootOnly };
+    }
+
+    test('without --user: refused in one line naming the directory, nothing bound', async () => {
+      const { theirs } = dirs('listen-refused');
+      const r = await box.cli(['start', '--name', 'lnu', '--listen', `unix:${theirs}/app.sock`, '--', 'sleep', '1000']);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(`--listen unix:${theirs}/app.sock: its directory ${theirs} is writable by users other than root; pass --user\\n$`),
+      );
+      assert.equal(existsSync(join(theirs, 'app.sock')), false);
+    });
+
+    test("with --user: made as that user, so a symlink it plants to root's directory gets nothing made there", async () => {
+      const { theirs, rootOnly } = dirs('listen-as-user');
+      symlinkSync(rootOnly, join(theirs, 'run'));
+      const r = await box.cli([
+        'start',
+        '--name',
+        'lnl',
+        '--user',
+        'nobody',
+        '--listen',
+        `unix:${theirs}/run/app.sock`,
+        '--',
+        'sleep',
+        '1000',
+      ]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.deepEqual(readdirSync(rootOnly), [], 'a socket was made in root-only directory');
+      const ok = await box.cli([
+        'start',
+        '--name',
+        'lnok',
+        '--user',
+        'nobody',
+        '--listen',
+        `unix:${theirs}/app.sock`,
+        '--',
+        'sleep',
+        '1000',
+      ]);
+      assert.equal(ok.code, 0, ok.stderr);
+      box.track(pidFromFile(box.path('lnok.pid')));
+      const st = lstatSync(join(theirs, 'app.sock'));
+      assert.ok(st.isSocket());
+      assert.equal(st.uid, NOBODY);
+      assert.equal((await box.cli(['stop', 'lnok'])).code, 0);
+    });
+  },
+);
