@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import type { ListenSpec } from './listen-spec.js';
 import { STATE_DIR_VAR, type Normalized } from '../options.js';
-import { SIGNAL_EXIT_BASE, stopScheduleBudgetMs } from './supervisor-machine.js';
+import { formatStopSchedule, SIGNAL_EXIT_BASE, stopScheduleBudgetMs } from './supervisor-machine.js';
+import { getgrgid } from '../sys/pwd.js';
 import { SIGTERM } from '../sys/signal.js';
 import { environmentValue, execLine, plainValue } from './systemd-quote.js';
 
@@ -61,6 +62,28 @@ function stateDirLines(input: UnitInput): string[] {
 /** A systemd time span: whole seconds when it is one, else milliseconds. */
 function timeSpan(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * TimeoutStopSec=: the --retry schedule's total. systemd reads 0 as no timeout at all, so a schedule of 0 s gets 1 s;
+ * one that repeats forever never gives up, and neither does systemd (infinity).
+ */
+function stopTimeout(schedule: readonly number[]): string {
+  if (formatStopSchedule(schedule).includes(FOREVER)) return 'infinity';
+  return timeSpan(Math.max(stopScheduleBudgetMs(schedule), MIN_STOP_TIMEOUT_MS));
+}
+const FOREVER = 'forever';
+const MIN_STOP_TIMEOUT_MS = 1000;
+
+/** A --listen spec systemd makes a file for (not an abstract name). */
+const isSocketFile = (s: ListenSpec) => s.kind === 'unix' && !s.path.startsWith('@');
+
+/** The socket file as start makes it: bind(2)'s 0777 under the --umask, owned by the --user (and --group). */
+function socketFileLines(o: Normalized): string[] {
+  const mode = `SocketMode=0${(0o777 & ~o.umask).toString(8).padStart(3, '0')}`;
+  if (!o.user) return o.group ? [`SocketGroup=${plainValue('--group', o.group.name)}`, mode] : [mode];
+  const group = o.group?.name ?? getgrgid(o.user.gid)?.name ?? String(o.user.gid);
+  return [`SocketUser=${plainValue('--user', o.user.name)}`, `SocketGroup=${plainValue('--group', group)}`, mode];
 }
 
 /** What ListenStream= takes for one --listen spec (systemd.socket(5)). */
@@ -127,7 +150,7 @@ export function buildUnits(input: UnitInput): UnitFile[] {
           execReload,
           'NotifyAccess=main',
           'KillMode=mixed',
-          `TimeoutStopSec=${timeSpan(stopScheduleBudgetMs(options.stopSchedule))}`,
+          `TimeoutStopSec=${stopTimeout(options.stopSchedule)}`,
           'Restart=on-failure',
           // run exits 128+15 after systemctl stop's SIGTERM (as tini does): that stop is a success, not a failed unit.
           `SuccessExitStatus=${SIGNAL_EXIT_BASE + SIGTERM}`,
@@ -151,6 +174,7 @@ export function buildUnits(input: UnitInput): UnitFile[] {
           ...group.specs.map((s) => `ListenStream=${plainValue('--listen', listenStream(s))}`),
           `FileDescriptorName=${group.fdName}`,
           `Service=${service}`,
+          ...(group.specs.some(isSocketFile) ? socketFileLines(options) : []),
         ]),
         section('Install', ['WantedBy=sockets.target']),
       ]),

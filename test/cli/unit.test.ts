@@ -336,6 +336,7 @@ ListenStream=127.0.0.1:8080
 ListenStream=${join(dir, 'web.sock')}
 FileDescriptorName=web
 Service=app.service
+SocketMode=0755
 
 [Install]
 WantedBy=sockets.target
@@ -502,4 +503,42 @@ test('bad input: one line naming the option or value, exit 2, nothing written', 
     assert.equal(r.stdout, '');
   }
   assert.deepEqual(readdirSync(units), []);
+});
+
+test("a unix socket unit makes the file start would: the --user's, under the --umask", async (t) => {
+  const dir = tempDir(t);
+  const r = await cli(
+    [
+      'unit',
+      'app',
+      '--systemd-version',
+      '252',
+      '--user',
+      'daemon',
+      '--umask',
+      '007',
+      '--listen',
+      `unix:${join(dir, 'app.sock')}`,
+      '--',
+      'sleep',
+      '100',
+    ],
+    { env: env(), cwd: dir },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const socket = splitUnits(r.stdout).get('app.socket')!;
+  assert.deepEqual(settings(socket, 'SocketUser'), ['daemon']);
+  assert.deepEqual(settings(socket, 'SocketGroup'), ['daemon']);
+  assert.deepEqual(settings(socket, 'SocketMode'), ['0770']);
+});
+
+test('TimeoutStopSec: a schedule of 0 s is 1s (systemd reads 0 as no timeout), one that repeats forever is infinity', async () => {
+  const timeout = async (retry: string) => {
+    const r = await cli(['unit', 'app', '--systemd-version', '252', '--retry', retry, '--', 'sleep', '100'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    return settings(splitUnits(r.stdout).get('app.service')!, 'TimeoutStopSec');
+  };
+  assert.deepEqual(await timeout('0'), ['1s']);
+  assert.deepEqual(await timeout('TERM/5/forever'), ['infinity']);
+  assert.deepEqual(await timeout('TERM/2/KILL/1'), ['3s']);
 });
