@@ -17,7 +17,7 @@ export {
   UsageError,
 } from './errors.js';
 export { LSB } from './core/lsb-status.js';
-import { taskId } from './core/fork-worker.js';
+import { isForkWorker, taskId } from './core/fork-worker.js';
 export { taskId };
 export { listenFds } from './core/listen-fds.js';
 export { notify } from './core/notify.js';
@@ -69,8 +69,7 @@ export const daemonize = later('daemonize');
  */
 export const forkProcesses: Lib['forkProcesses'] = (n, options) => {
   // A copy learns its task id from its environment: it loads nothing more, so a restarted worker serves sooner.
-  const task = taskId();
-  return task === null ? lib().forkProcesses(n, options) : (workerTask ??= Promise.resolve(task));
+  return isForkWorker() ? (workerTask ??= Promise.resolve(taskId()!)) : lib().forkProcesses(n, options);
 };
 let workerTask: Promise<number> | null = null;
 /** Starts a service, as `daemonkit start`: resolves once it is ready, or rejects with a StartError saying why not. */

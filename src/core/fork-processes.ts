@@ -16,7 +16,7 @@ import { NOTIFY_FD_VAR, sdNotify } from './notify.js';
 import { idsOf } from './proc-scan.js';
 import { escalationText, MachineTimers, sendSignal, signalLeftovers, spawnTask } from './machine-effects.js';
 import { parseForkOptions, type ForkConfig, type ForkOptions } from './fork-options.js';
-import { FORK_PARENT_VAR, TASK_ID_VAR, taskId } from './fork-worker.js';
+import { FORK_PARENT_VAR, isForkWorker, TASK_ID_VAR, taskId } from './fork-worker.js';
 import { MARKER_PREFIX, type StdioTarget } from './option-values.js';
 import type { Daemon } from './daemon-handle.js';
 import { killGroup, SIGTERM } from '../sys/signal.js';
@@ -261,8 +261,8 @@ let forked: Promise<number> | null = null;
  */
 export function forkProcesses(n: number | null | undefined, options: ForkOptions, daemon: Promise<Daemon> | null): Promise<number> {
   if (forked) return forked;
-  const task = taskId();
-  if (task !== null) return (forked = Promise.resolve(task));
+  // A copy this process's parent forked; a task id inherited from further up (our supervisor's) makes no copy of us.
+  if (isForkWorker()) return (forked = Promise.resolve(taskId()!));
   let config: ForkConfig;
   try {
     config = parseForkOptions(n, options);

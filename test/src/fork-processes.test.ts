@@ -31,10 +31,10 @@ interface Parent {
 
 let runs = 0;
 
-function startParent(n: number, options: object): Parent {
+function startParent(n: number, options: object, extraEnv: Record<string, string> = {}): Parent {
   const dir = box.path(`run-${runs++}`);
   mkdirSync(dir);
-  const env = box.env({ FORK_DIR: dir, FORK_N: String(n), FORK_OPTIONS: JSON.stringify(options), NOTIFY_SOCKET: notifyPath });
+  const env = box.env({ FORK_DIR: dir, FORK_N: String(n), FORK_OPTIONS: JSON.stringify(options), NOTIFY_SOCKET: notifyPath, ...extraEnv });
   const child = spawn(process.execPath, [fixture('fork-server.mjs')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -180,6 +180,15 @@ test('a clean exit is not restarted; the parent exits 0 once every worker has ex
   const r = await p.exited;
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(workers(p.dir).get(1), [first1], 'worker 1 never came back');
+});
+
+test("a program that inherited a task id (a supervisor's worker, or its child) still forks its own workers", async () => {
+  const p = startParent(2, {}, { DAEMONKIT_TASK_ID: '0' });
+  const pids = await waitReady(p, 2);
+  assert.ok(!pids.includes(p.pid), 'the parent took the task id it inherited and forked nothing');
+  for (const pid of pids) assert.equal(stat(pid).ppid, p.pid);
+  process.kill(p.pid, 'SIGTERM');
+  assert.equal((await p.exited).code, 0);
 });
 
 test('more than maxRestarts restarts: the parent stops and exits 1 with "too many worker restarts, giving up"', async () => {
