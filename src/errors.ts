@@ -1,6 +1,8 @@
 // Every error daemonkit throws at a caller, from one module: `import { UsageError, ... } from 'daemonkit'`. Each has a
 // `code`, like Node's own errors. Expected outcomes (a service not running when stopped) are return values instead.
 // The library's bundles share one copy of this file and sys/errors.ts (dist/errors.js), so instanceof holds across them.
+import type { ListenSpec } from './core/listen-spec.js';
+
 export * from './sys/errors.js';
 
 /** Bad input: one line naming the option and the value; the CLI exits 2 on these. */
@@ -53,6 +55,19 @@ export class PidfileError extends Error {
   ) {
     super(message);
     this.name = 'PidfileError';
+  }
+}
+
+/** One `--listen` failed: "--listen tcp:8080: address already in use"; `cause` holds the system error. */
+export class ListenError extends Error {
+  readonly code = 'ELISTEN';
+  constructor(
+    readonly spec: ListenSpec,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`--listen ${spec.text}: ${reason}`, options);
+    this.name = 'ListenError';
   }
 }
 

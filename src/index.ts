@@ -8,6 +8,7 @@ export {
   AlreadyRunningError,
   ControlError,
   DamagedStateError,
+  ListenError,
   LogFileError,
   NotRunningError,
   PidfileError,

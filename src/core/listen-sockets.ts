@@ -3,6 +3,8 @@ import { closeSync, fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import type { ListenSpec } from './listen-spec.js';
+import { ListenError } from '../errors.js';
+export { ListenError };
 import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, inetPton, parseInetAddress, sockaddrIn, sockaddrIn6 } from '../sys/inet.js';
 import { fchmodFd, fchownFd, openPath } from '../sys/path-fd.js';
 import { asUser, type FsIdentity } from './as-user.js';
@@ -52,19 +54,6 @@ export interface BindOptions {
   owner?: { uid: number; gid: number };
   /** Mode for unix socket files; without it, bind(2)'s 0777 less the umask. */
   mode?: number;
-}
-
-/** One `--listen` failed: "--listen tcp:8080: address already in use"; `cause` holds the system error. */
-export class ListenError extends Error {
-  readonly code = 'ELISTEN';
-  constructor(
-    readonly spec: ListenSpec,
-    reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`--listen ${spec.text}: ${reason}`, options);
-    this.name = 'ListenError';
-  }
 }
 
 const systemErrors = getSystemErrorMap();

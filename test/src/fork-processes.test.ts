@@ -285,6 +285,19 @@ d.daemonize({ pidfile: 5 }).then(() => console.log('worker', task), (e) => conso
   assert.equal(r.stdout.trim(), 'worker 1', r.stderr);
 });
 
+test("a listen spec that cannot be bound rejects with daemonkit's exported ListenError (ELISTEN), the system error as cause", () => {
+  const index = join(repoRoot, 'dist', 'index.js');
+  const script = `const d = require(${JSON.stringify(index)});
+const s = require('node:net').createServer().listen(0, '127.0.0.1', () => {
+  d.forkProcesses(2, { listen: 'tcp:127.0.0.1:' + s.address().port }).catch((e) => {
+    console.log(JSON.stringify({ listenError: e instanceof d.ListenError, code: e.code, cause: e.cause?.code }));
+    process.exit(0);
+  });
+});`;
+  const r = spawnSync(process.execPath, ['-e', script], { env: box.env(), encoding: 'utf8', timeout: 10_000 });
+  assert.deepEqual(JSON.parse(r.stdout), { listenError: true, code: 'ELISTEN', cause: 'EADDRINUSE' }, r.stderr);
+});
+
 test("in a worker, forkProcesses() resolves with the task id without loading dist/library.js (a restart's cost)", () => {
   const index = join(repoRoot, 'dist', 'index.js');
   const script = `const d = require(${JSON.stringify(index)});
