@@ -16,7 +16,10 @@ export interface ForkOptions {
   backoffMin?: number | string;
   /** Longest restart delay. Default 10s. */
   backoffMax?: number | string;
-  /** alive:DURATION (ready once alive that long; default alive:0.2) or notify (ready when it calls daemon.ready()). */
+  /**
+   * alive:DURATION (ready once alive that long) or notify (ready when it calls daemon.ready()). Default: alive:0.2 after
+   * daemonize(), whose original waits for every worker; else alive:0, tornado's rule (no start to fail).
+   */
   ready?: string;
   /** How long a worker may take to be ready with ready: 'notify'. Default 30s. */
   readyTimeout?: number | string;
@@ -61,6 +64,9 @@ function parseWorkers(n: unknown): number {
   return n;
 }
 
+/** alive:0: ready once spawned. */
+const SPAWNED_IS_READY = 0;
+
 /** The table's `ready` parser; of its modes, forkProcesses() carries out alive:DURATION and notify. */
 function parseReady(value: unknown, c: ParseContext): number {
   if (value === undefined) return OPTIONS.startSecs.parse('ready', OPTIONS.startSecs.default, c);
@@ -82,8 +88,11 @@ function parseListen(value: unknown, c: ParseContext): ListenSpec[] {
   }
 }
 
-/** Checks every option before anything is bound or spawned; a bad one is a UsageError naming it and its value. */
-export function parseForkOptions(n: unknown, input: ForkOptions): ForkConfig {
+/**
+ * Checks every option before anything is bound or spawned; a bad one is a UsageError naming it and its value. awaited:
+ * a daemonize() original waits for the workers to be ready.
+ */
+export function parseForkOptions(n: unknown, input: ForkOptions, awaited = false): ForkConfig {
   if (typeof input !== 'object' || input === null) throw invalid('options', input, 'expected an object');
   checkOptionKeys(input, KEYS, 'library');
   if (input.stopSchedule !== undefined && input.retry !== undefined) {
@@ -102,7 +111,9 @@ export function parseForkOptions(n: unknown, input: ForkOptions): ForkConfig {
   if (backoffMaxMs < backoffMinMs) throw invalid('backoffMax', input.backoffMax ?? OPTIONS.backoffMax.default, 'less than backoffMin');
   const scheduleName = input.retry !== undefined ? 'retry' : 'stopSchedule';
   const schedule = input.stopSchedule ?? input.retry;
-  const startMs = parseReady(input.ready, c);
+  // Nobody awaits a start (no daemonize() before): tornado's rule from the first moment, each worker ready once spawned,
+  // so an early exit is judged as any exit is (a clean one ends that worker, a crash is restarted).
+  const startMs = input.ready === undefined && !awaited ? SPAWNED_IS_READY : parseReady(input.ready, c);
   const machine: MachineConfig = {
     workers,
     restart: given('restart', input.restart),

@@ -265,7 +265,7 @@ export function forkProcesses(n: number | null | undefined, options: ForkOptions
   if (isForkWorker()) return (forked = Promise.resolve(taskId()!));
   let config: ForkConfig;
   try {
-    config = parseForkOptions(n, options);
+    config = parseForkOptions(n, options, daemon !== null);
   } catch (e) {
     return Promise.reject(e);
   }

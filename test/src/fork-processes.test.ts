@@ -191,6 +191,37 @@ test("a program that inherited a task id (a supervisor's worker, or its child) s
   assert.equal((await p.exited).code, 0);
 });
 
+test("tornado's rule from the first moment: a worker's early clean exit ends only it, an early crash is restarted", async () => {
+  const dir = box.path('early');
+  mkdirSync(dir);
+  const script = join(dir, 'early.mjs');
+  // Task 0 exits 0 at once; task 1 crashes at once on its first run only; task 2 stays. Each live copy leaves a file.
+  writeFileSync(
+    script,
+    `import { existsSync, writeFileSync } from 'node:fs';
+import { forkProcesses } from ${JSON.stringify(join(repoRoot, 'dist', 'index.js'))};
+const id = await forkProcesses(3, { backoffMin: '10ms', backoffMax: '20ms' });
+if (id === 0) process.exit(0);
+if (id === 1 && !existsSync(${JSON.stringify(join(dir, 'crashed'))})) {
+  writeFileSync(${JSON.stringify(join(dir, 'crashed'))}, '');
+  process.exit(1);
+}
+writeFileSync(${JSON.stringify(dir)} + '/worker-' + id + '-' + process.pid, '{}');
+setInterval(() => {}, 1e9);
+`,
+  );
+  const child = spawn(process.execPath, [script], { env: box.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const parent = box.track(child.pid);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  assert.ok(await waitFor(() => workers(dir).has(1) && workers(dir).has(2), 10_000), `workers 1 and 2 up: ${stderr}`);
+  assert.ok(alive(parent), `the parent gave up: ${stderr}`);
+  assert.equal(workers(dir).has(0), false);
+  process.kill(parent, 'SIGTERM');
+  assert.equal(await exited, 0, stderr);
+});
+
 test('more than maxRestarts restarts: the parent stops and exits 1 with "too many worker restarts, giving up"', async () => {
   const p = startParent(2, { maxRestarts: 3, backoffMin: '10ms', backoffMax: '20ms' });
   const first = await waitReady(p, 2);
