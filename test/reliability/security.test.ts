@@ -590,3 +590,28 @@ describe(
     });
   },
 );
+
+const SETFACL = ['/usr/bin/setfacl', '/bin/setfacl'].find(existsSync);
+
+describe('a directory an ACL lets another user write', { skip: (!isRoot() || !SETFACL) && 'needs root and setfacl (package acl)' }, () => {
+  test("root:root 0775 with user:nobody:rwx in its ACL: a PID file there is refused like one in nobody's directory", async () => {
+    const dir = box.path('acl-dir');
+    mkdirSync(dir, { mode: 0o755 });
+    execFileSync(SETFACL!, ['-m', 'u:nobody:rwx', dir]);
+    assert.equal(statSync(dir).gid, 0);
+    const r = await box.cli(['start', '--pidfile', join(dir, 'acl.pid'), '--', 'sleep', '1000']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, new RegExp(`refusing PID file ${dir}/acl\\.pid: its directory ${dir} is writable by users other than root`));
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  test("an ACL that grants a named user only read leaves the directory root's", async () => {
+    const dir = box.path('acl-read');
+    mkdirSync(dir, { mode: 0o755 });
+    execFileSync(SETFACL!, ['-m', 'u:nobody:rx,g::rwx', dir]);
+    const r = await box.cli(['start', '--pidfile', join(dir, 'ok.pid'), '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    box.track(pidFromFile(join(dir, 'ok.pid')));
+    assert.equal((await box.cli(['stop', '--pidfile', join(dir, 'ok.pid')])).code, 0);
+  });
+});
