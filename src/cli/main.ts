@@ -421,8 +421,14 @@ function parseCommandLine(name: string, cmd: Command, argv: string[]) {
 
 function parseArgsMessage(e: Error & { code?: string }, args: string[]): string {
   const m = /'([^']+)'/.exec(e.message);
-  const opt = m?.[1]?.split(' ')[0];
-  const value = opt ? args[args.indexOf(opt) + 1] : undefined;
+  // Node names an option '-n, --lines <value>', or '-n' with '--lines=-XYZ' further on: the long form is the one that
+  // also takes --lines=VALUE.
+  const quoted = [...e.message.matchAll(/'([^']+)'/g)].flatMap((q) => q[1]!.split(/[\s,=]+/));
+  const forms = quoted.filter((w) => w.startsWith('-'));
+  const opt = forms.find((f) => f.startsWith('--')) ?? forms[0] ?? m?.[1];
+  // The occurrence parseArgs refused, not the first: a value that starts with '-'.
+  const at = args.findIndex((a, i) => forms.includes(a) && args[i + 1]?.startsWith('-'));
+  const value = at >= 0 ? args[at + 1] : undefined;
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option '${opt}'`;

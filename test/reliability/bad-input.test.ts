@@ -149,6 +149,19 @@ const rows: Row[] = [
   { args: ['status'], code: 2, line: /missing NAME \(or --pidfile FILE\)/ },
   { args: S(['--frobnicate', ...CMD]), code: 2, line: /unknown option '--frobnicate'/ },
   { args: S(['--workers']), code: 2, line: /option '--workers' needs a value/ },
+  // A repeated option: the line names the value that is wrong, not the first one given.
+  {
+    args: S(['--workers', '2', '--workers', '-3', ...CMD]),
+    code: 2,
+    line: /^daemonkit: invalid --workers '-3': a value starting with '-' must be written --workers=-3\n$/,
+  },
+  // A short option: named by its long form, with no comma from Node's '-n, --lines' text, and a form that works.
+  { args: ['logs', 'bad', '-n'], code: 2, line: /^daemonkit: option '--lines' needs a value\n$/ },
+  {
+    args: ['logs', 'bad', '-n', '-5'],
+    code: 2,
+    line: /^daemonkit: invalid --lines '-5': a value starting with '-' must be written --lines=-5\n$/,
+  },
   { args: ['frobnicate'], code: 2, line: /unknown command 'frobnicate'/ },
   { args: ['restart', 'never-started'], code: 2, line: /no recorded options for never-started/ },
   { args: ['plan', '--umask', '999', ...CMD], code: 2, line: /invalid --umask '999'/ },
