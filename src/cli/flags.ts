@@ -139,6 +139,16 @@ export function startOptionsFrom(values: Values, command: string[] | undefined, 
   return out as StartOptions;
 }
 
+/** The first flag given that `taker` does not take (parsed for another command), refused in words; null: none. */
+export function notTakenBy(values: Values, taker: Taker, note = ''): UsageError | null {
+  for (const key of OPTION_KEYS) {
+    const spec = specOf(key);
+    if (spec.flag !== null && values[spec.flag] !== undefined && !takes(key, taker))
+      return new UsageError(`--${spec.flag} is not an option of daemonkit ${taker}${note}`, `--${spec.flag}`);
+  }
+  return null;
+}
+
 /** A flag that needs the supervisor given with --no-supervise, or one for --no-supervise given without it. */
 export function modeConflict(values: Values, supervise: boolean): UsageError | null {
   const noSupervise = `--${OPTIONS.supervise.flag}`;

@@ -23,6 +23,7 @@ import {
   commandFlagsUsage,
   flagOf,
   modeConflict,
+  notTakenBy,
   readFlags,
   startArgsOptions,
   startOptionsFrom,
@@ -66,8 +67,8 @@ interface Command {
   startOptions: boolean;
   /** Whose options of the table it takes when startOptions: start's (the default) or run's. */
   taker?: Taker;
-  /** Whose options its help lists, when not the taker's: `unit` parses start's to refuse the others in words. */
-  helpTaker?: Taker;
+  /** Another command whose options are parsed too, so that they are refused in words, not as unknown (or taken: plan). */
+  alsoParses?: Taker;
   /** Whether the command takes `-- <command> [args]`. */
   takesCommand: boolean;
   run(values: Values, positionals: string[], command: string[] | undefined): Promise<number> | number;
@@ -82,13 +83,14 @@ function helpOf(cmd: Command): string {
   return [
     ...(cmd.about ? [cmd.about] : []),
     ...commandFlagsHelp(cmd.flags),
-    ...(cmd.startOptions ? [startOptionsHelp(cmd.helpTaker ?? cmd.taker)] : []),
+    ...(cmd.startOptions ? [startOptionsHelp(cmd.taker)] : []),
   ].join('\n');
 }
 
 function argsOptionsOf(cmd: Command) {
   return {
     ...(cmd.targets ? commandArgsOptions(TARGET) : {}),
+    ...(cmd.startOptions && cmd.alsoParses ? startArgsOptions(cmd.alsoParses) : {}),
     ...(cmd.startOptions ? startArgsOptions(cmd.taker) : {}),
     ...commandArgsOptions(cmd.flags),
   };
@@ -209,7 +211,11 @@ const STATUS_FLAGS = JSON_FLAG('the same as one JSON object');
 const LIST_FLAGS = JSON_FLAG('one JSON array');
 const PLAN_FLAGS = {
   ...JSON_FLAG('the plan as JSON'),
-  foreground: { flag: 'foreground', type: 'boolean', help: "run's plan (the supervisor in this process) instead of start's" },
+  foreground: {
+    flag: 'foreground',
+    type: 'boolean',
+    help: "run's plan (the supervisor in this process) instead of start's; takes run's options\n(--exit-map, --forward, --subreaper) and refuses start's own",
+  },
 } as const satisfies CommandFlags;
 
 const commands: Record<string, Command> = {
@@ -357,7 +363,8 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     flags: UNIT_FLAGS,
     targets: false,
     startOptions: true,
-    helpTaker: 'run',
+    taker: 'run',
+    alsoParses: 'start',
     takesCommand: true,
     run: runUnit,
   },
@@ -367,9 +374,12 @@ Exit 0 stopped, 1 not running (0 with --${STOP_FLAGS.okIfStopped.flag}), 2 the s
     flags: PLAN_FLAGS,
     targets: false,
     startOptions: true,
+    alsoParses: 'run',
     takesCommand: true,
     run(values, _positionals, command) {
       const { json, foreground } = readFlags(PLAN_FLAGS, values);
+      const refused = notTakenBy(values, foreground ? 'run' : 'start', foreground ? '' : " (it is run's: plan --foreground)");
+      if (refused) throw refused;
       if (foreground) {
         writeStdio(process.stdout, `${renderRunPlan(values, command, json)}\n`);
         return 0;

@@ -117,3 +117,14 @@ for (const [args, message] of bad) {
     assert.ok(r.stderr.includes(message), `${JSON.stringify(r.stderr)} should include ${JSON.stringify(message)}`);
   });
 }
+
+test("plan --foreground takes run's own options and refuses start's; plan without it the reverse", async () => {
+  const fg = await cli(['plan', '--foreground', '--exit-map', '1=0', '--', 'true']);
+  assert.equal(fg.code, 0, fg.stderr);
+  const noSup = await cli(['plan', '--foreground', '--no-supervise', '--', 'true']);
+  assert.equal(noSup.code, 2, noSup.stdout);
+  assert.match(noSup.stderr, /^daemonkit: --no-supervise is not an option of daemonkit run\n$/);
+  const start = await cli(['plan', '--exit-map', '1=0', '--', 'true']);
+  assert.equal(start.code, 2, start.stdout);
+  assert.match(start.stderr, /^daemonkit: --exit-map is not an option of daemonkit start \(it is run's: plan --foreground\)\n$/);
+});

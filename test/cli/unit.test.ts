@@ -542,3 +542,18 @@ test('TimeoutStopSec: a schedule of 0 s is 1s (systemd reads 0 as no timeout), o
   assert.deepEqual(await timeout('TERM/5/forever'), ['infinity']);
   assert.deepEqual(await timeout('TERM/2/KILL/1'), ['3s']);
 });
+
+test("run's own options (--exit-map, --forward, --subreaper), listed by unit --help, are taken and passed to run", async () => {
+  const r = await cli(
+    ['unit', 'app', '--systemd-version', '252', '--exit-map', '143=0', '--forward', 'USR2', '--subreaper', '--', 'sleep', '100'],
+    {
+      env: env(),
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const argv = execArgv(settings(splitUnits(r.stdout).get('app.service')!, 'ExecStart')[0]!);
+  for (const flag of ['--exit-map', '--forward', '--subreaper']) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
+  const bad = await cli(['unit', 'app', '--no-supervise', '--', 'sleep', '100'], { env: env() });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^daemonkit: --no-supervise: a unit runs the supervisor in the foreground \(daemonkit run\)\n$/);
+});
