@@ -348,6 +348,11 @@ function readinessOf(
   const intervalMs = parseOption('healthInterval', input.healthInterval, context);
   const timeoutMs = parseOption('healthTimeout', input.healthTimeout, context);
   const failures = parseOption('healthFailures', input.healthFailures, context);
+  if (!probe) {
+    // A setting of a probe that is not there would do nothing: refused, as a mistyped value is.
+    const setting = (['healthInterval', 'healthTimeout', 'healthFailures'] as const).find((k) => input[k] !== undefined);
+    if (setting) throw new UsageError(`conflicting options: ${n(setting)} needs ${n('health')}`, n(setting), String(input[setting]));
+  }
   const health = probe ? { probe, intervalMs, timeoutMs, failures } : null;
   return { startMs: ready.kind === 'alive' ? ready.ms : startWhenReady(), ready, health };
 }

@@ -471,3 +471,16 @@ describe('readiness that the start could never wait for', () => {
     assert.equal(norm({ ready: 'notify', readyTimeout: 0.1 }).readyTimeoutMs, 100);
   });
 });
+
+test('--health-interval, --health-timeout and --health-failures without --health are refused, not ignored', () => {
+  for (const [key, flag, value] of [
+    ['healthInterval', '--health-interval', '2s'],
+    ['healthTimeout', '--health-timeout', '1s'],
+    ['healthFailures', '--health-failures', '5'],
+  ] as const) {
+    assert.throws(
+      () => norm({ [key]: value }, 'cli'),
+      (e: unknown) => e instanceof UsageError && e.option === flag && e.message === `conflicting options: ${flag} needs --health`,
+    );
+  }
+});
