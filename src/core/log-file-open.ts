@@ -26,6 +26,8 @@ export function openLogFile(path: string, serviceUser: FsIdentity | null, trunca
   let target = path;
   let as: FsIdentity | null = null;
   if (process.geteuid?.() === 0) {
+    // A directory given as the file is named as one first: "writable by others" about /tmp would not say what is wrong.
+    if (kindAt(path) === 'a directory') throw refusal(path, 'EINVAL', 'is a directory');
     const place = inspect(path);
     target = place.target;
     if (place.unsafe) {

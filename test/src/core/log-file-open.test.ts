@@ -181,3 +181,16 @@ describe('openLogFile', { skip: !isRoot && 'needs root (directories owned by nob
     assert.equal(serviceUserOf({ user: null, group: { name: 'adm', gid: 4 } }), null);
   });
 });
+
+test(
+  'a directory given as the log file is named as one, even in a directory others can write',
+  { skip: process.geteuid?.() !== 0 && "the directory check is root's" },
+  (t) => {
+    const shared = join(tempDir(t), 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const dir = join(shared, 'logs');
+    mkdirSync(dir);
+    assert.throws(() => openLogFile(dir, null), refused(`refusing log file ${dir}: it is a directory`, 'EINVAL'));
+  },
+);
