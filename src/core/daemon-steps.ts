@@ -11,7 +11,7 @@ import { checkJail, noCoreDumps, setUmask } from './confine.js';
 import { runSteps, type PlannedStep, type StepTable } from './step-runner.js';
 
 /** util-linux's setpriv drops a worker's ids between fork and exec, which posix_spawn cannot do. */
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
+export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(existsSync) ?? null;
 /** util-linux's unshare, run from outside the jail: chroot, chdir, setgroups(0), setgid, setuid, then exec (unshare(1)). */
 const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find(existsSync) ?? null;
 

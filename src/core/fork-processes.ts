@@ -21,6 +21,7 @@ import { MARKER_PREFIX, type StdioTarget } from './option-values.js';
 import type { Daemon } from './daemon-handle.js';
 import { killGroup, SIGTERM } from '../sys/signal.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
+import { SETPRIV } from './daemon-steps.js';
 import { monotonicMs } from '../sys/time.js';
 
 /** The notify socket's private directory (mkdtemp, 0700) and its file in it. */
@@ -103,7 +104,7 @@ class ForkParent {
     }
     // The same script again, as daemonize() re-runs it.
     const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
-    this.#spawn = activationSpawn({ path: process.execPath, argv, env }, this.#listeners);
+    this.#spawn = activationSpawn(diesWithParent({ path: process.execPath, argv, env }), this.#listeners);
     // stdio shared with the parent (dup2 onto itself: Node marks 0-2 close-on-exec, fact 7), the sockets at 3.., nothing else.
     const inherit: StdioTarget = { kind: 'inherit' };
     this.#targets = [[0, inherit], [1, inherit], [2, inherit], ...listenerFdTargets(this.#listeners)];
@@ -253,6 +254,16 @@ class ForkParent {
 
 /** The first call's promise: a second call (in the parent, or a worker) gets the same answer. */
 let forked: Promise<number> | null = null;
+
+/**
+ * The worker's spawn through `setpriv --pdeathsig KILL` (util-linux), which asks the kernel to kill it when this parent
+ * dies (prctl(2) PR_SET_PDEATHSIG, kept across the exec): a parent SIGKILLed has no session guard, and its workers
+ * would run on holding the port. Without setpriv, as it is.
+ */
+function diesWithParent(request: SpawnRequest): SpawnRequest {
+  if (!SETPRIV) return request;
+  return { ...request, path: SETPRIV, argv: [SETPRIV, '--pdeathsig', 'KILL', '--', request.path, ...request.argv.slice(1)] };
+}
 
 /**
  * In the parent: spawns n copies of this script (n <= 0 or omitted: one per CPU) and supervises them; never resolves

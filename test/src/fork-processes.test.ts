@@ -222,6 +222,18 @@ setInterval(() => {}, 1e9);
   assert.equal(await exited, 0, stderr);
 });
 
+test('the parent SIGKILLed (the OOM killer): its workers die with it, none is left holding the port', async () => {
+  const p = startParent(2, { listen: 'tcp:127.0.0.1:0' });
+  const pids = await waitReady(p, 2);
+  process.kill(p.pid, 'SIGKILL');
+  // Not p.exited: that waits for the parent's stderr to close, and workers left running would hold it open.
+  try {
+    assert.ok(await waitFor(() => pids.every((pid) => !alive(pid)), 5000), `workers left: ${pids.filter(alive).join(' ')}`);
+  } finally {
+    await box.killAll();
+  }
+});
+
 test('more than maxRestarts restarts: the parent stops and exits 1 with "too many worker restarts, giving up"', async () => {
   const p = startParent(2, { maxRestarts: 3, backoffMin: '10ms', backoffMax: '20ms' });
   const first = await waitReady(p, 2);
