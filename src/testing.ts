@@ -1,6 +1,7 @@
 // daemonkit/testing: a daemon configuration tested without a process. plan() is what `daemonkit plan --json` prints,
 // simulate() runs it in the process model of src/sim/, SupervisorModel drives the wasm supervisor on a virtual clock.
 // Each is a thin layer over what the runtime itself runs: no decision is made here.
+import { constants } from 'node:os';
 import {
   checkOptionKeys,
   DAEMON_OPTION_KEYS,
@@ -316,6 +317,7 @@ const MODEL_KEYS = [
   'reload',
   'retry',
   'startSecs',
+  'ready',
   'readyTimeout',
 ] as const;
 type ModelKey = (typeof MODEL_KEYS)[number];
@@ -376,6 +378,8 @@ export class SupervisorModel {
   readonly #timers = new Map<number, { at: number; seq: number }>();
   #seq = 0;
   readonly #history: Array<{ at: number; action: ModelAction }> = [];
+  /** Spawns still to fail (failSpawns), and with which errno. */
+  #failing = { count: 0, errno: null as number | null, code: '' };
 
   /** Throws the UsageError start() would for a bad option. */
   constructor(options: SupervisorModelOptions = {}, { firstPid = 1000 }: { firstPid?: number } = {}) {
@@ -425,6 +429,30 @@ export class SupervisorModel {
   }
   reload(): ModelAction[] {
     return this.#apply(this.#m.reload(this.#now));
+  }
+
+  /**
+   * The worker says it is ready: READY=1 under `ready: 'notify'`, or a probe of `ready: 'tcp:…'`, `http:` or `exec:`
+   * passing (the probes themselves run in the supervisor, not in the machine).
+   */
+  ready(which: ProcessRef): ModelAction[] {
+    return this.#apply(this.#m.ready(this.#now, this.#pidOf(which)));
+  }
+
+  /** A ready worker failed its liveness checks (--health failures in a row, a missed --watchdog ping). */
+  unhealthy(which: ProcessRef): ModelAction[] {
+    return this.#apply(this.#m.unhealthy(this.#now, this.#pidOf(which)));
+  }
+
+  /** The next `count` spawns fail with errno (a name, 'EMFILE', or a number; null: no errno), as posix_spawn would. */
+  failSpawns(errno: string | number | null, count = 1): void {
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`failSpawns count ${count}: expected a whole number, 0 or more`);
+    const known = constants.errno as Record<string, number>;
+    const number = typeof errno === 'string' ? known[errno] : errno;
+    if (number === undefined || (number !== null && !(Number.isInteger(number) && number > 0)))
+      throw new RangeError(`failSpawns: unknown errno ${typeof errno === 'string' ? `'${errno}'` : errno}`);
+    const code = number === null ? '' : (Object.keys(known).find((k) => known[k] === number) ?? String(number));
+    this.#failing = { count, errno: number, code };
   }
 
   /** A process ends (at `atMs` on the virtual clock, after the timers due before then; default now). */
@@ -480,7 +508,11 @@ export class SupervisorModel {
       this.#history.push({ at: this.#now, action: shown });
       switch (a.kind) {
         case 'spawn':
-          out.push(...this.#apply(this.#m.spawned(this.#now, a.task, this.#nextPid++)));
+          if (this.#failing.count > 0) {
+            this.#failing.count--;
+            const { errno, code } = this.#failing;
+            out.push(...this.#apply(this.#m.spawnFailed(this.#now, a.task, errno, code && `${code}: simulated, posix_spawn`)));
+          } else out.push(...this.#apply(this.#m.spawned(this.#now, a.task, this.#nextPid++)));
           break;
         case 'arm-timer':
           this.#timers.set(a.id, { at: this.#now + a.ms, seq: this.#seq++ });

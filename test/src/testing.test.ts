@@ -352,3 +352,54 @@ test('every example in the README\'s "Testing your daemon" is, whole, the file u
   assert.equal(section.split('```js').length - 1, blocks.length, 'every code block names its file');
   for (const [, file, code] of blocks) assert.equal(code, readFileSync(join(repoRoot, file!), 'utf8'), file);
 });
+
+test("SupervisorModel with ready: 'notify': a worker is ready when ready() says so, and a start times out without it", () => {
+  const model = new SupervisorModel({ workers: 2, ready: 'notify', readyTimeout: '5s' });
+  model.start();
+  assert.equal(model.state, 'starting');
+  model.ready(0);
+  assert.equal(model.state, 'starting', 'one of two');
+  model.ready({ pid: model.workers[1]!.pid! });
+  assert.equal(model.state, 'running');
+
+  const late = new SupervisorModel({ ready: 'notify', readyTimeout: '5s' });
+  late.start();
+  const actions = late.advance(5000);
+  assert.ok(
+    actions.some((a) => a.kind === 'signal'),
+    JSON.stringify(actions),
+  );
+  assert.match(late.failure ?? '', /worker 0 was not ready/);
+  late.destroy();
+  model.destroy();
+});
+
+test('SupervisorModel: unhealthy() restarts a ready worker with the stop schedule; failSpawns() makes spawns fail', () => {
+  const model = new SupervisorModel({ retry: 'TERM/3/KILL/1', startSecs: 0 });
+  model.start();
+  model.advance(0);
+  const [pid] = model.pids;
+  assert.deepEqual(model.unhealthy(0)[0], { kind: 'signal', pid, signal: 'SIGTERM', group: true });
+  model.destroy();
+
+  // At start, a spawn that fails fails the start, naming the error.
+  const atStart = new SupervisorModel({ startSecs: 0 });
+  atStart.failSpawns('EMFILE');
+  atStart.start();
+  assert.deepEqual(atStart.pids, [], 'the failed spawn has no process');
+  assert.match(atStart.failure ?? '', /EMFILE/);
+  assert.throws(() => atStart.failSpawns('ENOPE'), /unknown errno 'ENOPE'/);
+  atStart.destroy();
+
+  // Later, a restart whose spawn fails is tried again after the backoff.
+  const later = new SupervisorModel({ startSecs: 0, backoffMin: '1s', backoffMax: '1s' });
+  later.start();
+  later.advance(0);
+  later.failSpawns('EMFILE');
+  later.exit(0, { code: 1 }, 10_000);
+  later.advance(1000);
+  assert.deepEqual(later.pids, [], `the restart's spawn failed: ${later.failure}`);
+  later.advance(60_000);
+  assert.equal(later.pids.length, 1, `a later spawn went through: ${later.failure}`);
+  later.destroy();
+});
