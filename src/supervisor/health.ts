@@ -16,7 +16,7 @@ export interface LivenessHooks {
   /** Whether checks make sense now (not while stopping). */
   active(): boolean;
   unhealthy(pid: number, task: number, why: string): void;
-  record(task: number, result: ProbeResult): void;
+  record(task: number, pid: number, result: ProbeResult): void;
 }
 
 interface Watch {
@@ -101,7 +101,7 @@ export class Liveness {
     w.lastProbe = Date.now();
     // Gone, restarted or stopping meanwhile: this result is about nobody.
     if (this.#watched.get(pid) !== w || !this.#hooks.active()) return;
-    this.#hooks.record(task, { ...r, text: `health ${r.text}` });
+    this.#hooks.record(task, pid, { ...r, text: `health ${r.text}` });
     w.failures = planner.healthFailuresAfter(w.failures, r.ok);
     if (planner.healthFailed(w.failures, health.failures)) {
       this.#watched.delete(pid);

@@ -42,8 +42,10 @@ export class Readiness {
   readonly #tasks = new Map<number, number>();
   /** Worker processes whose readiness probe is being polled. */
   readonly #polling = new Set<number>();
-  /** The last probe (or notify message) result of each task: status shows it. */
+  /** The last probe (or notify message) result of each worker process: status shows it. */
   readonly #last = new Map<number, ProbeResult>();
+  /** Each task's process with the latest result: what a task with no process now (backing off, timed out) shows. */
+  readonly #latest = new Map<number, number>();
   /** The uid the workers run as (--user, else ours). */
   readonly #workerUid: number;
 
@@ -66,8 +68,10 @@ export class Readiness {
 
   /** A worker process was reaped: nothing more is asked of it. */
   exited(pid: number): void {
+    const task = this.#tasks.get(pid);
     this.#tasks.delete(pid);
     this.#polling.delete(pid);
+    if (task === undefined || this.#latest.get(task) !== pid) this.#last.delete(pid);
   }
 
   /** Stops every poll (the supervisor is exiting). */
@@ -75,12 +79,21 @@ export class Readiness {
     this.#polling.clear();
   }
 
-  last(task: number): ProbeResult | null {
-    return this.#last.get(task) ?? null;
+  /**
+   * The last result of the task's process `pid`; with no process (pid null or 0), of the task's latest one. A reload's
+   * replacement has its own: its failure is not shown on the worker that goes on serving.
+   */
+  last(task: number, pid: number | null = null): ProbeResult | null {
+    const of = pid || this.#latest.get(task);
+    return (of && this.#last.get(of)) || null;
   }
 
-  record(task: number, result: ProbeResult): void {
-    this.#last.set(task, result);
+  record(task: number, pid: number, result: ProbeResult): void {
+    const previous = this.#latest.get(task);
+    this.#last.set(pid, result);
+    this.#latest.set(task, pid);
+    // A task's earlier process already reaped keeps nothing once a later one has a result.
+    if (previous !== undefined && previous !== pid && !this.#tasks.has(previous)) this.#last.delete(previous);
   }
 
   /** A datagram on the service's NOTIFY_SOCKET: from a worker, or from a process of a worker's group. */
@@ -97,7 +110,7 @@ export class Readiness {
     }
     const task = this.#tasks.get(pid)!;
     if (ready) {
-      this.#last.set(task, {
+      this.record(task, pid, {
         ok: true,
         text: `notify: READY=1${m.pid === pid ? '' : ` (from pid ${m.pid})`}${m.fields.STATUS ? `, STATUS=${m.fields.STATUS}` : ''}`,
         at: Date.now(),
@@ -132,7 +145,7 @@ export class Readiness {
     while (this.#polling.has(pid)) {
       const r = await runProbe(probe, { task, pid }, READY_PROBE_TIMEOUT_MS, this.#commands);
       if (!this.#polling.has(pid)) return;
-      this.#last.set(task, r);
+      this.record(task, pid, r);
       if (r.ok) {
         this.#polling.delete(pid);
         this.#hooks.ready(pid);

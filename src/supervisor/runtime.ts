@@ -175,7 +175,7 @@ export class SupervisorRuntime {
         this.#log(`worker ${task} (pid ${pid}) is unhealthy: ${why}; restarting it`);
         this.#apply(this.#machine.unhealthy(now(), pid));
       },
-      record: (task, result) => this.#readiness.record(task, result),
+      record: (task, pid, result) => this.#readiness.record(task, pid, result),
     });
     this.#manager = host.manager
       ? ManagerNotify.fromEnv(
@@ -578,7 +578,7 @@ export class SupervisorRuntime {
       lastExit: w.lastExit,
       startedAt: w.startedAt === null ? null : Math.round(epoch + w.startedAt),
       ready: w.state === 'running',
-      probe: this.#readiness.last(w.task),
+      probe: this.#readiness.last(w.task, w.pid),
     }));
     return {
       name: this.#o.name ?? 'daemon',

@@ -256,6 +256,25 @@ describe('status while a start waits', () => {
 });
 
 describe('--ready probes', () => {
+  test("a failed rolling reload: status keeps the serving worker's own last probe, not its failed replacement's", async () => {
+    const hold = box.path('hold-exec');
+    const r = await start('keep', ['--ready', `exec:test ! -e ${hold}`, '--ready-timeout', '2'], ['sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const [before] = await workers('keep');
+    assert.equal(before!.probe?.ok, true);
+    writeFileSync(hold, '');
+    try {
+      const failed = await cli(['reload', 'keep'], { env: env() });
+      assert.equal(failed.code, 1, failed.stdout);
+      const [after] = await workers('keep');
+      assert.equal(after!.pid, before!.pid, 'the old worker serves on');
+      assert.equal(after!.probe?.ok, true, `shown: ${JSON.stringify(after!.probe)}`);
+    } finally {
+      rmSync(hold);
+    }
+    await stop('keep');
+  });
+
   test('tcp: start returns once the worker listens (late), not before', async () => {
     const port = await freePort();
     const r = await start('late', ['--ready', `tcp:${port}`, '--ready-timeout', '10'], WORKER, {
