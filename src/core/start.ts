@@ -15,7 +15,7 @@ import { makeStateDir, stateDirRefusal } from './service-files.js';
 import { sendWithFds, socketpair } from '../sys/socket.js';
 import { waitpid, WNOHANG } from '../sys/wait.js';
 import { kill } from '../sys/signal.js';
-import { pidfdOpen, pollReadable, waitReadable } from '../sys/pidfd.js';
+import { pidfdOpen, pidfdSendSignal, pollReadable, waitReadable } from '../sys/pidfd.js';
 import { monotonicMs } from '../sys/time.js';
 import { runStopSchedule, stopScheduleBudgetMs } from './supervisor-machine.js';
 import { idsOf } from './proc-scan.js';
@@ -152,22 +152,54 @@ const BACKSTOP_SLACK_MS = 5000;
  * A new session that gave no verdict in time, and the daemon it spawned, get the stop schedule. The session is our
  * child: it is gone once it is a zombie (kill(2) still finds those; reapSoon reaps it after).
  */
-async function stopHung(sessionPid: number, daemonPid: number, schedule: readonly number[]): Promise<void> {
+async function stopHung(sessionPid: number, daemon: ReportedDaemon, schedule: readonly number[]): Promise<void> {
   const alive = (pid: number) => pid > 0 && idsOf(pid) !== null;
   await runStopSchedule(schedule, {
     send: (signal) => {
-      for (const pid of [sessionPid, daemonPid]) if (alive(pid)) kill(pid, signal);
+      if (alive(sessionPid)) kill(sessionPid, signal);
+      daemon.signal(signal);
       return true;
     },
     gone: async (ms) => {
       const until = Date.now() + ms;
-      while (alive(sessionPid) || alive(daemonPid)) {
+      while (alive(sessionPid) || !daemon.gone()) {
         if (Date.now() >= until) return false;
         await new Promise((r) => setTimeout(r, Math.min(HUNG_POLL_MS, until - Date.now())));
       }
       return true;
     },
   });
+}
+
+/**
+ * The daemon a session reported spawning, pinned by a pidfd the moment it is named: not our child, so its PID could be
+ * a stranger's by the time a hung start is stopped; the pidfd reaches that daemon or nothing.
+ */
+class ReportedDaemon {
+  #fd: number | null = null;
+
+  /** The 'spawned' report's PID; one already gone (or a second report) pins nothing. */
+  name(pid: number): void {
+    if (this.#fd !== null || !(pid > 0)) return;
+    try {
+      this.#fd = pidfdOpen(pid);
+    } catch {
+      this.#fd = null; // not a PID we may open: nothing to stop
+    }
+  }
+
+  signal(signal: number): void {
+    if (this.#fd !== null) pidfdSendSignal(this.#fd, signal);
+  }
+
+  gone(): boolean {
+    return this.#fd === null || pollReadable(this.#fd, 0);
+  }
+
+  close(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
 }
 
 /** Starts a daemon the classic way (original → session leader → daemon) and resolves with the verdict. */
@@ -290,7 +322,7 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
   if (sent < line.length) link.write(line.subarray(sent));
 
   return await new Promise<StartResult>((resolve) => {
-    let daemonPid = 0;
+    const daemon = new ReportedDaemon();
     let done = false;
     let givingUp = false;
     const finish = (r: StartResult) => {
@@ -298,6 +330,7 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       done = true;
       clearTimeout(backstop);
       link.destroy();
+      daemon.close();
       void settle(l, r).then(resolve);
     };
     // The session and its daemon get the stop schedule; their end of the link closing meanwhile is no verdict.
@@ -306,7 +339,7 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       givingUp = true;
       clearTimeout(backstop);
       link.destroy();
-      void stopHung(sessionPid, daemonPid, o.stopSchedule).then(() => finish(r));
+      void stopHung(sessionPid, daemon, o.stopSchedule).then(() => finish(r));
     };
     const backstopMs = backstopMsOf(o);
     const backstop = setTimeout(() => giveUp(hungFor(backstopMs)), backstopMs);
@@ -314,7 +347,7 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       link,
       (m) => {
         const r = m as Report;
-        if (r.kind === 'spawned') daemonPid = r.pid;
+        if (r.kind === 'spawned') daemon.name(r.pid);
         const verdict = verdictOf(r);
         if (verdict) finish(verdict);
       },
@@ -325,6 +358,7 @@ async function awaitVerdict(l: Launch): Promise<StartResult> {
       if (done || givingUp) return;
       done = true;
       clearTimeout(backstop);
+      daemon.close();
       void reapSoon(sessionPid).then((status) => resolve(endedWithout(status)));
     });
   });
@@ -336,13 +370,13 @@ const LINK_READ_BYTES = 64 * 1024;
 /** awaitVerdict blocked in poll(2) on the link (the CLI's wait), ticking between polls; the same verdicts. */
 async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResult> {
   const { o, sessionPid, mine } = l;
-  let daemonPid = 0;
+  const daemon = new ReportedDaemon();
   const got: { verdict: StartResult | null } = { verdict: null };
   let overlong = false;
   const lines = lineSplitter(
     (m) => {
       const r = m as Report;
-      if (r.kind === 'spawned') daemonPid = r.pid;
+      if (r.kind === 'spawned') daemon.name(r.pid);
       got.verdict = verdictOf(r);
       if (got.verdict) lines.stop();
     },
@@ -371,9 +405,13 @@ async function verdictBlocking(l: Launch, wait: BlockingWait): Promise<StartResu
   } finally {
     closeSync(mine);
   }
-  if (got.verdict) return settle(l, got.verdict, true);
-  if (ended) return endedWithout(await reapSoon(sessionPid, true));
-  await stopHung(sessionPid, daemonPid, o.stopSchedule);
+  try {
+    if (got.verdict) return await settle(l, got.verdict, true);
+    if (ended) return endedWithout(await reapSoon(sessionPid, true));
+    await stopHung(sessionPid, daemon, o.stopSchedule);
+  } finally {
+    daemon.close();
+  }
   return settle(l, overlong ? OVERLONG : hungFor(backstopMs), true);
 }
 

@@ -2,7 +2,8 @@
 // reads is bounded, and a session that says nothing is stopped and named as such, in both ways of waiting.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { normalize } from '../../../src/options.js';
 import { ORIGINAL_STEPS, type BlockingWait, type StartResult } from '../../../src/core/start.js';
 import { REPORT_MAX_BYTES } from '../../../src/core/messages.js';
@@ -11,6 +12,8 @@ import { spawnPlanned } from '../../../src/core/spawner.js';
 import { socketpair } from '../../../src/sys/socket.js';
 import { waitpid, WNOHANG } from '../../../src/sys/wait.js';
 import { alive, waitFor } from '../../helpers/proc.js';
+import { tempDir } from '../../helpers/sandbox.js';
+import { isRoot, strangerAt, untouched } from '../../reliability/lib.js';
 
 /** What the stand-in session does with the link once it is its fd SESSION_READY_FD. */
 const SESSIONS = {
@@ -80,3 +83,27 @@ for (const [how, wait] of Object.entries(WAITS)) {
     });
   });
 }
+
+test(
+  "a hung session whose daemon is gone: the stop never reaches a stranger that got the daemon's PID since",
+  { timeout: 30_000, skip: !isRoot() && 'placing a process at a PID needs root' },
+  async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'daemon.pid');
+    // The stand-in reports a daemon that has already exited (and been reaped), then says nothing more.
+    const session = `const r = require('child_process').spawnSync('true');
+require('fs').writeSync(${SESSION_READY_FD}, JSON.stringify({ kind: 'spawned', pid: r.pid }) + '\\n');
+require('fs').writeFileSync(${JSON.stringify(file)}, String(r.pid));
+setInterval(() => {}, 1000);`;
+    const verdict = awaitVerdictFrom(session, undefined, { readyTimeout: 0.1, startSecs: 0, retry: 'TERM/1' });
+    assert.ok(await waitFor(() => existsSync(file) && readFileSync(file, 'utf8') !== '', 10_000), 'the session reported its daemon');
+    const stranger = await strangerAt(Number(readFileSync(file, 'utf8')));
+    if (stranger === null) return t.skip("the daemon's PID could not be had");
+    try {
+      await verdict;
+      untouched(stranger);
+    } finally {
+      process.kill(stranger, 'SIGKILL');
+    }
+  },
+);
