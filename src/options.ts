@@ -359,7 +359,8 @@ function readinessOf(
 
 /** A worker ready only once alive longer than the start may wait would fail every start: refused, naming the option. */
 function checkAliveWithinTimeout(o: Normalized, input: StartOptions, n: (key: string) => string): void {
-  if (o.ready.kind !== 'alive' || o.ready.ms < o.readyTimeoutMs) return;
+  // daemonize() has no command: its process is ready when it calls ready(), whatever alive: would say.
+  if (!o.command || o.ready.kind !== 'alive' || o.ready.ms < o.readyTimeoutMs) return;
   const alive = `ready only once alive ${o.ready.ms / 1000}s`;
   const within = `${n('readyTimeout')} ${o.readyTimeoutMs / 1000}s`;
   const [key, value, why] =

@@ -434,7 +434,7 @@ function parseArgsMessage(e: Error & { code?: string }, args: string[]): string 
   // Node names an option '-n, --lines <value>', or '-n' with '--lines=-XYZ' further on: the long form is the one that
   // also takes --lines=VALUE.
   const quoted = [...e.message.matchAll(/'([^']+)'/g)].flatMap((q) => q[1]!.split(/[\s,=]+/));
-  const forms = quoted.filter((w) => w.startsWith('-'));
+  const forms = quoted.filter((w) => /^--?[A-Za-z][\w-]*$/.test(w));
   const opt = forms.find((f) => f.startsWith('--')) ?? forms[0] ?? m?.[1];
   // The occurrence parseArgs refused, not the first: a value that starts with '-'.
   const at = args.findIndex((a, i) => forms.includes(a) && args[i + 1]?.startsWith('-'));

@@ -256,13 +256,14 @@ class ForkParent {
 let forked: Promise<number> | null = null;
 
 /**
- * The worker's spawn through `setpriv --pdeathsig KILL` (util-linux), which asks the kernel to kill it when this parent
+ * The worker's spawn through `setpriv --pdeathsig TERM` (util-linux), which asks the kernel to signal it when this parent
  * dies (prctl(2) PR_SET_PDEATHSIG, kept across the exec): a parent SIGKILLed has no session guard, and its workers
- * would run on holding the port. Without setpriv, as it is.
+ * would run on holding the port. TERM, as the parent's own exit path sends: a worker's handler still finishes.
+ * Without setpriv, as it is.
  */
 function diesWithParent(request: SpawnRequest): SpawnRequest {
   if (!SETPRIV) return request;
-  return { ...request, path: SETPRIV, argv: [SETPRIV, '--pdeathsig', 'KILL', '--', request.path, ...request.argv.slice(1)] };
+  return { ...request, path: SETPRIV, argv: [SETPRIV, '--pdeathsig', 'TERM', '--', request.path, ...request.argv.slice(1)] };
 }
 
 /**

@@ -54,6 +54,8 @@ export interface BindOptions {
   owner?: { uid: number; gid: number };
   /** Mode for unix socket files; without it, bind(2)'s 0777 less the umask. */
   mode?: number;
+  /** The option that names a user to make socket files as (the CLI's --user), for a refusal to point at. */
+  userFlag?: string;
 }
 
 const systemErrors = getSystemErrorMap();
@@ -164,15 +166,20 @@ function bindOne(spec: ListenSpec, options: BindOptions, created: SocketFile[]):
 function binderOf(spec: ListenSpec, path: string, options: BindOptions): FsIdentity | null {
   if (process.geteuid?.() !== 0) return null;
   const dir = dirname(path);
-  let unsafe: string | null;
-  try {
-    unsafe = unsafeDirectory(dir);
-  } catch {
-    return null; // not there: bind says so
+  // A directory still to be made is checked at the nearest one there: who may make it could make it a symlink.
+  let unsafe: string | null = null;
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      unsafe = unsafeDirectory(at);
+      break;
+    } catch {
+      if (at === dirname(at)) break;
+    }
   }
   if (!unsafe) return null;
   if (options.owner && options.owner.uid !== 0) return options.owner;
-  throw new ListenError(spec, `${whereUnsafe(unsafe, dir)} is writable by users other than root; pass --user`);
+  const hint = options.userFlag ? `; pass ${options.userFlag}` : '';
+  throw new ListenError(spec, `${whereUnsafe(unsafe, dir)} is writable by users other than root${hint}`);
 }
 
 function bindUnix(

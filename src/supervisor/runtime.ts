@@ -285,7 +285,7 @@ export class SupervisorRuntime {
     if (this.#host.inherited?.length) return void (this.#listeners = adoptListeners(this.#o.listen, this.#host.inherited));
     const { user, group } = this.#o;
     const owner = user ? { uid: user.uid, gid: group?.gid ?? user.gid } : group ? { uid: process.getuid!(), gid: group.gid } : undefined;
-    this.#listeners = bindListeners(this.#o.listen, { owner });
+    this.#listeners = bindListeners(this.#o.listen, { owner, userFlag: '--user' });
   }
 
   /** Closes the listening sockets and removes the socket files this supervisor made. */

@@ -157,6 +157,7 @@ const rows: Row[] = [
   },
   // A short option: named by its long form, with no comma from Node's '-n, --lines' text, and a form that works.
   { args: ['logs', 'bad', '-n'], code: 2, line: /^daemonkit: option '--lines' needs a value\n$/ },
+  { args: S(['-z', ...CMD]), code: 2, line: /^daemonkit: unknown option '-z'\n$/ },
   {
     args: ['logs', 'bad', '-n', '-5'],
     code: 2,

@@ -552,6 +552,18 @@ describe(
       assert.equal(existsSync(join(theirs, 'app.sock')), false);
     });
 
+    test('a directory still to be made, under one that user owns: refused too (it could make it a symlink meanwhile)', async () => {
+      const { theirs } = dirs('listen-missing');
+      const r = await box.cli(['start', '--name', 'lnm', '--listen', `unix:${theirs}/sub/app.sock`, '--', 'sleep', '1000']);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `--listen unix:${theirs}/sub/app.sock: the directory ${theirs} above it is writable by users other than root; pass --user\\n$`,
+        ),
+      );
+    });
+
     test("with --user: made as that user, so a symlink it plants to root's directory gets nothing made there", async () => {
       const { theirs, rootOnly } = dirs('listen-as-user');
       symlinkSync(rootOnly, join(theirs, 'run'));

@@ -234,6 +234,31 @@ test('the parent SIGKILLed (the OOM killer): its workers die with it, none is le
   }
 });
 
+test("the parent's process.exit(): each worker still finishes its own SIGTERM handler", async () => {
+  const dir = box.path('graceful');
+  mkdirSync(dir);
+  const script = join(dir, 'graceful.mjs');
+  writeFileSync(
+    script,
+    `import { writeFileSync } from 'node:fs';
+import { forkProcesses } from ${JSON.stringify(join(repoRoot, 'dist', 'index.js'))};
+// The parent's own code ends it 500 ms in (a worker runs this file too, but forkProcesses() marks it).
+if (!process.env.DAEMONKIT_FORK_PARENT) setTimeout(() => process.exit(3), 500);
+const id = await forkProcesses(2);
+writeFileSync(${JSON.stringify(dir)} + '/worker-' + id + '-' + process.pid, '{}');
+process.on('SIGTERM', () => setTimeout(() => {
+  writeFileSync(${JSON.stringify(dir)} + '/done-' + id, '');
+  process.exit(0);
+}, 300));
+setInterval(() => {}, 1e9);
+`,
+  );
+  const child = spawn(process.execPath, [script], { env: box.env(), stdio: 'ignore' });
+  box.track(child.pid);
+  assert.ok(await waitFor(() => workers(dir).size === 2, 10_000), 'both workers up');
+  assert.ok(await waitFor(() => existsSync(join(dir, 'done-0')) && existsSync(join(dir, 'done-1')), 5000), readdirSync(dir).join(' '));
+});
+
 test('more than maxRestarts restarts: the parent stops and exits 1 with "too many worker restarts, giving up"', async () => {
   const p = startParent(2, { maxRestarts: 3, backoffMin: '10ms', backoffMax: '20ms' });
   const first = await waitReady(p, 2);

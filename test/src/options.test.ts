@@ -466,6 +466,11 @@ describe('readiness that the start could never wait for', () => {
     refused({ readyTimeout: 0.1 }, '--ready-timeout', '0.1', /alive 0\.2s \(--start-secs's default\)/);
   });
 
+  test("daemonize()'s options (no command: its readiness is its own ready() call) are not held to it", () => {
+    const o = normalize({ pidfile: join(box.dir, 'x.pid'), readyTimeout: 0.1 }, 'library', callerEnv, box.dir);
+    assert.equal(o.readyTimeoutMs, 100);
+  });
+
   test('alive within it, or another readiness, is fine', () => {
     assert.equal(norm({ startSecs: 0.5, readyTimeout: 1 }).startMs, 500);
     assert.equal(norm({ ready: 'notify', readyTimeout: 0.1 }).readyTimeoutMs, 100);
