@@ -57,6 +57,16 @@ function workers(dir: string): Map<number, number[]> {
   return out;
 }
 
+/** A script of the test's own in a fresh directory, with forkProcesses (from dist) and node:fs imported: both paths. */
+function forkScript(name: string, body: (dir: string) => string): { dir: string; script: string } {
+  const dir = box.path(name);
+  mkdirSync(dir);
+  const script = join(dir, `${name}.mjs`);
+  const imports = `import { existsSync, writeFileSync } from 'node:fs';\nimport { forkProcesses } from ${JSON.stringify(join(repoRoot, 'dist', 'index.js'))};\n`;
+  writeFileSync(script, imports + body(dir));
+  return { dir, script };
+}
+
 function report(dir: string, task: number, pid: number): { id: number; taskId: number; pid: number; port: number | null } {
   return JSON.parse(readFileSync(join(dir, `worker-${task}-${pid}`), 'utf8'));
 }
@@ -192,15 +202,10 @@ test("a program that inherited a task id (a supervisor's worker, or its child) s
 });
 
 test("tornado's rule from the first moment: a worker's early clean exit ends only it, an early crash is restarted", async () => {
-  const dir = box.path('early');
-  mkdirSync(dir);
-  const script = join(dir, 'early.mjs');
   // Task 0 exits 0 at once; task 1 crashes at once on its first run only; task 2 stays. Each live copy leaves a file.
-  writeFileSync(
-    script,
-    `import { existsSync, writeFileSync } from 'node:fs';
-import { forkProcesses } from ${JSON.stringify(join(repoRoot, 'dist', 'index.js'))};
-const id = await forkProcesses(3, { backoffMin: '10ms', backoffMax: '20ms' });
+  const { dir, script } = forkScript(
+    'early',
+    (dir) => `const id = await forkProcesses(3, { backoffMin: '10ms', backoffMax: '20ms' });
 if (id === 0) process.exit(0);
 if (id === 1 && !existsSync(${JSON.stringify(join(dir, 'crashed'))})) {
   writeFileSync(${JSON.stringify(join(dir, 'crashed'))}, '');
@@ -235,14 +240,9 @@ test('the parent SIGKILLed (the OOM killer): its workers die with it, none is le
 });
 
 test("the parent's process.exit(): each worker still finishes its own SIGTERM handler", async () => {
-  const dir = box.path('graceful');
-  mkdirSync(dir);
-  const script = join(dir, 'graceful.mjs');
-  writeFileSync(
-    script,
-    `import { writeFileSync } from 'node:fs';
-import { forkProcesses } from ${JSON.stringify(join(repoRoot, 'dist', 'index.js'))};
-// The parent's own code ends it 500 ms in (a worker runs this file too, but forkProcesses() marks it).
+  const { dir, script } = forkScript(
+    'graceful',
+    (dir) => `// The parent's own code ends it 500 ms in (a worker runs this file too, but forkProcesses() marks it).
 if (!process.env.DAEMONKIT_FORK_PARENT) setTimeout(() => process.exit(3), 500);
 const id = await forkProcesses(2);
 writeFileSync(${JSON.stringify(dir)} + '/worker-' + id + '-' + process.pid, '{}');
