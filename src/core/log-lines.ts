@@ -1,5 +1,5 @@
 // A service's log as lines: the last N of each file, and following them as an async iterator for `logs({ follow })`.
-import { followFiles, tailLines } from './log-tail.js';
+import { followFiles, tailLines, tailLinesTo, type FileEnd } from './log-tail.js';
 
 /** The text split into lines, the final newline ending the last line rather than starting an empty one. */
 export function splitLines(text: string): string[] {
@@ -28,10 +28,20 @@ export function followLines(paths: string[], n: number, signal?: AbortSignal): A
     if (next) next({ value: line, done: false });
     else queue.push(line);
   };
-  for (const line of lastLines(paths, n)) push(line);
-  const following = followFiles(paths, (chunk) => {
-    for (const line of splitLines(chunk)) push(line);
-  });
+  const ends = new Map<string, FileEnd | null>();
+  for (const path of paths) {
+    const tail = tailLinesTo(path, n);
+    ends.set(path, tail.end);
+    for (const line of splitLines(tail.text)) push(line);
+  }
+  // Each file followed from where its last lines were read: a line written in between is not lost.
+  const following = followFiles(
+    paths,
+    (chunk) => {
+      for (const line of splitLines(chunk)) push(line);
+    },
+    { startAt: (path) => ends.get(path) ?? null },
+  );
   const finish = (): IteratorResult<string> => {
     if (!done) {
       done = true;

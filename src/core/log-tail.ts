@@ -26,22 +26,36 @@ function readAt(fd: number, buf: Buffer, len: number, position: number): number 
   return got;
 }
 
+/** Where a read of a file stopped: the file (device and inode) and the offset. */
+export interface FileEnd {
+  dev: number;
+  ino: number;
+  size: number;
+}
+
 /**
  * The last n lines of a file, byte for byte (a final newline kept, a last line without one included),
  * read backwards from the end in chunks. A missing file or n <= 0 gives ''.
  */
 export function tailLines(path: string, n: number): string {
+  return tailLinesTo(path, n).text;
+}
+
+/** tailLines, with where it stopped (null: no file), so that following it can start there and lose no line. */
+export function tailLinesTo(path: string, n: number): { text: string; end: FileEnd | null } {
   const want = Math.floor(n);
-  if (!(want > 0)) return '';
   let fd: number;
   try {
     fd = openLogForReading(path);
   } catch (err) {
-    if (isMissing(err)) return '';
+    if (isMissing(err)) return { text: '', end: null };
     throw err;
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const size = st.size;
+    const stop = { dev: st.dev, ino: st.ino, size };
+    if (!(want > 0)) return { text: '', end: stop };
     const chunks: Buffer[] = [];
     let seen = 0;
     let end = size;
@@ -70,7 +84,7 @@ export function tailLines(path: string, n: number): string {
       chunks.unshift(data);
       end = from;
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return { text: Buffer.concat(chunks).toString('utf8'), end: stop };
   } finally {
     closeSync(fd);
   }
@@ -83,6 +97,8 @@ export interface FollowOptions {
   pollMs?: number;
   /** Told about errors other than "missing" (EACCES on a freshly created file, ...); following goes on and retries. */
   onError?: (err: Error) => void;
+  /** Where an earlier read of each path stopped (tailLinesTo): the same file is followed from there, not from its end. */
+  startAt?: (path: string) => FileEnd | null;
 }
 
 export interface Following {
@@ -115,7 +131,11 @@ class Follower implements Following {
     // Opened synchronously so that `tailLines(); followFile()` in one tick leaves no gap between them.
     try {
       this.#fd = openLogForReading(path);
-      if (opts.fromEnd ?? true) this.#pos = fstatSync(this.#fd).size;
+      const st = fstatSync(this.#fd);
+      const read = opts.startAt?.(path);
+      // Read up to there already: on from it, unless the file is another one (rotated) or shorter (truncated) now.
+      if (read && read.dev === st.dev && read.ino === st.ino && read.size <= st.size) this.#pos = read.size;
+      else if (opts.fromEnd ?? true) this.#pos = st.size;
     } catch (err) {
       if (!isMissing(err)) this.#report(err);
     }

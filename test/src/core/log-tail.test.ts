@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { followFile, followFiles, tailLines, type Following } from '../../../src/core/log-tail.js';
+import { followLines } from '../../../src/core/log-lines.js';
 import { sleep, waitFor } from '../../helpers/proc.js';
 import { tempDir } from '../../helpers/sandbox.js';
 
@@ -346,3 +347,29 @@ describe(
     });
   },
 );
+
+test('followLines: the last lines and what follows them meet, with a writer appending all the while', async (t) => {
+  const dir = freshDir();
+  const path = join(dir, 'busy.log');
+  writeFileSync(path, '');
+  // A writer numbering its lines, as fast as it can, until killed.
+  const writer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(path)}, 'a'); let i = 0; for (;;) fs.writeSync(fd, (i++) + '\\n');`,
+    ],
+    { stdio: 'ignore' },
+  );
+  t.after(() => writer.kill('SIGKILL'));
+  await waitUntil('the writer', () => tailLines(path, 1) !== '');
+  for (let round = 0; round < 20; round++) {
+    const lines: number[] = [];
+    const it = followLines([path], 2);
+    const until = Date.now() + 30;
+    while (Date.now() < until || lines.length < 3) lines.push(Number((await it.next()).value));
+    await it.return!();
+    const gap = lines.findIndex((n, i) => i > 0 && n !== lines[i - 1]! + 1);
+    assert.equal(gap, -1, `round ${round}: ${lines[gap - 1]} then ${lines[gap]}`);
+  }
+});
