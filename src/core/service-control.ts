@@ -9,6 +9,7 @@ import { describeHolder } from './pid-identity.js';
 import { runStopSchedule, stopScheduleBudgetMs, SUPERVISOR_EXIT } from './supervisor-machine.js';
 import { LSB } from './lsb-status.js';
 import { leftByDeadSupervisor, sweepLeftovers } from './leftover-sweep.js';
+import { SysError } from '../sys/errors.js';
 
 export { LSB };
 
@@ -78,8 +79,9 @@ export async function statusOf(service: Service): Promise<StatusReport> {
   try {
     state = inspectPidfile(service.files.pidfile);
   } catch (e) {
-    // A PID file we refuse to read (a symlink): LSB "unknown", with the reason instead of a stack trace.
-    if (e instanceof PidfileError) return { ...base, lsb: LSB.unknown, summary: 'unknown', pid: null, reason: e.message };
+    // A PID file we refuse (a symlink) or may not read (EACCES): LSB "unknown", with the reason, not a failed list.
+    if (e instanceof PidfileError || e instanceof SysError)
+      return { ...base, lsb: LSB.unknown, summary: 'unknown', pid: null, reason: e.message };
     throw e;
   }
   if (state.state === 'absent') {

@@ -627,3 +627,36 @@ describe('a directory an ACL lets another user write', { skip: (!isRoot() || !SE
     assert.equal((await box.cli(['stop', '--pidfile', join(dir, 'ok.pid')])).code, 0);
   });
 });
+
+describe(
+  'a state directory holding a PID file its reader may not open',
+  { skip: (!isRoot() || !SETPRIV || !hasUser('nobody')) && 'needs root, setpriv and the nobody user' },
+  () => {
+    test('list shows the other services and that one as unknown (LSB 4); status of it says why in one line', async () => {
+      const home = box.path('nobody-home');
+      chmodSync(box.dir, 0o755);
+      mkdirSync(home, { mode: 0o755 });
+      chownSync(home, 65534, 65534);
+      writeFileSync(join(home, 'rootonly.pid'), `${process.pid}\n`, { mode: 0o600 });
+      writeFileSync(join(home, 'gone.pid'), '');
+      chownSync(join(home, 'gone.pid'), 65534, 65534);
+      const asNobody = (args: string[]) =>
+        run([SETPRIV!, '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, cliPath, ...args], {
+          env: box.env({ DAEMONKIT_HOME: home }),
+        });
+      const list = await asNobody(['list', '--json']);
+      assert.equal(list.code, 0, list.stderr);
+      const reports = JSON.parse(list.stdout) as Array<{ name: string; lsb: number; reason: string | null }>;
+      assert.deepEqual(
+        reports.map((r) => [r.name, r.lsb]),
+        [
+          ['gone', 1],
+          ['rootonly', 4],
+        ],
+      );
+      assert.match(reports[1]!.reason ?? '', /EACCES/);
+      const status = await asNobody(['status', 'rootonly']);
+      assert.equal(status.code, 4, status.stderr);
+    });
+  },
+);
