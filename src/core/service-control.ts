@@ -136,6 +136,11 @@ export async function statusOf(service: Service): Promise<StatusReport> {
     }
     return { ...base, lsb: LSB.running, summary: st.state, pid, reason: st.failure, status: st };
   }
+  // A supervisor has a socket to answer on: one alive that does not (stopped, wedged) is not "running" with 0.
+  if (record?.options.supervise && state.state !== 'starting') {
+    const reason = `the supervisor holds its PID file but did not answer on ${service.files.socket} within ${ASK_TIMEOUT_MS / 1000}s`;
+    return { ...base, lsb: LSB.unknown, summary: 'not answering', pid, reason };
+  }
   // Holding its own PID file open is proof of life; an unsupervised daemon simply has no socket to answer on.
   return { ...base, lsb: LSB.running, summary: state.state === 'starting' ? 'starting' : 'running', pid, reason: null };
 }

@@ -93,3 +93,24 @@ describe('terminal behaviour', () => {
     assert.match(piped.stdout, /^again: running \(supervisor pid \d+, up .+\)\n +TASK +PID +STATE +RESTARTS +LAST EXIT +UP\n/);
   });
 });
+
+test('a supervisor that no longer answers (SIGSTOPped): status says so with LSB 4, not running unsupervised with 0', async () => {
+  const box2 = new Sandbox();
+  try {
+    const env = box2.env();
+    const r = await cli(['start', '--name', 'frozen', '--', 'sleep', '1000'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const sup = box2.track(Number(readFileSync(box2.path('frozen.pid'), 'utf8')));
+    process.kill(sup, 'SIGSTOP');
+    try {
+      const s = await cli(['status', 'frozen', '--json'], { env });
+      assert.equal(s.code, 4, s.stdout);
+      assert.match((JSON.parse(s.stdout) as { reason: string }).reason, /did not answer on .*frozen\.sock within 2s/);
+    } finally {
+      process.kill(sup, 'SIGCONT');
+    }
+    assert.equal((await cli(['stop', 'frozen'], { env })).code, 0);
+  } finally {
+    await box2.cleanup();
+  }
+});
