@@ -1,11 +1,15 @@
 // The values of `run`'s own options: --exit-map FROM=TO (tini's -e, generalized) and --forward SIG.
 import { invalid } from '../errors.js';
+import { constants } from 'node:os';
 import { parseSignal } from './option-values.js';
 import { SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGUSR1 } from '../sys/signal.js';
 
 /** An exit status is a byte. */
 const MAX_STATUS = 255;
 /** What `run` does with these itself: forwarding them would be a second, different meaning. */
+/** The signals Node can listen for (os.constants.signals): no real-time one is among them. */
+const CATCHABLE: ReadonlySet<number> = new Set(Object.values(constants.signals));
+
 const OWN_SIGNALS: Record<number, string> = {
   [SIGTERM]: 'stops the service',
   [SIGINT]: 'stops the service',
@@ -48,6 +52,8 @@ export function parseForwardSignals(option: string, values: readonly string[]): 
       const signal = parseSignal(option, word);
       const own = OWN_SIGNALS[signal];
       if (own) throw invalid(option, value, `${word} ${own}; it cannot be forwarded`);
+      // Node can only listen for the signals it names: a real-time one would kill run (or, as PID 1, be dropped).
+      if (!CATCHABLE.has(signal)) throw invalid(option, value, `${word} is a real-time signal, which run cannot catch to forward`);
       if (!out.includes(signal)) out.push(signal);
     }
   }

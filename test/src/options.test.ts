@@ -489,3 +489,13 @@ test('--health-interval, --health-timeout and --health-failures without --health
     );
   }
 });
+
+test('--forward refuses a real-time signal (Node cannot catch one, so run would die of it), naming it', () => {
+  for (const word of ['34', 'RTMIN', 'SIGRTMIN+2', '64']) {
+    assert.throws(
+      () => norm({ forward: [word] } as StartOptions, 'cli'),
+      (e: unknown) => e instanceof UsageError && e.option === '--forward' && /real-time/.test(e.message),
+      word,
+    );
+  }
+});
