@@ -24,6 +24,9 @@ export interface ServiceView {
   healthy(): boolean;
 }
 
+/** The longest delay a Node timer holds (a 32-bit signed ms count); a longer one fires after 1 ms, every 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class ManagerNotify {
   readonly #socket: string;
   readonly #view: ServiceView;
@@ -114,7 +117,7 @@ export class ManagerNotify {
       () => {
         if (this.#view.healthy()) this.#send('WATCHDOG=1');
       },
-      Math.max(1, Math.floor(everyMs)),
+      Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(everyMs))),
     );
     this.#watchdog.unref();
   }

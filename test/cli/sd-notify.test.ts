@@ -265,3 +265,18 @@ test(
     assert.equal((await r.exit).code, 143, r.out());
   },
 );
+
+test('WATCHDOG_USEC of 58 days (past what a Node timer holds): no ping flood, no warning', { timeout: 30_000 }, async (t) => {
+  const m = manager(t);
+  const r = runFg(['--start-secs', '0.1', '--', 'sleep', '1000'], { NOTIFY_SOCKET: m.address, WATCHDOG_USEC: '5000000000000' });
+  await m.waitFor(/^READY=1/);
+  await sleep(500);
+  r.child.kill('SIGTERM');
+  await r.exit;
+  assert.deepEqual(
+    m.got.filter((d) => d.startsWith('WATCHDOG=1')),
+    [],
+    `${m.got.length} datagrams`,
+  );
+  assert.doesNotMatch(r.out(), /TimeoutOverflowWarning/);
+});
