@@ -73,6 +73,8 @@ function stopTimeout(schedule: readonly number[]): string {
   return timeSpan(Math.max(stopScheduleBudgetMs(schedule), MIN_STOP_TIMEOUT_MS));
 }
 const FOREVER = 'forever';
+/** TimeoutStartSec= beyond --ready-timeout: run's own start (Node, its bind and spawns) before the workers' clock runs. */
+const RUN_START_MARGIN_MS = 10_000;
 const MIN_STOP_TIMEOUT_MS = 1000;
 
 /** A --listen spec systemd makes a file for (not an abstract name). */
@@ -150,6 +152,7 @@ export function buildUnits(input: UnitInput): UnitFile[] {
           execReload,
           'NotifyAccess=main',
           'KillMode=mixed',
+          `TimeoutStartSec=${timeSpan(options.readyTimeoutMs + RUN_START_MARGIN_MS)}`,
           `TimeoutStopSec=${stopTimeout(options.stopSchedule)}`,
           'Restart=on-failure',
           // run exits 128+15 after systemctl stop's SIGTERM (as tini does): that stop is a success, not a failed unit.

@@ -120,6 +120,7 @@ ExecStart=${NODE} ${cliPath} run --name app -- /usr/bin/sleep 100
 ExecReload=${NODE} ${cliPath} reload app
 NotifyAccess=main
 KillMode=mixed
+TimeoutStartSec=40s
 TimeoutStopSec=15s
 Restart=on-failure
 SuccessExitStatus=143
@@ -556,4 +557,10 @@ test("run's own options (--exit-map, --forward, --subreaper), listed by unit --h
   const bad = await cli(['unit', 'app', '--no-supervise', '--', 'sleep', '100'], { env: env() });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^daemonkit: --no-supervise: a unit runs the supervisor in the foreground \(daemonkit run\)\n$/);
+});
+
+test("TimeoutStartSec: the --ready-timeout and a margin for run to start, not systemd's 90 s default", async () => {
+  const r = await cli(['unit', 'app', '--systemd-version', '252', '--ready-timeout', '300', '--', 'sleep', '100'], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(settings(splitUnits(r.stdout).get('app.service')!, 'TimeoutStartSec'), ['310s']);
 });
