@@ -7,14 +7,16 @@ import { formatAge, paint, printable, stateColor, table } from './terminal.js';
 const answered = (r: ServiceReport) => r.supervised;
 
 function headline(r: ServiceReport, color: boolean): string {
+  // A name comes from a file name in the state directory, which others may have made: shown, never obeyed.
+  const name = printable(r.name, true);
   const state = paint(r.state, stateColor(r.state), color);
-  if (answered(r)) return `${r.name}: ${state} (supervisor pid ${r.pid}, up ${formatAge(r.startedAt!)})`;
-  if (r.lsb === LSB.running) return `${r.name}: ${state} (pid ${r.pid}, unsupervised)`;
+  if (answered(r)) return `${name}: ${state} (supervisor pid ${r.pid}, up ${formatAge(r.startedAt!)})`;
+  if (r.lsb === LSB.running) return `${name}: ${state} (pid ${r.pid}, unsupervised)`;
   if (r.lsb === LSB.deadWithPidfile)
-    return `${r.name}: ${paint('not running', 'red', color)} (stale PID file${r.pid ? `, last pid ${r.pid}` : ''})`;
+    return `${name}: ${paint('not running', 'red', color)} (stale PID file${r.pid ? `, last pid ${r.pid}` : ''})`;
   if (r.lsb === LSB.unknown)
-    return `${r.name}: ${paint('unknown', 'yellow', color)} (${r.pid ? `pid ${r.pid}: ` : ''}${printable(r.reason ?? '', true)})`;
-  return `${r.name}: ${state === r.state ? 'not running' : paint('not running', stateColor(r.state), color)}`;
+    return `${name}: ${paint('unknown', 'yellow', color)} (${r.pid ? `pid ${r.pid}: ` : ''}${printable(r.reason ?? '', true)})`;
+  return `${name}: ${state === r.state ? 'not running' : paint('not running', stateColor(r.state), color)}`;
 }
 
 export function renderStatus(r: ServiceReport, color: boolean): string {
@@ -71,7 +73,7 @@ export function renderStatus(r: ServiceReport, color: boolean): string {
 export function renderList(reports: ServiceReport[], color: boolean): string {
   if (reports.length === 0) return 'no services\n';
   const rows = reports.map((r) => [
-    r.name,
+    printable(r.name, true),
     paint(r.lsb === LSB.deadWithPidfile ? 'stale' : r.state, stateColor(r.lsb === LSB.deadWithPidfile ? 'dead' : r.state), color),
     r.pid && answered(r) ? String(r.pid) : '-',
     answered(r) ? String(r.workers.filter((w) => w.pid).length) : '-',

@@ -114,3 +114,17 @@ test('a supervisor that no longer answers (SIGSTOPped): status says so with LSB 
     await box2.cleanup();
   }
 });
+
+test('a file planted in the state directory with a terminal escape in its name: list and status show it escaped', async () => {
+  const box3 = new Sandbox();
+  try {
+    writeFileSync(box3.path('esc\x1b[31mRED.pid'), '');
+    const env = box3.env({ FORCE_COLOR: '0' });
+    const list = await cli(['list'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.doesNotMatch(list.stdout, /\x1b/);
+    assert.match(list.stdout, /esc\\x1b\[31mRED/);
+  } finally {
+    await box3.cleanup();
+  }
+});
