@@ -3,6 +3,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { nodeNet } from '../core/lazy-net.js';
 import { logFileOf, type StdioTarget } from '../core/option-values.js';
 import { openLogFile } from '../core/log-file-open.js';
+import { dup2 } from '../sys/unistd.js';
 import type { FsIdentity } from '../core/as-user.js';
 import { LogFileError } from '../errors.js';
 
@@ -255,6 +256,12 @@ export class LogSink {
   line(stream: 0 | 1, text: string): void {
     if (this.#inherited[stream]) return writeOwn(stream + 1, `${new Date().toISOString()} ${text.endsWith('\n') ? text : `${text}\n`}`);
     this.#streams[stream]?.write(Buffer.from(`${new Date().toISOString()} ${text.endsWith('\n') ? text : `${text}\n`}`));
+  }
+
+  /** Puts the file `stream` is written to (if a file) on fd `target` too: dup2(2). */
+  pointAt(stream: 0 | 1, target: number): void {
+    const fd = this.#streams[stream]?.fd;
+    if (fd !== null && fd !== undefined) dup2(fd, target);
   }
 
   /** Reopens every log file (after a rotation); returns the first refusal (the previous file kept), or null. */

@@ -69,7 +69,10 @@ export class SupervisorRuntime {
    * (keeping root and the host's root directory: each worker drops and enters any chroot instead), then the workers.
    */
   static readonly STEPS: StepTable<SupervisorRuntime> = {
-    'session-stdio': (r) => takeSessionStdio(r.#o, r.#link!.takeFds()),
+    'session-stdio': (r) => {
+      takeSessionStdio(r.#o, r.#link!.takeFds());
+      r.#ownStdioIsLog = true;
+    },
     umask: (r) => setUmask(r.#o),
     'no-core-dumps': () => noCoreDumps(),
     'pidfile.lock': (r) => r.#lockPidfile(),
@@ -115,6 +118,8 @@ export class SupervisorRuntime {
   #failedSpawn: { task: number; why: string } | null = null;
 
   #exiting = false;
+  /** Our fds 1 and 2 are the service's log files (start's session-stdio), not a caller's (run). */
+  #ownStdioIsLog = false;
   /** The service's NOTIFY_SOCKET (--ready notify, --watchdog), or null. */
   #notify: NotifySocket | null = null;
   /** The workers' NOTIFY_SOCKET, when the plan has a notify-socket step (made in start(), bound by notify-socket). */
@@ -707,6 +712,9 @@ export class SupervisorRuntime {
   #reopen(): string | null {
     const refused = this.#sink.reopen();
     if (refused) this.#log(refused);
+    // Our own stdout and stderr are the log files the start sent (session-stdio): moved to the new ones too, or the
+    // rotated file stays open (and its space taken) for our whole life. run's own stdio is its caller's, left alone.
+    if (this.#ownStdioIsLog) for (const stream of [0, 1] as const) this.#sink.pointAt(stream, stream + 1);
     return refused;
   }
 

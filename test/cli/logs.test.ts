@@ -1,7 +1,7 @@
 // Workers' logs through the supervisor: every line kept, none cut by another worker, across real logrotate runs.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cli, fixture } from '../helpers/run.js';
@@ -145,4 +145,23 @@ test('logs refuses a log path that its service user replaced with a symlink or a
     }
   }
   assert.equal((await cli(['stop', 'swapped'], { env })).code, 0);
+});
+
+test("reopen after a rotation: the supervisor's own stdout and stderr move to the new file, the rotated one is let go", async () => {
+  const env = box.env();
+  const log = box.path('let-go.log');
+  const r = await cli(['start', '--name', 'let-go', '--log', log, '--', 'sleep', '1000'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const sup = box.track(Number(readFileSync(box.path('let-go.pid'), 'utf8')));
+  try {
+    execFileSync('mv', [log, `${log}.1`]);
+    assert.equal((await cli(['reopen', 'let-go'], { env })).code, 0);
+    for (const fd of [1, 2]) assert.equal(readlinkSync(`/proc/${sup}/fd/${fd}`), log, `fd ${fd}`);
+    assert.ok(
+      readdirSync(`/proc/${sup}/fd`).every((fd) => readlinkSync(`/proc/${sup}/fd/${fd}`) !== `${log}.1`),
+      'no fd of the supervisor holds the rotated file',
+    );
+  } finally {
+    await cli(['stop', 'let-go'], { env });
+  }
 });
