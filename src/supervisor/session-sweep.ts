@@ -1,6 +1,6 @@
 // What exited workers leave in the supervisor's session: counted, and signalled only through pidfds after a recheck.
 import { planner } from '../core/wasm.js';
-import { membersOf } from '../core/proc-scan.js';
+import { idsOf, membersOf } from '../core/proc-scan.js';
 import { signalLeftovers } from '../core/machine-effects.js';
 
 /**
@@ -16,9 +16,16 @@ export function sessionHasMembers(): boolean {
   return membersOf((ids) => ids.session === process.pid).length > 0;
 }
 
-/** signalLeftovers for our own session, said in the log when it found anyone. */
+/**
+ * The session our workers are in: our own PID for start's supervisor (it called setsid), the caller's for a run that is
+ * not a session leader (from a shell, under unshare, behind tini).
+ */
+let session: number | null = null;
+const ourSession = (): number => (session ??= idsOf(process.pid)?.session ?? process.pid);
+
+/** signalLeftovers for our workers' session, said in the log when it found anyone. */
 export function signalOurLeftovers(pgid: number, signal: number, step: number, log: (line: string) => void): number {
-  const n = signalLeftovers(pgid, signal, step, process.pid);
+  const n = signalLeftovers(pgid, signal, step, ourSession());
   if (n > 0) log(`worker pid ${pgid} left ${n} process${n === 1 ? '' : 'es'} in its group: sent ${planner.signalName(signal)}`);
   return n;
 }

@@ -2,11 +2,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Sandbox } from '../helpers/sandbox.js';
 import { cliPath } from '../helpers/paths.js';
 import { cli } from '../helpers/run.js';
-import { alive, poll, waitFor } from '../helpers/proc.js';
+import { alive, poll, stat, waitFor } from '../helpers/proc.js';
 
 const box = new Sandbox('daemonkit-run-');
 after(() => box.cleanup());
@@ -158,4 +158,43 @@ test('restart of a run service is refused in one line (exit 2): its manager rest
   // Ended, it is still not restarted detached: the record says who runs it.
   assert.equal((await cli(['restart', 'fg-restart'], { env: box.env() })).code, 2);
   assert.equal(readFileSync(box.path('fg-restart.json'), 'utf8').includes('"startedBy":"run"'), true);
+});
+
+test('run that is not a session leader still stops what each crashed worker left in its group', { timeout: 30_000 }, async () => {
+  // A sleep of its own length, to be found in /proc whoever its parent is now.
+  const mark = '1001.4242';
+  const leftovers = () =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${mark}\0`;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  const r = runFg([
+    '--backoff-min',
+    '0.1',
+    '--backoff-max',
+    '0.2',
+    '--max-restarts',
+    '50',
+    '--',
+    'sh',
+    '-c',
+    `sleep ${mark} & sleep 0.3; exit 1`,
+  ]);
+  try {
+    assert.notEqual(stat(r.child.pid!).session, r.child.pid, 'run is not a session leader here');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Each crash leaves a sleep; each is stopped with the worker's group: the live worker's own, and at most one going.
+    assert.ok(leftovers().length <= 2, `left: ${leftovers().length}`);
+    r.child.kill('SIGTERM');
+    await r.exit;
+    assert.ok(await waitFor(() => leftovers().length === 0, 5000), `left after run's exit: ${leftovers().length}`);
+  } finally {
+    for (const pid of leftovers()) process.kill(pid, 'SIGKILL');
+  }
 });
