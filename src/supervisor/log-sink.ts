@@ -25,6 +25,8 @@ class LogFile {
   error: string | null = null;
   /** Why the last reopen kept the previous file (a symlink or a FIFO at the path), until one succeeds. */
   refused: string | null = null;
+  /** pending[0] is the rest of a block the file has the start of: dropping it would glue that cut line to the next. */
+  #headCut = false;
   #retry: NodeJS.Timeout | null = null;
 
   /** onChange: told each new error text, and null on recovery (a transition, never once per failed write). */
@@ -78,14 +80,17 @@ class LogFile {
     if (this.pending.length === 0 && this.fd !== null) {
       const n = this.#tryWrite(buf);
       if (n === buf.length) return;
+      this.#headCut = n > 0;
       buf = buf.subarray(n);
     }
     this.pending.push(buf);
     this.pendingBytes += buf.length;
-    while (this.pendingBytes > PENDING_CAP && this.pending.length > 1) {
-      const dropped = this.pending.shift()!;
-      this.pendingBytes -= dropped.length;
-      this.droppedBytes += dropped.length;
+    // Oldest first, whole blocks of whole lines; never the rest of a cut one, which the file needs to end that line.
+    const keep = () => (this.#headCut ? 2 : 1);
+    while (this.pendingBytes > PENDING_CAP && this.pending.length > keep()) {
+      const [dropped] = this.pending.splice(keep() - 1, 1);
+      this.pendingBytes -= dropped!.length;
+      this.droppedBytes += dropped!.length;
     }
     this.#scheduleRetry();
   }
@@ -98,9 +103,11 @@ class LogFile {
       this.pendingBytes -= n;
       if (n < head.length) {
         this.pending[0] = head.subarray(n);
+        this.#headCut ||= n > 0;
         break;
       }
       this.pending.shift();
+      this.#headCut = false;
     }
     if (this.pending.length) this.#scheduleRetry();
     else if (this.fd !== null && this.error && !this.error.startsWith('recovered')) {

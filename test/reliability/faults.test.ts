@@ -3,7 +3,19 @@
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { alive, stat, waitFor } from '../helpers/proc.js';
 import {
   assertConsistent,
@@ -554,6 +566,8 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     assert.equal(r.code, 0, r.stderr);
     const filler = `${dir}/filler`;
     box.fillDisk(filler);
+    // Room for two pages: the first block of lines is cut in the middle of a line, the rest is held.
+    truncateSync(filler, statSync(filler).size - 2 * 4096);
     writeFileSync(go, '');
     assert.ok(await waitFor(() => existsSync(done), 30_000), 'the worker wrote all its lines without blocking');
     let s = await statusJson(box, 'cap');
@@ -567,19 +581,35 @@ describe('log faults', { skip: !isRoot() && 'mounting a small tmpfs needs root' 
     for (let i = 0; i < 50 && !(ok = await recovered()); i++) await sleepMs(200);
     assert.ok(ok, `status says what was dropped: ${JSON.stringify(s.json.logError)}`);
     const dropped = Number(/(\d+) bytes were dropped/.exec(s.json.logError!)![1]);
-    const kept = readFileSync(log, 'utf8')
+    const text = readFileSync(log, 'utf8');
+    // Every line whole: a line cut by the full disk is finished, never glued to the next one kept.
+    const broken = text.split('\n').filter((l) => l !== '' && !/^line \d{6} x{85}$/.test(l) && !/daemonkit supervisor\[\d+\]/.test(l));
+    assert.deepEqual(
+      broken.map((l) => l.slice(0, 40)),
+      [],
+      'no line glued to another',
+    );
+    const kept = text
       .split('\n')
       .map((l) => /^line (\d{6}) x{85}$/.exec(l)?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number);
-    // What is kept is the newest output, whole lines, in order and without a gap, up to the last line.
-    assert.equal(kept.at(-1), LINES);
+    // What is kept is what fit before the disk was full (from line 1), then the newest output, whole lines, in order
+    // and without a gap, up to the last line.
+    const cut = kept.findIndex((n, i) => i > 0 && n !== kept[i - 1]! + 1);
+    const [head, tail] = cut < 0 ? [[], kept] : [kept.slice(0, cut), kept.slice(cut)];
     assert.deepEqual(
-      kept.map((n, i) => n - i),
-      kept.map(() => kept[0]!),
+      head,
+      head.map((_, i) => i + 1),
+      'what fit first, from line 1',
+    );
+    assert.equal(tail.at(-1), LINES);
+    assert.deepEqual(
+      tail.map((n, i) => n - i),
+      tail.map(() => tail[0]!),
       'a contiguous tail',
     );
-    const keptBytes = kept.length * LINE_BYTES;
+    const keptBytes = tail.length * LINE_BYTES;
     const HELD = 16 * 1024 * 1024;
     assert.ok(keptBytes <= HELD && keptBytes > HELD - 1024 * 1024, `about 16 MiB kept: ${keptBytes} bytes`);
     // Every dropped line is counted; the rest of the count is the supervisor's own held lines, which are short.
