@@ -30,9 +30,12 @@ export function followLines(paths: string[], n: number, signal?: AbortSignal): A
   };
   const ends = new Map<string, FileEnd | null>();
   for (const path of paths) {
-    const tail = tailLinesTo(path, n);
-    ends.set(path, tail.end);
-    for (const line of splitLines(tail.text)) push(line);
+    const { text, end } = tailLinesTo(path, n);
+    // A last line still being written is left to the follower, which passes it on whole once its newline comes.
+    const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+    const rest = Buffer.byteLength(text) - Buffer.byteLength(whole);
+    ends.set(path, end && { ...end, size: end.size - rest });
+    for (const line of splitLines(whole)) push(line);
   }
   // Each file followed from where its last lines were read: a line written in between is not lost.
   const following = followFiles(
