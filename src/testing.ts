@@ -19,7 +19,7 @@ import { planner } from './core/wasm.js';
 import { parseSignal } from './core/option-values.js';
 import { SupervisorMachine, type Action, type SupervisorState, type WorkerInfo } from './core/supervisor-machine.js';
 import { INVARIANTS, simulate as simulateModel, type Invariant, type SimProcess, type Violation } from './sim/process-model.js';
-import { UsageError } from './errors.js';
+import { SysError, UsageError } from './errors.js';
 
 export { UsageError } from './errors.js';
 export { UnhandledStepError } from './core/step-runner.js';
@@ -379,7 +379,7 @@ export class SupervisorModel {
   #seq = 0;
   readonly #history: Array<{ at: number; action: ModelAction }> = [];
   /** Spawns still to fail (failSpawns), and with which errno. */
-  #failing = { count: 0, errno: null as number | null, code: '' };
+  #failing = { count: 0, errno: null as number | null };
 
   /** Throws the UsageError start() would for a bad option. */
   constructor(options: SupervisorModelOptions = {}, { firstPid = 1000 }: { firstPid?: number } = {}) {
@@ -451,8 +451,7 @@ export class SupervisorModel {
     const number = typeof errno === 'string' ? known[errno] : errno;
     if (number === undefined || (number !== null && !(Number.isInteger(number) && number > 0)))
       throw new RangeError(`failSpawns: unknown errno ${typeof errno === 'string' ? `'${errno}'` : errno}`);
-    const code = number === null ? '' : (Object.keys(known).find((k) => known[k] === number) ?? String(number));
-    this.#failing = { count, errno: number, code };
+    this.#failing = { count, errno: number };
   }
 
   /** A process ends (at `atMs` on the virtual clock, after the timers due before then; default now). */
@@ -510,8 +509,10 @@ export class SupervisorModel {
         case 'spawn':
           if (this.#failing.count > 0) {
             this.#failing.count--;
-            const { errno, code } = this.#failing;
-            out.push(...this.#apply(this.#m.spawnFailed(this.#now, a.task, errno, code && `${code}: simulated, posix_spawn`)));
+            const { errno } = this.#failing;
+            // Said as the supervisor says a real one: the system error's own text ("EMFILE: too many open files, ...").
+            const why = errno === null ? '' : new SysError(errno, 'posix_spawn').message;
+            out.push(...this.#apply(this.#m.spawnFailed(this.#now, a.task, errno, why)));
           } else out.push(...this.#apply(this.#m.spawned(this.#now, a.task, this.#nextPid++)));
           break;
         case 'arm-timer':

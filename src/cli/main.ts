@@ -430,12 +430,11 @@ function parseCommandLine(name: string, cmd: Command, argv: string[]) {
 }
 
 function parseArgsMessage(e: Error & { code?: string }, args: string[]): string {
-  const m = /'([^']+)'/.exec(e.message);
+  const quoted = [...e.message.matchAll(/'([^']+)'/g)].map((q) => q[1]!);
   // Node names an option '-n, --lines <value>', or '-n' with '--lines=-XYZ' further on: the long form is the one that
   // also takes --lines=VALUE.
-  const quoted = [...e.message.matchAll(/'([^']+)'/g)].flatMap((q) => q[1]!.split(/[\s,=]+/));
-  const forms = quoted.filter((w) => /^--?[A-Za-z][\w-]*$/.test(w));
-  const opt = forms.find((f) => f.startsWith('--')) ?? forms[0] ?? m?.[1];
+  const forms = quoted.flatMap((q) => q.split(/[\s,=]+/)).filter((w) => /^--?[A-Za-z][\w-]*$/.test(w));
+  const opt = forms.find((f) => f.startsWith('--')) ?? forms[0] ?? quoted[0];
   // The occurrence parseArgs refused, not the first: a value that starts with '-'.
   const at = args.findIndex((a, i) => forms.includes(a) && args[i + 1]?.startsWith('-'));
   const value = at >= 0 ? args[at + 1] : undefined;

@@ -4,7 +4,7 @@
 import { lchownSync } from 'node:fs';
 import type { Normalized } from '../options.js';
 import { chroot } from '../sys/unistd.js';
-import { unsafeDirectory, whereUnsafeDir } from './dir-safety.js';
+import { sharedWithOthers, whereUnsafeDir } from './dir-safety.js';
 import { RLIMIT_CORE, setrlimit } from '../sys/resource.js';
 
 // @types/node 20 lacks initgroups on Process; Node has had it since 0.9.
@@ -37,7 +37,7 @@ export function changeRoot(o: Normalized): void {
  * another between our check and each entry (a spawn enters it by path). Not root: the kernel refuses chroot anyway.
  */
 export function checkJail(jail: string): string {
-  const unsafe = process.getuid?.() === 0 ? unsafeDirectory(jail) : null;
+  const unsafe = sharedWithOthers(jail);
   if (unsafe) {
     const why = `refusing --chroot ${jail}: ${whereUnsafeDir(unsafe, jail)} is writable by users other than root`;
     throw Object.assign(new Error(why), { code: 'EUNSAFE', path: jail });

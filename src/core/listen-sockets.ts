@@ -4,11 +4,10 @@ import { dirname } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import type { ListenSpec } from './listen-spec.js';
 import { ListenError } from '../errors.js';
-export { ListenError };
 import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, inetPton, parseInetAddress, sockaddrIn, sockaddrIn6 } from '../sys/inet.js';
 import { fchmodFd, fchownFd, openPath } from '../sys/path-fd.js';
 import { asUser, type FsIdentity } from './as-user.js';
-import { unsafeDirectory, whereUnsafe } from './dir-safety.js';
+import { sharedWithOthers, whereUnsafe } from './dir-safety.js';
 import {
   AF_UNIX,
   SO_REUSEADDR,
@@ -164,13 +163,12 @@ function bindOne(spec: ListenSpec, options: BindOptions, created: SocketFile[]):
  * above) the --user, so that nothing there can steer root's unlink, bind or chown; without one, refused.
  */
 function binderOf(spec: ListenSpec, path: string, options: BindOptions): FsIdentity | null {
-  if (process.geteuid?.() !== 0) return null;
   const dir = dirname(path);
   // A directory still to be made is checked at the nearest one there: who may make it could make it a symlink.
   let unsafe: string | null = null;
   for (let at = dir; ; at = dirname(at)) {
     try {
-      unsafe = unsafeDirectory(at);
+      unsafe = sharedWithOthers(at);
       break;
     } catch {
       if (at === dirname(at)) break;

@@ -6,10 +6,10 @@ import { SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGUSR1 } from '../
 
 /** An exit status is a byte. */
 const MAX_STATUS = 255;
-/** What `run` does with these itself: forwarding them would be a second, different meaning. */
 /** The signals Node can listen for (os.constants.signals): no real-time one is among them. */
 const CATCHABLE: ReadonlySet<number> = new Set(Object.values(constants.signals));
 
+/** What `run` does with these itself: forwarding them would be a second, different meaning. */
 const OWN_SIGNALS: Record<number, string> = {
   [SIGTERM]: 'stops the service',
   [SIGINT]: 'stops the service',

@@ -101,8 +101,9 @@ function runningShape(o: Normalized): { supervised: boolean; workers: number } |
 /** Stops the service and waits until it is gone. Not running is a result (`kind: 'not-running'`), not an error. */
 export async function stop(target: ServiceTarget, options: StopOptions = {}): Promise<StopResult> {
   const service = resolveTarget(target, homeOf(options.home));
-  const given = options.retry === undefined ? null : parseOption('retry', options.retry, { naming: 'library', base: process.cwd() });
-  const schedule = given ?? recordedSchedule(service) ?? parseOption('retry', undefined, { naming: 'library', base: process.cwd() });
+  const retry = (value: string | undefined) => parseOption('retry', value, { naming: 'library', base: process.cwd() });
+  // Given, else the service's own (its record's), else the default.
+  const schedule = options.retry !== undefined ? retry(options.retry) : (recordedSchedule(service) ?? retry(undefined));
   return { ...(await stopService(service, schedule)), name: service.name };
 }
 

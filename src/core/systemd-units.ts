@@ -72,10 +72,12 @@ function stopTimeout(schedule: readonly number[]): string {
   if (formatStopSchedule(schedule).includes(FOREVER)) return 'infinity';
   return timeSpan(Math.max(stopScheduleBudgetMs(schedule), MIN_STOP_TIMEOUT_MS));
 }
+/** The word a --retry schedule that repeats its last pair ends with (formatStopSchedule's text). */
 const FOREVER = 'forever';
+/** The shortest TimeoutStopSec= written: systemd takes 0 for "no timeout". */
+const MIN_STOP_TIMEOUT_MS = 1000;
 /** TimeoutStartSec= beyond --ready-timeout: run's own start (Node, its bind and spawns) before the workers' clock runs. */
 const RUN_START_MARGIN_MS = 10_000;
-const MIN_STOP_TIMEOUT_MS = 1000;
 
 /** A --listen spec systemd makes a file for (not an abstract name). */
 const isSocketFile = (s: ListenSpec) => s.kind === 'unix' && !s.path.startsWith('@');

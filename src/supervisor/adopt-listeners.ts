@@ -1,6 +1,7 @@
 // Socket activation from the manager above us: the sockets systemd (a .socket unit) passed stand in for --listen's.
 import type { ListenSpec } from '../core/listen-spec.js';
-import { ListenError, type Listener } from '../core/listen-sockets.js';
+import type { Listener } from '../core/listen-sockets.js';
+import { ListenError } from '../errors.js';
 import type { ListenFd } from '../core/listen-fds.js';
 import { AF_INET, AF_INET6, parseInetAddress } from '../sys/inet.js';
 import { getsockname } from '../sys/socket.js';

@@ -16,7 +16,8 @@ import {
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindListeners, closeListeners, ListenError, type Listener } from '../../../src/core/listen-sockets.js';
+import { bindListeners, closeListeners, type Listener } from '../../../src/core/listen-sockets.js';
+import { ListenError } from '../../../src/errors.js';
 import { parseListenSpec } from '../../../src/core/listen-spec.js';
 import { listenUnix } from '../../../src/sys/socket.js';
 
